@@ -1,0 +1,50 @@
+"""``python -m devstack``: the whole product on one machine, or one function invoked once.
+
+python -m devstack [--port 8787]            start the local stack (what `make run` does)
+python -m devstack invoke LogicalId --event events/file.json
+                                             run one function once against the running stack
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from devstack.template import ROOT
+
+# As in Lambda, where the layer is unpacked under /opt/python: the layer's package and the
+# functions' folders are importable.
+LAYER_PATH = str(ROOT / "layers" / "common")
+
+
+def main(argv: list[str] | None = None) -> int:
+    for path in (LAYER_PATH, str(ROOT)):
+        if path not in sys.path:
+            sys.path.insert(0, path)
+    parser = argparse.ArgumentParser(prog="python -m devstack", description=__doc__.split("\n")[0])
+    parser.add_argument("--port", type=int, default=8787, help="API port (0 picks a free one)")
+    parser.add_argument("--aws-port", type=int, default=0, help="moto server port (0: free)")
+    parser.add_argument("--state-dir", type=Path, default=ROOT / ".devstack")
+    commands = parser.add_subparsers(dest="command")
+    invoke = commands.add_parser("invoke", help="run one function once with an event file")
+    invoke.add_argument("logical_id", help="the function's logical id in template.yaml")
+    invoke.add_argument("--event", type=Path, required=True, help="event JSON file")
+    args = parser.parse_args(argv)
+
+    if args.command == "invoke":
+        from devstack.invoke import invoke_function
+
+        event = json.loads(args.event.read_text())
+        result = invoke_function(args.logical_id, event, state_dir=args.state_dir)
+        print(json.dumps(result, indent=2))
+        return 0
+
+    from devstack.up import run_stack
+
+    return run_stack(port=args.port, aws_port=args.aws_port, state_dir=args.state_dir)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,117 @@
+"""Create the template's tables, bucket and secrets in a (moto) AWS endpoint.
+
+Properties are read from template.yaml and translated from CloudFormation's shapes into the
+service APIs' shapes, so the local stack and the tests run on exactly what gets deployed.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+
+from devstack.template import LocalNames, Template, resolve
+
+
+def provision(
+    template: Template,
+    names: LocalNames,
+    session: boto3.Session,
+    *,
+    secret_values: dict[str, str],
+    endpoint_url: str | None = None,
+) -> None:
+    """Create every table, bucket and secret; ``secret_values`` maps secret logical ids to
+    the development value each one gets (a secret the map lacks is created empty)."""
+
+    def client(service: str):
+        return session.client(service, region_name=names.region, endpoint_url=endpoint_url)
+
+    dynamodb = client("dynamodb")
+    for logical_id, props in template.tables().items():
+        create_table(dynamodb, names.refs[logical_id], props)
+    s3 = client("s3")
+    for logical_id, props in template.of_type("AWS::S3::Bucket").items():
+        create_bucket(s3, names.refs[logical_id], props)
+    for props in template.of_type("AWS::S3::BucketPolicy").values():
+        resolved = resolve(props, names)
+        s3.put_bucket_policy(
+            Bucket=resolved["Bucket"], Policy=json.dumps(resolved["PolicyDocument"])
+        )
+    secretsmanager = client("secretsmanager")
+    for logical_id, props in template.of_type("AWS::SecretsManager::Secret").items():
+        extra = {"SecretString": secret_values[logical_id]} if logical_id in secret_values else {}
+        secretsmanager.create_secret(
+            Name=names.refs[logical_id], Description=props.get("Description", ""), **extra
+        )
+
+
+def create_table(dynamodb: Any, name: str, props: dict[str, Any]) -> None:
+    request: dict[str, Any] = {
+        "TableName": name,
+        "AttributeDefinitions": props["AttributeDefinitions"],
+        "KeySchema": props["KeySchema"],
+        "BillingMode": props.get("BillingMode", "PROVISIONED"),
+    }
+    if "GlobalSecondaryIndexes" in props:
+        request["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+    if props.get("SSESpecification", {}).get("SSEEnabled"):
+        request["SSESpecification"] = {"Enabled": True}
+    dynamodb.create_table(**request)
+    if "TimeToLiveSpecification" in props:
+        dynamodb.update_time_to_live(
+            TableName=name, TimeToLiveSpecification=props["TimeToLiveSpecification"]
+        )
+    if "PointInTimeRecoverySpecification" in props:
+        dynamodb.update_continuous_backups(
+            TableName=name,
+            PointInTimeRecoverySpecification=props["PointInTimeRecoverySpecification"],
+        )
+
+
+def create_bucket(s3: Any, name: str, props: dict[str, Any]) -> None:
+    s3.create_bucket(Bucket=name)
+    if "BucketEncryption" in props:
+        rules = [
+            {
+                "ApplyServerSideEncryptionByDefault": rule["ServerSideEncryptionByDefault"],
+                "BucketKeyEnabled": rule.get("BucketKeyEnabled", False),
+            }
+            for rule in props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+        ]
+        s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": rules})
+    if "PublicAccessBlockConfiguration" in props:
+        s3.put_public_access_block(
+            Bucket=name, PublicAccessBlockConfiguration=props["PublicAccessBlockConfiguration"]
+        )
+    if "OwnershipControls" in props:
+        s3.put_bucket_ownership_controls(Bucket=name, OwnershipControls=props["OwnershipControls"])
+    if "VersioningConfiguration" in props:
+        s3.put_bucket_versioning(
+            Bucket=name, VersioningConfiguration=props["VersioningConfiguration"]
+        )
+    if "LifecycleConfiguration" in props:
+        rules = [lifecycle_rule(rule) for rule in props["LifecycleConfiguration"]["Rules"]]
+        s3.put_bucket_lifecycle_configuration(Bucket=name, LifecycleConfiguration={"Rules": rules})
+
+
+def lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
+    """A CloudFormation lifecycle rule in the S3 API's shape."""
+    translated: dict[str, Any] = {
+        "ID": rule.get("Id", "rule"),
+        "Status": rule["Status"],
+        "Filter": {"Prefix": rule.get("Prefix", "")},
+    }
+    if "Transitions" in rule:
+        translated["Transitions"] = [
+            {"Days": t["TransitionInDays"], "StorageClass": t["StorageClass"]}
+            for t in rule["Transitions"]
+        ]
+    if "ExpirationInDays" in rule:
+        translated["Expiration"] = {"Days": rule["ExpirationInDays"]}
+    if "NoncurrentVersionExpiration" in rule:
+        translated["NoncurrentVersionExpiration"] = {
+            "NoncurrentDays": rule["NoncurrentVersionExpiration"]["NoncurrentDays"]
+        }
+    return translated

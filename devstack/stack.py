@@ -1,0 +1,51 @@
+"""The local stack's names, development secrets and the environment its functions run in."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+
+from devstack.template import LocalNames, Template, resolve
+
+STACK = "tollgate-local"
+REGION = "us-east-1"
+
+# The process-wide settings every local function shares: fake credentials so that nothing can
+# ever reach a real AWS account, tracing off (there is no X-Ray daemon), JSON logs.
+BASE_ENVIRONMENT = {
+    "AWS_ACCESS_KEY_ID": "devstack",
+    "AWS_SECRET_ACCESS_KEY": "devstack",
+    "AWS_SESSION_TOKEN": "devstack",
+    "AWS_REGION": REGION,
+    "AWS_DEFAULT_REGION": REGION,
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "TOLLGATE_SECRETS_MAX_AGE": "5",
+}
+
+
+def functions_environment(template: Template, names: LocalNames) -> dict[str, str]:
+    """The union of every function's resolved environment (functions share one process)."""
+    merged: dict[str, str] = {}
+    for function in template.functions().values():
+        for name, value in resolve(function.environment, names).items():
+            if merged.setdefault(name, str(value)) != str(value):
+                raise ValueError(f"functions disagree on environment variable {name}")
+    return merged
+
+
+def new_operator_key() -> str:
+    return "tg-op-" + secrets.token_urlsafe(32)
+
+
+def development_secrets(
+    *, operator_key: str, provider_keys: dict[str, str], stripe_webhook_secret: str
+) -> dict[str, str]:
+    """The values devstack puts into the template's secrets (by logical id)."""
+    return {
+        "OperatorKeySecret": hashlib.sha256(operator_key.encode()).hexdigest(),
+        "ProviderKeysSecret": json.dumps(provider_keys),
+        "StripeSecret": json.dumps(
+            {"api_key": "sk_test_devstack", "webhook_secret": stripe_webhook_secret}
+        ),
+    }

@@ -1,0 +1,157 @@
+"""Bring the local stack up: moto, mock upstreams, the template's resources, a demo account
+and the API emulator; print the contract; stop everything on SIGINT or SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+import boto3
+import yaml
+from moto.server import ThreadedMotoServer
+
+from devstack import stack
+from devstack.aws import provision
+from devstack.emulator import ApiEmulator, FunctionPool
+from devstack.servers import serve_in_thread
+from devstack.template import ROOT, LocalNames, Template
+from devstack.upstreams.server import start_upstreams
+
+DEMO_CREDIT_USD = "10.00"
+LAYER_CATALOG = ROOT / "layers" / "common" / "tollgate" / "catalog.yaml"
+
+
+def run_stack(*, port: int, aws_port: int, state_dir: Path) -> int:
+    started = time.monotonic()
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    template = Template.load()
+    names = LocalNames.for_template(
+        template, stack=stack.STACK, region=stack.REGION, parameters=None
+    )
+
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=aws_port, verbose=False)
+    moto.start()
+    aws_url = f"http://127.0.0.1:{moto.get_host_and_port()[1]}"
+
+    provider_keys = {kind: f"mock-{kind}-{secrets.token_hex(8)}" for kind in PROVIDER_KINDS}
+    upstreams = start_upstreams(provider_keys)
+    catalog_path = state_dir / "catalog.yaml"
+    write_local_catalog(catalog_path, upstreams.base_urls)
+    load_catalog(catalog_path)  # fail here, naming the bad entry, not on the first request
+
+    operator_key = stack.new_operator_key()
+    webhook_secret = "whsec_" + secrets.token_hex(24)
+    environment = {
+        **stack.BASE_ENVIRONMENT,
+        "AWS_ENDPOINT_URL": aws_url,
+        "TOLLGATE_CATALOG_PATH": str(catalog_path),
+        **stack.functions_environment(template, names),
+    }
+    os.environ.update(environment)
+    provision(
+        template,
+        names,
+        boto3.Session(),
+        secret_values=stack.development_secrets(
+            operator_key=operator_key,
+            provider_keys=secret_names_to_keys(provider_keys),
+            stripe_webhook_secret=webhook_secret,
+        ),
+        endpoint_url=aws_url,
+    )
+    boto3.client("ses", endpoint_url=aws_url).verify_domain_identity(Domain="tollgate.local")
+    demo = seed_demo_account()
+
+    pool = FunctionPool(template.functions(), names.region)
+    api = serve_in_thread(ApiEmulator(template, pool, stage=names.parameters["Environment"]), port)
+    (state_dir / "state.json").write_text(json.dumps({"environment": environment}, indent=2))
+
+    contract = {
+        "TOLLGATE_URL": api.url,
+        "OPENAI_BASE_URL": f"{api.url}/v1",
+        "TOLLGATE_API_KEY": demo["inference_key"],
+        "TOLLGATE_ADMIN_KEY": demo["admin_key"],
+        "TOLLGATE_OPERATOR_KEY": operator_key,
+        "AWS_ENDPOINT_URL": aws_url,
+        "AWS_REGION": names.region,
+        "STRIPE_WEBHOOK_SECRET": webhook_secret,
+    }
+    print_contract(contract, started)
+    wait_for_stop_signal()
+    api.stop()
+    upstreams.stop()
+    moto.stop()
+    (state_dir / "state.json").unlink(missing_ok=True)
+    print("devstack stopped", file=sys.stderr)
+    return 0
+
+
+PROVIDER_KINDS = ("openai", "anthropic", "gemini")
+
+
+def write_local_catalog(path: Path, base_urls: dict[str, str]) -> None:
+    """The real catalog with every provider's base URL pointed at the mock upstreams."""
+    catalog = yaml.safe_load(LAYER_CATALOG.read_text())
+    for provider in catalog["providers"].values():
+        provider["base_url"] = base_urls[provider["kind"]]
+    path.write_text(yaml.safe_dump(catalog, sort_keys=False))
+
+
+def secret_names_to_keys(provider_keys: dict[str, str]) -> dict[str, str]:
+    """The provider-keys secret, keyed by the catalog's secret names."""
+    catalog = yaml.safe_load(LAYER_CATALOG.read_text())
+    return {
+        spec["secret"]: provider_keys.get(spec["kind"], provider_keys["openai"])
+        for spec in catalog["providers"].values()
+    }
+
+
+def load_catalog(path: Path) -> None:
+    from tollgate.catalog import load_catalog as validate
+
+    validate(path)
+
+
+def seed_demo_account() -> dict[str, str]:
+    """A demo account with credit, created through the same layer code the functions run."""
+    from tollgate import accounts, keys, ledger, money
+
+    created = accounts.create_account(
+        accounts.NewAccount(email="demo@tollgate.local", name="Demo account")
+    )
+    account_id = created.account.account_id
+    ledger.credit(
+        account_id,
+        money.parse_usd(DEMO_CREDIT_USD),
+        kind="adjustment",
+        reason="devstack demo credit",
+    )
+    inference = keys.create_key(account_id, keys.NewKey(name="demo", role="inference"))
+    return {"admin_key": created.admin_key.secret, "inference_key": inference.secret}
+
+
+def print_contract(contract: dict[str, str], started: float) -> None:
+    """Print NAME=value lines then `devstack ready` on stdout; from then on, everything the
+    functions print (logs, metrics) goes to stderr, so stdout carries the contract only."""
+    for name, value in contract.items():
+        print(f"{name}={value}")
+    print("devstack ready", flush=True)
+    print(f"devstack: up in {time.monotonic() - started:.1f}s; Ctrl-C stops it", file=sys.stderr)
+    sys.stdout.flush()
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+
+
+def wait_for_stop_signal() -> None:
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    while not stop.wait(0.5):
+        pass

@@ -1,0 +1,1 @@
+"""Tollgate's shared layer: every piece of logic the functions wire together."""

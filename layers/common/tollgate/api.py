@@ -1,0 +1,91 @@
+"""The management API's plumbing: one resolver factory that maps every TollgateError to the
+management error body, request parsing helpers and JSON responses."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+
+from tollgate import auth
+from tollgate.errors import BadRequest, InternalError, NotFound, TollgateError, management_body
+from tollgate.observability import logger
+from tollgate.settings import Settings
+
+
+def management_app() -> APIGatewayRestResolver:
+    app = APIGatewayRestResolver()
+
+    def error_response(error: TollgateError) -> Response:
+        return json_response(
+            app, error.status, management_body(error, request_id(app)), headers=error.headers
+        )
+
+    @app.exception_handler(TollgateError)
+    def known_error(error: TollgateError) -> Response:
+        logger.info("request refused", extra={"status": error.status, "code": error.code})
+        return error_response(error)
+
+    @app.exception_handler(Exception)
+    def unexpected_error(error: Exception) -> Response:
+        logger.exception("unexpected error")
+        return error_response(InternalError("Internal error; the request was not completed."))
+
+    @app.not_found
+    def no_route(_: Exception) -> Response:
+        event = app.current_event
+        return error_response(
+            NotFound(f"No route {event.http_method} {event.path}.", code="route_not_found")
+        )
+
+    return app
+
+
+def request_id(app: APIGatewayRestResolver) -> str | None:
+    return app.current_event.request_context.request_id
+
+
+def principal(app: APIGatewayRestResolver, role: str, settings: Settings) -> auth.Principal:
+    return auth.authenticate(app.current_event.headers, role=role, settings=settings)
+
+
+def json_body(app: APIGatewayRestResolver) -> dict[str, Any]:
+    """The request body as a JSON object; an empty body is an empty object."""
+    raw = app.current_event.decoded_body
+    if raw is None or not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except ValueError as error:
+        raise BadRequest(
+            f"The request body is not valid JSON: {error}.", code="invalid_json"
+        ) from None
+    if not isinstance(body, dict):
+        raise BadRequest("The request body must be a JSON object.", code="invalid_json")
+    return body
+
+
+def int_query(app: APIGatewayRestResolver, name: str) -> int | None:
+    value = app.current_event.get_query_string_value(name)
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise BadRequest(f"'{name}' must be an integer.", param=name) from None
+
+
+def json_response(
+    app: APIGatewayRestResolver,
+    status: int,
+    body: Any,
+    *,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body=json.dumps(body, separators=(",", ":")),
+        headers={"x-request-id": request_id(app) or "", **(headers or {})},
+    )

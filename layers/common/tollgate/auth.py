@@ -1,0 +1,77 @@
+"""Who is calling: the principal behind a presented key, and whether it may use a route.
+
+Keys arrive as ``Authorization: Bearer <key>`` or ``x-api-key: <key>`` (Anthropic SDKs). A
+principal is an account's key (role ``inference`` or ``admin``) or the platform operator; a
+future console sign-in adds another principal kind here without touching the routes.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from tollgate import keys, secrets
+from tollgate.errors import Forbidden, Unauthenticated
+from tollgate.settings import Settings
+from tollgate.store import keys as store
+
+OPERATOR = "operator"
+ADMIN = "admin"
+INFERENCE = "inference"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    role: str
+    account_id: str | None = None
+    key_id: str | None = None
+
+
+def presented_key(headers: Mapping[str, str] | None) -> str | None:
+    for name, value in (headers or {}).items():
+        lowered = name.lower()
+        if lowered == "authorization":
+            scheme, _, token = value.strip().partition(" ")
+            if scheme.lower() == "bearer" and token.strip():
+                return token.strip()
+        elif lowered == "x-api-key" and value.strip():
+            return value.strip()
+    return None
+
+
+def authenticate(headers: Mapping[str, str] | None, *, role: str, settings: Settings) -> Principal:
+    """The principal behind the request's key, required to hold ``role``."""
+    token = presented_key(headers)
+    if token is None:
+        raise Unauthenticated(
+            "Missing API key. Send it as 'Authorization: Bearer <key>'.", code="missing_api_key"
+        )
+    digest = keys.digest(token)
+    if role == OPERATOR:
+        if _is_operator(digest, settings):
+            return Principal(role=OPERATOR)
+        _key_principal(digest)  # a customer key is a 403 here, anything else a 401
+        raise Forbidden("This route is for the platform operator.", code="operator_only")
+    principal = _key_principal(digest)
+    if role == ADMIN and principal.role != ADMIN:
+        raise Forbidden(
+            "This route needs an admin key; the key presented is an inference key.",
+            code="admin_key_required",
+        )
+    return principal
+
+
+def _is_operator(digest: str, settings: Settings) -> bool:
+    return any(
+        hmac.compare_digest(digest, known) for known in secrets.operator_key_digests(settings)
+    )
+
+
+def _key_principal(digest: str) -> Principal:
+    item = store.find_secret(digest)
+    if item is None:
+        raise Unauthenticated("Invalid API key.", code="invalid_api_key")
+    if item.status != "active":
+        raise Unauthenticated("This API key has been revoked.", code="key_revoked")
+    return Principal(role=item.role, account_id=item.account_id, key_id=item.key_id)

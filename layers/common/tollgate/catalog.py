@@ -1,0 +1,433 @@
+"""The model catalog: providers, public model ids, upstream ids, limits, prices and fallbacks.
+
+Loaded once per container at cold start from ``catalog.yaml`` beside this module. Every entry is
+validated strictly (unknown keys, duplicate keys and typos are errors naming the entry and field),
+and every price is converted to integer nano-USD with ``tollgate.money.parse_usd``.
+"""
+
+import datetime as dt
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import yaml
+
+from tollgate.money import MoneyError, parse_usd
+
+DEFAULT_CATALOG_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "catalog.yaml")
+
+ENDPOINTS = frozenset({"chat", "embeddings", "images", "videos"})
+PROVIDER_KINDS = frozenset({"anthropic", "gemini", "openai", "openai_compatible"})
+
+# The prices an endpoint cannot be billed without.
+REQUIRED_PRICES = {
+    "chat": ("input", "output"),
+    "embeddings": ("input",),
+    "images": ("per_image",),
+    "videos": ("per_video_second",),
+}
+
+_PROVIDER_KEYS = {"kind", "base_url", "secret"}
+_MODEL_KEYS = {
+    "id",
+    "upstream_id",
+    "endpoints",
+    "released",
+    "context_length",
+    "max_output_tokens",
+    "pricing",
+    "fallbacks",
+}
+_PRICE_KEYS = ("input", "output", "cached_input", "cache_write", "per_image", "per_video_second")
+_LONG_CONTEXT_KEYS = {"threshold_tokens", "input", "output", "cached_input"}
+
+_PROVIDER_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
+_MODEL_ID = re.compile(r"([a-z0-9][a-z0-9_-]*)/([a-z0-9][a-z0-9._:-]*)")
+_NO_WHITESPACE = re.compile(r"\S+")
+
+_YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class CatalogError(ValueError):
+    """The catalog is invalid; the message names the file, entry and field."""
+
+
+@dataclass(frozen=True, slots=True)
+class Provider:
+    name: str
+    kind: str
+    base_url: str
+    secret: str | None  # entry in the provider-keys secret; None: no key (openai_compatible only)
+
+
+@dataclass(frozen=True, slots=True)
+class LongContextPricing:
+    """Prices that replace the base ones when the prompt exceeds ``threshold_tokens``."""
+
+    threshold_tokens: int
+    input: int
+    output: int
+    cached_input: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Pricing:
+    """Nano-USD per 1M tokens (input, output, cached_input, cache_write), per image, or per
+    video second; None where the model has no such price."""
+
+    input: int | None = None
+    output: int | None = None
+    cached_input: int | None = None
+    cache_write: int | None = None
+    per_image: int | None = None
+    per_video_second: int | None = None
+    long_context: LongContextPricing | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Model:
+    id: str
+    provider: str
+    upstream_id: str
+    endpoints: frozenset[str]
+    created: int
+    context_length: int
+    max_output_tokens: int | None
+    pricing: Pricing
+    fallbacks: tuple[str, ...] = ()
+
+    def supports(self, endpoint: str) -> bool:
+        return endpoint in self.endpoints
+
+
+@dataclass(frozen=True)
+class Catalog:
+    providers: dict[str, Provider]
+    models: dict[str, Model]
+
+    def model(self, model_id: str) -> Model | None:
+        return self.models.get(model_id)
+
+    def provider_of(self, model: Model) -> Provider:
+        return self.providers[model.provider]
+
+    def routes(self, model: Model) -> list[Model]:
+        """The model followed by its fallbacks, in the order they are tried."""
+        return [model, *(self.models[fallback] for fallback in model.fallbacks)]
+
+
+def load_catalog(path: str | os.PathLike[str] | None = None) -> Catalog:
+    """Read, parse and validate a catalog file (the bundled one by default)."""
+    path = os.fspath(DEFAULT_CATALOG_PATH if path is None else path)
+    try:
+        with open(path, encoding="utf-8") as file:
+            text = file.read()
+    except OSError as exc:
+        raise CatalogError(f"{path}: cannot read the catalog: {exc.strerror or exc}") from exc
+    try:
+        data = yaml.load(text, Loader=_StrictLoader)
+    except yaml.YAMLError as exc:
+        raise CatalogError(f"{path}: invalid YAML: {_describe_yaml_error(exc)}") from exc
+    try:
+        return parse_catalog(data)
+    except CatalogError as exc:
+        raise CatalogError(f"{path}: {exc}") from exc
+
+
+def parse_catalog(data: object) -> Catalog:
+    """Validate already-loaded catalog data (a mapping with providers and models)."""
+    if not isinstance(data, Mapping):
+        raise CatalogError(f"catalog: expected a mapping, got {_type_name(data)}")
+    _reject_unknown("catalog", data, {"providers", "models"})
+    for key in ("providers", "models"):
+        if key not in data:
+            raise CatalogError(f"catalog: {key}: is required")
+
+    raw_providers = data["providers"]
+    if not isinstance(raw_providers, Mapping) or not raw_providers:
+        raise CatalogError("catalog: providers: expected a non-empty mapping of name to provider")
+    providers = {}
+    for name, raw in raw_providers.items():
+        provider = _parse_provider(name, raw)
+        providers[provider.name] = provider
+
+    raw_models = data["models"]
+    if not isinstance(raw_models, list):
+        raise CatalogError(f"catalog: models: expected a list, got {_type_name(raw_models)}")
+    models: dict[str, Model] = {}
+    entries: dict[str, str] = {}
+    for index, raw in enumerate(raw_models):
+        model = _parse_model(index, raw, providers)
+        if model.id in models:
+            raise CatalogError(
+                f"{_model_entry(index, model.id)}: id: duplicate of {entries[model.id]}"
+            )
+        models[model.id] = model
+        entries[model.id] = _model_entry(index, model.id)
+
+    for model in models.values():
+        _check_fallbacks(model, models, entries[model.id])
+    return Catalog(providers=providers, models=models)
+
+
+# --- providers -------------------------------------------------------------------------------
+
+
+def _parse_provider(name: object, raw: object) -> Provider:
+    entry = f"providers {name!r}"
+    if not isinstance(name, str) or not _PROVIDER_NAME.fullmatch(name):
+        raise CatalogError(
+            f"{entry}: name must be lowercase letters, digits, '-' or '_' (it prefixes model ids)"
+        )
+    if not isinstance(raw, Mapping):
+        raise CatalogError(f"{entry}: expected a mapping, got {_type_name(raw)}")
+    _reject_unknown(entry, raw, _PROVIDER_KEYS)
+
+    kind = _required(entry, raw, "kind")
+    if not isinstance(kind, str) or kind not in PROVIDER_KINDS:
+        raise CatalogError(f"{entry}: kind: {kind!r} is not one of {_one_of(PROVIDER_KINDS)}")
+
+    base_url = _required(entry, raw, "base_url")
+    if not _is_http_url(base_url):
+        raise CatalogError(f"{entry}: base_url: {base_url!r} is not an http(s) URL")
+
+    secret = raw.get("secret")
+    if secret is None:
+        if kind != "openai_compatible":
+            raise CatalogError(f"{entry}: secret: is required for kind {kind!r}")
+    elif not isinstance(secret, str) or not _NO_WHITESPACE.fullmatch(secret):
+        raise CatalogError(f"{entry}: secret: {secret!r} is not a secret entry name")
+
+    return Provider(name=name, kind=kind, base_url=base_url.rstrip("/"), secret=secret)
+
+
+def _is_http_url(value: object) -> bool:
+    if not isinstance(value, str) or not _NO_WHITESPACE.fullmatch(value):
+        return False
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return False
+    return (
+        parts.scheme in ("http", "https")
+        and bool(parts.hostname)
+        and not parts.query
+        and not parts.fragment
+    )
+
+
+# --- models ----------------------------------------------------------------------------------
+
+
+def _parse_model(index: int, raw: object, providers: dict[str, Provider]) -> Model:
+    if not isinstance(raw, Mapping):
+        raise CatalogError(f"models[{index}]: expected a mapping, got {_type_name(raw)}")
+    model_id = raw.get("id")
+    entry = _model_entry(index, model_id)
+    _reject_unknown(entry, raw, _MODEL_KEYS)
+
+    model_id = _required(entry, raw, "id")
+    match = _MODEL_ID.fullmatch(model_id) if isinstance(model_id, str) else None
+    if match is None:
+        raise CatalogError(
+            f"{entry}: id: {model_id!r} is not '<provider>/<model>' "
+            "(lowercase letters, digits and - _ . :)"
+        )
+    provider = match.group(1)
+    if provider not in providers:
+        raise CatalogError(f"{entry}: id: provider {provider!r} is not one of {_one_of(providers)}")
+
+    upstream_id = _required(entry, raw, "upstream_id")
+    if not isinstance(upstream_id, str) or not _NO_WHITESPACE.fullmatch(upstream_id):
+        raise CatalogError(f"{entry}: upstream_id: {upstream_id!r} is not a model name")
+
+    endpoints = _parse_endpoints(entry, _required(entry, raw, "endpoints"))
+    created = _parse_released(entry, _required(entry, raw, "released"))
+    context_length = _positive_int(entry, "context_length", _required(entry, raw, "context_length"))
+
+    max_output_tokens = raw.get("max_output_tokens")
+    if max_output_tokens is None:
+        if "chat" in endpoints:
+            raise CatalogError(f"{entry}: max_output_tokens: is required for chat models")
+    else:
+        max_output_tokens = _positive_int(entry, "max_output_tokens", max_output_tokens)
+
+    pricing = _parse_pricing(entry, _required(entry, raw, "pricing"), endpoints)
+    if pricing.long_context and pricing.long_context.threshold_tokens >= context_length:
+        raise CatalogError(
+            f"{entry}: pricing.long_context.threshold_tokens: "
+            f"{pricing.long_context.threshold_tokens} is not below context_length {context_length}"
+        )
+
+    fallbacks = raw.get("fallbacks", [])
+    if not isinstance(fallbacks, list) or not all(isinstance(f, str) for f in fallbacks):
+        raise CatalogError(f"{entry}: fallbacks: expected a list of model ids")
+
+    return Model(
+        id=model_id,
+        provider=provider,
+        upstream_id=upstream_id,
+        endpoints=endpoints,
+        created=created,
+        context_length=context_length,
+        max_output_tokens=max_output_tokens,
+        pricing=pricing,
+        fallbacks=tuple(fallbacks),
+    )
+
+
+def _parse_endpoints(entry: str, value: object) -> frozenset[str]:
+    if not isinstance(value, list) or not value:
+        raise CatalogError(f"{entry}: endpoints: expected a non-empty list of {_one_of(ENDPOINTS)}")
+    for endpoint in value:
+        if not isinstance(endpoint, str) or endpoint not in ENDPOINTS:
+            raise CatalogError(
+                f"{entry}: endpoints: {endpoint!r} is not one of {_one_of(ENDPOINTS)}"
+            )
+    if len(set(value)) != len(value):
+        raise CatalogError(f"{entry}: endpoints: lists an endpoint twice")
+    return frozenset(value)
+
+
+def _parse_released(entry: str, value: object) -> int:
+    """A release date (YAML date or 'YYYY-MM-DD') as unix seconds at UTC midnight."""
+    date = value
+    if isinstance(value, str) and re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+        try:
+            date = dt.date.fromisoformat(value)
+        except ValueError:
+            date = None
+    if not isinstance(date, dt.date) or isinstance(date, dt.datetime):
+        raise CatalogError(f"{entry}: released: {value!r} is not a date like 2024-08-06")
+    midnight = dt.datetime(date.year, date.month, date.day, tzinfo=dt.UTC)
+    return int(midnight.timestamp())
+
+
+def _parse_pricing(entry: str, value: object, endpoints: frozenset[str]) -> Pricing:
+    if not isinstance(value, Mapping):
+        raise CatalogError(f"{entry}: pricing: expected a mapping, got {_type_name(value)}")
+    _reject_unknown(entry, value, {*_PRICE_KEYS, "long_context"}, prefix="pricing.")
+    prices = {key: _price(entry, f"pricing.{key}", value.get(key)) for key in _PRICE_KEYS}
+    for endpoint in sorted(endpoints):
+        for key in REQUIRED_PRICES[endpoint]:
+            if prices[key] is None:
+                raise CatalogError(f"{entry}: pricing.{key}: is required for {endpoint} models")
+    long_context = None
+    if value.get("long_context") is not None:
+        long_context = _parse_long_context(entry, value["long_context"])
+    return Pricing(**prices, long_context=long_context)
+
+
+def _parse_long_context(entry: str, value: object) -> LongContextPricing:
+    field = "pricing.long_context"
+    if not isinstance(value, Mapping):
+        raise CatalogError(f"{entry}: {field}: expected a mapping, got {_type_name(value)}")
+    _reject_unknown(entry, value, _LONG_CONTEXT_KEYS, prefix=f"{field}.")
+    for key in ("threshold_tokens", "input", "output"):
+        if value.get(key) is None:
+            raise CatalogError(f"{entry}: {field}.{key}: is required")
+    return LongContextPricing(
+        threshold_tokens=_positive_int(
+            entry, f"{field}.threshold_tokens", value["threshold_tokens"]
+        ),
+        input=_price(entry, f"{field}.input", value["input"]),
+        output=_price(entry, f"{field}.output", value["output"]),
+        cached_input=_price(entry, f"{field}.cached_input", value.get("cached_input")),
+    )
+
+
+def _price(entry: str, field: str, value: object) -> int | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise CatalogError(
+            f'{entry}: {field}: {value!r} must be a quoted decimal string like "2.50" '
+            "(YAML numbers are floats)"
+        )
+    try:
+        return parse_usd(value)
+    except MoneyError as exc:
+        raise CatalogError(f"{entry}: {field}: {exc}") from exc
+
+
+def _check_fallbacks(model: Model, models: dict[str, Model], entry: str) -> None:
+    seen = set()
+    for index, fallback_id in enumerate(model.fallbacks):
+        field = f"fallbacks[{index}]"
+        if fallback_id == model.id:
+            raise CatalogError(f"{entry}: {field}: a model cannot be its own fallback")
+        if fallback_id in seen:
+            raise CatalogError(f"{entry}: {field}: {fallback_id!r} is listed twice")
+        seen.add(fallback_id)
+        fallback = models.get(fallback_id)
+        if fallback is None:
+            raise CatalogError(f"{entry}: {field}: {fallback_id!r} is not a model in the catalog")
+        missing = model.endpoints - fallback.endpoints
+        if missing:
+            raise CatalogError(
+                f"{entry}: {field}: {fallback_id!r} does not support {_one_of(missing)}"
+            )
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _model_entry(index: int, model_id: object) -> str:
+    return f"models[{index}] {model_id!r}" if isinstance(model_id, str) else f"models[{index}]"
+
+
+def _required(entry: str, raw: Mapping, key: str) -> object:
+    value = raw.get(key)
+    if value is None:
+        raise CatalogError(f"{entry}: {key}: is required")
+    return value
+
+
+def _reject_unknown(entry: str, raw: Mapping, allowed: set[str], *, prefix: str = "") -> None:
+    unknown = [key for key in raw if key not in allowed]
+    if unknown:
+        raise CatalogError(
+            f"{entry}: {prefix}{unknown[0]}: unknown field (expected one of {_one_of(allowed)})"
+        )
+
+
+def _positive_int(entry: str, field: str, value: object) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise CatalogError(f"{entry}: {field}: {value!r} is not a positive integer")
+    return value
+
+
+def _one_of(values) -> str:
+    return ", ".join(sorted(values))
+
+
+def _type_name(value: object) -> str:
+    return "nothing" if value is None else type(value).__name__
+
+
+def _describe_yaml_error(exc: yaml.YAMLError) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc)
+    if mark is None:
+        return problem
+    return f"{problem} at line {mark.line + 1}, column {mark.column + 1}"
+
+
+class _StrictLoader(_YamlLoader):
+    """The safe loader, refusing duplicate mapping keys (PyYAML keeps the last one silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _value_node in node.value:
+            if isinstance(key_node, yaml.ScalarNode):
+                if key_node.value in seen:
+                    raise yaml.constructor.ConstructorError(
+                        "while constructing a mapping",
+                        node.start_mark,
+                        f"duplicate key {key_node.value!r}",
+                        key_node.start_mark,
+                    )
+                seen.add(key_node.value)
+        return super().construct_mapping(node, deep=deep)

@@ -1,0 +1,63 @@
+"""Typed settings, read once from the environment at cold start and passed in."""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+class SettingsError(RuntimeError):
+    """A required environment variable is missing or malformed."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    environment: str
+    region: str
+    keys_table: str
+    wallet_table: str
+    metadata_table: str
+    audit_table: str
+    archive_bucket: str
+    operator_key_secret: str
+    provider_keys_secret: str
+    stripe_secret: str
+    catalog_path: str | None = None
+    secrets_max_age_seconds: int = 300
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        def required(name: str) -> str:
+            value = env.get(name, "").strip()
+            if not value:
+                raise SettingsError(f"environment variable {name} is not set")
+            return value
+
+        region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
+        if not region:
+            raise SettingsError("environment variable AWS_REGION is not set")
+        max_age = env.get("TOLLGATE_SECRETS_MAX_AGE", "300")
+        if not max_age.isdigit():
+            raise SettingsError(f"TOLLGATE_SECRETS_MAX_AGE must be whole seconds, got {max_age!r}")
+        return cls(
+            environment=env.get("TOLLGATE_ENV", "dev"),
+            region=region,
+            keys_table=required("KEYS_TABLE"),
+            wallet_table=required("WALLET_TABLE"),
+            metadata_table=required("METADATA_TABLE"),
+            audit_table=required("AUDIT_TABLE"),
+            archive_bucket=required("ARCHIVE_BUCKET"),
+            operator_key_secret=required("OPERATOR_KEY_SECRET"),
+            provider_keys_secret=required("PROVIDER_KEYS_SECRET"),
+            stripe_secret=required("STRIPE_SECRET"),
+            catalog_path=env.get("TOLLGATE_CATALOG_PATH") or None,
+            secrets_max_age_seconds=int(max_age),
+        )
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """The container's settings; the environment is read on the first call only."""
+    return Settings.from_env(os.environ)

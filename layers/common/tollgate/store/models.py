@@ -1,0 +1,224 @@
+"""PynamoDB models of the four tables declared in template.yaml.
+
+Each table is a single-table design with generic keys (``pk``, ``sk`` and, where the table has
+an index, ``gsi1pk``/``gsi1sk``); every entity below is one item shape in one table. Table
+names come from the settings at import, which is why settings must be in the environment
+before this module is imported. ``tests/infra`` checks these models against the template.
+"""
+
+from __future__ import annotations
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    JSONAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+    UTCDateTimeAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from tollgate.settings import get_settings
+
+_settings = get_settings()
+
+
+def _meta(table_name: str) -> type:
+    return type("Meta", (), {"table_name": table_name, "region": _settings.region})
+
+
+def _index_meta(index_name: str) -> type:
+    return type("Meta", (), {"index_name": index_name, "projection": AllProjection()})
+
+
+class _Item(Model):
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+
+
+# ------------------------------------------------------------------------------ KeysTable
+
+
+class KeysByAccount(GlobalSecondaryIndex["ApiKey"]):
+    Meta = _index_meta("by_account")
+    gsi1pk = UnicodeAttribute(hash_key=True)
+    gsi1sk = UnicodeAttribute(range_key=True)
+
+
+class Account(_Item):
+    """pk ``ACCOUNT#<id>``, sk ``PROFILE``."""
+
+    Meta = _meta(_settings.keys_table)
+    account_id = UnicodeAttribute()
+    email = UnicodeAttribute()
+    name = UnicodeAttribute()
+    status = UnicodeAttribute(default="active")
+    created_at = UTCDateTimeAttribute()
+
+
+class AccountEmail(_Item):
+    """pk ``EMAIL#<lower-cased email>``, sk ``EMAIL``: makes an email unique across accounts."""
+
+    Meta = _meta(_settings.keys_table)
+    account_id = UnicodeAttribute()
+
+
+class ApiKey(_Item):
+    """pk ``KEY#<key id>``, sk ``KEY``: the authoritative record of a key (status, role)."""
+
+    Meta = _meta(_settings.keys_table)
+    key_id = UnicodeAttribute()
+    account_id = UnicodeAttribute()
+    role = UnicodeAttribute()
+    name = UnicodeAttribute(default="")
+    status = UnicodeAttribute(default="active")
+    prefix = UnicodeAttribute()
+    last_four = UnicodeAttribute()
+    digest = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+    revoked_at = UTCDateTimeAttribute(null=True)
+    gsi1pk = UnicodeAttribute()
+    gsi1sk = UnicodeAttribute()
+    by_account = KeysByAccount()
+
+
+class KeySecret(_Item):
+    """pk ``SECRET#<sha256 of the secret>``, sk ``SECRET``: how a presented secret finds its key.
+
+    Carries a copy of the key's status and role so that authenticating a management request
+    is one consistent read; ``ttl`` bounds a rotated-out secret's grace period.
+    """
+
+    Meta = _meta(_settings.keys_table)
+    key_id = UnicodeAttribute()
+    account_id = UnicodeAttribute()
+    role = UnicodeAttribute()
+    status = UnicodeAttribute(default="active")
+    ttl = TTLAttribute(null=True)
+
+
+# ------------------------------------------------------------------------------ WalletTable
+
+
+class HoldsByExpiry(GlobalSecondaryIndex["Hold"]):
+    Meta = _index_meta("by_expiry")
+    gsi1pk = UnicodeAttribute(hash_key=True)
+    gsi1sk = UnicodeAttribute(range_key=True)
+
+
+class Wallet(_Item):
+    """pk ``ACCOUNT#<id>``, sk ``WALLET``: balance and held amount in nano-USD."""
+
+    Meta = _meta(_settings.wallet_table)
+    account_id = UnicodeAttribute()
+    balance = NumberAttribute(default=0)
+    held = NumberAttribute(default=0)
+    currency = UnicodeAttribute(default="USD")
+    updated_at = UTCDateTimeAttribute()
+
+
+class LedgerEntry(_Item):
+    """pk ``ACCOUNT#<id>``, sk ``LEDGER#<iso time>#<entry id>``: one movement of money."""
+
+    Meta = _meta(_settings.wallet_table)
+    entry_id = UnicodeAttribute()
+    account_id = UnicodeAttribute()
+    kind = UnicodeAttribute()  # topup, charge, adjustment
+    amount = NumberAttribute()  # signed nano-USD
+    reason = UnicodeAttribute(default="")
+    reference = UnicodeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+
+
+class Hold(_Item):
+    """pk ``ACCOUNT#<id>``, sk ``HOLD#<request id>``; indexed by expiry for the reaper."""
+
+    Meta = _meta(_settings.wallet_table)
+    request_id = UnicodeAttribute()
+    account_id = UnicodeAttribute()
+    key_id = UnicodeAttribute()
+    model = UnicodeAttribute()
+    amount = NumberAttribute()
+    created_at = UTCDateTimeAttribute()
+    expires_at = UTCDateTimeAttribute()
+    gsi1pk = UnicodeAttribute()
+    gsi1sk = UnicodeAttribute()
+    by_expiry = HoldsByExpiry()
+    ttl = TTLAttribute(null=True)
+
+
+# ------------------------------------------------------------------------------ MetadataTable
+
+
+class UsageByRequest(GlobalSecondaryIndex["UsageRecord"]):
+    Meta = _index_meta("by_request")
+    gsi1pk = UnicodeAttribute(hash_key=True)
+    gsi1sk = UnicodeAttribute(range_key=True)
+
+
+class UsageRecord(_Item):
+    """pk ``ACCOUNT#<id>``, sk ``USAGE#<iso time>#<request id>``: metadata only, never content."""
+
+    Meta = _meta(_settings.metadata_table)
+    request_id = UnicodeAttribute()
+    account_id = UnicodeAttribute()
+    key_id = UnicodeAttribute()
+    model = UnicodeAttribute()
+    provider = UnicodeAttribute()
+    upstream_model = UnicodeAttribute()
+    route = NumberAttribute(default=0)
+    endpoint = UnicodeAttribute()
+    stream = BooleanAttribute(default=False)
+    input_tokens = NumberAttribute(default=0)
+    output_tokens = NumberAttribute(default=0)
+    cached_tokens = NumberAttribute(default=0)
+    reasoning_tokens = NumberAttribute(default=0)
+    status_code = NumberAttribute()
+    error_type = UnicodeAttribute(null=True)
+    status = UnicodeAttribute(default="settled")
+    latency_ms = NumberAttribute(default=0)
+    upstream_latency_ms = NumberAttribute(default=0)
+    overhead_ms = NumberAttribute(default=0)
+    hold = NumberAttribute(default=0)
+    charge = NumberAttribute(default=0)
+    usage_estimated = BooleanAttribute(default=False)
+    created_at = UTCDateTimeAttribute()
+    gsi1pk = UnicodeAttribute()
+    gsi1sk = UnicodeAttribute()
+    by_request = UsageByRequest()
+    ttl = TTLAttribute()
+
+
+# ------------------------------------------------------------------------------ AuditTable
+
+
+class AuditEvent(_Item):
+    """pk ``ACCOUNT#<id>``, sk ``EVENT#<iso time>#<sequence>``: append-only, hash-chained."""
+
+    Meta = _meta(_settings.audit_table)
+    account_id = UnicodeAttribute()
+    sequence = NumberAttribute()
+    actor = UnicodeAttribute()
+    action = UnicodeAttribute()
+    target = UnicodeAttribute()
+    request_id = UnicodeAttribute(null=True)
+    source_ip = UnicodeAttribute(null=True)
+    changes = JSONAttribute(null=True)
+    previous_digest = UnicodeAttribute()
+    digest = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+    ttl = TTLAttribute()
+
+
+TABLE_MODELS: tuple[type[Model], ...] = (
+    Account,
+    AccountEmail,
+    ApiKey,
+    KeySecret,
+    Wallet,
+    LedgerEntry,
+    Hold,
+    UsageRecord,
+    AuditEvent,
+)

@@ -1,0 +1,39 @@
+"""Wallets and ledger entries in WalletTable."""
+
+from __future__ import annotations
+
+from pynamodb.transactions import TransactWrite
+
+from tollgate.errors import NotFound
+from tollgate.store.connection import connection
+from tollgate.store.errors import storage_errors
+from tollgate.store.keys import account_pk
+from tollgate.store.models import LedgerEntry, Wallet
+
+
+def wallet_key(account_id: str) -> tuple[str, str]:
+    return account_pk(account_id), "WALLET"
+
+
+def get_wallet(account_id: str) -> Wallet | None:
+    with storage_errors("get_wallet"):
+        try:
+            return Wallet.get(*wallet_key(account_id), consistent_read=True)
+        except Wallet.DoesNotExist:
+            return None
+
+
+def apply_credit(entry: LedgerEntry) -> None:
+    """Add a positive ledger entry to the wallet's balance: both or neither are written."""
+    pk, sk = wallet_key(entry.account_id)
+    no_wallet = NotFound(f"Account {entry.account_id} has no wallet.", code="account_not_found")
+    with (
+        storage_errors("apply_credit", conditions={0: no_wallet}),
+        TransactWrite(connection=connection()) as tx,
+    ):
+        tx.update(
+            Wallet(pk, sk),
+            actions=[Wallet.balance.add(entry.amount), Wallet.updated_at.set(entry.created_at)],
+            condition=Wallet.pk.exists(),
+        )
+        tx.save(entry, condition=LedgerEntry.pk.does_not_exist())

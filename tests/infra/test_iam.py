@@ -1,0 +1,58 @@
+"""Each function's IAM names only the tables and actions it uses.
+
+The integration tests prove the other half: every AWS call a handler makes there is checked
+against its policy (tests/support/iam.py), so a grant missing here fails them.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.environment import NAMES, TEMPLATE
+from tests.support.iam import as_list, statements
+
+TABLE = "arn:aws:dynamodb:us-east-1:123456789012:table/tollgate-test-{}"
+
+# What each function does with each resource, as a reviewer reads the code.
+EXPECTED_GRANTS = {
+    "AccountFunction": {
+        ("dynamodb:GetItem", TABLE.format("KeysTable")),  # is a key a customer's (403) or not (401)
+        ("dynamodb:PutItem", TABLE.format("KeysTable")),  # account, email guard, admin key
+        ("dynamodb:PutItem", TABLE.format("WalletTable")),  # the wallet at zero
+        ("secretsmanager:GetSecretValue", "tollgate/dev/operator-key-digest"),
+    },
+    "KeysFunction": {
+        ("dynamodb:GetItem", TABLE.format("KeysTable")),
+        ("dynamodb:PutItem", TABLE.format("KeysTable")),
+        ("dynamodb:UpdateItem", TABLE.format("KeysTable")),
+        ("dynamodb:Query", TABLE.format("KeysTable") + "/index/by_account"),
+    },
+}
+
+
+def grants(logical_id: str) -> set[tuple[str, str]]:
+    found = set()
+    for statement in statements(TEMPLATE.functions()[logical_id].policies, NAMES):
+        assert statement["Effect"] == "Allow"
+        for action in as_list(statement["Action"]):
+            for resource in as_list(statement["Resource"]):
+                found.add((action, resource))
+    return found
+
+
+@pytest.mark.parametrize("logical_id", sorted(TEMPLATE.functions()))
+def test_each_function_is_granted_exactly_what_it_uses(logical_id):
+    assert grants(logical_id) == EXPECTED_GRANTS[logical_id]
+
+
+@pytest.mark.parametrize("logical_id", sorted(TEMPLATE.functions()))
+def test_no_grant_uses_a_wildcard(logical_id):
+    for action, resource in grants(logical_id):
+        assert "*" not in action and "*" not in resource, (action, resource)
+
+
+def test_no_function_may_change_or_delete_audit_events():
+    audit = TABLE.format("AuditTable")
+    for logical_id in TEMPLATE.functions():
+        actions = {action for action, resource in grants(logical_id) if resource.startswith(audit)}
+        assert actions <= {"dynamodb:PutItem", "dynamodb:Query"}, logical_id

@@ -1,0 +1,123 @@
+"""template.yaml is the single source of truth; these tests hold the code to it."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import pytest
+from cfnlint.api import lint_file
+from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
+
+from devstack.template import ROOT, TEMPLATE_PATH
+from tests.support.environment import NAMES, TEMPLATE
+from tollgate.store.models import TABLE_MODELS
+
+ATTRIBUTE_TYPES = {UnicodeAttribute: "S", NumberAttribute: "N"}
+
+
+def test_the_template_passes_cfn_lint():
+    assert lint_file(Path(TEMPLATE_PATH)) == []
+
+
+def test_every_function_runs_python313_on_arm64_with_the_layer():
+    function_globals = TEMPLATE.document["Globals"]["Function"]
+    assert function_globals["Runtime"] == "python3.13"
+    assert function_globals["Architectures"] == ["arm64"]
+    assert function_globals["Layers"] == [{"Ref": "CommonLayer"}]
+    layer = TEMPLATE.resources["CommonLayer"]
+    assert layer["Metadata"]["BuildMethod"] == "python3.13"
+    assert layer["Properties"]["ContentUri"] == "layers/common/"
+    assert (ROOT / "layers/common/requirements.txt").exists()
+
+
+def tables_with_models() -> list:
+    return [
+        pytest.param(
+            props,
+            [m for m in TABLE_MODELS if m.Meta.table_name == NAMES.refs[logical_id]],
+            id=logical_id,
+        )
+        for logical_id, props in TEMPLATE.tables().items()
+    ]
+
+
+def has_ttl(model) -> bool:
+    return any(isinstance(a, TTLAttribute) for a in model.get_attributes().values())
+
+
+@pytest.mark.parametrize(("table", "models"), tables_with_models())
+def test_every_table_has_models_with_its_keys(table, models):
+    assert models, "a table without a PynamoDB model"
+    types = {d["AttributeName"]: d["AttributeType"] for d in table["AttributeDefinitions"]}
+    schema = {k["KeyType"]: k["AttributeName"] for k in table["KeySchema"]}
+    for model in models:
+        assert (model._hash_keyname, model._range_keyname) == (schema["HASH"], schema["RANGE"])
+        attributes = model.get_attributes()
+        for name in schema.values():
+            assert ATTRIBUTE_TYPES[type(attributes[name])] == types[name], (model, name)
+
+
+@pytest.mark.parametrize(("table", "models"), tables_with_models())
+def test_every_index_matches_between_models_and_template(table, models):
+    declared = {
+        gsi["IndexName"]: {k["KeyType"]: k["AttributeName"] for k in gsi["KeySchema"]}
+        for gsi in table.get("GlobalSecondaryIndexes", [])
+    }
+    modelled = {}
+    for model in models:
+        for name, index in model._indexes.items():
+            schema = index._get_schema()
+            modelled[schema["index_name"]] = {
+                k["KeyType"]: k["AttributeName"] for k in schema["key_schema"]
+            }
+            assert index.Meta.projection.projection_type == "ALL", name
+    assert modelled == declared
+
+
+@pytest.mark.parametrize(("table", "models"), tables_with_models())
+def test_every_ttl_attribute_matches_the_template(table, models):
+    ttl_name = table["TimeToLiveSpecification"]["AttributeName"]
+    with_ttl = [
+        m for m in models if any(isinstance(a, TTLAttribute) for a in m.get_attributes().values())
+    ]
+    assert with_ttl, "the table has TTL but no model sets it"
+    for model in with_ttl:
+        assert model._ttl_attribute().attr_name == ttl_name
+
+
+@pytest.mark.parametrize("table", TEMPLATE.tables().values(), ids=list(TEMPLATE.tables()))
+def test_every_table_is_on_demand_encrypted_and_recoverable(table):
+    assert table["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["SSESpecification"]["SSEEnabled"] is True
+    assert table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    assert table["TimeToLiveSpecification"]["Enabled"] is True
+
+
+def test_the_archive_bucket_is_private_encrypted_and_expires_after_two_years():
+    (bucket,) = TEMPLATE.of_type("AWS::S3::Bucket").values()
+    assert all(bucket["PublicAccessBlockConfiguration"].values())
+    assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    (rule,) = bucket["LifecycleConfiguration"]["Rules"]
+    assert rule["Transitions"] == [{"StorageClass": "GLACIER_IR", "TransitionInDays": 30}]
+    assert rule["ExpirationInDays"] == 730
+
+
+def test_no_secret_value_is_in_the_template():
+    for props in TEMPLATE.of_type("AWS::SecretsManager::Secret").values():
+        assert "SecretString" not in props
+        assert "GenerateSecretString" not in props
+
+
+@pytest.mark.parametrize("route", TEMPLATE.routes(), ids=lambda r: f"{r.method} {r.path}")
+def test_every_route_has_a_function_and_its_handler(route):
+    function = TEMPLATE.functions()[route.function]
+    handler_file = ROOT / function.code_uri / (function.handler.split(".")[0] + ".py")
+    assert handler_file.exists()
+    module = importlib.import_module(function.module)
+    assert callable(getattr(module, function.attribute))
+
+
+def test_every_function_has_at_least_one_route():
+    routed = {route.function for route in TEMPLATE.routes()}
+    assert routed == set(TEMPLATE.functions())

@@ -1,0 +1,123 @@
+"""Handlers called with the events in events/ against moto, through the real code paths."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from aws_lambda_powertools.utilities import parameters
+from moto import mock_aws
+
+from devstack import stack
+from devstack.aws import provision
+from devstack.lambda_runtime import LambdaContext, load_handler
+from tests.support.environment import NAMES, OPERATOR_KEY, TEMPLATE
+from tests.support.iam import CallRecorder, denied
+
+EVENTS = Path(__file__).resolve().parents[2] / "events"
+RECORDER = CallRecorder(NAMES)
+RECORDER.install()
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    with mock_aws():
+        provision(
+            TEMPLATE,
+            NAMES,
+            boto3.Session(),
+            secret_values=stack.development_secrets(
+                operator_key=OPERATOR_KEY,
+                provider_keys={"openai": "sk-test"},
+                stripe_webhook_secret="whsec_test",
+            ),
+        )
+        parameters.clear_caches()
+        yield
+        parameters.clear_caches()
+
+
+@dataclass
+class Answer:
+    status: int
+    headers: dict[str, str]
+    body: Any
+
+
+def event(
+    name: str,
+    *,
+    key: str | None,
+    body: Any = None,
+    path_parameters: dict[str, str] | None = None,
+    query: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """An event file from events/, with the caller's key, body, path and query."""
+    loaded = json.loads((EVENTS / f"{name}.json").read_text())
+    result = copy.deepcopy(loaded)
+    for headers in (result["headers"], result["multiValueHeaders"]):
+        headers.pop("Authorization")
+    if key is not None:
+        result["headers"]["Authorization"] = f"Bearer {key}"
+        result["multiValueHeaders"]["Authorization"] = [f"Bearer {key}"]
+    if body is not None:
+        result["body"] = body if isinstance(body, str) else json.dumps(body)
+    if path_parameters is not None:
+        result["pathParameters"] = path_parameters
+        path = result["resource"]
+        for name_, value in path_parameters.items():
+            path = path.replace("{" + name_ + "}", value)
+        result["path"] = path
+    if query is not None:
+        result["queryStringParameters"] = query or None
+        result["multiValueQueryStringParameters"] = {k: [v] for k, v in query.items()} or None
+    return result
+
+
+@pytest.fixture
+def invoke(aws: None) -> Callable[[str, dict[str, Any]], Answer]:
+    """Call a function's handler the way Lambda would and decode its proxy response. Every AWS
+    call the handler makes must be allowed by the function's IAM policy in the template."""
+    functions = TEMPLATE.functions()
+
+    def call(logical_id: str, request: dict[str, Any]) -> Answer:
+        function = functions[logical_id]
+        handler = load_handler(function)
+        with RECORDER.recording() as calls:
+            result = handler(request, LambdaContext(function_name=logical_id, region=NAMES.region))
+        assert not denied(calls, function.policies, NAMES), f"{logical_id} lacks IAM for these"
+        headers = {k.lower(): v for k, v in (result.get("headers") or {}).items()}
+        for name, values in (result.get("multiValueHeaders") or {}).items():
+            headers.setdefault(name.lower(), values[-1])
+        return Answer(result["statusCode"], headers, json.loads(result["body"] or "null"))
+
+    return call
+
+
+@dataclass
+class DemoAccount:
+    account_id: str
+    admin_key: str
+
+
+@pytest.fixture
+def new_account(invoke) -> Callable[..., DemoAccount]:
+    """Builds accounts through the operator route, the way a real account comes to be."""
+    counter = iter(range(1, 1000))
+
+    def build(email: str | None = None) -> DemoAccount:
+        email = email or f"customer{next(counter)}@example.com"
+        answer = invoke(
+            "AccountFunction",
+            event("account_create", key=OPERATOR_KEY, body={"email": email, "name": "Customer"}),
+        )
+        assert answer.status == 201, answer.body
+        return DemoAccount(answer.body["account"]["id"], answer.body["admin_key"]["secret"])
+
+    return build
