@@ -1,25 +1,37 @@
 # The two commands a newcomer needs: `make run` and `make test`. Both build .venv on first use
-# and refresh it whenever a requirements file changes.
+# and refresh it whenever a requirements file changes; `make run` installs only what devstack
+# needs, so a fresh clone is up quickly.
 SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
-STAMP := $(VENV)/.installed
-# sam build needs python3.13 on PATH for the python3.13 runtime (pyenv provides it here).
+PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
+RUN_STAMP := $(VENV)/.installed-devstack
+DEV_STAMP := $(VENV)/.installed-dev
+# sam build needs python3.13 on PATH for the python3.13 runtime; pyenv provides it here.
 SAM_ENV := PYENV_VERSION=$(shell $(PYTHON) -c 'import platform; print(platform.python_version())'):3.13.0 SAM_CLI_TELEMETRY=0 PATH=$(CURDIR)/$(BIN):$$PATH
 
 .PHONY: venv run test lint format validate build bench clean
 
-$(STAMP): requirements-dev.txt layers/common/requirements.txt
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-	touch $(STAMP)
+$(BIN)/python:
+	@echo "creating $(VENV)" >&2
+	@$(PYTHON) -m venv $(VENV)
+	@$(PIP) --upgrade pip >&2
 
-venv: $(STAMP)
+$(RUN_STAMP): $(BIN)/python requirements-devstack.txt layers/common/requirements.txt
+	@echo "installing devstack's requirements into $(VENV)" >&2
+	@$(PIP) -r requirements-devstack.txt >&2
+	@touch $@
 
-run: venv
-	$(BIN)/python -m devstack
+$(DEV_STAMP): $(RUN_STAMP) requirements-dev.txt
+	@echo "installing development requirements into $(VENV)" >&2
+	@$(PIP) -r requirements-dev.txt >&2
+	@touch $@
+
+venv: $(DEV_STAMP)
+
+run: $(RUN_STAMP)
+	@$(BIN)/python -m devstack
 
 test: venv
 	$(BIN)/python -m pytest

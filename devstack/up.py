@@ -30,6 +30,7 @@ LAYER_CATALOG = ROOT / "layers" / "common" / "tollgate" / "catalog.yaml"
 
 def run_stack(*, port: int, aws_port: int, state_dir: Path) -> int:
     started = time.monotonic()
+    stop = stop_on_signals()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     state_dir.mkdir(parents=True, exist_ok=True)
     template = Template.load()
@@ -85,7 +86,8 @@ def run_stack(*, port: int, aws_port: int, state_dir: Path) -> int:
         "STRIPE_WEBHOOK_SECRET": webhook_secret,
     }
     print_contract(contract, started)
-    wait_for_stop_signal()
+    while not stop.wait(0.5):
+        pass
     api.stop()
     upstreams.stop()
     moto.stop()
@@ -149,9 +151,9 @@ def print_contract(contract: dict[str, str], started: float) -> None:
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
 
 
-def wait_for_stop_signal() -> None:
+def stop_on_signals() -> threading.Event:
+    """SIGINT and SIGTERM set the returned event, even while the stack is still starting."""
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    while not stop.wait(0.5):
-        pass
+    return stop
