@@ -73,11 +73,8 @@ async def _accepted(exchange: Exchange) -> dict[str, Any] | None:
             exchange, 400, "invalid_request_error", "anthropic-version: header is required"
         )
         return None
-    try:
-        body = exchange.json()
-    except ValueError:
-        body = None
-    if not isinstance(body, dict):
+    body = exchange.json_object()
+    if body is None:
         await send_error(exchange, 400, "invalid_request_error", "Request body is not valid JSON")
         return None
     model, messages = body.get("model"), body.get("messages")

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
-from devstack.upstreams.controls import STATUS_FAULTS, Controls
+from devstack.upstreams.controls import STATUS_FAULTS, ControlError, Controls, parse_controls
 
 Headers = Iterable[tuple[str, str]]
 Handler = Callable[["Exchange"], Awaitable[None]]
@@ -85,6 +85,14 @@ class Exchange:
     def json(self) -> Any:
         """The JSON body; raises ValueError when it is not valid JSON."""
         return json.loads(self.body or b"null")
+
+    def json_object(self) -> dict[str, Any] | None:
+        """The JSON body when it is an object, else None."""
+        try:
+            body = self.json()
+        except ValueError:
+            return None
+        return body if isinstance(body, dict) else None
 
     @property
     def host(self) -> str:
@@ -287,6 +295,17 @@ def create_app(api_keys: dict[str, str], **options: Any) -> MockUpstreams:
 
 
 # -- shared answer helpers (used by the provider modules) -------------------------------
+
+
+async def controls_or_400(
+    exchange: Exchange, text: str, send_error: Callable[..., Awaitable[None]]
+) -> Controls | None:
+    """The request's fault and latency controls, or None after answering 400 for bad ones."""
+    try:
+        return parse_controls(exchange.headers, text)
+    except ControlError as err:
+        await send_error(exchange, 400, str(err))
+        return None
 
 
 async def prelude(exchange: Exchange, controls: Controls, send_fault: FaultSender) -> bool:

@@ -20,8 +20,17 @@ import re
 from typing import Any
 
 from devstack.upstreams import common
-from devstack.upstreams.app import Exchange, Route, answer, dumps, new_id, prelude, stream
-from devstack.upstreams.controls import ControlError, Controls, parse_controls, strip_markers
+from devstack.upstreams.app import (
+    Exchange,
+    Route,
+    answer,
+    controls_or_400,
+    dumps,
+    new_id,
+    prelude,
+    stream,
+)
+from devstack.upstreams.controls import Controls, strip_markers
 
 KIND = "gemini"
 _FINISH = {"stop": "STOP", "length": "MAX_TOKENS", "tool": "STOP"}
@@ -81,22 +90,15 @@ async def _accepted(exchange: Exchange) -> dict[str, Any] | None:
         }
         await send_error(exchange, 401, "API key not valid. Please pass a valid API key.", [reason])
         return None
-    try:
-        body = exchange.json()
-    except ValueError:
-        body = None
-    if not isinstance(body, dict):
+    body = exchange.json_object()
+    if body is None:
         await send_error(exchange, 400, "Invalid JSON payload received.")
         return None
     return body
 
 
 async def _controls(exchange: Exchange, text: str) -> Controls | None:
-    try:
-        return parse_controls(exchange.headers, text)
-    except ControlError as err:
-        await send_error(exchange, 400, str(err))
-        return None
+    return await controls_or_400(exchange, text, send_error)
 
 
 def _part_text(part: Any) -> str:

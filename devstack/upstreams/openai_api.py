@@ -18,8 +18,17 @@ import time
 from typing import Any
 
 from devstack.upstreams import common
-from devstack.upstreams.app import Exchange, Route, answer, dumps, new_id, prelude, stream
-from devstack.upstreams.controls import ControlError, Controls, parse_controls, strip_markers
+from devstack.upstreams.app import (
+    Exchange,
+    Route,
+    answer,
+    controls_or_400,
+    dumps,
+    new_id,
+    prelude,
+    stream,
+)
+from devstack.upstreams.controls import Controls, strip_markers
 
 KIND = "openai"
 FINGERPRINT = "fp_tollgate_mock"
@@ -111,22 +120,15 @@ async def _authorised(exchange: Exchange) -> bool:
 
 
 async def _json_object(exchange: Exchange) -> dict[str, Any] | None:
-    try:
-        body = exchange.json()
-    except ValueError:
-        body = None
-    if not isinstance(body, dict):
+    body = exchange.json_object()
+    if body is None:
         await send_error(exchange, 400, "We could not parse the JSON body of your request.")
         return None
     return body
 
 
 async def _controls(exchange: Exchange, text: str) -> Controls | None:
-    try:
-        return parse_controls(exchange.headers, text)
-    except ControlError as err:
-        await send_error(exchange, 400, str(err))
-        return None
+    return await controls_or_400(exchange, text, send_error)
 
 
 # -- chat completions -------------------------------------------------------------------
