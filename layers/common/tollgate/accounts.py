@@ -10,6 +10,7 @@ from typing import Any
 
 from tollgate import clock, keys, ledger
 from tollgate.store import keys as store
+from tollgate.store.layout import account_pk
 from tollgate.store.models import Account
 from tollgate.validation import email_field, reject_unknown_fields, text_field
 
@@ -35,7 +36,7 @@ def create_account(new: NewAccount, *, now: datetime | None = None) -> CreatedAc
     now = now or clock.utcnow()
     account_id = "acct_" + secrets.token_hex(12)
     account = Account(
-        store.account_pk(account_id),
+        account_pk(account_id),
         "PROFILE",
         account_id=account_id,
         email=new.email,

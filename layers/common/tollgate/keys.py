@@ -16,6 +16,7 @@ from typing import Any
 from tollgate import clock
 from tollgate.errors import NotFound
 from tollgate.store import keys as store
+from tollgate.store import layout
 from tollgate.store.models import ApiKey
 from tollgate.validation import choice_field, reject_unknown_fields, text_field
 
@@ -58,8 +59,8 @@ def build_key(account_id: str, new: NewKey, *, now: datetime) -> CreatedKey:
     secret = generate_secret()
     key_id = "key_" + secrets.token_hex(12)
     key = ApiKey(
-        pk=f"KEY#{key_id}",
-        sk="KEY",
+        pk=layout.key_pk(key_id),
+        sk=layout.KEY_SK,
         key_id=key_id,
         account_id=account_id,
         role=new.role,
@@ -69,7 +70,7 @@ def build_key(account_id: str, new: NewKey, *, now: datetime) -> CreatedKey:
         last_four=secret[-4:],
         digest=digest(secret),
         created_at=now,
-        gsi1pk=store.account_pk(account_id),
+        gsi1pk=layout.account_pk(account_id),
         gsi1sk=f"KEY#{now.isoformat()}#{key_id}",
     )
     return CreatedKey(key=key, secret=secret)

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from tollgate import clock
 from tollgate.store import wallet as store
-from tollgate.store.keys import account_pk
+from tollgate.store.layout import account_pk
 from tollgate.store.models import LedgerEntry, Wallet
 
 CREDIT_KINDS = ("topup", "adjustment")

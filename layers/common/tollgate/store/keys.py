@@ -9,19 +9,16 @@ from pynamodb.transactions import TransactWrite
 from tollgate.errors import Conflict
 from tollgate.store.connection import connection
 from tollgate.store.errors import storage_errors
+from tollgate.store.layout import KEY_SK, SECRET_SK, account_pk, key_pk, secret_pk
 from tollgate.store.models import Account, AccountEmail, ApiKey, KeySecret, Wallet
 from tollgate.store.pagination import decode_cursor, encode_cursor, page_size
-
-
-def account_pk(account_id: str) -> str:
-    return f"ACCOUNT#{account_id}"
 
 
 def secret_item(key: ApiKey) -> KeySecret:
     """The secret-lookup item that goes with a key record."""
     return KeySecret(
-        pk=f"SECRET#{key.digest}",
-        sk="SECRET",
+        pk=secret_pk(key.digest),
+        sk=SECRET_SK,
         key_id=key.key_id,
         account_id=key.account_id,
         role=key.role,
@@ -63,11 +60,11 @@ def _save_key(tx: TransactWrite, key: ApiKey) -> None:
 
 def find_secret(digest: str) -> KeySecret | None:
     """The key a presented secret belongs to (strongly consistent: revocation is immediate)."""
-    return _get(KeySecret, f"SECRET#{digest}", "SECRET")
+    return _get(KeySecret, secret_pk(digest), SECRET_SK)
 
 
 def get_key(key_id: str) -> ApiKey | None:
-    return _get(ApiKey, f"KEY#{key_id}", "KEY")
+    return _get(ApiKey, key_pk(key_id), KEY_SK)
 
 
 def list_keys(

@@ -7,12 +7,12 @@ from pynamodb.transactions import TransactWrite
 from tollgate.errors import NotFound
 from tollgate.store.connection import connection
 from tollgate.store.errors import storage_errors
-from tollgate.store.keys import account_pk
+from tollgate.store.layout import WALLET_SK, account_pk
 from tollgate.store.models import LedgerEntry, Wallet
 
 
 def wallet_key(account_id: str) -> tuple[str, str]:
-    return account_pk(account_id), "WALLET"
+    return account_pk(account_id), WALLET_SK
 
 
 def get_wallet(account_id: str) -> Wallet | None:

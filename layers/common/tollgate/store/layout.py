@@ -1,0 +1,45 @@
+"""Key shapes and attribute formats of the tables, importable without PynamoDB.
+
+The PynamoDB models (``store.models``) and the proxy's lean hot path (``store.hotpath``) both
+build keys here, so the two can never disagree about a layout.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+def account_pk(account_id: str) -> str:
+    return f"ACCOUNT#{account_id}"
+
+
+def key_pk(key_id: str) -> str:
+    return f"KEY#{key_id}"
+
+
+def secret_pk(digest: str) -> str:
+    return f"SECRET#{digest}"
+
+
+def hold_sk(request_id: str) -> str:
+    return f"HOLD#{request_id}"
+
+
+def usage_sk(at: datetime, request_id: str) -> str:
+    return f"USAGE#{timestamp(at)}#{request_id}"
+
+
+def daily_charges_sk(at: datetime) -> str:
+    """The ledger entry that rolls up one UTC day's charges (sorts before that day's others)."""
+    return f"LEDGER#{at.astimezone(UTC).date().isoformat()}#charges"
+
+
+KEY_SK = "KEY"
+SECRET_SK = "SECRET"
+WALLET_SK = "WALLET"
+HOLDS_BY_EXPIRY = "HOLD"
+
+
+def timestamp(at: datetime) -> str:
+    """A datetime as PynamoDB's UTCDateTimeAttribute stores it (sortable, microseconds)."""
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+0000")
