@@ -1,0 +1,209 @@
+"""OpenAI and OpenAI-compatible upstreams: the request passes through with the upstream model
+id; answers are checked, re-labelled with the public model id and their usage read."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from tollgate.providers.base import (
+    ChatStream,
+    ProviderError,
+    UpstreamCall,
+    Usage,
+    error_message,
+    json_call,
+    load_json,
+    load_object,
+    malformed,
+    retry_after,
+)
+from tollgate.sse import Event
+
+if TYPE_CHECKING:
+    from tollgate.catalog import Model, Provider
+
+
+def build_chat(
+    request: dict[str, Any], *, model: Model, provider: Provider, api_key: str, stream: bool
+) -> UpstreamCall:
+    body = {**request, "model": model.upstream_id}
+    if stream:
+        options = body.get("stream_options") or {}
+        body.update(stream=True, stream_options={**options, "include_usage": True})
+    else:
+        body.pop("stream", None)
+        body.pop("stream_options", None)
+    return json_call(f"{provider.base_url}/chat/completions", _auth(api_key), body, stream=stream)
+
+
+def parse_chat(
+    status: int, body: bytes, *, model_id: str, headers: Mapping[str, str] | None = None
+) -> tuple[dict[str, Any], Usage]:
+    response = _success(status, body, headers)
+    choices = response.get("choices")
+    if not isinstance(choices, list) or not choices:
+        raise malformed("no choices")
+    raw_usage = response.get("usage")
+    usage = usage_from(raw_usage)
+    response["model"] = model_id
+    response.setdefault("object", "chat.completion")
+    # the upstream's own usage fields win (they may detail more); ours fill the gaps
+    response["usage"] = usage.openai() | (raw_usage if isinstance(raw_usage, dict) else {})
+    return response, usage
+
+
+def chat_stream(*, model_id: str) -> OpenAIChatStream:
+    return OpenAIChatStream(model_id=model_id)
+
+
+def build_embeddings(
+    request: dict[str, Any], *, model: Model, provider: Provider, api_key: str
+) -> UpstreamCall:
+    body = {**request, "model": model.upstream_id}
+    return json_call(f"{provider.base_url}/embeddings", _auth(api_key), body, stream=False)
+
+
+def parse_embeddings(
+    status: int,
+    body: bytes,
+    *,
+    model_id: str,
+    request: dict[str, Any],
+    headers: Mapping[str, str] | None = None,
+) -> tuple[dict[str, Any], Usage]:
+    """``request`` is unused here (the upstream honours ``encoding_format`` itself); it is part
+    of the signature because other adapters need it."""
+    response = _success(status, body, headers)
+    if not isinstance(response.get("data"), list):
+        raise malformed("no embeddings")
+    tokens = int((response.get("usage") or {}).get("prompt_tokens") or 0)
+    response["model"] = model_id
+    response["usage"] = {"prompt_tokens": tokens, "total_tokens": tokens}
+    return response, Usage(input_tokens=tokens)
+
+
+def build_images(
+    request: dict[str, Any], *, model: Model, provider: Provider, api_key: str
+) -> UpstreamCall:
+    body = {**request, "model": model.upstream_id}
+    return json_call(f"{provider.base_url}/images/generations", _auth(api_key), body, stream=False)
+
+
+def parse_images(
+    status: int, body: bytes, *, model_id: str, headers: Mapping[str, str] | None = None
+) -> tuple[dict[str, Any], Usage]:
+    """The images answer as is; its token usage (gpt-image models only) as a Usage. The
+    per-image price is the caller's business: it counts ``data``."""
+    response = _success(status, body, headers)
+    if not isinstance(response.get("data"), list):
+        raise malformed("no images")
+    usage = response.get("usage") or {}
+    return response, Usage(
+        input_tokens=int(usage.get("input_tokens") or 0),
+        output_tokens=int(usage.get("output_tokens") or 0),
+    )
+
+
+def error_from(status: int, body: bytes, headers: Mapping[str, str]) -> ProviderError:
+    """``{"error": {"message", "type", "param", "code"}}``; some compatible servers send
+    ``{"error": "text"}`` or ``{"detail": ...}``."""
+    message, error_type = error_message(status), None
+    try:
+        parsed = load_json(body)
+    except ProviderError:
+        parsed = None
+    if isinstance(parsed, dict):
+        error = parsed.get("error", parsed.get("detail"))
+        if isinstance(error, dict):
+            message = str(error.get("message") or message)
+            error_type = error.get("code") or error.get("type")
+        elif isinstance(error, str) and error:
+            message = error
+    return ProviderError(
+        status, message, retry_after=retry_after(headers), error_type=_text_or_none(error_type)
+    )
+
+
+def usage_from(raw: Any) -> Usage:
+    """OpenAI usage; DeepSeek-style ``prompt_cache_hit_tokens`` is read as cached tokens."""
+    if not isinstance(raw, dict):
+        return Usage()
+    prompt = raw.get("prompt_tokens_details") or {}
+    completion = raw.get("completion_tokens_details") or {}
+    cached = prompt.get("cached_tokens") or raw.get("prompt_cache_hit_tokens") or 0
+    return Usage(
+        input_tokens=int(raw.get("prompt_tokens") or 0),
+        output_tokens=int(raw.get("completion_tokens") or 0),
+        cached_tokens=int(cached),
+        reasoning_tokens=int(completion.get("reasoning_tokens") or 0),
+    )
+
+
+class OpenAIChatStream(ChatStream):
+    """Chunks pass through with a stable id and the public model id. The usage chunk (empty
+    ``choices``) is captured, not returned; ``usage: null`` fields are dropped."""
+
+    def __init__(self, *, model_id: str) -> None:
+        super().__init__(model_id=model_id)
+        self._upstream_id: str | None = None
+        self._role_sent = False
+
+    def _on_event(self, event: Event) -> list[dict[str, Any]]:
+        if event.data.strip() == "[DONE]":
+            self.completed = True
+            return []
+        chunk = self._payload(event)
+        if "error" in chunk:
+            raise _stream_error(chunk["error"])
+        usage = chunk.pop("usage", None) or (chunk.get("x_groq") or {}).get("usage")
+        if usage:
+            self.usage = usage_from(usage)
+        choices = chunk.get("choices")
+        if not isinstance(choices, list):
+            raise malformed("a chunk without choices")
+        if not choices:
+            return []
+        chunk.update(id=self.id, model=self.model_id, object="chat.completion.chunk")
+        chunk.setdefault("created", self.created)
+        for choice in choices:
+            self._observe(choice)
+        return [chunk]
+
+    def _observe(self, choice: dict[str, Any]) -> None:
+        delta = choice.get("delta")
+        if not isinstance(delta, dict):
+            raise malformed("a choice without delta")
+        if not self._role_sent:
+            delta.setdefault("role", "assistant")
+            self._role_sent = True
+        for key in ("content", "refusal", "reasoning_content"):
+            if isinstance(delta.get(key), str):
+                self.output_chars += len(delta[key])
+        for call in delta.get("tool_calls") or []:
+            arguments = (call.get("function") or {}).get("arguments")
+            self.output_chars += len(arguments) if isinstance(arguments, str) else 0
+        if choice.get("finish_reason"):
+            self.finish_reason = choice["finish_reason"]
+            self.completed = True
+
+
+def _success(status: int, body: bytes, headers: Mapping[str, str] | None) -> dict[str, Any]:
+    if not 200 <= status < 300:
+        raise error_from(status, body, headers or {})
+    return load_object(body)
+
+
+def _auth(api_key: str) -> dict[str, str]:
+    # OpenAI-compatible servers without a key (a local vLLM or Ollama) get no header at all
+    return {"authorization": f"Bearer {api_key}"} if api_key else {}
+
+
+def _stream_error(error: Any) -> ProviderError:
+    if isinstance(error, dict):
+        return ProviderError(502, str(error.get("message") or "upstream stream error"))
+    return ProviderError(502, str(error) or "upstream stream error")
+
+
+def _text_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
