@@ -31,7 +31,18 @@ def main(argv: list[str] | None = None) -> int:
     invoke = commands.add_parser("invoke", help="run one function once with an event file")
     invoke.add_argument("logical_id", help="the function's logical id in template.yaml")
     invoke.add_argument("--event", type=Path, required=True, help="event JSON file")
+    credit = commands.add_parser("credit", help="add credit to an account's wallet")
+    credit.add_argument("account_id")
+    credit.add_argument("amount_usd", help="a decimal amount, e.g. 12.50")
     args = parser.parse_args(argv)
+
+    if args.command == "credit":
+        from devstack.invoke import credit_account
+
+        print(
+            json.dumps(credit_account(args.account_id, args.amount_usd, state_dir=args.state_dir))
+        )
+        return 0
 
     if args.command == "invoke":
         from devstack.invoke import invoke_function

@@ -12,6 +12,7 @@ import base64
 import json
 import re
 import threading
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -50,6 +51,13 @@ class FunctionPool:
         self._handlers: dict[str, Handler] = {}
         self._locks = {name: threading.Lock() for name in functions}
 
+    def asgi_app(self, logical_id: str) -> Any:
+        """A web-adapter function's ASGI app, imported on first use like a cold start."""
+        with self._locks[logical_id]:
+            if logical_id not in self._handlers:
+                self._handlers[logical_id] = load_handler(self.functions[logical_id])
+            return self._handlers[logical_id]
+
     def invoke(self, logical_id: str, event: dict[str, Any]) -> Any:
         with self._locks[logical_id]:
             handler = self._handlers.get(logical_id)
@@ -75,15 +83,19 @@ class ApiEmulator:
     async def __call__(self, scope: dict[str, Any], receive: Callable, send: Callable) -> None:
         if scope["type"] != "http":
             return
-        body = await _read_body(receive)
-        if body is None:
-            await _send(send, 413, {"message": "Request Too Long"})
-            return
         found = self.match(scope["method"], scope["path"])
         if found is None:
             await _send(send, 404, _missing_route(scope))
             return
         route, path_parameters = found
+        if self.pool.functions[route.function].web_adapter:
+            app = await asyncio.to_thread(self.pool.asgi_app, route.function)
+            await app(self._as_web_adapter(scope, route), receive, send)
+            return
+        body = await _read_body(receive)
+        if body is None:
+            await _send(send, 413, {"message": "Request Too Long"})
+            return
         event = rest_event(
             method=scope["method"],
             path=scope["path"],
@@ -97,6 +109,21 @@ class ApiEmulator:
         )
         result = await asyncio.to_thread(self.pool.invoke, route.function, event)
         await _send_proxy_result(send, result)
+
+    def _as_web_adapter(self, scope: dict[str, Any], route: Route) -> dict[str, Any]:
+        """The request as the Lambda Web Adapter hands it to the app: the same HTTP request
+        plus API Gateway's request context in the x-amzn-request-context header."""
+        client = (scope.get("client") or ("127.0.0.1", 0))[0]
+        context = {
+            "requestId": str(uuid.uuid4()),
+            "resourcePath": route.path,
+            "httpMethod": scope["method"],
+            "path": f"/{self.stage}{scope['path']}",
+            "stage": self.stage,
+            "identity": {"sourceIp": client},
+        }
+        extra = (b"x-amzn-request-context", json.dumps(context).encode())
+        return {**scope, "headers": [*scope.get("headers", []), extra]}
 
 
 async def _read_body(receive: Callable) -> bytes | None:

@@ -21,6 +21,7 @@ BASE_ENVIRONMENT = {
     "AWS_DEFAULT_REGION": REGION,
     "POWERTOOLS_TRACE_DISABLED": "true",
     "TOLLGATE_SECRETS_MAX_AGE": "5",
+    "TOLLGATE_UPSTREAM_READ_TIMEOUT": "5",  # the mock upstreams answer at once, or never
 }
 
 

@@ -44,6 +44,7 @@ class Route:
     method: str
     path: str
     function: str
+    transfer_mode: str = "BUFFERED"
 
 
 @dataclass(frozen=True)
@@ -55,14 +56,22 @@ class Function:
     policies: list[Any] = field(default_factory=list)
 
     @property
+    def web_adapter(self) -> bool:
+        """Run by the Lambda Web Adapter: its handler script starts uvicorn on ``app:app``."""
+        return self.environment.get("AWS_LAMBDA_EXEC_WRAPPER") == "/opt/bootstrap"
+
+    @property
     def module(self) -> str:
         """The handler's module as the tests and devstack import it: functions.<name>.app."""
         package = ".".join(Path(self.code_uri).parts)
+        if self.web_adapter:
+            return f"{package}.app"
         return f"{package}.{self.handler.rsplit('.', 1)[0]}"
 
     @property
     def attribute(self) -> str:
-        return self.handler.rsplit(".", 1)[1]
+        """The entry point: ``lambda_handler`` for event functions, the ASGI ``app`` otherwise."""
+        return "app" if self.web_adapter else self.handler.rsplit(".", 1)[1]
 
 
 class Template:
@@ -105,7 +114,8 @@ class Template:
             for event in props.get("Events", {}).values():
                 if event["Type"] == "Api":
                     spec = event["Properties"]
-                    routes.append(Route(spec["Method"].upper(), spec["Path"], logical_id))
+                    mode = spec.get("ResponseTransferMode", "BUFFERED")
+                    routes.append(Route(spec["Method"].upper(), spec["Path"], logical_id, mode))
         return routes
 
     def parameter_defaults(self) -> dict[str, str]:

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import boto3
 import yaml
-from moto.server import ThreadedMotoServer
 
 from devstack import stack
 from devstack.aws import provision
 from devstack.emulator import ApiEmulator, FunctionPool
+from devstack.moto_server import MotoServer
 from devstack.servers import serve_in_thread
 from devstack.template import ROOT, LocalNames, Template
 from devstack.upstreams.server import start_upstreams
@@ -38,9 +38,8 @@ def run_stack(*, port: int, aws_port: int, state_dir: Path) -> int:
         template, stack=stack.STACK, region=stack.REGION, parameters=None
     )
 
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=aws_port, verbose=False)
-    moto.start()
-    aws_url = f"http://127.0.0.1:{moto.get_host_and_port()[1]}"
+    moto = MotoServer(aws_port).start()
+    aws_url = moto.url
 
     provider_keys = {kind: f"mock-{kind}-{secrets.token_hex(8)}" for kind in PROVIDER_KINDS}
     upstreams = start_upstreams(provider_keys)

@@ -21,6 +21,16 @@ EXPECTED_GRANTS = {
         ("dynamodb:PutItem", TABLE.format("WalletTable")),  # the wallet at zero
         ("secretsmanager:GetSecretValue", "tollgate/dev/operator-key-digest"),
     },
+    "ProxyFunction": {
+        ("dynamodb:GetItem", TABLE.format("KeysTable")),  # the key behind a presented secret
+        ("dynamodb:ConditionCheckItem", TABLE.format("KeysTable")),  # hold: key still active
+        ("dynamodb:UpdateItem", TABLE.format("KeysTable")),  # settle: key spend, last used
+        ("dynamodb:PutItem", TABLE.format("WalletTable")),  # hold record
+        ("dynamodb:UpdateItem", TABLE.format("WalletTable")),  # balance, held, daily charges
+        ("dynamodb:DeleteItem", TABLE.format("WalletTable")),  # settle releases the hold
+        ("dynamodb:PutItem", TABLE.format("MetadataTable")),  # usage record
+        ("secretsmanager:GetSecretValue", "tollgate/dev/provider-keys"),
+    },
     "KeysFunction": {
         ("dynamodb:GetItem", TABLE.format("KeysTable")),
         ("dynamodb:PutItem", TABLE.format("KeysTable")),

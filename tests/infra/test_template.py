@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 from pathlib import Path
 
 import pytest
@@ -112,10 +113,24 @@ def test_no_secret_value_is_in_the_template():
 @pytest.mark.parametrize("route", TEMPLATE.routes(), ids=lambda r: f"{r.method} {r.path}")
 def test_every_route_has_a_function_and_its_handler(route):
     function = TEMPLATE.functions()[route.function]
-    handler_file = ROOT / function.code_uri / (function.handler.split(".")[0] + ".py")
-    assert handler_file.exists()
+    if function.web_adapter:
+        script = ROOT / function.code_uri / function.handler
+        assert os.access(script, os.X_OK), f"{script} must be executable"
+        assert "uvicorn" in script.read_text() and "app:app" in script.read_text()
+        assert route.transfer_mode == "RESPONSE_STREAM"
+    else:
+        assert (ROOT / function.code_uri / (function.handler.split(".")[0] + ".py")).exists()
     module = importlib.import_module(function.module)
     assert callable(getattr(module, function.attribute))
+
+
+def test_the_web_adapter_function_carries_uvicorn_and_the_adapter_layer():
+    (proxy,) = [f for f in TEMPLATE.functions().values() if f.web_adapter]
+    props = TEMPLATE.resources[proxy.logical_id]["Properties"]
+    assert props["Layers"] == [{"Ref": "WebAdapterLayerArn"}]
+    assert proxy.environment["AWS_LWA_INVOKE_MODE"] == "response_stream"
+    requirements = (ROOT / proxy.code_uri / "requirements.txt").read_text()
+    assert "uvicorn" in requirements
 
 
 def test_every_function_has_at_least_one_route():

@@ -26,6 +26,9 @@ class Settings:
     stripe_secret: str
     catalog_path: str | None = None
     secrets_max_age_seconds: int = 300
+    aws_endpoint_url: str | None = None  # a local stand-in for AWS (devstack's moto)
+    upstream_connect_timeout_seconds: float = 5.0
+    upstream_read_timeout_seconds: float = 240.0  # a long non-streamed answer takes minutes
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -54,7 +57,23 @@ class Settings:
             stripe_secret=required("STRIPE_SECRET"),
             catalog_path=env.get("TOLLGATE_CATALOG_PATH") or None,
             secrets_max_age_seconds=int(max_age),
+            aws_endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
+            upstream_connect_timeout_seconds=_seconds(env, "TOLLGATE_UPSTREAM_CONNECT_TIMEOUT", 5),
+            upstream_read_timeout_seconds=_seconds(env, "TOLLGATE_UPSTREAM_READ_TIMEOUT", 240),
         )
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if value <= 0:
+        raise SettingsError(f"{name} must be a positive number of seconds, got {raw!r}")
+    return value
 
 
 @functools.cache

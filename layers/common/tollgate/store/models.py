@@ -78,6 +78,8 @@ class ApiKey(_Item):
     digest = UnicodeAttribute()
     created_at = UTCDateTimeAttribute()
     revoked_at = UTCDateTimeAttribute(null=True)
+    last_used_at = UTCDateTimeAttribute(null=True)  # set by the proxy's settle transaction
+    spend = NumberAttribute(default=0)  # nano-USD charged through this key
     gsi1pk = UnicodeAttribute()
     gsi1sk = UnicodeAttribute()
     by_account = KeysByAccount()
@@ -173,6 +175,7 @@ class UsageRecord(_Item):
     input_tokens = NumberAttribute(default=0)
     output_tokens = NumberAttribute(default=0)
     cached_tokens = NumberAttribute(default=0)
+    cache_write_tokens = NumberAttribute(default=0)
     reasoning_tokens = NumberAttribute(default=0)
     status_code = NumberAttribute()
     error_type = UnicodeAttribute(null=True)

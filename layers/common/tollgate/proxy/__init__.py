@@ -1,0 +1,1 @@
+"""The inference proxy: an ASGI app that authenticates, holds, calls upstream, settles."""

@@ -1,0 +1,86 @@
+"""The proxy's ASGI application: routing, authentication and the error mapping per format.
+
+Errors are answered in the client's wire format: Anthropic's for /v1/messages, OpenAI's for
+everything else; both come from the one hierarchy in tollgate.errors.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from tollgate.auth import presented_key
+from tollgate.errors import (
+    InternalError,
+    NotFound,
+    TollgateError,
+    anthropic_body,
+    openai_body,
+)
+from tollgate.observability import logger
+from tollgate.proxy import chat, models_view
+from tollgate.proxy.http import Receive, Request, Send, send_json
+from tollgate.proxy.runtime import Runtime
+from tollgate.proxy.threads import blocking
+from tollgate.store.hotpath import KeyRecord
+
+Handler = Callable[[Runtime, Request, KeyRecord, Send], Awaitable[None]]
+
+
+async def list_models(runtime: Runtime, request: Request, key: KeyRecord, send: Send) -> None:
+    headers = {"x-request-id": request.request_id}
+    await send_json(send, 200, models_view.model_list(runtime.catalog), headers)
+
+
+ROUTES: dict[tuple[str, str], tuple[Handler, str]] = {
+    ("GET", "/v1/models"): (list_models, "openai"),
+    ("POST", "/v1/chat/completions"): (chat.chat_completions, "openai"),
+    ("POST", "/v1/messages"): (chat.messages, "anthropic"),
+}
+
+
+class ProxyApp:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        request = Request(scope, receive)
+        if request.path == "/healthz":
+            await send_json(send, 200, {"status": "ok"}, {})
+            return
+        route = ROUTES.get((request.method, request.path.rstrip("/") or "/"))
+        wire = route[1] if route else "openai"
+        try:
+            if route is None:
+                raise NotFound(f"No route {request.method} {request.path}.", code="unknown_route")
+            key = await blocking(self.runtime.authenticate, presented_key(request.headers))
+            await route[0](self.runtime, request, key, send)
+        except TollgateError as error:
+            await _send_error(send, request, error, wire)
+        except Exception:
+            logger.exception("unexpected error", extra={"request_id": request.request_id})
+            await _send_error(send, request, InternalError("Internal error."), wire)
+
+
+async def _send_error(send: Send, request: Request, error: TollgateError, wire: str) -> None:
+    body = anthropic_body(error) if wire == "anthropic" else openai_body(error)
+    headers = {"x-request-id": request.request_id, "x-tollgate-cost": "0.00", **error.headers}
+    # A stream that already started reports its own failure; the client may also be gone.
+    with contextlib.suppress(RuntimeError, OSError):
+        await send_json(send, error.status, body, headers)
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return

@@ -1,0 +1,101 @@
+"""Just enough ASGI for the proxy: requests with a body limit, JSON and streamed responses.
+
+Under the Lambda Web Adapter each invocation arrives as a plain HTTP request; the adapter puts
+API Gateway's request context (request id, source IP) in the ``x-amzn-request-context`` header.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from tollgate.errors import BadRequest, PayloadTooLarge
+
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+MAX_BODY_BYTES = 6 * 1024 * 1024  # Lambda's request payload limit
+
+
+class Request:
+    def __init__(self, scope: dict[str, Any], receive: Receive) -> None:
+        self.method: str = scope["method"]
+        self.path: str = scope["path"]
+        self.headers = {
+            name.decode("latin-1").lower(): value.decode("latin-1")
+            for name, value in scope.get("headers", [])
+        }
+        self._receive = receive
+        context = _request_context(self.headers)
+        self.request_id: str = context.get("requestId") or str(uuid.uuid4())
+        identity = context.get("identity") or {}
+        client = scope.get("client") or ("127.0.0.1", 0)
+        self.source_ip: str = identity.get("sourceIp") or client[0]
+
+    async def body(self) -> bytes:
+        declared = self.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+            raise _too_large()
+        chunks, size = [], 0
+        while True:
+            message = await self._receive()
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                raise _too_large()
+            chunks.append(chunk)
+            if not message.get("more_body"):
+                return b"".join(chunks)
+
+    async def json(self) -> dict[str, Any]:
+        raw = await self.body()
+        try:
+            body = json.loads(raw or b"null")
+        except ValueError as error:
+            raise BadRequest(
+                f"The request body is not valid JSON: {error}.", code="invalid_json"
+            ) from None
+        if not isinstance(body, dict):
+            raise BadRequest("The request body must be a JSON object.", code="invalid_json")
+        return body
+
+
+def _request_context(headers: dict[str, str]) -> dict[str, Any]:
+    raw = headers.get("x-amzn-request-context")
+    if not raw:
+        return {}
+    try:
+        context = json.loads(raw)
+    except ValueError:
+        return {}
+    return context if isinstance(context, dict) else {}
+
+
+def _too_large() -> PayloadTooLarge:
+    limit_mb = MAX_BODY_BYTES // (1024 * 1024)
+    return PayloadTooLarge(f"The request body is larger than {limit_mb} MB.")
+
+
+def dumps(body: Any) -> bytes:
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+async def send_json(send: Send, status: int, body: Any, headers: dict[str, str]) -> None:
+    await start(send, status, {"content-type": "application/json", **headers})
+    await send({"type": "http.response.body", "body": dumps(body)})
+
+
+async def start(send: Send, status: int, headers: dict[str, str]) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()],
+        }
+    )
+
+
+async def send_chunk(send: Send, data: bytes, *, more: bool = True) -> None:
+    await send({"type": "http.response.body", "body": data, "more_body": more})

@@ -1,0 +1,125 @@
+"""Everything the proxy builds once per container: catalog, AWS clients, caches."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from tollgate import keys
+from tollgate.aws import AwsError, Credentials, dynamodb_client, secrets_client
+from tollgate.catalog import Catalog, Provider, load_catalog
+from tollgate.errors import Forbidden, InternalError, Unauthenticated
+from tollgate.proxy.upstream import UpstreamClient
+from tollgate.settings import Settings
+from tollgate.store.hotpath import HotPath, KeyRecord, Tables
+
+KEY_CACHE_SECONDS = 60.0
+
+
+class KeyCache:
+    """Key records by secret digest for a minute. Revocation still takes effect on the next
+    request: the hold transaction re-checks the key's status."""
+
+    def __init__(self, hotpath: HotPath, ttl: float = KEY_CACHE_SECONDS) -> None:
+        self.hotpath = hotpath
+        self.ttl = ttl
+        self._records: dict[str, tuple[float, KeyRecord]] = {}
+
+    def resolve(self, secret: str) -> KeyRecord:
+        digest = keys.digest(secret)
+        cached = self._records.get(digest)
+        if cached and cached[0] > time.monotonic():
+            return cached[1]
+        record = self.hotpath.find_key(digest)
+        if record is None:
+            raise Unauthenticated("Invalid API key.", code="invalid_api_key")
+        if record.status != "active":
+            raise Unauthenticated("This API key has been revoked.", code="key_revoked")
+        self._records[digest] = (time.monotonic() + self.ttl, record)
+        return record
+
+    def forget(self, secret: str) -> None:
+        self._records.pop(keys.digest(secret), None)
+
+
+class ProviderKeys:
+    """The provider-keys secret (a JSON object), re-read at most every ``max_age`` seconds."""
+
+    def __init__(self, secrets: object, secret_id: str, max_age: float) -> None:
+        self.secrets = secrets
+        self.secret_id = secret_id
+        self.max_age = max_age
+        self._lock = threading.Lock()
+        self._value: tuple[float, dict[str, str]] | None = None
+
+    def for_provider(self, provider: Provider) -> str:
+        if provider.secret is None:
+            return ""
+        key = self._current().get(provider.secret)
+        if not key:
+            raise InternalError(f"No API key is configured for provider '{provider.name}'.")
+        return key
+
+    def _current(self) -> dict[str, str]:
+        with self._lock:
+            if self._value is None or self._value[0] < time.monotonic():
+                self._value = (time.monotonic() + self.max_age, self._load())
+            return self._value[1]
+
+    def _load(self) -> dict[str, str]:
+        try:
+            answer = self.secrets.call("GetSecretValue", {"SecretId": self.secret_id})
+            value = json.loads(answer["SecretString"])
+        except (AwsError, KeyError, ValueError) as error:
+            raise InternalError("The provider keys could not be read.") from error
+        return value if isinstance(value, dict) else {}
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    catalog: Catalog
+    hotpath: HotPath
+    key_cache: KeyCache
+    provider_keys: ProviderKeys
+    upstream: UpstreamClient
+
+    @classmethod
+    def from_settings(cls, settings: Settings, env: Mapping[str, str] = os.environ) -> Runtime:
+        credentials = Credentials.from_env(env)
+        endpoint = settings.aws_endpoint_url
+        dynamodb = dynamodb_client(settings.region, credentials, endpoint)
+        secrets = secrets_client(settings.region, credentials, endpoint)
+        tables = Tables(settings.keys_table, settings.wallet_table, settings.metadata_table)
+        hotpath = HotPath(dynamodb, tables)
+        return cls(
+            settings=settings,
+            catalog=load_catalog(settings.catalog_path),
+            hotpath=hotpath,
+            key_cache=KeyCache(hotpath),
+            provider_keys=ProviderKeys(
+                secrets, settings.provider_keys_secret, settings.secrets_max_age_seconds
+            ),
+            upstream=UpstreamClient(
+                connect_timeout=settings.upstream_connect_timeout_seconds,
+                read_timeout=settings.upstream_read_timeout_seconds,
+            ),
+        )
+
+    def authenticate(self, secret: str | None) -> KeyRecord:
+        if secret is None:
+            raise Unauthenticated(
+                "Missing API key. Send it as 'Authorization: Bearer <key>' or 'x-api-key'.",
+                code="missing_api_key",
+            )
+        record = self.key_cache.resolve(secret)
+        if record.role != "inference":
+            raise Forbidden(
+                "Admin keys manage the account; use an inference key for model requests.",
+                code="inference_key_required",
+            )
+        return record

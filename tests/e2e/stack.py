@@ -1,0 +1,105 @@
+"""Helpers for tests that drive the running devstack: its tables, funded accounts, keys."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import boto3
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def stack_environment(devstack: dict[str, str]) -> dict[str, str]:
+    state = json.loads((Path(devstack["STATE_DIR"]) / "state.json").read_text())
+    return state["environment"]
+
+
+def dynamodb(devstack: dict[str, str]) -> Any:
+    return boto3.resource(
+        "dynamodb",
+        endpoint_url=devstack["AWS_ENDPOINT_URL"],
+        region_name=devstack["AWS_REGION"],
+        aws_access_key_id="devstack",
+        aws_secret_access_key="devstack",
+    )
+
+
+def table(devstack: dict[str, str], variable: str) -> Any:
+    return dynamodb(devstack).Table(stack_environment(devstack)[variable])
+
+
+@dataclass
+class Customer:
+    account_id: str
+    admin_key: str
+    api_key: str
+
+
+def new_customer(devstack: dict[str, str], *, credit_usd: str | None) -> Customer:
+    """An account made by the operator over HTTP, with an inference key and credit."""
+    url = devstack["TOLLGATE_URL"]
+    operator = {"Authorization": f"Bearer {devstack['TOLLGATE_OPERATOR_KEY']}"}
+    email = f"customer-{uuid.uuid4().hex[:12]}@example.com"
+    created = httpx.post(
+        f"{url}/operator/accounts", json={"email": email, "name": "E2E"}, headers=operator
+    ).json()
+    admin = created["admin_key"]["secret"]
+    key = httpx.post(
+        f"{url}/v1/keys",
+        json={"name": "e2e", "role": "inference"},
+        headers={"Authorization": f"Bearer {admin}"},
+    ).json()["secret"]
+    customer = Customer(created["account"]["id"], admin, key)
+    if credit_usd is not None:
+        credit(devstack, customer.account_id, credit_usd)
+    return customer
+
+
+def credit(devstack: dict[str, str], account_id: str, amount_usd: str) -> None:
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "devstack",
+            "--state-dir",
+            devstack["STATE_DIR"],
+            "credit",
+            account_id,
+            amount_usd,
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+
+
+def wallet(devstack: dict[str, str], account_id: str) -> tuple[int, int]:
+    """(balance, held) in nano-USD."""
+    item = table(devstack, "WALLET_TABLE").get_item(
+        Key={"pk": f"ACCOUNT#{account_id}", "sk": "WALLET"}, ConsistentRead=True
+    )["Item"]
+    return int(item["balance"]), int(item["held"])
+
+
+def usage_records(devstack: dict[str, str], account_id: str) -> list[dict[str, Any]]:
+    from boto3.dynamodb.conditions import Key
+
+    answer = table(devstack, "METADATA_TABLE").query(
+        KeyConditionExpression=Key("pk").eq(f"ACCOUNT#{account_id}")
+        & Key("sk").begins_with("USAGE#"),
+        ConsistentRead=True,
+    )
+    return answer["Items"]
+
+
+def nanos(usd: str | float | Decimal) -> int:
+    return int(Decimal(str(usd)) * 10**9)

@@ -1,0 +1,157 @@
+"""Customers call every provider kind through the official OpenAI and Anthropic SDKs and pay
+exactly what each call cost."""
+
+from __future__ import annotations
+
+import time
+
+import anthropic
+import openai
+import pytest
+
+from tests.e2e.stack import nanos, new_customer, usage_records, wallet
+from tests.support.openapi import validate_openai
+
+pytestmark = pytest.mark.e2e
+
+MODELS = ["openai/gpt-4o-mini", "anthropic/claude-haiku-4-5", "gemini/gemini-2.5-flash"]
+
+
+@pytest.fixture(scope="module")
+def customer(devstack):
+    return new_customer(devstack, credit_usd="5.00")
+
+
+def openai_client(devstack, key: str) -> openai.OpenAI:
+    return openai.OpenAI(base_url=devstack["OPENAI_BASE_URL"], api_key=key, max_retries=0)
+
+
+def anthropic_client(devstack, key: str) -> anthropic.Anthropic:
+    return anthropic.Anthropic(base_url=devstack["TOLLGATE_URL"], api_key=key, max_retries=0)
+
+
+def test_the_model_list_is_the_catalog_with_prices(devstack, customer):
+    models = openai_client(devstack, customer.api_key).models.with_raw_response.list()
+
+    body = models.http_response.json()
+    validate_openai("ListModelsResponse", body)
+    ids = {model["id"] for model in body["data"]}
+    assert set(MODELS) <= ids
+    gpt = next(m for m in body["data"] if m["id"] == "openai/gpt-4o-mini")
+    assert gpt["owned_by"] == "openai" and gpt["pricing"]["input"] == "0.15"
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_a_chat_completion_is_charged_exactly_its_reported_cost(devstack, customer, model):
+    client = openai_client(devstack, customer.api_key)
+    before, _ = wallet(devstack, customer.account_id)
+
+    raw = client.chat.completions.with_raw_response.create(
+        model=model, messages=[{"role": "user", "content": "Say hello"}], max_tokens=40
+    )
+
+    completion = raw.parse()
+    validate_openai("CreateChatCompletionResponse", raw.http_response.json())
+    assert completion.choices[0].message.content
+    cost = raw.headers["x-tollgate-cost"]
+    assert nanos(completion.usage.cost) == nanos(cost) > 0
+    balance, held = wallet(devstack, customer.account_id)
+    assert before - balance == nanos(cost)
+    assert held == 0
+    assert raw.headers["x-request-id"]
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_a_streamed_completion_arrives_as_it_is_produced(devstack, customer, model):
+    client = openai_client(devstack, customer.api_key)
+    before, _ = wallet(devstack, customer.account_id)
+
+    stream = client.chat.completions.create(
+        model=model,
+        messages=[{"role": "user", "content": "Stream please [[mock:chunk_delay_ms=40]]"}],
+        max_tokens=40,
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    arrivals, text, usage = [], "", None
+    for chunk in stream:
+        validate_openai("CreateChatCompletionStreamResponse", chunk.model_dump(exclude_unset=True))
+        if chunk.choices and chunk.choices[0].delta.content:
+            arrivals.append(time.monotonic())
+            text += chunk.choices[0].delta.content
+        if chunk.usage:
+            usage = chunk.usage
+
+    assert text and usage is not None
+    assert len(arrivals) > 5
+    assert arrivals[-1] - arrivals[0] > 0.15  # tokens came over time, not in one burst
+    balance, held = wallet(devstack, customer.account_id)
+    assert before - balance == nanos(usage.cost)
+    assert held == 0
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_the_anthropic_sdk_reaches_every_provider(devstack, customer, model):
+    client = anthropic_client(devstack, customer.api_key)
+
+    message = client.messages.create(
+        model=model, max_tokens=40, messages=[{"role": "user", "content": "Hello"}]
+    )
+    with client.messages.stream(
+        model=model, max_tokens=40, messages=[{"role": "user", "content": "Hello"}]
+    ) as stream:
+        streamed = stream.get_final_message()
+
+    assert message.content[0].text == streamed.content[0].text
+    assert message.stop_reason == streamed.stop_reason == "end_turn"
+    assert message.usage.output_tokens == streamed.usage.output_tokens > 0
+
+
+def test_streamed_tool_calls_reach_the_client_whole(devstack, customer):
+    client = openai_client(devstack, customer.api_key)
+    tools = [
+        {
+            "type": "function",
+            "function": {
+                "name": "get_weather",
+                "parameters": {
+                    "type": "object",
+                    "properties": {"city": {"type": "string"}},
+                    "required": ["city"],
+                },
+            },
+        }
+    ]
+
+    stream = client.chat.completions.create(
+        model="anthropic/claude-haiku-4-5",
+        messages=[{"role": "user", "content": "What is the weather in Paris?"}],
+        tools=tools,
+        stream=True,
+    )
+    arguments, name, finish = "", None, None
+    for chunk in stream:
+        for call in chunk.choices[0].delta.tool_calls or [] if chunk.choices else []:
+            name = call.function.name or name
+            arguments += call.function.arguments or ""
+        if chunk.choices and chunk.choices[0].finish_reason:
+            finish = chunk.choices[0].finish_reason
+
+    assert name == "get_weather"
+    assert '"city"' in arguments
+    assert finish == "tool_calls"
+
+
+def test_every_request_leaves_a_usage_record_without_content(devstack, customer):
+    client = openai_client(devstack, customer.api_key)
+    raw = client.chat.completions.with_raw_response.create(
+        model="openai/gpt-4o-mini", messages=[{"role": "user", "content": "Record me"}]
+    )
+
+    records = {r["request_id"]: r for r in usage_records(devstack, customer.account_id)}
+    record = records[raw.headers["x-request-id"]]
+    assert record["model"] == "openai/gpt-4o-mini"
+    assert record["provider"] == "openai"
+    assert record["charge"] == nanos(raw.headers["x-tollgate-cost"])
+    assert record["input_tokens"] > 0 and record["output_tokens"] > 0
+    assert "Record me" not in str(record)

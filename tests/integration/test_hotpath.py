@@ -1,0 +1,169 @@
+"""The proxy's two transactions, against moto, read back through the PynamoDB models.
+
+HotPath speaks DynamoDB's JSON protocol; here botocore's client carries the same payloads, so
+every call is also checked against ProxyFunction's IAM policy.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.integration.conftest import RECORDER
+from tests.support.environment import NAMES, TEMPLATE
+from tests.support.iam import denied
+from tollgate import keys, ledger
+from tollgate.aws import AwsError
+from tollgate.errors import PaymentRequired, Unauthenticated
+from tollgate.settings import get_settings
+from tollgate.store import layout
+from tollgate.store.hotpath import Hold, HotPath, Tables, UsageRecord
+from tollgate.store.models import ApiKey, LedgerEntry, Wallet
+from tollgate.store.models import UsageRecord as UsageModel
+
+NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+
+
+class BotoJsonClient:
+    """The lean client's interface over botocore, so moto's mock can serve it."""
+
+    def __init__(self) -> None:
+        self.client = boto3.client("dynamodb", region_name=NAMES.region)
+
+    def call(self, operation: str, payload: dict) -> dict:
+        try:
+            return self.client._make_api_call(operation, payload)
+        except ClientError as error:
+            raise AwsError(
+                error.response["Error"]["Code"],
+                error.response["Error"].get("Message", ""),
+                cancellation_reasons=error.response.get("CancellationReasons"),
+            ) from error
+
+
+@pytest.fixture
+def hotpath(aws):
+    settings = get_settings()
+    tables = Tables(settings.keys_table, settings.wallet_table, settings.metadata_table)
+    return HotPath(BotoJsonClient(), tables)
+
+
+@pytest.fixture
+def funded(new_account):
+    account = new_account()
+    ledger.credit(account.account_id, 1_000_000, kind="adjustment", reason="test credit")
+    key = keys.create_key(account.account_id, keys.NewKey(name="ci", role="inference"))
+    return account.account_id, key.key.key_id
+
+
+def a_hold(account_id: str, key_id: str, amount: int, request_id: str = "req-1") -> Hold:
+    return Hold(
+        request_id, account_id, key_id, "openai/gpt-4o", amount, NOW, NOW + timedelta(minutes=6)
+    )
+
+
+def a_usage(hold: Hold, charge: int) -> UsageRecord:
+    return UsageRecord(
+        request_id=hold.request_id,
+        account_id=hold.account_id,
+        key_id=hold.key_id,
+        model=hold.model,
+        provider="openai",
+        upstream_model="gpt-4o-2024-08-06",
+        route=0,
+        endpoint="chat.completions",
+        stream=False,
+        status_code=200,
+        status="settled",
+        created_at=NOW,
+        input_tokens=12,
+        output_tokens=34,
+        hold=hold.amount,
+        charge=charge,
+    )
+
+
+def balance_and_held(account_id: str) -> tuple[int, int]:
+    wallet = Wallet.get(layout.account_pk(account_id), layout.WALLET_SK, consistent_read=True)
+    return wallet.balance, wallet.held
+
+
+def ledger_sum(account_id: str) -> int:
+    entries = LedgerEntry.query(
+        layout.account_pk(account_id), LedgerEntry.sk.startswith("LEDGER#"), consistent_read=True
+    )
+    return sum(entry.amount for entry in entries)
+
+
+def test_a_hold_moves_money_from_balance_to_held(hotpath, funded):
+    account_id, key_id = funded
+
+    hotpath.hold(a_hold(account_id, key_id, 400_000))
+
+    assert balance_and_held(account_id) == (600_000, 400_000)
+    assert ledger_sum(account_id) == sum(balance_and_held(account_id))
+
+
+def test_settling_charges_the_cost_and_returns_the_rest(hotpath, funded):
+    account_id, key_id = funded
+    hold = a_hold(account_id, key_id, 400_000)
+    hotpath.hold(hold)
+
+    assert hotpath.settle(hold, a_usage(hold, 123_456)) is True
+
+    assert balance_and_held(account_id) == (1_000_000 - 123_456, 0)
+    assert ledger_sum(account_id) == 1_000_000 - 123_456
+    record = next(UsageModel.query(layout.account_pk(account_id)))
+    assert (record.charge, record.input_tokens, record.output_tokens) == (123_456, 12, 34)
+    assert record.ttl > NOW + timedelta(days=90)
+    key = ApiKey.get(layout.key_pk(key_id), layout.KEY_SK)
+    assert key.spend == 123_456 and key.last_used_at == NOW
+
+
+def test_a_hold_larger_than_the_balance_is_refused_and_writes_nothing(hotpath, funded):
+    account_id, key_id = funded
+
+    with pytest.raises(PaymentRequired):
+        hotpath.hold(a_hold(account_id, key_id, 1_000_001))
+
+    assert balance_and_held(account_id) == (1_000_000, 0)
+
+
+def test_a_revoked_key_cannot_take_a_hold(hotpath, funded):
+    account_id, key_id = funded
+    keys.revoke_key(account_id, key_id)
+
+    with pytest.raises(Unauthenticated):
+        hotpath.hold(a_hold(account_id, key_id, 1))
+
+    assert balance_and_held(account_id) == (1_000_000, 0)
+
+
+def test_a_settle_after_the_hold_was_released_changes_nothing(hotpath, funded):
+    account_id, key_id = funded
+    hold = a_hold(account_id, key_id, 400_000)
+    hotpath.hold(hold)
+    assert hotpath.settle(hold, a_usage(hold, 100)) is True
+
+    again = hotpath.settle(hold, a_usage(hold, 100))
+
+    assert again is False
+    assert balance_and_held(account_id) == (1_000_000 - 100, 0)
+    assert len(list(UsageModel.query(layout.account_pk(account_id)))) == 1
+
+
+def test_the_hot_path_stays_inside_the_proxys_iam_policy(hotpath, funded):
+    account_id, key_id = funded
+    hold = a_hold(account_id, key_id, 400_000)
+    proxy = TEMPLATE.functions()["ProxyFunction"]
+
+    with RECORDER.recording() as calls:
+        hotpath.find_key(keys.digest("tg-unknown"))
+        hotpath.hold(hold)
+        hotpath.settle(hold, a_usage(hold, 1))
+
+    assert calls
+    assert not denied(calls, proxy.policies, NAMES)
