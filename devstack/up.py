@@ -11,7 +11,9 @@ import signal
 import sys
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import boto3
 import yaml
@@ -22,21 +24,45 @@ from devstack.emulator import ApiEmulator, FunctionPool
 from devstack.moto_server import MotoServer
 from devstack.servers import serve_in_thread
 from devstack.template import ROOT, LocalNames, Template
-from devstack.upstreams.server import start_upstreams
+from devstack.upstreams.server import RunningUpstreams, start_upstreams
 
 DEMO_CREDIT_USD = "10.00"
 LAYER_CATALOG = ROOT / "layers" / "common" / "tollgate" / "catalog.yaml"
 
 
+@dataclass
+class Stack:
+    """A running local stack: its servers, its functions and what it prints."""
+
+    contract: dict[str, str]
+    environment: dict[str, str]
+    pool: FunctionPool
+    upstreams: RunningUpstreams
+    servers: list[Any] = field(default_factory=list)
+
+    def stop(self) -> None:
+        for server in self.servers:
+            server.stop()
+
+
 def run_stack(*, port: int, aws_port: int, state_dir: Path) -> int:
     started = time.monotonic()
     stop = stop_on_signals()
+    running = start_stack(port=port, aws_port=aws_port, state_dir=state_dir)
+    print_contract(running.contract, started)
+    while not stop.wait(0.5):
+        pass
+    running.stop()
+    (state_dir / "state.json").unlink(missing_ok=True)
+    print("devstack stopped", file=sys.stderr)
+    return 0
+
+
+def start_stack(*, port: int, aws_port: int, state_dir: Path) -> Stack:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     state_dir.mkdir(parents=True, exist_ok=True)
     template = Template.load()
-    names = LocalNames.for_template(
-        template, stack=stack.STACK, region=stack.REGION, parameters=None
-    )
+    names = LocalNames.for_template(template, stack=stack.STACK, region=stack.REGION)
 
     moto = MotoServer(aws_port).start()
     aws_url = moto.url
@@ -84,15 +110,7 @@ def run_stack(*, port: int, aws_port: int, state_dir: Path) -> int:
         "AWS_REGION": names.region,
         "STRIPE_WEBHOOK_SECRET": webhook_secret,
     }
-    print_contract(contract, started)
-    while not stop.wait(0.5):
-        pass
-    api.stop()
-    upstreams.stop()
-    moto.stop()
-    (state_dir / "state.json").unlink(missing_ok=True)
-    print("devstack stopped", file=sys.stderr)
-    return 0
+    return Stack(contract, environment, pool, upstreams, [api, upstreams, moto])
 
 
 PROVIDER_KINDS = ("openai", "anthropic", "gemini")

@@ -2,7 +2,8 @@
 
 from tollgate import accounts, api, keys
 from tollgate.auth import OPERATOR
-from tollgate.observability import instrumented, metrics
+from tollgate.instrumentation import instrumented
+from tollgate.observability import metrics
 from tollgate.settings import get_settings
 
 settings = get_settings()

@@ -155,3 +155,44 @@ def test_every_request_leaves_a_usage_record_without_content(devstack, customer)
     assert record["charge"] == nanos(raw.headers["x-tollgate-cost"])
     assert record["input_tokens"] > 0 and record["output_tokens"] > 0
     assert "Record me" not in str(record)
+
+
+@pytest.mark.parametrize("model", ["openai/text-embedding-3-small", "gemini/gemini-embedding-001"])
+def test_embeddings_are_charged_their_input_tokens(devstack, customer, model):
+    client = openai_client(devstack, customer.api_key)
+    before, _ = wallet(devstack, customer.account_id)
+
+    raw = client.embeddings.with_raw_response.create(
+        model=model, input=["one text", "two"], encoding_format="float"
+    )
+
+    answer = raw.parse()
+    validate_openai("CreateEmbeddingResponse", raw.http_response.json())
+    assert len(answer.data) == 2 and answer.data[0].embedding
+    balance, held = wallet(devstack, customer.account_id)
+    assert before - balance == nanos(raw.headers["x-tollgate-cost"]) > 0
+    assert held == 0
+
+
+def test_images_are_charged_per_image_made(devstack, customer):
+    client = openai_client(devstack, customer.api_key)
+    before, _ = wallet(devstack, customer.account_id)
+
+    raw = client.images.with_raw_response.generate(
+        model="openai/gpt-image-1", prompt="a lighthouse", n=2
+    )
+
+    assert len(raw.parse().data) == 2
+    validate_openai("ImagesResponse", raw.http_response.json())
+    assert raw.headers["x-tollgate-cost"] == "0.084"
+    balance, held = wallet(devstack, customer.account_id)
+    assert before - balance == nanos("0.084") and held == 0
+
+
+def test_a_chat_model_on_the_embeddings_endpoint_is_a_clear_400(devstack, customer):
+    client = openai_client(devstack, customer.api_key)
+
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.embeddings.create(model="openai/gpt-4o-mini", input="x")
+
+    assert refused.value.body["code"] == "unsupported_endpoint"

@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 import pytest
 
 from tollgate import keys
-from tollgate.auth import presented_key
 from tollgate.errors import BadRequest
+from tollgate.secret_keys import presented_key
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 

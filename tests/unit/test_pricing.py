@@ -76,3 +76,12 @@ def test_images_in_the_prompt_add_a_fixed_allowance_each():
     without = pricing.chat_hold(gpt4o, prompt_bytes=0, images=0, max_output=1)
 
     assert with_image - without == pricing.IMAGE_TOKEN_ALLOWANCE * 2_500
+
+
+def test_several_choices_hold_room_for_each_answer():
+    gpt4o = CATALOG.model("openai/gpt-4o")
+
+    one = pricing.chat_hold(gpt4o, prompt_bytes=0, images=0, max_output=100)
+    three = pricing.chat_hold(gpt4o, prompt_bytes=0, images=0, max_output=100, choices=3)
+
+    assert three == 3 * one

@@ -11,8 +11,10 @@ import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from tollgate import keys, secrets
+from tollgate import secrets
 from tollgate.errors import Forbidden, Unauthenticated
+from tollgate.secret_keys import digest as secret_digest
+from tollgate.secret_keys import presented_key
 from tollgate.settings import Settings
 from tollgate.store import keys as store
 
@@ -28,18 +30,6 @@ class Principal:
     key_id: str | None = None
 
 
-def presented_key(headers: Mapping[str, str] | None) -> str | None:
-    for name, value in (headers or {}).items():
-        lowered = name.lower()
-        if lowered == "authorization":
-            scheme, _, token = value.strip().partition(" ")
-            if scheme.lower() == "bearer" and token.strip():
-                return token.strip()
-        elif lowered == "x-api-key" and value.strip():
-            return value.strip()
-    return None
-
-
 def authenticate(headers: Mapping[str, str] | None, *, role: str, settings: Settings) -> Principal:
     """The principal behind the request's key, required to hold ``role``."""
     token = presented_key(headers)
@@ -47,7 +37,7 @@ def authenticate(headers: Mapping[str, str] | None, *, role: str, settings: Sett
         raise Unauthenticated(
             "Missing API key. Send it as 'Authorization: Bearer <key>'.", code="missing_api_key"
         )
-    digest = keys.digest(token)
+    digest = secret_digest(token)
     if role == OPERATOR:
         if _is_operator(digest, settings):
             return Principal(role=OPERATOR)

@@ -6,7 +6,6 @@ the public key id, the visible prefix and the last four characters identify it a
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -15,12 +14,12 @@ from typing import Any
 
 from tollgate import clock
 from tollgate.errors import NotFound
+from tollgate.secret_keys import SECRET_PREFIX, digest, generate_secret
 from tollgate.store import keys as store
 from tollgate.store import layout
 from tollgate.store.models import ApiKey
 from tollgate.validation import choice_field, reject_unknown_fields, text_field
 
-SECRET_PREFIX = "tg-"
 ROLES = ("inference", "admin")
 _VISIBLE_PREFIX_LENGTH = len(SECRET_PREFIX) + 4
 
@@ -35,14 +34,6 @@ class NewKey:
 class CreatedKey:
     key: ApiKey
     secret: str
-
-
-def digest(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
-def generate_secret() -> str:
-    return SECRET_PREFIX + secrets.token_urlsafe(32)
 
 
 def parse_new_key(body: Mapping[str, Any]) -> NewKey:

@@ -1,35 +1,13 @@
-"""Powertools logger, metrics and tracer, configured once per container.
+"""Powertools logger and metrics, configured once per container.
 
 The correlation id of every log line is the API Gateway request id. Nothing here ever logs an
-event or a body: that is how prompts and responses stay out of CloudWatch.
+event or a body: that is how prompts and responses stay out of CloudWatch. Tracing lives in
+``tollgate.instrumentation``: the X-Ray SDK costs ~170 ms of import the proxy does not pay.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
-from typing import Any
-
-from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools import Logger, Metrics
 
 logger = Logger(log_uncaught_exceptions=False)
 metrics = Metrics()
-tracer = Tracer()
-
-Handler = Callable[[dict[str, Any], Any], Any]
-
-
-def instrumented(handler: Handler) -> Handler:
-    """Wrap a REST API Lambda entry point with logging context, metrics flush and tracing."""
-
-    @functools.wraps(handler)
-    @logger.inject_lambda_context(
-        correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False
-    )
-    @metrics.log_metrics
-    @tracer.capture_lambda_handler(capture_response=False, capture_error=False)
-    def wrapped(event: dict[str, Any], context: Any) -> Any:
-        return handler(event, context)
-
-    return wrapped

@@ -25,8 +25,13 @@ class TokenUsage(Protocol):
     cache_write_tokens: int
 
 
-def chat_hold(model: Model, *, prompt_bytes: int, images: int, max_output: int | None) -> int:
-    output = min(max_output or model.max_output_tokens or 0, model.max_output_tokens or 0)
+def chat_hold(
+    model: Model, *, prompt_bytes: int, images: int, max_output: int | None, choices: int = 1
+) -> int:
+    """The most a chat request can cost: ``choices`` answers of at most ``max_output`` tokens
+    each (the model's own maximum when unset or larger)."""
+    limit = model.max_output_tokens or 0
+    output = min(max_output or limit, limit) * max(1, choices)
     prompt = min(prompt_bytes + images * IMAGE_TOKEN_ALLOWANCE, model.context_length)
     input_price, output_price = _token_prices(model, prompt)
     return charge_nanos(per_million=[(prompt, input_price), (output, output_price)])

@@ -18,12 +18,12 @@ from __future__ import annotations
 import http.client
 import json
 import select
-import ssl
 import threading
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
+from tollgate import tls
 from tollgate.aws.sigv4 import Credentials, sign
 
 TYPE_CHECKING = False  # typing costs ~4 ms of import; it is only needed by type checkers
@@ -140,7 +140,6 @@ class AwsJsonClient:
         parts = urlsplit(self.url)
         self._scheme, self._host, self._port = parts.scheme, parts.hostname or "", parts.port
         self._path = parts.path or "/"
-        self._ssl_context = ssl.create_default_context() if self._scheme == "https" else None
         self._local = threading.local()
         self._count_lock = threading.Lock()
 
@@ -221,9 +220,9 @@ class AwsJsonClient:
         return connection
 
     def _new_connection(self) -> http.client.HTTPConnection:
-        if self._ssl_context is not None:
+        if self._scheme == "https":
             return http.client.HTTPSConnection(
-                self._host, self._port, timeout=self._timeout, context=self._ssl_context
+                self._host, self._port, timeout=self._timeout, context=tls.client_context()
             )
         return http.client.HTTPConnection(self._host, self._port, timeout=self._timeout)
 

@@ -10,7 +10,6 @@ import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from tollgate.auth import presented_key
 from tollgate.errors import (
     InternalError,
     NotFound,
@@ -18,11 +17,12 @@ from tollgate.errors import (
     anthropic_body,
     openai_body,
 )
-from tollgate.observability import logger
-from tollgate.proxy import chat, models_view
+from tollgate.observability import logger, metrics
+from tollgate.proxy import chat, media, models_view
 from tollgate.proxy.http import Receive, Request, Send, send_json
 from tollgate.proxy.runtime import Runtime
 from tollgate.proxy.threads import blocking
+from tollgate.secret_keys import presented_key
 from tollgate.store.hotpath import KeyRecord
 
 Handler = Callable[[Runtime, Request, KeyRecord, Send], Awaitable[None]]
@@ -37,6 +37,8 @@ ROUTES: dict[tuple[str, str], tuple[Handler, str]] = {
     ("GET", "/v1/models"): (list_models, "openai"),
     ("POST", "/v1/chat/completions"): (chat.chat_completions, "openai"),
     ("POST", "/v1/messages"): (chat.messages, "anthropic"),
+    ("POST", "/v1/embeddings"): (media.embeddings, "openai"),
+    ("POST", "/v1/images/generations"): (media.images, "openai"),
 }
 
 
@@ -66,6 +68,8 @@ class ProxyApp:
         except Exception:
             logger.exception("unexpected error", extra={"request_id": request.request_id})
             await _send_error(send, request, InternalError("Internal error."), wire)
+        finally:
+            metrics.flush_metrics()  # no Lambda handler decorator flushes for an ASGI app
 
 
 async def _send_error(send: Send, request: Request, error: TollgateError, wire: str) -> None:

@@ -9,11 +9,11 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from tollgate import keys
 from tollgate.aws import AwsError, Credentials, dynamodb_client, secrets_client
 from tollgate.catalog import Catalog, Provider, load_catalog
 from tollgate.errors import Forbidden, InternalError, Unauthenticated
 from tollgate.proxy.upstream import UpstreamClient
+from tollgate.secret_keys import digest as secret_digest
 from tollgate.settings import Settings
 from tollgate.store.hotpath import HotPath, KeyRecord, Tables
 
@@ -30,7 +30,7 @@ class KeyCache:
         self._records: dict[str, tuple[float, KeyRecord]] = {}
 
     def resolve(self, secret: str) -> KeyRecord:
-        digest = keys.digest(secret)
+        digest = secret_digest(secret)
         cached = self._records.get(digest)
         if cached and cached[0] > time.monotonic():
             return cached[1]
@@ -43,7 +43,7 @@ class KeyCache:
         return record
 
     def forget(self, secret: str) -> None:
-        self._records.pop(keys.digest(secret), None)
+        self._records.pop(secret_digest(secret), None)
 
 
 class ProviderKeys:

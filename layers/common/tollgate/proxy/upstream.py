@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import http.client
 import queue
-import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from tollgate import tls
 from tollgate.providers.base import UpstreamCall
 from tollgate.proxy.threads import blocking
 
@@ -71,7 +71,6 @@ class ConnectionPool:
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
         self._idle: dict[tuple[str, str, int], queue.SimpleQueue] = {}
-        self._tls = ssl.create_default_context()
 
     def get(self, scheme: str, host: str, port: int) -> tuple[http.client.HTTPConnection, bool]:
         """A connection and whether it was reused (a reused one may have been closed by the
@@ -83,7 +82,7 @@ class ConnectionPool:
             pass
         if scheme == "https":
             connection = http.client.HTTPSConnection(
-                host, port, timeout=self.connect_timeout, context=self._tls
+                host, port, timeout=self.connect_timeout, context=tls.client_context()
             )
         else:
             connection = http.client.HTTPConnection(host, port, timeout=self.connect_timeout)

@@ -1,0 +1,98 @@
+"""POST /v1/embeddings and POST /v1/images/generations: one answer, one charge.
+
+Embeddings hold the input's UTF-8 bytes as tokens (an upper bound) and are charged the tokens
+the upstream reports. Images hold ``n`` images and are charged the images returned.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tollgate import pricing
+from tollgate.errors import BadRequest
+from tollgate.proxy.http import Request, Send, dumps, send_json
+from tollgate.proxy.pipeline import ProxyCall, usd_number
+from tollgate.proxy.runtime import Runtime
+from tollgate.store.hotpath import Hold, KeyRecord
+
+MAX_IMAGES = 10
+
+
+async def embeddings(runtime: Runtime, request: Request, key: KeyRecord, send: Send) -> None:
+    await EmbeddingsCall(runtime, request, key, await request.json()).run(send)
+
+
+async def images(runtime: Runtime, request: Request, key: KeyRecord, send: Send) -> None:
+    await ImagesCall(runtime, request, key, await request.json()).run(send)
+
+
+class EmbeddingsCall(ProxyCall):
+    endpoint = "embeddings"
+    record_endpoint = "embeddings"
+
+    async def run(self, send: Send) -> None:
+        model = self.model_for(self.body.get("model"))
+        if self.body.get("input") in (None, "", []):
+            raise BadRequest("'input' is required.", param="input")
+        amount = max(
+            pricing.embeddings_cost(m, len(dumps(self.body["input"]))) for m in self.routes(model)
+        )
+
+        async def work(hold: Hold) -> None:
+            chosen, adapter, response = await self.open_upstream(
+                self.routes(model),
+                lambda adapter, m, provider, api_key: adapter.build_embeddings(
+                    self.body, model=m, provider=provider, api_key=api_key
+                ),
+            )
+            answer, usage = await self.read_answer(
+                response,
+                lambda status, raw: adapter.parse_embeddings(
+                    status, raw, model_id=chosen.id, request=self.body
+                ),
+            )
+            self.outcome.usage = usage
+            charge = await self.settle(hold, pricing.embeddings_cost(chosen, usage.input_tokens))
+            _add_cost(answer, charge)
+            await send_json(send, 200, answer, self.headers(charge))
+
+        await self.held(model, amount, work)
+
+
+class ImagesCall(ProxyCall):
+    endpoint = "images"
+    record_endpoint = "images.generations"
+
+    async def run(self, send: Send) -> None:
+        model = self.model_for(self.body.get("model"))
+        if not isinstance(self.body.get("prompt"), str) or not self.body["prompt"]:
+            raise BadRequest("'prompt' is required.", param="prompt")
+        count = self.body.get("n", 1)
+        if not isinstance(count, int) or not 1 <= count <= MAX_IMAGES:
+            raise BadRequest(f"'n' must be between 1 and {MAX_IMAGES}.", param="n")
+        amount = max(pricing.images_cost(m, count) for m in self.routes(model))
+
+        async def work(hold: Hold) -> None:
+            chosen, adapter, response = await self.open_upstream(
+                self.routes(model),
+                lambda adapter, m, provider, api_key: adapter.build_images(
+                    self.body, model=m, provider=provider, api_key=api_key
+                ),
+            )
+            answer, usage = await self.read_answer(
+                response, lambda status, raw: adapter.parse_images(status, raw, model_id=chosen.id)
+            )
+            self.outcome.usage = usage
+            made = len(answer.get("data") or [])
+            charge = await self.settle(hold, pricing.images_cost(chosen, made))
+            _add_cost(answer, charge)
+            await send_json(send, 200, answer, self.headers(charge))
+
+        await self.held(model, amount, work)
+
+
+def _add_cost(answer: dict[str, Any], charge: int) -> None:
+    usage = answer.get("usage")
+    if not isinstance(usage, dict):
+        usage = answer["usage"] = {}
+    usage["cost"] = usd_number(charge)
