@@ -165,10 +165,10 @@ async def messages(exchange: Exchange) -> None:
     if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
         await send_error(exchange, 400, "invalid_request_error", "max_tokens: Field required")
         return
-    exchange.app.record_model(KIND, body["model"])
+    exchange.record_model(KIND, body["model"])
     last_text, ends_with_result = _last_user(body["messages"])
     try:
-        controls = parse_controls(exchange.headers, last_text)
+        controls = parse_controls(exchange.headers, last_text, model=exchange.model)
     except ControlError as err:
         await send_error(exchange, 400, "invalid_request_error", str(err))
         return

@@ -80,11 +80,17 @@ class Exchange:
         self._watcher: asyncio.Task[None] | None = None
         self.started = False
         self.finished = False
+        self.model: str | None = None
 
     # -- request ----------------------------------------------------------------------
     def json(self) -> Any:
         """The JSON body; raises ValueError when it is not valid JSON."""
         return json.loads(self.body or b"null")
+
+    def record_model(self, kind: str, model: Any) -> None:
+        """The model the request names: counted, and matched by ``fault_model`` controls."""
+        self.model = model if isinstance(model, str) else None
+        self.app.record_model(kind, model)
 
     def json_object(self) -> dict[str, Any] | None:
         """The JSON body when it is an object, else None."""
@@ -302,7 +308,7 @@ async def controls_or_400(
 ) -> Controls | None:
     """The request's fault and latency controls, or None after answering 400 for bad ones."""
     try:
-        return parse_controls(exchange.headers, text)
+        return parse_controls(exchange.headers, text, model=exchange.model)
     except ControlError as err:
         await send_error(exchange, 400, str(err))
         return None

@@ -13,6 +13,7 @@ header                      marker                               effect
 ``x-mock-cached-tokens``    ``[[mock:cached_tokens=N]]``         prompt tokens read from cache
 ``x-mock-cache-write-tokens`` ``[[mock:cache_write_tokens=N]]``  prompt tokens written to cache
 ``x-mock-reasoning-tokens`` ``[[mock:reasoning_tokens=N]]``      extra hidden reasoning tokens
+``x-mock-fault-model``      ``[[mock:fault_model=ID]]``          the fault hits only model ID
 ==========================  ===================================  ==========================
 
 Several settings can share one marker: ``[[mock:fault=cut,chunk_delay_ms=20]]``. Cached and
@@ -69,8 +70,10 @@ def strip_markers(text: str) -> str:
     return MARKER_RE.sub("", text)
 
 
-def parse_controls(headers: Mapping[str, str], text: str) -> Controls:
-    """Controls from the request headers (lower-case names) and the last user text."""
+def parse_controls(headers: Mapping[str, str], text: str, *, model: str | None = None) -> Controls:
+    """Controls from the request headers (lower-case names) and the last user text; a fault
+    with a ``fault_model`` applies only to requests for that (upstream) model, so a gateway's
+    fallback to another model can be exercised."""
     settings: dict[str, str] = {}
     for marker in MARKER_RE.findall(text):
         for item in re.split(r"[,;\s]+", marker.strip()):
@@ -82,16 +85,20 @@ def parse_controls(headers: Mapping[str, str], text: str) -> Controls:
             settings[key.strip()] = value.strip()
     if "x-mock-fault" in headers:
         settings["fault"] = headers["x-mock-fault"].strip()
+    if "x-mock-fault-model" in headers:
+        settings["fault_model"] = headers["x-mock-fault-model"].strip()
     for key, header in _INT_SETTINGS.items():
         if header in headers:
             settings[key] = headers[header].strip()
 
-    unknown = set(settings) - {"fault", *_INT_SETTINGS}
+    unknown = set(settings) - {"fault", "fault_model", *_INT_SETTINGS}
     if unknown:
         raise ControlError(f"unknown mock setting(s): {', '.join(sorted(unknown))}")
     fault = settings.get("fault") or None
     if fault is not None and fault not in FAULTS:
         raise ControlError(f"unknown mock fault {fault!r}; known: {', '.join(FAULTS)}")
+    if settings.get("fault_model") not in (None, model):
+        fault = None
     values: dict[str, int] = {}
     for key in _INT_SETTINGS:
         if key in settings:

@@ -185,7 +185,7 @@ async def _generate(exchange: Exchange, *, streaming: bool) -> None:
         await send_error(exchange, 400, "maxOutputTokens must be a positive integer.")
         return
     model = exchange.params["model"]
-    exchange.app.record_model(KIND, model)
+    exchange.record_model(KIND, model)
     last_text, ends_with_result = _last_user(contents)
     controls = await _controls(exchange, last_text)
     if controls is None or not await prelude(exchange, controls, send_fault):
@@ -284,7 +284,7 @@ async def embed_content(exchange: Exchange) -> None:
     except ValueError as err:
         await send_error(exchange, 400, str(err))
         return
-    exchange.app.record_model(KIND, exchange.params["model"])
+    exchange.record_model(KIND, exchange.params["model"])
     text = _content_text(body["content"])
     controls = await _controls(exchange, text)
     if controls is None or not await prelude(exchange, controls, send_fault):
@@ -310,7 +310,7 @@ async def batch_embed_contents(exchange: Exchange) -> None:
     except ValueError as err:
         await send_error(exchange, 400, str(err))
         return
-    exchange.app.record_model(KIND, exchange.params["model"])
+    exchange.record_model(KIND, exchange.params["model"])
     texts = [_content_text(request["content"]) for request in requests]
     controls = await _controls(exchange, texts[-1])
     if controls is None or not await prelude(exchange, controls, send_fault):

@@ -221,7 +221,7 @@ async def chat_completions(exchange: Exchange) -> None:
             exchange, 400, "max_tokens must be a positive integer.", param="max_tokens"
         )
         return
-    exchange.app.record_model(KIND, model)
+    exchange.record_model(KIND, model)
     last_text = _last_user_text(messages)
     controls = await _controls(exchange, last_text)
     if controls is None or not await prelude(exchange, controls, send_fault):
@@ -357,7 +357,7 @@ async def embeddings(exchange: Exchange) -> None:
             exchange, 400, "'encoding_format' must be 'float' or 'base64'.", param="encoding_format"
         )
         return
-    exchange.app.record_model(KIND, model)
+    exchange.record_model(KIND, model)
     texts = [item if isinstance(item, str) else " ".join(map(str, item)) for item in inputs]
     controls = await _controls(
         exchange, next((t for t in reversed(inputs) if isinstance(t, str)), "")
@@ -406,7 +406,7 @@ async def image_generations(exchange: Exchange) -> None:
             exchange, 400, "'response_format' must be 'url' or 'b64_json'.", "response_format"
         )
         return
-    exchange.app.record_model(KIND, model)
+    exchange.record_model(KIND, model)
     controls = await _controls(exchange, prompt)
     if controls is None or not await prelude(exchange, controls, send_fault):
         return

@@ -83,6 +83,22 @@ def test_a_stream_cut_midway_is_charged_an_estimate_and_marked(devstack):
     assert nanos("1.00") - balance == record["charge"] > 0
 
 
+def test_a_failing_first_route_falls_back_to_the_next(devstack):
+    customer = new_customer(devstack, credit_usd="1.00")
+    # openai/gpt-4o falls back to openai/gpt-4.1; the mock fails gpt-4o's upstream model only
+    fault = "[[mock:fault=500,fault_model=gpt-4o-2024-08-06]]"
+
+    raw = client(devstack, customer.api_key).chat.completions.with_raw_response.create(
+        model="openai/gpt-4o", messages=[{"role": "user", "content": f"Hello {fault}"}]
+    )
+
+    assert raw.parse().choices[0].message.content
+    (record,) = usage_records(devstack, customer.account_id)
+    assert record["route"] == 1
+    assert record["model"] == "openai/gpt-4.1"
+    assert record["charge"] == nanos(raw.headers["x-tollgate-cost"]) > 0
+
+
 def test_a_revoked_key_is_refused_on_its_next_request(devstack):
     customer = new_customer(devstack, credit_usd="1.00")
     ask(devstack, customer.api_key, "Hello")

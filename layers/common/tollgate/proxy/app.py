@@ -29,7 +29,7 @@ Handler = Callable[[Runtime, Request, KeyRecord, Send], Awaitable[None]]
 
 
 async def list_models(runtime: Runtime, request: Request, key: KeyRecord, send: Send) -> None:
-    headers = {"x-request-id": request.request_id}
+    headers = {"x-request-id": request.request_id, "x-tollgate-cost": "0.00"}
     await send_json(send, 200, models_view.model_list(runtime.catalog), headers)
 
 
