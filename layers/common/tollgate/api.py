@@ -12,6 +12,7 @@ from tollgate import auth
 from tollgate.errors import BadRequest, InternalError, NotFound, TollgateError, management_body
 from tollgate.observability import logger
 from tollgate.settings import Settings
+from tollgate.validation import json_object
 
 
 def management_app() -> APIGatewayRestResolver:
@@ -55,15 +56,7 @@ def json_body(app: APIGatewayRestResolver) -> dict[str, Any]:
     raw = app.current_event.decoded_body
     if raw is None or not raw.strip():
         return {}
-    try:
-        body = json.loads(raw)
-    except ValueError as error:
-        raise BadRequest(
-            f"The request body is not valid JSON: {error}.", code="invalid_json"
-        ) from None
-    if not isinstance(body, dict):
-        raise BadRequest("The request body must be a JSON object.", code="invalid_json")
-    return body
+    return json_object(raw)
 
 
 def int_query(app: APIGatewayRestResolver, name: str) -> int | None:

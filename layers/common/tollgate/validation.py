@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Collection, Mapping
 from typing import Any
@@ -9,6 +10,19 @@ from typing import Any
 from tollgate.errors import BadRequest
 
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+
+
+def json_object(raw: str | bytes) -> dict[str, Any]:
+    """A request body that must be a JSON object, or a 400 saying what is wrong with it."""
+    try:
+        body = json.loads(raw)
+    except ValueError as error:
+        raise BadRequest(
+            f"The request body is not valid JSON: {error}.", code="invalid_json"
+        ) from None
+    if not isinstance(body, dict):
+        raise BadRequest("The request body must be a JSON object.", code="invalid_json")
+    return body
 
 
 def reject_unknown_fields(body: Mapping[str, Any], allowed: Collection[str]) -> None:

@@ -11,7 +11,8 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from tollgate.errors import BadRequest, PayloadTooLarge
+from tollgate.errors import PayloadTooLarge
+from tollgate.validation import json_object
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -50,16 +51,7 @@ class Request:
                 return b"".join(chunks)
 
     async def json(self) -> dict[str, Any]:
-        raw = await self.body()
-        try:
-            body = json.loads(raw or b"null")
-        except ValueError as error:
-            raise BadRequest(
-                f"The request body is not valid JSON: {error}.", code="invalid_json"
-            ) from None
-        if not isinstance(body, dict):
-            raise BadRequest("The request body must be a JSON object.", code="invalid_json")
-        return body
+        return json_object(await self.body() or b"null")
 
 
 def _request_context(headers: dict[str, str]) -> dict[str, Any]:

@@ -67,6 +67,7 @@ class ProxyCall:
         self.body = body
         self.started = time.monotonic()
         self.outcome = Outcome()
+        self.settled = False
 
     def model_for(self, model_id: Any) -> Model:
         if not isinstance(model_id, str) or not model_id:
@@ -104,12 +105,14 @@ class ProxyCall:
         try:
             await work(hold)
         except TollgateError as error:
-            self._failed(error.status, error.code)
-            await self.settle(hold, 0)
+            if not self.settled:
+                self._failed(error.status, error.code)
+                await self.settle(hold, 0)
             raise
         except BaseException:
-            self._failed(500, "internal_error")
-            await self.settle(hold, 0)
+            if not self.settled:
+                self._failed(500, "internal_error")
+                await self.settle(hold, 0)
             raise
 
     def _failed(self, status_code: int, error_type: str) -> None:
@@ -199,6 +202,7 @@ class ProxyCall:
             charge=charge,
             usage_estimated=outcome.usage_estimated,
         )
+        self.settled = True
         if not await blocking(self.runtime.hotpath.settle, hold, record):
             logger.warning("hold already released", extra={"request_id": hold.request_id})
         metrics.add_metric(name="GatewayOverheadMs", unit="Milliseconds", value=record.overhead_ms)

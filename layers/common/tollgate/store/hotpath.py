@@ -7,6 +7,9 @@ models in ``store.models`` read; ``tests/integration`` reads them back through t
 
 from __future__ import annotations
 
+import hashlib
+import random
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,6 +19,7 @@ from tollgate.aws.dynamodb_json import deserialize_item, serialize, serialize_it
 from tollgate.errors import InternalError, PaymentRequired, Unauthenticated
 from tollgate.store import layout
 
+TRANSACTION_ATTEMPTS = 4
 USAGE_RETENTION = timedelta(days=90)
 USAGE_TTL_GRACE = timedelta(days=14)  # time the archive job has to copy a record out
 HOLD_TTL_GRACE = timedelta(days=7)  # the reaper releases holds long before TTL deletes them
@@ -134,7 +138,7 @@ class HotPath:
                 code="insufficient_balance",
             ),
         }
-        self._transact(items, refusals)
+        self._transact(f"hold:{hold.request_id}", items, refusals)
 
     def settle(self, hold: Hold, usage: UsageRecord) -> bool:
         """Release the hold, charge ``usage.charge``, add it to the key's spend and the day's
@@ -200,20 +204,34 @@ class HotPath:
             },
         ]
         try:
-            self._transact(items, {0: _HoldGone()})
+            self._transact(f"settle:{hold.request_id}", items, {0: _HoldGone()})
         except _HoldGone:
             return False
         return True
 
-    def _transact(self, items: list[dict[str, Any]], refusals: dict[int, Exception]) -> None:
-        try:
-            self.dynamodb.call("TransactWriteItems", {"TransactItems": items})
-        except AwsError as error:
-            reasons = [r.get("Code") for r in error.cancellation_reasons or []]
-            for index, refusal in refusals.items():
-                if index < len(reasons) and reasons[index] == "ConditionalCheckFailed":
-                    raise refusal from error
-            raise InternalError("The request could not be completed; try again.") from error
+    def _transact(
+        self, token: str, items: list[dict[str, Any]], refusals: dict[int, Exception]
+    ) -> None:
+        """One transaction, retried on conflicts, throttling and lost answers. The client
+        request token makes a retry of an applied transaction a no-op (DynamoDB keeps it for
+        ten minutes), so a settle is never applied twice."""
+        payload = {
+            "TransactItems": items,
+            "ClientRequestToken": hashlib.sha256(token.encode()).hexdigest()[:36],
+        }
+        for attempt in range(TRANSACTION_ATTEMPTS):
+            try:
+                self.dynamodb.call("TransactWriteItems", payload)
+                return
+            except AwsError as error:
+                reasons = [r.get("Code") for r in error.cancellation_reasons or []]
+                for index, refusal in refusals.items():
+                    if index < len(reasons) and reasons[index] == "ConditionalCheckFailed":
+                        raise refusal from error
+                retry = error.retryable or error.code in ("Timeout", "ConnectionError")
+                if not retry or attempt + 1 == TRANSACTION_ATTEMPTS:
+                    raise InternalError("The request could not be completed; try again.") from error
+                time.sleep(random.uniform(0, 0.025 * 2**attempt))
 
     def _call(self, operation: str, payload: dict[str, Any]) -> dict[str, Any]:
         try:
