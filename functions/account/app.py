@@ -1,7 +1,8 @@
-"""AccountFunction: the platform operator creates customer accounts."""
+"""AccountFunction: the platform operator creates customer accounts; an account admin reads
+the account's audit trail."""
 
-from tollgate import accounts, api, keys
-from tollgate.auth import OPERATOR
+from tollgate import accounts, api, audit, keys
+from tollgate.auth import ADMIN, OPERATOR
 from tollgate.instrumentation import instrumented
 from tollgate.observability import metrics
 from tollgate.settings import get_settings
@@ -14,12 +15,40 @@ app = api.management_app()
 def create_account():
     api.principal(app, OPERATOR, settings)
     created = accounts.create_account(accounts.parse_new_account(api.json_body(app)))
+    account_id = created.account.account_id
+    audit.record(
+        account_id,
+        actor=audit.OPERATOR_ACTOR,
+        action="account.created",
+        target=f"account:{account_id}",
+        request_id=api.request_id(app),
+        source_ip=app.current_event.request_context.identity.source_ip,
+        changes={"status": (None, created.account.status)},
+    )
     metrics.add_metric(name="AccountsCreated", unit="Count", value=1)
     body = {
         "account": accounts.account_view(created.account),
         "admin_key": keys.key_view(created.admin_key.key, secret=created.admin_key.secret),
     }
     return api.json_response(app, 201, body)
+
+
+@app.get("/v1/audit")
+def list_audit_events():
+    admin = api.principal(app, ADMIN, settings)
+    found, cursor = audit.list_events(
+        admin.account_id,
+        limit=api.int_query(app, "limit"),
+        cursor=app.current_event.get_query_string_value("cursor"),
+        **audit.parse_filters(app.current_event.query_string_parameters),
+    )
+    body = {
+        "object": "list",
+        "data": [audit.event_view(event) for event in found],
+        "has_more": cursor is not None,
+        "next_cursor": cursor,
+    }
+    return api.json_response(app, 200, body)
 
 
 lambda_handler = instrumented(app.resolve)
