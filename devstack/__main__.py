@@ -3,6 +3,7 @@
 python -m devstack [--port 8787]            start the local stack (what `make run` does)
 python -m devstack invoke LogicalId --event events/file.json
                                              run one function once against the running stack
+python -m devstack verify-audit ACCOUNT_ID   check an account's audit chain (exit 1: broken)
 """
 
 from __future__ import annotations
@@ -34,7 +35,16 @@ def main(argv: list[str] | None = None) -> int:
     credit = commands.add_parser("credit", help="add credit to an account's wallet")
     credit.add_argument("account_id")
     credit.add_argument("amount_usd", help="a decimal amount, e.g. 12.50")
+    verify_audit = commands.add_parser("verify-audit", help="check an account's audit chain")
+    verify_audit.add_argument("account_id")
     args = parser.parse_args(argv)
+
+    if args.command == "verify-audit":
+        from devstack.invoke import verify_audit_chain
+
+        report = verify_audit_chain(args.account_id, state_dir=args.state_dir)
+        print(json.dumps(report, indent=2))
+        return 0 if report["ok"] else 1
 
     if args.command == "credit":
         from devstack.invoke import credit_account

@@ -1,6 +1,7 @@
 """Commands that act on the running local stack, whose environment devstack wrote to its
 state file: ``invoke`` runs one function once, as `sam local invoke` would; ``credit`` adds
-credit to an account's wallet through the layer's ledger."""
+credit to an account's wallet through the layer's ledger; ``verify-audit`` walks an account's
+audit chain."""
 
 from __future__ import annotations
 
@@ -47,3 +48,11 @@ def credit_account(account_id: str, amount_usd: str, *, state_dir: Path) -> dict
         )
         balance = wallet.get_wallet(account_id).balance
     return {"entry_id": entry.entry_id, "balance_usd": money.format_usd(balance)}
+
+
+def verify_audit_chain(account_id: str, *, state_dir: Path) -> dict[str, Any]:
+    use_running_stack(state_dir)
+    from tollgate import audit
+
+    with contextlib.redirect_stdout(sys.stderr):
+        return audit.verify_chain(account_id).as_dict()

@@ -141,19 +141,21 @@ def load_catalog(path: Path) -> None:
 
 def seed_demo_account() -> dict[str, str]:
     """A demo account with credit, created through the same layer code the functions run."""
-    from tollgate import accounts, keys, ledger, money
+    from tollgate import accounts, audit, keys, ledger, money
 
     created = accounts.create_account(
         accounts.NewAccount(email="demo@tollgate.local", name="Demo account")
     )
     account_id = created.account.account_id
-    ledger.credit(
-        account_id,
-        money.parse_usd(DEMO_CREDIT_USD),
-        kind="adjustment",
-        reason="devstack demo credit",
-    )
+    amount = money.parse_usd(DEMO_CREDIT_USD)
+    ledger.credit(account_id, amount, kind="adjustment", reason="devstack demo credit")
     inference = keys.create_key(account_id, keys.NewKey(name="demo", role="inference"))
+    for action, target, changes in (
+        ("account.created", f"account:{account_id}", {"status": (None, "active")}),
+        ("wallet.credited", f"account:{account_id}", {"balance_usd": (None, DEMO_CREDIT_USD)}),
+        ("key.created", f"key:{inference.key.key_id}", {"role": (None, "inference")}),
+    ):
+        audit.record(account_id, actor="devstack", action=action, target=target, changes=changes)
     return {"admin_key": created.admin_key.secret, "inference_key": inference.secret}
 
 

@@ -1,6 +1,6 @@
-"""KeysFunction: an account admin creates, lists and revokes the account's API keys."""
+"""KeysFunction: an account admin creates, lists, reads, changes, rotates and revokes keys."""
 
-from tollgate import api, keys
+from tollgate import api, audit, keys
 from tollgate.auth import ADMIN
 from tollgate.instrumentation import instrumented
 from tollgate.observability import metrics
@@ -10,35 +10,75 @@ settings = get_settings()
 app = api.management_app()
 
 
+def record(admin, action: str, key_id: str, changes=None) -> None:
+    audit.record(
+        admin.account_id,
+        actor=f"key:{admin.key_id}",
+        action=action,
+        target=f"key:{key_id}",
+        request_id=api.request_id(app),
+        source_ip=api.source_ip(app),
+        changes=changes,
+    )
+
+
 @app.post("/v1/keys")
 def create_key():
     admin = api.principal(app, ADMIN, settings)
     created = keys.create_key(admin.account_id, keys.parse_new_key(api.json_body(app)))
+    view = keys.key_view(created.key, secret=created.secret)
+    record(admin, "key.created", created.key.key_id, api.created_fields(view))
     metrics.add_metric(name="KeysCreated", unit="Count", value=1)
-    return api.json_response(app, 201, keys.key_view(created.key, secret=created.secret))
+    return api.json_response(app, 201, view)
 
 
 @app.get("/v1/keys")
 def list_keys():
     admin = api.principal(app, ADMIN, settings)
+    query = app.current_event.get_query_string_value
     found, cursor = keys.list_keys(
         admin.account_id,
         limit=api.int_query(app, "limit"),
-        cursor=app.current_event.get_query_string_value("cursor"),
+        cursor=query("cursor"),
+        role=query("role"),
+        environment=query("environment"),
+        status=query("status"),
     )
-    body = {
-        "object": "list",
-        "data": [keys.key_view(key) for key in found],
-        "has_more": cursor is not None,
-        "next_cursor": cursor,
-    }
-    return api.json_response(app, 200, body)
+    return api.json_response(app, 200, api.page(keys.key_views(found), cursor))
+
+
+@app.get("/v1/keys/<key_id>")
+def get_key(key_id: str):
+    admin = api.principal(app, ADMIN, settings)
+    (view,) = keys.key_views([keys.get_key(admin.account_id, key_id)])
+    return api.json_response(app, 200, view)
+
+
+@app.patch("/v1/keys/<key_id>")
+def update_key(key_id: str):
+    admin = api.principal(app, ADMIN, settings)
+    key, changes = keys.update_key(admin.account_id, key_id, api.json_body(app))
+    if changes:
+        record(admin, "key.updated", key_id, changes)
+    (view,) = keys.key_views([key])
+    return api.json_response(app, 200, view)
+
+
+@app.post("/v1/keys/<key_id>/rotate")
+def rotate_key(key_id: str):
+    admin = api.principal(app, ADMIN, settings)
+    body = api.json_body(app)
+    rotated = keys.rotate_key(admin.account_id, key_id, body)
+    grace = {"grace_seconds": (None, body.get("grace_seconds", 0))}
+    record(admin, "key.rotated", key_id, grace)
+    return api.json_response(app, 200, keys.key_view(rotated.key, secret=rotated.secret))
 
 
 @app.delete("/v1/keys/<key_id>")
 def revoke_key(key_id: str):
     admin = api.principal(app, ADMIN, settings)
     revoked = keys.revoke_key(admin.account_id, key_id)
+    record(admin, "key.revoked", key_id, {"status": ("active", "revoked")})
     metrics.add_metric(name="KeysRevoked", unit="Count", value=1)
     return api.json_response(app, 200, keys.key_view(revoked))
 

@@ -19,6 +19,8 @@ EXPECTED_GRANTS = {
         ("dynamodb:GetItem", TABLE.format("KeysTable")),  # is a key a customer's (403) or not (401)
         ("dynamodb:PutItem", TABLE.format("KeysTable")),  # account, email guard, admin key
         ("dynamodb:PutItem", TABLE.format("WalletTable")),  # the wallet at zero
+        ("dynamodb:PutItem", TABLE.format("AuditTable")),  # audit events (conditional)
+        ("dynamodb:Query", TABLE.format("AuditTable")),  # chain head, audit list
         ("secretsmanager:GetSecretValue", "tollgate/dev/operator-key-digest"),
     },
     "ProxyFunction": {
@@ -33,9 +35,12 @@ EXPECTED_GRANTS = {
     },
     "KeysFunction": {
         ("dynamodb:GetItem", TABLE.format("KeysTable")),
+        ("dynamodb:BatchGetItem", TABLE.format("KeysTable")),  # spend in the cap period
         ("dynamodb:PutItem", TABLE.format("KeysTable")),
         ("dynamodb:UpdateItem", TABLE.format("KeysTable")),
         ("dynamodb:Query", TABLE.format("KeysTable") + "/index/by_account"),
+        ("dynamodb:PutItem", TABLE.format("AuditTable")),  # append-only audit events
+        ("dynamodb:Query", TABLE.format("AuditTable")),  # the previous event, for the chain
     },
 }
 

@@ -17,7 +17,8 @@ from tests.support.environment import NAMES, TEMPLATE
 from tests.support.iam import denied
 from tollgate import keys, ledger
 from tollgate.aws import AwsError
-from tollgate.errors import PaymentRequired, Unauthenticated
+from tollgate.errors import PaymentRequired, RateLimited, Unauthenticated
+from tollgate.key_policy import KeyPolicy, SpendCap
 from tollgate.settings import get_settings
 from tollgate.store import layout
 from tollgate.store.hotpath import Hold, HotPath, Tables, UsageRecord
@@ -25,6 +26,7 @@ from tollgate.store.models import ApiKey, LedgerEntry, Wallet
 from tollgate.store.models import UsageRecord as UsageModel
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+OPEN = KeyPolicy()  # a key without limits
 
 
 class BotoJsonClient:
@@ -101,7 +103,7 @@ def ledger_sum(account_id: str) -> int:
 def test_a_hold_moves_money_from_balance_to_held(hotpath, funded):
     account_id, key_id = funded
 
-    hotpath.hold(a_hold(account_id, key_id, 400_000))
+    hotpath.hold(a_hold(account_id, key_id, 400_000), OPEN)
 
     assert balance_and_held(account_id) == (600_000, 400_000)
     assert ledger_sum(account_id) == sum(balance_and_held(account_id))
@@ -110,9 +112,9 @@ def test_a_hold_moves_money_from_balance_to_held(hotpath, funded):
 def test_settling_charges_the_cost_and_returns_the_rest(hotpath, funded):
     account_id, key_id = funded
     hold = a_hold(account_id, key_id, 400_000)
-    hotpath.hold(hold)
+    hotpath.hold(hold, OPEN)
 
-    assert hotpath.settle(hold, a_usage(hold, 123_456)) is True
+    assert hotpath.settle(hold, a_usage(hold, 123_456), OPEN) is True
 
     assert balance_and_held(account_id) == (1_000_000 - 123_456, 0)
     assert ledger_sum(account_id) == 1_000_000 - 123_456
@@ -127,7 +129,7 @@ def test_a_hold_larger_than_the_balance_is_refused_and_writes_nothing(hotpath, f
     account_id, key_id = funded
 
     with pytest.raises(PaymentRequired):
-        hotpath.hold(a_hold(account_id, key_id, 1_000_001))
+        hotpath.hold(a_hold(account_id, key_id, 1_000_001), OPEN)
 
     assert balance_and_held(account_id) == (1_000_000, 0)
 
@@ -137,7 +139,7 @@ def test_a_revoked_key_cannot_take_a_hold(hotpath, funded):
     keys.revoke_key(account_id, key_id)
 
     with pytest.raises(Unauthenticated):
-        hotpath.hold(a_hold(account_id, key_id, 1))
+        hotpath.hold(a_hold(account_id, key_id, 1), OPEN)
 
     assert balance_and_held(account_id) == (1_000_000, 0)
 
@@ -145,10 +147,10 @@ def test_a_revoked_key_cannot_take_a_hold(hotpath, funded):
 def test_a_settle_after_the_hold_was_released_changes_nothing(hotpath, funded):
     account_id, key_id = funded
     hold = a_hold(account_id, key_id, 400_000)
-    hotpath.hold(hold)
-    assert hotpath.settle(hold, a_usage(hold, 100)) is True
+    hotpath.hold(hold, OPEN)
+    assert hotpath.settle(hold, a_usage(hold, 100), OPEN) is True
 
-    again = hotpath.settle(hold, a_usage(hold, 100))
+    again = hotpath.settle(hold, a_usage(hold, 100), OPEN)
 
     assert again is False
     assert balance_and_held(account_id) == (1_000_000 - 100, 0)
@@ -162,8 +164,58 @@ def test_the_hot_path_stays_inside_the_proxys_iam_policy(hotpath, funded):
 
     with RECORDER.recording() as calls:
         hotpath.find_key(keys.digest("tg-unknown"))
-        hotpath.hold(hold)
-        hotpath.settle(hold, a_usage(hold, 1))
+        hotpath.hold(hold, OPEN)
+        hotpath.settle(hold, a_usage(hold, 1), OPEN)
 
     assert calls
     assert not denied(calls, proxy.policies, NAMES)
+
+
+def test_a_spend_cap_refuses_the_hold_that_could_pass_it(hotpath, funded):
+    account_id, key_id = funded
+    capped = KeyPolicy(spend_cap=SpendCap(amount=500_000, period="month"))
+    first = a_hold(account_id, key_id, 300_000, "req-1")
+    hotpath.hold(first, capped)
+    hotpath.settle(first, a_usage(first, 250_000), capped)
+
+    hotpath.hold(a_hold(account_id, key_id, 250_000, "req-2"), capped)  # 250k + 250k = cap
+    with pytest.raises(PaymentRequired) as refused:
+        hotpath.hold(a_hold(account_id, key_id, 1, "req-3"), capped)
+
+    assert refused.value.code == "key_spend_cap_reached"
+    assert balance_and_held(account_id) == (1_000_000 - 250_000 - 250_000, 250_000)
+
+
+def test_the_rate_window_counts_requests_up_to_the_limit(hotpath, funded):
+    account_id, key_id = funded
+    limited = KeyPolicy(rpm=2)
+    for request in ("req-1", "req-2"):
+        hotpath.hold(a_hold(account_id, key_id, 10, request), limited)
+
+    with pytest.raises(RateLimited) as refused:
+        hotpath.hold(a_hold(account_id, key_id, 10, "req-3"), limited)
+
+    assert int(refused.value.headers["Retry-After"]) >= 1
+    assert balance_and_held(account_id) == (1_000_000 - 20, 20)
+
+
+def test_an_expired_key_cannot_take_a_hold(hotpath, funded):
+    account_id, key_id = funded
+    keys.update_key(
+        account_id, key_id, {"expires_at": int((NOW + timedelta(minutes=1)).timestamp())}, now=NOW
+    )
+    later = a_hold(account_id, key_id, 1)
+    later = Hold(
+        later.request_id,
+        account_id,
+        key_id,
+        later.model,
+        1,
+        NOW + timedelta(minutes=2),
+        NOW + timedelta(minutes=8),
+    )
+
+    with pytest.raises(Unauthenticated) as refused:
+        hotpath.hold(later, KeyPolicy(expires_at=NOW + timedelta(minutes=1)))
+
+    assert refused.value.code == "key_expired"

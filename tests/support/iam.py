@@ -63,6 +63,11 @@ class CallRecorder:
             return [
                 ("dynamodb:GetItem", self._table_arn(i["Get"])) for i in params["TransactItems"]
             ]
+        if operation in ("BatchGetItem", "BatchWriteItem"):
+            return [
+                (f"dynamodb:{operation}", self._table_arn({"TableName": table}))
+                for table in params["RequestItems"]
+            ]
         if "TableName" not in params:
             return [(f"dynamodb:{operation}", "*")]
         return [(f"dynamodb:{operation}", self._table_arn(params))]

@@ -47,6 +47,20 @@ def request_id(app: APIGatewayRestResolver) -> str | None:
     return app.current_event.request_context.request_id
 
 
+def source_ip(app: APIGatewayRestResolver) -> str | None:
+    return app.current_event.request_context.identity.source_ip
+
+
+def page(data: list[Any], cursor: str | None) -> dict[str, Any]:
+    """A page of a cursor-paginated listing."""
+    return {"object": "list", "data": data, "has_more": cursor is not None, "next_cursor": cursor}
+
+
+def created_fields(view: dict[str, Any]) -> dict[str, tuple[None, Any]]:
+    """An object's shown fields as audit changes from nothing (secrets are never included)."""
+    return {name: (None, value) for name, value in view.items() if name not in ("secret",)}
+
+
 def principal(app: APIGatewayRestResolver, role: str, settings: Settings) -> auth.Principal:
     return auth.authenticate(app.current_event.headers, role=role, settings=settings)
 

@@ -11,7 +11,7 @@ import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from tollgate import secrets
+from tollgate import clock, secrets
 from tollgate.errors import Forbidden, Unauthenticated
 from tollgate.secret_keys import digest as secret_digest
 from tollgate.secret_keys import presented_key
@@ -62,6 +62,12 @@ def _key_principal(digest: str) -> Principal:
     item = store.find_secret(digest)
     if item is None:
         raise Unauthenticated("Invalid API key.", code="invalid_api_key")
+    now = clock.utcnow()
+    rotated_out = item.grace_until is not None and item.grace_until <= now
+    if item.status == "rotated" or rotated_out:
+        raise Unauthenticated("This API key was rotated; use its new secret.", code="key_rotated")
     if item.status != "active":
         raise Unauthenticated("This API key has been revoked.", code="key_revoked")
+    if item.expires_at is not None and item.expires_at <= now:
+        raise Unauthenticated("This API key has expired.", code="key_expired")
     return Principal(role=item.role, account_id=item.account_id, key_id=item.key_id)

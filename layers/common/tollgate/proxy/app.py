@@ -10,6 +10,7 @@ import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from tollgate import key_policy
 from tollgate.errors import (
     InternalError,
     NotFound,
@@ -26,6 +27,7 @@ from tollgate.secret_keys import presented_key
 from tollgate.store.hotpath import KeyRecord
 
 Handler = Callable[[Runtime, Request, KeyRecord, Send], Awaitable[None]]
+Route = tuple[Handler, str, str]  # handler, wire format, endpoint name in key policies
 
 
 async def list_models(runtime: Runtime, request: Request, key: KeyRecord, send: Send) -> None:
@@ -33,12 +35,12 @@ async def list_models(runtime: Runtime, request: Request, key: KeyRecord, send: 
     await send_json(send, 200, models_view.model_list(runtime.catalog), headers)
 
 
-ROUTES: dict[tuple[str, str], tuple[Handler, str]] = {
-    ("GET", "/v1/models"): (list_models, "openai"),
-    ("POST", "/v1/chat/completions"): (chat.chat_completions, "openai"),
-    ("POST", "/v1/messages"): (chat.messages, "anthropic"),
-    ("POST", "/v1/embeddings"): (media.embeddings, "openai"),
-    ("POST", "/v1/images/generations"): (media.images, "openai"),
+ROUTES: dict[tuple[str, str], Route] = {
+    ("GET", "/v1/models"): (list_models, "openai", "models"),
+    ("POST", "/v1/chat/completions"): (chat.chat_completions, "openai", "chat.completions"),
+    ("POST", "/v1/messages"): (chat.messages, "anthropic", "messages"),
+    ("POST", "/v1/embeddings"): (media.embeddings, "openai", "embeddings"),
+    ("POST", "/v1/images/generations"): (media.images, "openai", "images.generations"),
 }
 
 
@@ -61,8 +63,11 @@ class ProxyApp:
         try:
             if route is None:
                 raise NotFound(f"No route {request.method} {request.path}.", code="unknown_route")
+            handler, _, endpoint = route
             key = await blocking(self.runtime.authenticate, presented_key(request.headers))
-            await route[0](self.runtime, request, key, send)
+            key_policy.check_source_ip(key.policy, request.source_ip)
+            key_policy.check_endpoint(key.policy, endpoint)
+            await handler(self.runtime, request, key, send)
         except TollgateError as error:
             await _send_error(send, request, error, wire)
         except Exception:

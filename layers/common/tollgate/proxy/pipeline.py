@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from tollgate import clock
+from tollgate import clock, key_policy
 from tollgate.catalog import Model, Provider
 from tollgate.errors import (
     BadRequest,
@@ -77,6 +77,7 @@ class ProxyCall:
             raise NotFound(
                 f"The model '{model_id}' does not exist.", code="model_not_found", param="model"
             )
+        key_policy.check_model(self.key.policy, model.id)
         if not model.supports(self.endpoint):
             raise BadRequest(
                 f"The model '{model_id}' does not support the {self.endpoint} endpoint.",
@@ -100,7 +101,7 @@ class ProxyCall:
             created_at=now,
             expires_at=now + HOLD_LIFETIME,
         )
-        await blocking(self.runtime.hotpath.hold, hold)
+        await blocking(self.runtime.hotpath.hold, hold, self.key.policy)
         self.outcome.model = model
         try:
             await work(hold)
@@ -203,7 +204,7 @@ class ProxyCall:
             usage_estimated=outcome.usage_estimated,
         )
         self.settled = True
-        if not await blocking(self.runtime.hotpath.settle, hold, record):
+        if not await blocking(self.runtime.hotpath.settle, hold, record, self.key.policy):
             logger.warning("hold already released", extra={"request_id": hold.request_id})
         metrics.add_metric(name="GatewayOverheadMs", unit="Milliseconds", value=record.overhead_ms)
         return charge

@@ -9,6 +9,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from tollgate import clock, key_policy
 from tollgate.aws import AwsError, Credentials, dynamodb_client, secrets_client
 from tollgate.catalog import Catalog, Provider, load_catalog
 from tollgate.errors import Forbidden, InternalError, Unauthenticated
@@ -37,6 +38,10 @@ class KeyCache:
         record = self.hotpath.find_key(digest)
         if record is None:
             raise Unauthenticated("Invalid API key.", code="invalid_api_key")
+        if record.status == "rotated":
+            raise Unauthenticated(
+                "This API key was rotated; use its new secret.", code="key_rotated"
+            )
         if record.status != "active":
             raise Unauthenticated("This API key has been revoked.", code="key_revoked")
         self._records[digest] = (time.monotonic() + self.ttl, record)
@@ -117,6 +122,12 @@ class Runtime:
                 code="missing_api_key",
             )
         record = self.key_cache.resolve(secret)
+        now = clock.utcnow()
+        if record.grace_until is not None and record.grace_until <= now:
+            raise Unauthenticated(
+                "This API key was rotated; use its new secret.", code="key_rotated"
+            )
+        key_policy.check_expiry(record.policy, now)
         if record.role != "inference":
             raise Forbidden(
                 "Admin keys manage the account; use an inference key for model requests.",

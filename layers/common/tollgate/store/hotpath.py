@@ -10,19 +10,22 @@ from __future__ import annotations
 import hashlib
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from tollgate.aws import AwsError
 from tollgate.aws.dynamodb_json import deserialize_item, serialize, serialize_item
-from tollgate.errors import InternalError, PaymentRequired, Unauthenticated
+from tollgate.errors import InternalError, PaymentRequired, RateLimited, Unauthenticated
+from tollgate.key_policy import KeyPolicy, SpendCap, spend_period
+from tollgate.money import format_usd
 from tollgate.store import layout
 
 TRANSACTION_ATTEMPTS = 4
 USAGE_RETENTION = timedelta(days=90)
 USAGE_TTL_GRACE = timedelta(days=14)  # time the archive job has to copy a record out
 HOLD_TTL_GRACE = timedelta(days=7)  # the reaper releases holds long before TTL deletes them
+SPEND_COUNTER_LIFETIME = timedelta(days=62)  # outlives a day's or a month's period
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +41,8 @@ class KeyRecord:
     account_id: str
     role: str
     status: str
+    policy: KeyPolicy = field(default_factory=KeyPolicy)
+    grace_until: datetime | None = None  # a rotated-out secret works until then
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,20 +103,32 @@ class HotPath:
         if "Item" not in answer:
             return None
         item = deserialize_item(answer["Item"])
-        return KeyRecord(item["key_id"], item["account_id"], item["role"], item["status"])
+        return KeyRecord(
+            item["key_id"],
+            item["account_id"],
+            item["role"],
+            item["status"],
+            policy=_policy(item),
+            grace_until=layout.parse_timestamp(item.get("grace_until")),
+        )
 
-    def hold(self, hold: Hold) -> None:
-        """Take ``hold.amount`` from the balance into held, if the key is still active and the
-        balance covers it: one transaction."""
+    def hold(self, hold: Hold, policy: KeyPolicy) -> None:
+        """One transaction: the key is still active and unexpired, its spend cap and rate
+        window have room, and the balance covers the hold, which moves into held."""
         account = layout.account_pk(hold.account_id)
+        key_pk = layout.key_pk(hold.key_id)
         items = [
             {
                 "ConditionCheck": {
                     "TableName": self.tables.keys,
-                    "Key": _key(layout.key_pk(hold.key_id), layout.KEY_SK),
-                    "ConditionExpression": "#status = :active",
+                    "Key": _key(key_pk, layout.KEY_SK),
+                    "ConditionExpression": "#status = :active AND "
+                    "(attribute_not_exists(expires_at) OR expires_at > :now)",
                     "ExpressionAttributeNames": {"#status": "status"},
-                    "ExpressionAttributeValues": {":active": serialize("active")},
+                    "ExpressionAttributeValues": {
+                        ":active": serialize("active"),
+                        ":now": serialize(layout.timestamp(hold.created_at)),
+                    },
                 }
             },
             {
@@ -131,16 +148,69 @@ class HotPath:
                 }
             },
         ]
-        refusals = {
-            0: Unauthenticated("This API key has been revoked.", code="key_revoked"),
+        refusals: dict[int, Exception] = {
+            0: _key_refusal(policy, hold.created_at),
             1: PaymentRequired(
                 "Insufficient balance for this request: top up the wallet or lower max_tokens.",
                 code="insufficient_balance",
             ),
         }
+        if policy.spend_cap is not None:
+            refusals[len(items)] = _cap_refusal(policy.spend_cap)
+            items.append(self._reserve_spend(hold, policy.spend_cap))
+        if policy.rpm or policy.tpm:
+            refusals[len(items)] = _rate_refusal(policy, hold.created_at)
+            items.append(self._count_request(hold, policy))
         self._transact(f"hold:{hold.request_id}", items, refusals)
 
-    def settle(self, hold: Hold, usage: UsageRecord) -> bool:
+    def _reserve_spend(self, hold: Hold, cap: SpendCap) -> dict[str, Any]:
+        limit = cap.amount - hold.amount
+        if limit < 0:
+            raise _cap_refusal(cap)
+        update = {
+            "TableName": self.tables.keys,
+            "Key": _key(layout.key_pk(hold.key_id), layout.spend_sk(_period(hold, cap))),
+            "UpdateExpression": "ADD committed :hold",
+            "ConditionExpression": "attribute_not_exists(committed) OR committed <= :limit",
+            "ExpressionAttributeValues": {
+                ":hold": serialize(hold.amount),
+                ":limit": serialize(limit),
+            },
+        }
+        if cap.period != "lifetime":  # a day's or a month's counter expires after its period
+            expires = int((hold.created_at + SPEND_COUNTER_LIFETIME).timestamp())
+            update["UpdateExpression"] += " SET #ttl = if_not_exists(#ttl, :ttl)"
+            update["ExpressionAttributeNames"] = {"#ttl": "ttl"}
+            update["ExpressionAttributeValues"][":ttl"] = serialize(expires)
+        return {"Update": update}
+
+    def _count_request(self, hold: Hold, policy: KeyPolicy) -> dict[str, Any]:
+        minute = _minute(hold.created_at)
+        conditions, values = (
+            [],
+            {
+                ":one": serialize(1),
+                ":ttl": serialize((minute + 3) * 60),
+            },
+        )
+        if policy.rpm:
+            conditions.append("(attribute_not_exists(requests) OR requests < :rpm)")
+            values[":rpm"] = serialize(policy.rpm)
+        if policy.tpm:
+            conditions.append("(attribute_not_exists(tokens) OR tokens < :tpm)")
+            values[":tpm"] = serialize(policy.tpm)
+        return {
+            "Update": {
+                "TableName": self.tables.keys,
+                "Key": _key(layout.key_pk(hold.key_id), layout.rate_sk(minute)),
+                "UpdateExpression": "ADD requests :one SET #ttl = if_not_exists(#ttl, :ttl)",
+                "ConditionExpression": " AND ".join(conditions),
+                "ExpressionAttributeNames": {"#ttl": "ttl"},
+                "ExpressionAttributeValues": values,
+            }
+        }
+
+    def settle(self, hold: Hold, usage: UsageRecord, policy: KeyPolicy) -> bool:
         """Release the hold, charge ``usage.charge``, add it to the key's spend and the day's
         ledger entry, and write the usage record: one transaction. False when the hold was
         already gone (the reaper released it): nothing is written then."""
@@ -203,6 +273,34 @@ class HotPath:
                 }
             },
         ]
+        key_pk = layout.key_pk(hold.key_id)
+        if policy.spend_cap is not None:
+            items.append(
+                {
+                    "Update": {
+                        "TableName": self.tables.keys,
+                        "Key": _key(key_pk, layout.spend_sk(_period(hold, policy.spend_cap))),
+                        "UpdateExpression": "ADD committed :delta, spent :charge",
+                        "ExpressionAttributeValues": {
+                            ":delta": serialize(usage.charge - hold.amount),
+                            ":charge": serialize(usage.charge),
+                        },
+                    }
+                }
+            )
+        if policy.tpm:
+            items.append(
+                {
+                    "Update": {
+                        "TableName": self.tables.keys,
+                        "Key": _key(key_pk, layout.rate_sk(_minute(hold.created_at))),
+                        "UpdateExpression": "ADD tokens :tokens",
+                        "ExpressionAttributeValues": {
+                            ":tokens": serialize(usage.input_tokens + usage.output_tokens)
+                        },
+                    }
+                }
+            )
         try:
             self._transact(f"settle:{hold.request_id}", items, {0: _HoldGone()})
         except _HoldGone:
@@ -242,6 +340,55 @@ class HotPath:
 
 class _HoldGone(Exception):
     """The settle found no hold to release."""
+
+
+def _policy(item: dict[str, Any]) -> KeyPolicy:
+    cap = item.get("spend_cap")
+    return KeyPolicy(
+        environment=item.get("environment") or "",
+        allowed_models=tuple(item["allowed_models"]) if item.get("allowed_models") else None,
+        allowed_endpoints=tuple(item["allowed_endpoints"])
+        if item.get("allowed_endpoints")
+        else None,
+        allowed_cidrs=tuple(item["allowed_cidrs"]) if item.get("allowed_cidrs") else None,
+        expires_at=layout.parse_timestamp(item.get("expires_at")),
+        spend_cap=SpendCap(cap, item["spend_cap_period"]) if cap is not None else None,
+        rpm=item.get("rpm"),
+        tpm=item.get("tpm"),
+    )
+
+
+def _period(hold: Hold, cap: SpendCap) -> str:
+    return spend_period(cap, hold.created_at)
+
+
+def _minute(at: datetime) -> int:
+    return int(at.timestamp()) // 60
+
+
+def _key_refusal(policy: KeyPolicy, now: datetime) -> Unauthenticated:
+    if policy.expires_at is not None and policy.expires_at <= now:
+        return Unauthenticated("This API key has expired.", code="key_expired")
+    return Unauthenticated("This API key has been revoked.", code="key_revoked")
+
+
+def _cap_refusal(cap: SpendCap) -> PaymentRequired:
+    return PaymentRequired(
+        f"This API key has reached its {cap.period} spend cap of {format_usd(cap.amount)} USD.",
+        code="key_spend_cap_reached",
+    )
+
+
+def _rate_refusal(policy: KeyPolicy, now: datetime) -> RateLimited:
+    limits = ", ".join(
+        f"{value} {unit} per minute"
+        for value, unit in ((policy.rpm, "requests"), (policy.tpm, "tokens"))
+        if value
+    )
+    return RateLimited(
+        f"This API key's rate limit ({limits}) is reached; retry after the minute turns.",
+        retry_after_seconds=60 - now.second,
+    )
 
 
 def _key(pk: str, sk: str) -> dict[str, Any]:

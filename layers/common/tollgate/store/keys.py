@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 from pynamodb.transactions import TransactWrite
 
@@ -10,20 +11,43 @@ from tollgate.errors import Conflict
 from tollgate.store.connection import connection
 from tollgate.store.errors import storage_errors
 from tollgate.store.layout import KEY_SK, SECRET_SK, account_pk, key_pk, secret_pk
-from tollgate.store.models import Account, AccountEmail, ApiKey, KeySecret, Wallet
+from tollgate.store.models import (
+    Account,
+    AccountEmail,
+    ApiKey,
+    KeySecret,
+    SpendCounter,
+    Wallet,
+)
 from tollgate.store.pagination import decode_cursor, encode_cursor, page_size
 
+POLICY_ATTRIBUTES = (
+    "environment",
+    "allowed_models",
+    "allowed_endpoints",
+    "allowed_cidrs",
+    "expires_at",
+    "spend_cap",
+    "spend_cap_period",
+    "rpm",
+    "tpm",
+)
 
-def secret_item(key: ApiKey) -> KeySecret:
-    """The secret-lookup item that goes with a key record."""
-    return KeySecret(
-        pk=secret_pk(key.digest),
+
+def secret_item(key: ApiKey, digest: str | None = None) -> KeySecret:
+    """The secret-lookup item that goes with a key record: a copy of its status, role and
+    policy, so the proxy finds everything it enforces in one read."""
+    item = KeySecret(
+        pk=secret_pk(digest or key.digest),
         sk=SECRET_SK,
         key_id=key.key_id,
         account_id=key.account_id,
         role=key.role,
         status=key.status,
     )
+    for name in POLICY_ATTRIBUTES:
+        setattr(item, name, getattr(key, name))
+    return item
 
 
 def create_account(account: Account, wallet: Wallet, admin_key: ApiKey) -> None:
@@ -68,14 +92,39 @@ def get_key(key_id: str) -> ApiKey | None:
 
 
 def list_keys(
-    account_id: str, *, limit: int | None, cursor: str | None
+    account_id: str,
+    *,
+    limit: int | None,
+    cursor: str | None,
+    role: str | None = None,
+    environment: str | None = None,
+    status: str | None = None,
+    now: datetime,
 ) -> tuple[list[ApiKey], str | None]:
     partition = account_pk(account_id)
     start = decode_cursor(cursor, partition=("gsi1pk", partition))
+    conditions = []
+    if role is not None:
+        conditions.append(ApiKey.role == role)
+    if environment is not None:
+        conditions.append(ApiKey.environment == environment)
+    if status == "expired":
+        conditions.append((ApiKey.status == "active") & (ApiKey.expires_at <= now))
+    elif status == "active":
+        conditions.append(
+            (ApiKey.status == "active")
+            & (ApiKey.expires_at.does_not_exist() | (ApiKey.expires_at > now))
+        )
+    elif status is not None:
+        conditions.append(ApiKey.status == status)
+    condition = None
+    for part in conditions:
+        condition = part if condition is None else condition & part
     with storage_errors("list_keys"):
         results = ApiKey.by_account.query(
             partition,
             ApiKey.gsi1sk.startswith("KEY#"),
+            filter_condition=condition,
             scan_index_forward=False,
             limit=page_size(limit),
             last_evaluated_key=start,
@@ -84,21 +133,84 @@ def list_keys(
     return keys, encode_cursor(results.last_evaluated_key)
 
 
-def revoke_key(key: ApiKey, *, at: datetime) -> None:
-    """Mark the key and its secret item revoked in one transaction."""
-    with storage_errors("revoke_key"), TransactWrite(connection=connection()) as tx:
+def live_secret_digests(key: ApiKey, *, now: datetime) -> list[str]:
+    """The digests whose secret items still open this key: the current one and, while its
+    grace lasts, the rotated-out one."""
+    digests = [key.digest]
+    if key.previous_digest:
+        previous = find_secret(key.previous_digest)
+        if previous and previous.grace_until and previous.grace_until > now:
+            digests.append(key.previous_digest)
+    return digests
+
+
+def update_key(key: ApiKey, changes: dict[str, Any], *, now: datetime) -> None:
+    """Set (or, for None, remove) attributes of the key record and, in the same transaction,
+    of every live copy of it (its secret items)."""
+    copied = {name: value for name, value in changes.items() if name in KEY_COPY_ATTRIBUTES}
+    with storage_errors("update_key"), TransactWrite(connection=connection()) as tx:
+        tx.update(key, actions=_actions(ApiKey, changes), condition=ApiKey.pk.exists())
+        if copied:
+            for digest in live_secret_digests(key, now=now):
+                tx.update(
+                    KeySecret(secret_pk(digest), SECRET_SK),
+                    actions=_actions(KeySecret, copied),
+                    condition=KeySecret.pk.exists(),
+                )
+    for name, value in changes.items():
+        setattr(key, name, value)
+
+
+KEY_COPY_ATTRIBUTES = frozenset({*POLICY_ATTRIBUTES, "status"})
+
+
+def _actions(model: type, changes: dict[str, Any]) -> list:
+    return [
+        getattr(model, name).remove() if value is None else getattr(model, name).set(value)
+        for name, value in changes.items()
+    ]
+
+
+def rotate_key(
+    key: ApiKey,
+    *,
+    digest: str,
+    prefix: str,
+    last_four: str,
+    grace_until: datetime | None,
+    now: datetime,
+) -> None:
+    """A new secret for the same key id; the old secret works until ``grace_until`` (or stops
+    at once). One transaction."""
+    old = key.digest
+    key.digest, key.prefix, key.last_four = digest, prefix, last_four
+    key.previous_digest = old if grace_until else None
+    key.rotated_at = now
+    ends = grace_until or now
+    with storage_errors("rotate_key"), TransactWrite(connection=connection()) as tx:
+        tx.save(key, condition=ApiKey.pk.exists() & (ApiKey.status == "active"))
+        tx.save(secret_item(key), condition=KeySecret.pk.does_not_exist())
         tx.update(
-            key,
-            actions=[ApiKey.status.set("revoked"), ApiKey.revoked_at.set(at)],
-            condition=ApiKey.pk.exists(),
-        )
-        tx.update(
-            secret_item(key),
-            actions=[KeySecret.status.set("revoked")],
+            KeySecret(secret_pk(old), SECRET_SK),
+            actions=[
+                KeySecret.grace_until.set(ends),
+                KeySecret.ttl.set(ends + timedelta(days=1)),
+                *([] if grace_until else [KeySecret.status.set("rotated")]),
+            ],
             condition=KeySecret.pk.exists(),
         )
-    key.status = "revoked"
-    key.revoked_at = at
+
+
+def spend_counters(keys_and_periods: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    """What each (key id, period) pair has spent so far, in one batch read."""
+    if not keys_and_periods:
+        return {}
+    wanted = [(key_pk(key_id), f"SPEND#{period}") for key_id, period in keys_and_periods]
+    with storage_errors("spend_counters"):
+        found = {(c.pk, c.sk): c.spent for c in SpendCounter.batch_get(wanted)}
+    return {
+        pair: int(found.get((key_pk(pair[0]), f"SPEND#{pair[1]}"), 0)) for pair in keys_and_periods
+    }
 
 
 def _get(model, hash_key: str, range_key: str):

@@ -40,6 +40,21 @@ WALLET_SK = "WALLET"
 HOLDS_BY_EXPIRY = "HOLD"
 
 
+_TIMESTAMP = "%Y-%m-%dT%H:%M:%S.%f+0000"
+
+
 def timestamp(at: datetime) -> str:
     """A datetime as PynamoDB's UTCDateTimeAttribute stores it (sortable, microseconds)."""
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+0000")
+    return at.astimezone(UTC).strftime(_TIMESTAMP)
+
+
+def parse_timestamp(text: str | None) -> datetime | None:
+    return datetime.strptime(text, _TIMESTAMP).replace(tzinfo=UTC) if text else None
+
+
+def spend_sk(period: str) -> str:
+    return f"SPEND#{period}"
+
+
+def rate_sk(minute: int) -> str:
+    return f"RATE#{minute}"

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pynamodb.attributes import (
     BooleanAttribute,
     JSONAttribute,
+    ListAttribute,
     NumberAttribute,
     TTLAttribute,
     UnicodeAttribute,
@@ -64,7 +65,21 @@ class AccountEmail(_Item):
     account_id = UnicodeAttribute()
 
 
-class ApiKey(_Item):
+class _KeyPolicyItem(_Item):
+    """What a key may do (tollgate.key_policy), on the key record and on its secret items."""
+
+    environment = UnicodeAttribute(default="")
+    allowed_models = ListAttribute(of=UnicodeAttribute, null=True)
+    allowed_endpoints = ListAttribute(of=UnicodeAttribute, null=True)
+    allowed_cidrs = ListAttribute(of=UnicodeAttribute, null=True)
+    expires_at = UTCDateTimeAttribute(null=True)
+    spend_cap = NumberAttribute(null=True)  # nano-USD per spend_cap_period
+    spend_cap_period = UnicodeAttribute(null=True)
+    rpm = NumberAttribute(null=True)
+    tpm = NumberAttribute(null=True)
+
+
+class ApiKey(_KeyPolicyItem):
     """pk ``KEY#<key id>``, sk ``KEY``: the authoritative record of a key (status, role)."""
 
     Meta = _meta(_settings.keys_table)
@@ -80,16 +95,19 @@ class ApiKey(_Item):
     revoked_at = UTCDateTimeAttribute(null=True)
     last_used_at = UTCDateTimeAttribute(null=True)  # set by the proxy's settle transaction
     spend = NumberAttribute(default=0)  # nano-USD charged through this key
+    tags = JSONAttribute(null=True)
+    previous_digest = UnicodeAttribute(null=True)  # the rotated-out secret, while in grace
+    rotated_at = UTCDateTimeAttribute(null=True)
     gsi1pk = UnicodeAttribute()
     gsi1sk = UnicodeAttribute()
     by_account = KeysByAccount()
 
 
-class KeySecret(_Item):
+class KeySecret(_KeyPolicyItem):
     """pk ``SECRET#<sha256 of the secret>``, sk ``SECRET``: how a presented secret finds its key.
 
-    Carries a copy of the key's status and role so that authenticating a management request
-    is one consistent read; ``ttl`` bounds a rotated-out secret's grace period.
+    Carries a copy of the key's status, role and policy so that authenticating a request is
+    one consistent read; a rotated-out secret works until ``grace_until`` (``ttl`` removes it).
     """
 
     Meta = _meta(_settings.keys_table)
@@ -97,6 +115,28 @@ class KeySecret(_Item):
     account_id = UnicodeAttribute()
     role = UnicodeAttribute()
     status = UnicodeAttribute(default="active")
+    grace_until = UTCDateTimeAttribute(null=True)
+    ttl = TTLAttribute(null=True)
+
+
+class SpendCounter(_Item):
+    """pk ``KEY#<key id>``, sk ``SPEND#<period>``: a capped key's spend in one cap period.
+
+    ``committed`` = charged + still held, so concurrent holds cannot pass the cap together.
+    """
+
+    Meta = _meta(_settings.keys_table)
+    committed = NumberAttribute(default=0)
+    spent = NumberAttribute(default=0)
+    ttl = TTLAttribute(null=True)
+
+
+class RateWindow(_Item):
+    """pk ``KEY#<key id>``, sk ``RATE#<unix minute>``: requests and tokens in one minute."""
+
+    Meta = _meta(_settings.keys_table)
+    requests = NumberAttribute(default=0)
+    tokens = NumberAttribute(default=0)
     ttl = TTLAttribute(null=True)
 
 
@@ -197,7 +237,11 @@ class UsageRecord(_Item):
 
 
 class AuditEvent(_Item):
-    """pk ``ACCOUNT#<id>``, sk ``EVENT#<iso time>#<sequence>``: append-only, hash-chained."""
+    """pk ``ACCOUNT#<id>``, sk ``EVENT#<sequence, 12 digits>``: append-only, hash-chained.
+
+    ``previous_digest`` and ``previous_created_at`` describe the account's previous event, so
+    a missing event is told apart from one that expired (tollgate.audit documents the digest).
+    """
 
     Meta = _meta(_settings.audit_table)
     account_id = UnicodeAttribute()
@@ -209,6 +253,7 @@ class AuditEvent(_Item):
     source_ip = UnicodeAttribute(null=True)
     changes = JSONAttribute(null=True)
     previous_digest = UnicodeAttribute()
+    previous_created_at = UTCDateTimeAttribute(null=True)  # None for an account's first event
     digest = UnicodeAttribute()
     created_at = UTCDateTimeAttribute()
     ttl = TTLAttribute()
@@ -219,6 +264,8 @@ TABLE_MODELS: tuple[type[Model], ...] = (
     AccountEmail,
     ApiKey,
     KeySecret,
+    SpendCounter,
+    RateWindow,
     Wallet,
     LedgerEntry,
     Hold,
