@@ -219,3 +219,16 @@ def test_an_expired_key_cannot_take_a_hold(hotpath, funded):
         hotpath.hold(later, KeyPolicy(expires_at=NOW + timedelta(minutes=1)))
 
     assert refused.value.code == "key_expired"
+
+
+def test_the_token_limit_counts_the_tokens_each_settle_reports(hotpath, funded):
+    account_id, key_id = funded
+    limited = KeyPolicy(tpm=46)  # a_usage reports 12 + 34 = 46 tokens
+    first = a_hold(account_id, key_id, 10, "req-1")
+    hotpath.hold(first, limited)
+    hotpath.settle(first, a_usage(first, 5), limited)
+
+    with pytest.raises(RateLimited):
+        hotpath.hold(a_hold(account_id, key_id, 10, "req-2"), limited)
+
+    assert balance_and_held(account_id) == (1_000_000 - 5, 0)

@@ -11,6 +11,7 @@ import json
 import math
 import os
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -313,7 +314,7 @@ def tool_call(call_id: str, name: str, arguments: str) -> dict[str, Any]:
 # --- streams -----------------------------------------------------------------------------------
 
 
-class ChatStream:
+class ChatStream(ABC):
     """Upstream stream bytes in, OpenAI ``chat.completion.chunk`` dicts out.
 
     ``feed`` returns the chunks for the bytes so far, ``close`` those left at the end. The
@@ -355,8 +356,9 @@ class ChatStream:
             chunks.extend(self._on_event(event))
         return chunks
 
+    @abstractmethod
     def _on_event(self, event: Event) -> list[dict[str, Any]]:
-        raise NotImplementedError
+        """The OpenAI chunks one upstream event becomes (each adapter's own translation)."""
 
     def _payload(self, event: Event) -> dict[str, Any]:
         try:
