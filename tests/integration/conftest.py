@@ -41,6 +41,32 @@ def aws() -> Iterator[None]:
         parameters.clear_caches()
         yield
         parameters.clear_caches()
+        assert_every_ledger_adds_up()
+
+
+def assert_every_ledger_adds_up() -> None:
+    """The money invariant, checked after every test for every account in WalletTable: the
+    sum of an account's ledger entries equals its wallet's balance plus what it holds."""
+    table = boto3.resource("dynamodb", region_name=NAMES.region).Table(NAMES.ref("WalletTable"))
+    wallets: dict[str, int] = {}
+    ledgers: dict[str, int] = {}
+    scan: dict[str, Any] = {}
+    while True:
+        page = table.scan(**scan)
+        for item in page["Items"]:
+            if item["sk"] == "WALLET":
+                wallets[item["pk"]] = int(item.get("balance", 0)) + int(item.get("held", 0))
+            elif item["sk"].startswith("LEDGER#"):
+                ledgers[item["pk"]] = ledgers.get(item["pk"], 0) + int(item["amount"])
+        if "LastEvaluatedKey" not in page:
+            break
+        scan = {"ExclusiveStartKey": page["LastEvaluatedKey"]}
+    unbalanced = {
+        pk: (ledgers.get(pk, 0), funds)
+        for pk, funds in wallets.items()
+        if ledgers.get(pk, 0) != funds
+    }
+    assert not unbalanced, f"ledger sum != balance + held: {unbalanced}"
 
 
 @dataclass

@@ -8,15 +8,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import boto3
 import pytest
-from botocore.exceptions import ClientError
 
 from tests.integration.conftest import RECORDER
 from tests.support.environment import NAMES, TEMPLATE
 from tests.support.iam import denied
+from tests.support.lean_dynamodb import BotoJsonClient
 from tollgate import keys, ledger
-from tollgate.aws import AwsError
 from tollgate.errors import PaymentRequired, RateLimited, Unauthenticated
 from tollgate.key_policy import KeyPolicy, SpendCap
 from tollgate.settings import get_settings
@@ -27,23 +25,6 @@ from tollgate.store.models import UsageRecord as UsageModel
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 OPEN = KeyPolicy()  # a key without limits
-
-
-class BotoJsonClient:
-    """The lean client's interface over botocore, so moto's mock can serve it."""
-
-    def __init__(self) -> None:
-        self.client = boto3.client("dynamodb", region_name=NAMES.region)
-
-    def call(self, operation: str, payload: dict) -> dict:
-        try:
-            return self.client._make_api_call(operation, payload)
-        except ClientError as error:
-            raise AwsError(
-                error.response["Error"]["Code"],
-                error.response["Error"].get("Message", ""),
-                cancellation_reasons=error.response.get("CancellationReasons"),
-            ) from error
 
 
 @pytest.fixture
