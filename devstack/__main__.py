@@ -4,6 +4,9 @@ python -m devstack [--port 8787]            start the local stack (what `make ru
 python -m devstack invoke LogicalId --event events/file.json
                                              run one function once against the running stack
 python -m devstack verify-audit ACCOUNT_ID   check an account's audit chain (exit 1: broken)
+python -m devstack pay --amount 20 [--account ACCOUNT_ID]
+                                             top a wallet up through Checkout and the Stripe
+                                             stand-in (default: the demo account)
 """
 
 from __future__ import annotations
@@ -37,6 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     credit.add_argument("amount_usd", help="a decimal amount, e.g. 12.50")
     verify_audit = commands.add_parser("verify-audit", help="check an account's audit chain")
     verify_audit.add_argument("account_id")
+    pay = commands.add_parser("pay", help="top a wallet up through Stripe Checkout (stand-in)")
+    pay.add_argument("--amount", required=True, help="USD, e.g. 20 or 20.00")
+    pay.add_argument("--account", help="the account id (default: the demo account)")
     args = parser.parse_args(argv)
 
     if args.command == "verify-audit":
@@ -53,6 +59,13 @@ def main(argv: list[str] | None = None) -> int:
             json.dumps(credit_account(args.account_id, args.amount_usd, state_dir=args.state_dir))
         )
         return 0
+
+    if args.command == "pay":
+        from devstack.invoke import pay
+
+        paid = pay(args.amount, account_id=args.account, state_dir=args.state_dir)
+        print(json.dumps(paid, indent=2))
+        return 0 if paid["webhook"] and paid["webhook"]["delivered"] else 1
 
     if args.command == "invoke":
         from devstack.invoke import invoke_function

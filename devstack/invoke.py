@@ -1,7 +1,7 @@
 """Commands that act on the running local stack, whose environment devstack wrote to its
 state file: ``invoke`` runs one function once, as `sam local invoke` would; ``credit`` adds
 credit to an account's wallet through the layer's ledger; ``verify-audit`` walks an account's
-audit chain."""
+audit chain; ``pay`` tops a wallet up through Checkout and the Stripe stand-in."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import contextlib
 import json
 import os
 import sys
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -56,3 +58,63 @@ def verify_audit_chain(account_id: str, *, state_dir: Path) -> dict[str, Any]:
 
     with contextlib.redirect_stdout(sys.stderr):
         return audit.verify_chain(account_id).as_dict()
+
+
+def pay(amount_usd: str, *, account_id: str | None, state_dir: Path) -> dict[str, Any]:
+    """A top-up as a customer makes it: a Checkout Session through ``POST /v1/wallet/checkout``
+    (the running API, with an admin key), paid on the Stripe stand-in, which sends the signed
+    ``checkout.session.completed`` webhook; then the payment and the wallet, as the API shows
+    them. Without ``account_id``, the demo account pays with its admin key; another account
+    gets a short-lived admin key, revoked afterwards."""
+    use_running_stack(state_dir)
+    state = json.loads((state_dir / "state.json").read_text())
+    api_url, demo = state["api_url"], state["demo"]
+    with contextlib.redirect_stdout(sys.stderr):
+        if account_id is None or account_id == demo["account_id"]:
+            return _pay(api_url, demo["admin_key"], amount_usd)
+        from tollgate import audit, keys
+        from tollgate.store import keys as key_store
+
+        if key_store.get_account(account_id) is None:
+            raise SystemExit(f"no account {account_id!r} in the running stack")
+        admin = keys.create_key(account_id, keys.NewKey(name="devstack pay", role="admin"))
+        target = f"key:{admin.key.key_id}"
+        created = {"role": (None, "admin")}
+        audit.record(
+            account_id, actor="devstack", action="key.created", target=target, changes=created
+        )
+        try:
+            return _pay(api_url, admin.secret, amount_usd)
+        finally:
+            keys.revoke_key(account_id, admin.key.key_id)
+            revoked = {"status": ("active", "revoked")}
+            audit.record(
+                account_id, actor="devstack", action="key.revoked", target=target, changes=revoked
+            )
+
+
+def _pay(api_url: str, admin_key: str, amount_usd: str) -> dict[str, Any]:
+    auth = {"Authorization": f"Bearer {admin_key}"}
+    session = _http("POST", f"{api_url}/v1/wallet/checkout", {"amount_usd": amount_usd}, auth)
+    completed = _http("POST", f"{session['url']}/complete", {}, {})
+    payment = _http("GET", f"{api_url}/v1/payments/{session['id']}", None, auth)
+    wallet = _http("GET", f"{api_url}/v1/wallet", None, auth)
+    return {
+        "payment": payment,
+        "balance_usd": wallet["balance_usd"],
+        "wallet": wallet,
+        "webhook": completed["webhook"],
+    }
+
+
+def _http(method: str, url: str, body: Any, headers: dict[str, str]) -> Any:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(
+        url, data=data, method=method, headers={"Content-Type": "application/json", **headers}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            return json.loads(answer.read())
+    except urllib.error.HTTPError as error:
+        detail = error.read().decode(errors="replace")
+        raise SystemExit(f"{method} {url} answered {error.code}: {detail}") from None

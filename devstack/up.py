@@ -23,6 +23,7 @@ from devstack.aws import provision
 from devstack.emulator import ApiEmulator, FunctionPool
 from devstack.moto_server import MotoServer
 from devstack.servers import serve_in_thread
+from devstack.stripe_standin import start_stripe_standin
 from devstack.template import ROOT, LocalNames, Template
 from devstack.upstreams.server import RunningUpstreams, start_upstreams
 
@@ -75,10 +76,20 @@ def start_stack(*, port: int, aws_port: int, state_dir: Path) -> Stack:
 
     operator_key = stack.new_operator_key()
     webhook_secret = "whsec_" + secrets.token_hex(24)
+    secret_values = stack.development_secrets(
+        operator_key=operator_key,
+        provider_keys=secret_names_to_keys(provider_keys),
+        stripe_webhook_secret=webhook_secret,
+    )
+    # The Stripe stand-in, with the secret's test key; webhooks go to the API once it runs.
+    stripe = start_stripe_standin(
+        json.loads(secret_values["StripeSecret"])["api_key"], webhook_secret
+    )
     environment = {
         **stack.BASE_ENVIRONMENT,
         "AWS_ENDPOINT_URL": aws_url,
         "TOLLGATE_CATALOG_PATH": str(catalog_path),
+        "STRIPE_API_BASE": stripe.url,
         **stack.functions_environment(template, names),
     }
     os.environ.update(environment)
@@ -86,11 +97,7 @@ def start_stack(*, port: int, aws_port: int, state_dir: Path) -> Stack:
         template,
         names,
         boto3.Session(),
-        secret_values=stack.development_secrets(
-            operator_key=operator_key,
-            provider_keys=secret_names_to_keys(provider_keys),
-            stripe_webhook_secret=webhook_secret,
-        ),
+        secret_values=secret_values,
         endpoint_url=aws_url,
     )
     boto3.client("ses", endpoint_url=aws_url).verify_domain_identity(Domain="tollgate.local")
@@ -98,7 +105,14 @@ def start_stack(*, port: int, aws_port: int, state_dir: Path) -> Stack:
 
     pool = FunctionPool(template.functions(), names.region)
     api = serve_in_thread(ApiEmulator(template, pool, stage=names.parameters["Environment"]), port)
-    (state_dir / "state.json").write_text(json.dumps({"environment": environment}, indent=2))
+    stripe.app.webhook_url = f"{api.url}/webhooks/stripe"
+    state = {
+        "environment": environment,
+        "api_url": api.url,
+        "stripe_api_base": stripe.url,
+        "demo": {"account_id": demo["account_id"], "admin_key": demo["admin_key"]},
+    }
+    (state_dir / "state.json").write_text(json.dumps(state, indent=2))
 
     contract = {
         "TOLLGATE_URL": api.url,
@@ -109,8 +123,10 @@ def start_stack(*, port: int, aws_port: int, state_dir: Path) -> Stack:
         "AWS_ENDPOINT_URL": aws_url,
         "AWS_REGION": names.region,
         "STRIPE_WEBHOOK_SECRET": webhook_secret,
+        "STRIPE_API_BASE": stripe.url,
+        "TOLLGATE_ACCOUNT_ID": demo["account_id"],  # the demo account the keys above belong to
     }
-    return Stack(contract, environment, pool, upstreams, [api, upstreams, moto])
+    return Stack(contract, environment, pool, upstreams, [api, stripe, upstreams, moto])
 
 
 PROVIDER_KINDS = ("openai", "anthropic", "gemini")
@@ -156,7 +172,11 @@ def seed_demo_account() -> dict[str, str]:
         ("key.created", f"key:{inference.key.key_id}", {"role": (None, "inference")}),
     ):
         audit.record(account_id, actor="devstack", action=action, target=target, changes=changes)
-    return {"admin_key": created.admin_key.secret, "inference_key": inference.secret}
+    return {
+        "account_id": account_id,
+        "admin_key": created.admin_key.secret,
+        "inference_key": inference.secret,
+    }
 
 
 def print_contract(contract: dict[str, str], started: float) -> None:

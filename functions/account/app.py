@@ -1,7 +1,7 @@
-"""AccountFunction: the platform operator creates customer accounts; an account admin reads
-the account's audit trail."""
+"""AccountFunction: the platform operator creates customer accounts and adjusts their
+wallets; an account admin reads the account's audit trail."""
 
-from tollgate import accounts, api, audit, keys
+from tollgate import accounts, api, audit, billing, keys
 from tollgate.auth import ADMIN, OPERATOR
 from tollgate.instrumentation import instrumented
 from tollgate.observability import metrics
@@ -31,6 +31,25 @@ def create_account():
         "admin_key": keys.key_view(created.admin_key.key, secret=created.admin_key.secret),
     }
     return api.json_response(app, 201, body)
+
+
+@app.post("/operator/accounts/<account_id>/adjustments")
+def adjust_wallet(account_id: str):
+    api.principal(app, OPERATOR, settings)
+    adjustment = billing.parse_adjustment(api.json_body(app))
+    entry, wallet = billing.adjust_wallet(account_id, adjustment)
+    view = billing.adjustment_view(entry, wallet, adjustment.direction)
+    audit.record(
+        account_id,
+        actor=audit.OPERATOR_ACTOR,
+        action="wallet.adjusted",
+        target=f"account:{account_id}",
+        request_id=api.request_id(app),
+        source_ip=api.source_ip(app),
+        changes=billing.adjustment_changes(entry, wallet),
+    )
+    metrics.add_metric(name="WalletAdjustments", unit="Count", value=1)
+    return api.json_response(app, 201, view)
 
 
 @app.get("/v1/audit")

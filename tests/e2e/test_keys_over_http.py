@@ -23,9 +23,13 @@ def test_devstack_prints_its_whole_contract(devstack):
         "AWS_ENDPOINT_URL",
         "AWS_REGION",
         "STRIPE_WEBHOOK_SECRET",
+        "STRIPE_API_BASE",
+        "TOLLGATE_ACCOUNT_ID",
     ):
         assert devstack[name], name
     assert devstack["OPENAI_BASE_URL"] == devstack["TOLLGATE_URL"] + "/v1"
+    with client(devstack, devstack["TOLLGATE_ADMIN_KEY"]) as admin:
+        assert admin.get("/v1/wallet").json()["account_id"] == devstack["TOLLGATE_ACCOUNT_ID"]
 
 
 def test_the_admin_key_creates_lists_and_revokes_an_inference_key(devstack):

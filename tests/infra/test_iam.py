@@ -18,10 +18,19 @@ EXPECTED_GRANTS = {
     "AccountFunction": {
         ("dynamodb:GetItem", TABLE.format("KeysTable")),  # is a key a customer's (403) or not (401)
         ("dynamodb:PutItem", TABLE.format("KeysTable")),  # account, email guard, admin key
-        ("dynamodb:PutItem", TABLE.format("WalletTable")),  # the wallet at zero
+        ("dynamodb:PutItem", TABLE.format("WalletTable")),  # wallet at zero, adjustment entry
+        ("dynamodb:UpdateItem", TABLE.format("WalletTable")),  # adjustment: conditional balance
+        ("dynamodb:GetItem", TABLE.format("WalletTable")),  # the wallet after an adjustment
         ("dynamodb:PutItem", TABLE.format("AuditTable")),  # audit events (conditional)
         ("dynamodb:Query", TABLE.format("AuditTable")),  # chain head, audit list
         ("secretsmanager:GetSecretValue", "tollgate/dev/operator-key-digest"),
+    },
+    "BillingFunction": {
+        ("dynamodb:GetItem", TABLE.format("KeysTable")),  # the admin key behind a secret
+        ("dynamodb:GetItem", TABLE.format("WalletTable")),  # wallet, one payment
+        ("dynamodb:Query", TABLE.format("WalletTable")),  # ledger pages, payments
+        ("dynamodb:PutItem", TABLE.format("WalletTable")),  # the open payment of a checkout
+        ("secretsmanager:GetSecretValue", "tollgate/dev/stripe"),  # the Stripe API key
     },
     "ProxyFunction": {
         ("dynamodb:GetItem", TABLE.format("KeysTable")),  # the key behind a presented secret
@@ -32,6 +41,15 @@ EXPECTED_GRANTS = {
         ("dynamodb:DeleteItem", TABLE.format("WalletTable")),  # settle releases the hold
         ("dynamodb:PutItem", TABLE.format("MetadataTable")),  # usage record
         ("secretsmanager:GetSecretValue", "tollgate/dev/provider-keys"),
+    },
+    "PaymentWebhookFunction": {
+        ("dynamodb:GetItem", TABLE.format("WalletTable")),  # event processed?, the payment
+        ("dynamodb:PutItem", TABLE.format("WalletTable")),  # event marker, ledger entry
+        ("dynamodb:UpdateItem", TABLE.format("WalletTable")),  # balance, payment status
+        ("dynamodb:UpdateItem", TABLE.format("KeysTable")),  # dispute flag on the account
+        ("dynamodb:PutItem", TABLE.format("AuditTable")),  # wallet.credited, payment.disputed
+        ("dynamodb:Query", TABLE.format("AuditTable")),  # the previous event, for the chain
+        ("secretsmanager:GetSecretValue", "tollgate/dev/stripe"),
     },
     "KeysFunction": {
         ("dynamodb:GetItem", TABLE.format("KeysTable")),

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from aws_lambda_powertools.utilities import parameters
 
+from tollgate.errors import InternalError
 from tollgate.observability import logger
 from tollgate.settings import Settings
 
@@ -18,3 +21,44 @@ def operator_key_digests(settings: Settings) -> frozenset[str]:
         logger.error("the operator key secret has no value; operator routes are closed")
         return frozenset()
     return frozenset(part.strip().lower() for part in str(value).split(",") if part.strip())
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class StripeSecrets:
+    """The Stripe secret's JSON object: the API key and the webhook signing secret(s).
+
+    ``webhook_secret`` may be one string or a list of them (during a signing-secret roll,
+    Stripe signs with both the old and the new one for a while).
+    """
+
+    api_key: str | None
+    webhook_secrets: tuple[str, ...]
+
+    def __repr__(self) -> str:  # never print a secret
+        return f"StripeSecrets(api_key={'set' if self.api_key else None}, webhook_secrets=...)"
+
+
+def stripe_secrets(settings: Settings) -> StripeSecrets:
+    """The Stripe secret, cached per container like every secret; InternalError when it has
+    no usable value (a deployment without its Stripe secret cannot accept webhooks)."""
+    try:
+        value = parameters.get_secret(
+            settings.stripe_secret, transform="json", max_age=settings.secrets_max_age_seconds
+        )
+    except (
+        parameters.exceptions.GetParameterError,
+        parameters.exceptions.TransformParameterError,
+    ):
+        logger.error("the Stripe secret has no JSON value; payments cannot be processed")
+        raise InternalError("Payments are not configured.") from None
+    if not isinstance(value, dict):
+        logger.error("the Stripe secret is not a JSON object")
+        raise InternalError("Payments are not configured.")
+    webhook = value.get("webhook_secret")
+    candidates = webhook if isinstance(webhook, list) else [webhook]
+    webhook_secrets = tuple(s for s in candidates if isinstance(s, str) and s)
+    api_key = value.get("api_key")
+    return StripeSecrets(
+        api_key=api_key if isinstance(api_key, str) and api_key else None,
+        webhook_secrets=webhook_secrets,
+    )

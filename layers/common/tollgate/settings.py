@@ -29,6 +29,11 @@ class Settings:
     aws_endpoint_url: str | None = None  # a local stand-in for AWS (devstack's moto)
     upstream_connect_timeout_seconds: float = 5.0
     upstream_read_timeout_seconds: float = 240.0  # a long non-streamed answer takes minutes
+    stripe_api_base: str | None = None  # devstack's Stripe stand-in; None: Stripe itself
+    checkout_min_usd: str = "5.00"
+    checkout_max_usd: str = "1000.00"
+    checkout_success_url: str = "https://example.com/tollgate/topup/success"
+    checkout_cancel_url: str = "https://example.com/tollgate/topup/cancelled"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -60,6 +65,15 @@ class Settings:
             aws_endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
             upstream_connect_timeout_seconds=_seconds(env, "TOLLGATE_UPSTREAM_CONNECT_TIMEOUT", 5),
             upstream_read_timeout_seconds=_seconds(env, "TOLLGATE_UPSTREAM_READ_TIMEOUT", 240),
+            stripe_api_base=env.get("STRIPE_API_BASE") or None,
+            checkout_min_usd=env.get("TOLLGATE_CHECKOUT_MIN_USD", "5.00"),
+            checkout_max_usd=env.get("TOLLGATE_CHECKOUT_MAX_USD", "1000.00"),
+            checkout_success_url=env.get(
+                "TOLLGATE_CHECKOUT_SUCCESS_URL", "https://example.com/tollgate/topup/success"
+            ),
+            checkout_cancel_url=env.get(
+                "TOLLGATE_CHECKOUT_CANCEL_URL", "https://example.com/tollgate/topup/cancelled"
+            ),
         )
 
 

@@ -12,7 +12,8 @@ from tollgate.observability import logger
 
 
 def cancellation_codes(error: TransactWriteError) -> list[str | None]:
-    """The per-item reasons of a cancelled transaction, in the order the items were written."""
+    """The per-item reasons of a cancelled transaction, in the order PynamoDB sent the items:
+    condition checks, then deletes, then puts, then updates (not the order they were added)."""
     return [reason.code if reason else None for reason in error.cancellation_reasons or []]
 
 

@@ -56,6 +56,7 @@ class Account(_Item):
     name = UnicodeAttribute()
     status = UnicodeAttribute(default="active")
     created_at = UTCDateTimeAttribute()
+    flagged = UnicodeAttribute(null=True)  # why the operator should look (a payment dispute)
 
 
 class AccountEmail(_Item):
@@ -170,7 +171,37 @@ class LedgerEntry(_Item):
     amount = NumberAttribute()  # signed nano-USD
     reason = UnicodeAttribute(default="")
     reference = UnicodeAttribute(null=True)
+    receipt_url = UnicodeAttribute(null=True)  # a Stripe top-up's receipt
     created_at = UTCDateTimeAttribute()
+
+
+class Payment(_Item):
+    """pk ``ACCOUNT#<id>``, sk ``PAYMENT#<checkout session id>``: one top-up through Stripe.
+
+    status: open (session created), paid (credited), failed, expired.
+    """
+
+    Meta = _meta(_settings.wallet_table)
+    payment_id = UnicodeAttribute()  # the Checkout Session id, cs_...
+    account_id = UnicodeAttribute()
+    amount = NumberAttribute()  # nano-USD
+    currency = UnicodeAttribute(default="usd")
+    status = UnicodeAttribute(default="open")
+    checkout_url = UnicodeAttribute(null=True)
+    payment_intent_id = UnicodeAttribute(null=True)
+    receipt_url = UnicodeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+
+
+class ProcessedEvent(_Item):
+    """pk ``STRIPE_EVENT#<event id>``, sk ``EVENT``: a webhook event already handled."""
+
+    Meta = _meta(_settings.wallet_table)
+    event_type = UnicodeAttribute()
+    account_id = UnicodeAttribute(null=True)
+    processed_at = UTCDateTimeAttribute()
+    ttl = TTLAttribute()
 
 
 class Hold(_Item):
@@ -268,6 +299,8 @@ TABLE_MODELS: tuple[type[Model], ...] = (
     RateWindow,
     Wallet,
     LedgerEntry,
+    Payment,
+    ProcessedEvent,
     Hold,
     UsageRecord,
     AuditEvent,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pynamodb.transactions import TransactWrite
 
-from tollgate.errors import NotFound
+from tollgate.errors import Conflict, NotFound
 from tollgate.store.connection import connection
 from tollgate.store.errors import storage_errors
 from tollgate.store.layout import WALLET_SK, account_pk
@@ -27,8 +27,9 @@ def apply_credit(entry: LedgerEntry) -> None:
     """Add a positive ledger entry to the wallet's balance: both or neither are written."""
     pk, sk = wallet_key(entry.account_id)
     no_wallet = NotFound(f"Account {entry.account_id} has no wallet.", code="account_not_found")
+    # PynamoDB sends a transaction's puts before its updates: the wallet update is item 1.
     with (
-        storage_errors("apply_credit", conditions={0: no_wallet}),
+        storage_errors("apply_credit", conditions={1: no_wallet}),
         TransactWrite(connection=connection()) as tx,
     ):
         tx.update(
@@ -37,3 +38,36 @@ def apply_credit(entry: LedgerEntry) -> None:
             condition=Wallet.pk.exists(),
         )
         tx.save(entry, condition=LedgerEntry.pk.does_not_exist())
+
+
+def apply_debit(entry: LedgerEntry) -> None:
+    """Add a negative ledger entry to the wallet's balance only if the balance covers it, so
+    the wallet never goes negative: both or neither are written. Conflict
+    (``insufficient_balance``) when the balance is short, NotFound without a wallet."""
+    pk, sk = wallet_key(entry.account_id)
+    amount = -int(entry.amount)
+    if amount <= 0:
+        raise ValueError("a debit entry must be negative")
+    short = Conflict(
+        "The available balance (money not held for requests in flight) does not cover this debit.",
+        code="insufficient_balance",
+        param="amount_usd",
+    )
+    # PynamoDB sends a transaction's puts before its updates: the wallet update is item 1.
+    try:
+        with (
+            storage_errors("apply_debit", conditions={1: short}),
+            TransactWrite(connection=connection()) as tx,
+        ):
+            tx.update(
+                Wallet(pk, sk),
+                actions=[Wallet.balance.add(-amount), Wallet.updated_at.set(entry.created_at)],
+                condition=Wallet.pk.exists() & (Wallet.balance >= amount),
+            )
+            tx.save(entry, condition=LedgerEntry.pk.does_not_exist())
+    except Conflict:
+        if get_wallet(entry.account_id) is None:
+            raise NotFound(
+                f"Account {entry.account_id} has no wallet.", code="account_not_found"
+            ) from None
+        raise

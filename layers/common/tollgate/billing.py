@@ -1,0 +1,434 @@
+"""The wallet as its owner sees it: balance, ledger (JSON or CSV), top-ups through Stripe
+Checkout and their payment records; and the operator's adjustments of a wallet.
+
+Money is integer nano-USD here and a decimal USD string on the wire (``tollgate.money``).
+
+The ledger and its running balance
+----------------------------------
+Every movement of money is a ledger entry: ``topup`` (a Stripe payment credited by the
+webhook), ``adjustment`` (the operator's credit or debit, signed) and ``charge``. Charges are
+not one entry per request: the proxy's settle transaction adds each request's charge to one
+entry per UTC day (``LEDGER#<date>#charges``, created with that day's first charge), so a
+``charge`` entry is the day's charges so far. It sorts before the other entries of its day.
+
+Holds (money reserved for in-flight requests) move money from ``balance`` to ``held`` without
+a ledger entry; only the settled charge is written. So at any moment the sum of all ledger
+entries equals ``balance + held``, and the running balance shown with each entry,
+``balance_after_usd``, is that sum up to and including the entry, in listing order::
+
+    balance_after(newest entry) = balance + held
+    balance_after(next older)   = balance_after(newer) - amount(newer)
+
+For a later page, ``balance + held`` minus the sum of every entry newer than the page's first
+entry is where the page starts (one Query reading only amounts). Within a day the rolled-up
+charge entry sits before that day's top-ups and adjustments, so the figures inside a day follow
+that order; the figure at each day's boundary is exact. A request settling between the wallet
+read and the ledger read can make the newest figure lag by that one charge.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import io
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import stripe
+
+from tollgate import clock, ledger, secrets
+from tollgate.errors import BadRequest, NotFound, UpstreamError
+from tollgate.money import NANOS_PER_USD, MoneyError, format_usd, parse_usd
+from tollgate.observability import logger
+from tollgate.settings import Settings
+from tollgate.store import billing as store
+from tollgate.store import payments as payment_store
+from tollgate.store import wallet as wallet_store
+from tollgate.store.models import LedgerEntry, Payment, Wallet
+from tollgate.validation import choice_field, reject_unknown_fields, text_field
+
+CURRENCY = "usd"
+PRODUCT_NAME = "Tollgate credit"
+LEDGER_COLUMNS = (
+    "id",
+    "created_at",
+    "kind",
+    "amount_usd",
+    "balance_after_usd",
+    "reason",
+    "reference",
+    "receipt_url",
+)
+MAX_CSV_ROWS = 10_000
+DIRECTIONS = ("credit", "debit")
+NANOS_PER_CENT = NANOS_PER_USD // 100
+STRIPE_TIMEOUT_SECONDS = 10
+STRIPE_RETRIES = 2
+_CENTS = re.compile(r"-?[0-9]+(?:\.[0-9]{1,2})?")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+# ------------------------------------------------------------------------------ wallet
+
+
+def get_wallet(account_id: str) -> Wallet:
+    found = wallet_store.get_wallet(account_id)
+    if found is None:
+        raise NotFound(f"Account {account_id} has no wallet.", code="account_not_found")
+    return found
+
+
+def wallet_view(wallet: Wallet) -> dict[str, Any]:
+    """The wallet's money (what its ledger sums to), the part held for requests in flight, and
+    the rest, available to new requests. (Stored, ``balance`` is already net of holds.)"""
+    available, held = int(wallet.balance or 0), int(wallet.held or 0)
+    return {
+        "object": "wallet",
+        "account_id": wallet.account_id,
+        "balance_usd": format_usd(available + held),
+        "held_usd": format_usd(held),
+        "available_usd": format_usd(available),
+        "currency": CURRENCY,
+    }
+
+
+# ------------------------------------------------------------------------------ ledger
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerRow:
+    entry: LedgerEntry
+    balance_after: int  # nano-USD: balance + held right after this entry
+
+
+def running_balances(entries: Sequence[LedgerEntry], funds_after_first: int) -> list[LedgerRow]:
+    """Each entry (newest first) with the funds right after it; ``funds_after_first`` is the
+    figure after the first (newest) entry of the list."""
+    rows, funds = [], funds_after_first
+    for entry in entries:
+        rows.append(LedgerRow(entry, funds))
+        funds -= int(entry.amount)
+    return rows
+
+
+def ledger_format(value: str | None) -> str:
+    """The ``format`` query parameter of the ledger: json (the default) or csv."""
+    if value in (None, "", "json", "csv"):
+        return value or "json"
+    raise BadRequest("'format' must be json or csv.", param="format")
+
+
+def ledger_page(
+    account_id: str, *, limit: int | None = None, cursor: str | None = None
+) -> tuple[list[LedgerRow], str | None]:
+    """One page of the ledger, newest first, each entry with its running balance."""
+    wallet = get_wallet(account_id)
+    entries, next_cursor = store.list_ledger(account_id, limit=limit, cursor=cursor)
+    funds = int(wallet.balance or 0) + int(wallet.held or 0)
+    if cursor and entries:
+        funds -= store.sum_ledger_after(account_id, entries[0].sk)
+    return running_balances(entries, funds), next_cursor
+
+
+def ledger_export(
+    account_id: str, *, cursor: str | None = None
+) -> tuple[list[LedgerRow], str | None]:
+    """The ledger for a CSV export: every entry (from ``cursor`` on), at most MAX_CSV_ROWS;
+    the cursor returned continues a longer ledger."""
+    rows: list[LedgerRow] = []
+    next_cursor = cursor
+    while True:
+        page, next_cursor = ledger_page(account_id, limit=100, cursor=next_cursor)
+        rows.extend(page)
+        if next_cursor is None or len(rows) >= MAX_CSV_ROWS:
+            return rows, next_cursor
+
+
+def ledger_entry_view(row: LedgerRow) -> dict[str, Any]:
+    entry = row.entry
+    return {
+        "object": "ledger_entry",
+        "id": entry.entry_id,
+        "kind": entry.kind,
+        "amount_usd": format_usd(int(entry.amount)),
+        "balance_after_usd": format_usd(row.balance_after),
+        "reason": entry.reason or "",
+        "reference": entry.reference,
+        "receipt_url": entry.receipt_url,  # a Stripe top-up's receipt
+        "created_at": _unix(entry.created_at),
+    }
+
+
+def ledger_csv(rows: Sequence[LedgerRow]) -> str:
+    """The rows as CSV with a header row (the JSON view's columns); ``created_at`` is UTC as
+    ``YYYY-MM-DD HH:MM:SS`` and text that a spreadsheet would run as a formula gets a leading
+    apostrophe."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(LEDGER_COLUMNS)
+    for row in rows:
+        view = ledger_entry_view(row)
+        view["created_at"] = _spreadsheet_time(row.entry.created_at)
+        view["reason"] = _spreadsheet_text(view["reason"])
+        view["reference"] = _spreadsheet_text(view["reference"] or "")
+        view["receipt_url"] = _spreadsheet_text(view["receipt_url"] or "")
+        writer.writerow([view[column] for column in LEDGER_COLUMNS])
+    return out.getvalue()
+
+
+def _spreadsheet_text(value: str) -> str:
+    return "'" + value if value.startswith(_FORMULA_START) else value
+
+
+# ------------------------------------------------------------------------------ checkout
+
+
+def parse_checkout_amount(body: Mapping[str, Any], settings: Settings) -> int:
+    """``amount_usd`` of a top-up in nano-USD: a decimal string (or whole number) of USD with
+    at most 2 decimals, between the operator's minimum and maximum."""
+    reject_unknown_fields(body, ("amount_usd",))
+    low, high = parse_usd(settings.checkout_min_usd), parse_usd(settings.checkout_max_usd)
+    bounds = f"between {format_usd(low)} and {format_usd(high)} USD"
+    value = body.get("amount_usd")
+    if value is None:
+        raise BadRequest(
+            f"'amount_usd' is required, a decimal string {bounds}.", param="amount_usd"
+        )
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not _CENTS.fullmatch(value.strip()):
+        raise BadRequest(
+            f"'amount_usd' must be a decimal string with at most 2 decimals, e.g. \"20.00\", "
+            f"{bounds}.",
+            param="amount_usd",
+        )
+    try:
+        amount = parse_usd(value.strip())
+    except MoneyError:
+        raise BadRequest(f"'amount_usd' must be {bounds}.", param="amount_usd") from None
+    if not low <= amount <= high:
+        raise BadRequest(f"'amount_usd' must be {bounds}.", param="amount_usd")
+    return amount
+
+
+def stripe_api_key(settings: Settings) -> str:
+    """The Stripe API key, from the Stripe secret ``{"api_key", "webhook_secret"}``."""
+    key = secrets.stripe_secrets(settings).api_key
+    if not key:
+        logger.error("the Stripe secret has no api_key; top-ups are unavailable")
+        raise UpstreamError(
+            "Payments are not configured on this gateway (no Stripe API key).",
+            code="payments_not_configured",
+        )
+    return key
+
+
+@functools.lru_cache(maxsize=4)
+def stripe_client(api_key: str, api_base: str | None) -> stripe.StripeClient:
+    """One Stripe client per container and key (the official SDK); ``api_base`` points it at
+    devstack's stand-in."""
+    return stripe.StripeClient(
+        api_key,
+        base_addresses={"api": api_base} if api_base else None,
+        max_network_retries=STRIPE_RETRIES,
+        http_client=stripe.new_default_http_client(timeout=STRIPE_TIMEOUT_SECONDS),
+    )
+
+
+def checkout_params(account_id: str, amount: int, settings: Settings) -> dict[str, Any]:
+    """The Checkout Session Tollgate asks Stripe for: one line of credit, in cents."""
+    if amount % NANOS_PER_CENT:
+        raise ValueError("a checkout amount is whole cents")
+    return {
+        "mode": "payment",
+        "line_items": [
+            {
+                "quantity": 1,
+                "price_data": {
+                    "currency": CURRENCY,
+                    "unit_amount": amount // NANOS_PER_CENT,
+                    "product_data": {"name": PRODUCT_NAME},
+                },
+            }
+        ],
+        "metadata": {"account_id": account_id},
+        "payment_intent_data": {"metadata": {"account_id": account_id}},
+        "client_reference_id": account_id,
+        "success_url": settings.checkout_success_url,
+        "cancel_url": settings.checkout_cancel_url,
+    }
+
+
+def create_checkout(
+    account_id: str, amount: int, settings: Settings, *, now: datetime | None = None
+) -> dict[str, Any]:
+    """A Stripe Checkout Session for ``amount`` nano-USD, recorded as an open payment; the
+    credit itself comes only from the verified webhook."""
+    client = stripe_client(stripe_api_key(settings), settings.stripe_api_base)
+    try:
+        session = client.v1.checkout.sessions.create(
+            params=checkout_params(account_id, amount, settings)
+        )
+    except stripe.StripeError as error:
+        raise _stripe_failure(error) from None
+    if not session.url:
+        raise UpstreamError(
+            "Stripe created a checkout session without a URL.", code="payment_processor_error"
+        )
+    payment_store.create_open_payment(
+        account_id, session.id, amount, CURRENCY, session.url, now or clock.utcnow()
+    )
+    return {
+        "object": "checkout_session",
+        "id": session.id,
+        "url": session.url,
+        "amount_usd": format_usd(amount),
+        "expires_at": session.expires_at,
+    }
+
+
+def _stripe_failure(error: Exception) -> UpstreamError:
+    """A Stripe failure as a 502 that says what happened, without any secret."""
+    if isinstance(error, stripe.AuthenticationError | stripe.PermissionError):
+        reason = "it refused the gateway's API key"
+    elif isinstance(error, stripe.APIConnectionError):
+        reason = "it could not be reached"
+    elif isinstance(error, stripe.RateLimitError):
+        reason = "it is rate limiting the gateway; try again shortly"
+    else:
+        detail = getattr(error, "user_message", None) or type(error).__name__
+        reason = f"it answered: {detail}"
+    logger.warning("stripe call failed", extra={"error": type(error).__name__})
+    return UpstreamError(
+        f"Stripe could not create the checkout session: {reason}.",
+        code="payment_processor_error",
+    )
+
+
+# ------------------------------------------------------------------------------ payments
+
+
+def get_payment(account_id: str, payment_id: str) -> Payment:
+    payment = payment_store.get_payment(account_id, payment_id) if payment_id.strip() else None
+    if payment is None:
+        raise NotFound(
+            f"No payment with id '{payment_id}'.", code="payment_not_found", param="payment_id"
+        )
+    return payment
+
+
+def list_payments(
+    account_id: str, *, limit: int | None = None, cursor: str | None = None
+) -> tuple[list[Payment], str | None]:
+    return store.list_payments(account_id, limit=limit, cursor=cursor)
+
+
+def payment_view(payment: Payment) -> dict[str, Any]:
+    return {
+        "object": "payment",
+        "id": payment.payment_id,
+        "amount_usd": format_usd(int(payment.amount)),
+        "currency": payment.currency,
+        "status": payment.status,
+        "checkout_session_id": payment.payment_id,
+        "payment_intent_id": payment.payment_intent_id,
+        "receipt_url": payment.receipt_url,
+        "checkout_url": payment.checkout_url if payment.status == "open" else None,
+        "created_at": _unix(payment.created_at),
+        "updated_at": _unix(payment.updated_at),
+    }
+
+
+# ------------------------------------------------------------------------------ adjustments
+
+
+@dataclass(frozen=True, slots=True)
+class Adjustment:
+    amount: int  # nano-USD, positive
+    direction: str  # credit or debit
+    reason: str
+
+
+def parse_adjustment(body: Mapping[str, Any]) -> Adjustment:
+    reject_unknown_fields(body, ("amount_usd", "direction", "reason"))
+    value = body.get("amount_usd")
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    try:
+        amount = parse_usd(value) if isinstance(value, str) else 0
+    except MoneyError:
+        amount = 0
+    if amount <= 0:
+        raise BadRequest(
+            "'amount_usd' must be a positive decimal string, e.g. \"5.00\".", param="amount_usd"
+        )
+    if "direction" not in body:
+        raise BadRequest("'direction' is required: credit or debit.", param="direction")
+    return Adjustment(
+        amount=amount,
+        direction=choice_field(body, "direction", DIRECTIONS, default="credit"),
+        reason=text_field(body, "reason", required=True, max_length=500),
+    )
+
+
+def adjust_wallet(
+    account_id: str,
+    adjustment: Adjustment,
+    *,
+    reference: str | None = None,
+    now: datetime | None = None,
+) -> tuple[LedgerEntry, Wallet]:
+    """Credit or debit the wallet with an ``adjustment`` ledger entry; a debit never takes the
+    balance below zero (Conflict ``insufficient_balance``). Returns the entry and the wallet
+    after it."""
+    get_wallet(account_id)  # an unknown account is a 404 before anything is written
+    move = ledger.credit if adjustment.direction == "credit" else ledger.debit
+    entry = move(
+        account_id,
+        adjustment.amount,
+        kind="adjustment",
+        reason=adjustment.reason,
+        reference=reference,
+        now=now,
+    )
+    return entry, get_wallet(account_id)
+
+
+def adjustment_view(entry: LedgerEntry, wallet: Wallet, direction: str) -> dict[str, Any]:
+    return {
+        "object": "adjustment",
+        "id": entry.entry_id,
+        "account_id": entry.account_id,
+        "direction": direction,
+        "amount_usd": format_usd(abs(int(entry.amount))),
+        "reason": entry.reason,
+        "created_at": _unix(entry.created_at),
+        "wallet": wallet_view(wallet),
+    }
+
+
+def adjustment_changes(entry: LedgerEntry, wallet: Wallet) -> dict[str, tuple[Any, Any]]:
+    """What the audit trail records of an adjustment: the entry and the balance it moved
+    (``before`` is the balance after it minus the entry; a charge settling at the same
+    moment is not in it)."""
+    amount, after = int(entry.amount), int(wallet.balance or 0) + int(wallet.held or 0)
+    return {
+        "ledger_entry": (None, entry.entry_id),
+        "amount_usd": (None, format_usd(amount)),
+        "reason": (None, entry.reason),
+        "balance_usd": (format_usd(after - amount), format_usd(after)),
+    }
+
+
+def _unix(moment: datetime | None) -> int | None:
+    return int(moment.timestamp()) if moment else None
+
+
+def _spreadsheet_time(moment: datetime | None) -> str:
+    """UTC to the second as ``YYYY-MM-DD HH:MM:SS``, which spreadsheets read as a date."""
+    if moment is None:
+        return ""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")

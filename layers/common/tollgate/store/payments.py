@@ -1,0 +1,306 @@
+"""Payments and processed Stripe events in WalletTable; the dispute flag in KeysTable.
+
+Items:
+- payment ``ACCOUNT#<id> · PAYMENT#<checkout session id>`` (``Payment``): written ``open`` when
+  checkout creates the session, then moved on by the webhook: ``processing`` (an async method
+  is pending), ``paid`` (credited), ``failed``, ``expired`` or ``mismatch`` (never credited);
+- processed event ``STRIPE_EVENT#<event id> · EVENT`` (``ProcessedEvent``, TTL 90 days): a
+  webhook event already handled. Every webhook write carries this marker with the condition
+  that it does not exist yet, in the same transaction as its effect, so a replayed or
+  concurrently duplicated delivery changes nothing.
+
+A payment only moves forward: ``open`` → ``processing`` → one of the final states, and a
+``paid`` payment never changes again (that condition is what makes
+``checkout.session.completed`` and ``checkout.session.async_payment_succeeded`` of the same
+session credit once, in whichever order they arrive).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from pynamodb.exceptions import PutError, TransactWriteError
+from pynamodb.transactions import TransactWrite
+
+from tollgate.store.connection import connection
+from tollgate.store.errors import cancellation_codes, storage_errors
+from tollgate.store.layout import account_pk
+from tollgate.store.models import Account, LedgerEntry, Payment, ProcessedEvent, Wallet
+from tollgate.store.wallet import wallet_key
+
+PAYMENT_PREFIX = "PAYMENT#"
+EVENT_PREFIX = "STRIPE_EVENT#"
+EVENT_SK = "EVENT"
+PROFILE_SK = "PROFILE"
+EVENT_RETENTION = timedelta(days=90)
+
+# The statuses a payment may be in for each update to apply (paid is final).
+NOT_PAID = ("open", "processing", "failed", "expired", "mismatch")
+MOVES_FROM = {
+    "processing": ("open",),
+    "failed": ("open", "processing"),
+    "expired": ("open", "processing"),
+    "mismatch": NOT_PAID,
+}
+
+
+class Written(enum.Enum):
+    """What a webhook write did."""
+
+    DONE = "done"
+    DUPLICATE = "duplicate"  # the event was already processed: nothing written
+    PAYMENT_MOVED_ON = "payment_moved_on"  # the payment is past this update (or paid): no effect
+    NO_WALLET = "no_wallet"  # the account has no wallet: nothing written
+    NO_ACCOUNT = "no_account"  # the account does not exist: nothing written
+
+
+def payment_sk(session_id: str) -> str:
+    return f"{PAYMENT_PREFIX}{session_id}"
+
+
+def event_pk(event_id: str) -> str:
+    return f"{EVENT_PREFIX}{event_id}"
+
+
+def new_marker(
+    event_id: str, event_type: str, account_id: str | None, *, now: datetime
+) -> ProcessedEvent:
+    return ProcessedEvent(
+        event_pk(event_id),
+        EVENT_SK,
+        event_type=event_type,
+        account_id=account_id,
+        processed_at=now,
+        ttl=now + EVENT_RETENTION,
+    )
+
+
+# ------------------------------------------------------------------------------ payments
+
+
+def create_open_payment(
+    account_id: str,
+    session_id: str,
+    amount_nanos: int,
+    currency: str,
+    checkout_url: str | None,
+    now: datetime,
+) -> Payment:
+    """Record a Checkout Session just created (status ``open``, the amount in nano-USD), so
+    the webhook can check the paid amount against it. Never overwrites a payment the webhook
+    may already have recorded for the session: that one is returned instead."""
+    payment = Payment(
+        account_pk(account_id),
+        payment_sk(session_id),
+        payment_id=session_id,
+        account_id=account_id,
+        amount=amount_nanos,
+        currency=currency.lower(),
+        status="open",
+        checkout_url=checkout_url,
+        created_at=now,
+        updated_at=now,
+    )
+    with storage_errors("create_open_payment"):
+        try:
+            payment.save(condition=Payment.pk.does_not_exist())
+        except PutError as error:
+            if error.cause_response_code != "ConditionalCheckFailedException":
+                raise
+            existing = get_payment(account_id, session_id)
+            if existing is None:
+                raise
+            return existing
+    return payment
+
+
+def get_payment(account_id: str, session_id: str) -> Payment | None:
+    with storage_errors("get_payment"):
+        try:
+            return Payment.get(account_pk(account_id), payment_sk(session_id), consistent_read=True)
+        except Payment.DoesNotExist:
+            return None
+
+
+def is_processed(event_id: str) -> bool:
+    """Whether the event was already handled (a consistent read: a fast path for replays;
+    the conditional marker in every write is what guarantees it)."""
+    with storage_errors("is_processed"):
+        try:
+            ProcessedEvent.get(event_pk(event_id), EVENT_SK, consistent_read=True)
+        except ProcessedEvent.DoesNotExist:
+            return False
+    return True
+
+
+def _payment_actions(
+    account_id: str,
+    session_id: str,
+    *,
+    status: str,
+    amount: int,
+    currency: str,
+    payment_intent_id: str | None,
+    receipt_url: str | None,
+    now: datetime,
+) -> list:
+    """Set the status and Stripe ids; amount, currency and creation time only where checkout
+    did not record them already (an open payment keeps the amount it expected)."""
+    actions = [
+        Payment.payment_id.set(session_id),
+        Payment.account_id.set(account_id),
+        Payment.status.set(status),
+        Payment.amount.set(Payment.amount | amount),
+        Payment.currency.set(Payment.currency | currency),
+        Payment.created_at.set(Payment.created_at | now),
+        Payment.updated_at.set(now),
+    ]
+    if payment_intent_id is not None:
+        actions.append(Payment.payment_intent_id.set(payment_intent_id))
+    if receipt_url is not None:
+        actions.append(Payment.receipt_url.set(receipt_url))
+    return actions
+
+
+def _status_in(statuses: Iterable[str]):
+    return Payment.pk.does_not_exist() | Payment.status.is_in(*statuses)
+
+
+def mark_processed(marker: ProcessedEvent) -> Written:
+    """Record an event that has no other effect."""
+    return _transact("mark_processed", lambda tx: tx.save(marker, condition=_new(marker)))
+
+
+def record_payment_status(
+    marker: ProcessedEvent,
+    *,
+    account_id: str,
+    session_id: str,
+    status: str,
+    amount: int,
+    currency: str,
+    payment_intent_id: str | None,
+    now: datetime,
+) -> Written:
+    """The event and a payment's new status (``processing``, ``failed``, ``expired``,
+    ``mismatch``), atomically. A payment already past that status (a paid one, or a final
+    state when ``processing`` arrives late) is left alone: PAYMENT_MOVED_ON, and then only the
+    marker is written."""
+    payment = Payment(account_pk(account_id), payment_sk(session_id))
+    actions = _payment_actions(
+        account_id,
+        session_id,
+        status=status,
+        amount=amount,
+        currency=currency,
+        payment_intent_id=payment_intent_id,
+        receipt_url=None,
+        now=now,
+    )
+
+    def write(tx: TransactWrite) -> None:
+        tx.save(marker, condition=_new(marker))
+        tx.update(payment, actions=actions, condition=_status_in(MOVES_FROM[status]))
+
+    written = _transact("record_payment_status", write, {1: Written.PAYMENT_MOVED_ON})
+    if written is Written.PAYMENT_MOVED_ON:
+        return Written.DUPLICATE if mark_processed(marker) is Written.DUPLICATE else written
+    return written
+
+
+def credit_payment(
+    marker: ProcessedEvent,
+    entry: LedgerEntry,
+    *,
+    session_id: str,
+    currency: str,
+    payment_intent_id: str | None,
+    receipt_url: str | None,
+) -> Written:
+    """ONE transaction: the event marker (new), the wallet's balance += the entry's amount (the
+    wallet exists), the top-up ledger entry, and the payment set to ``paid`` (not paid yet and,
+    if checkout recorded it, for the same amount and currency). Nothing is written unless all
+    four are: DUPLICATE, NO_WALLET or PAYMENT_MOVED_ON (paid already, or another amount) say
+    which condition stopped it."""
+    account_id, amount, now = entry.account_id, int(entry.amount), entry.created_at
+    payment = Payment(account_pk(account_id), payment_sk(session_id))
+    same_payment = (
+        Payment.status.is_in(*NOT_PAID)
+        & (Payment.amount == amount)
+        & (Payment.currency == currency)
+    )
+
+    def write(tx: TransactWrite) -> None:
+        tx.save(marker, condition=_new(marker))
+        tx.update(
+            Wallet(*wallet_key(account_id)),
+            actions=[Wallet.balance.add(amount), Wallet.updated_at.set(now)],
+            condition=Wallet.pk.exists(),
+        )
+        tx.save(entry, condition=LedgerEntry.pk.does_not_exist())
+        tx.update(
+            payment,
+            actions=_payment_actions(
+                account_id,
+                session_id,
+                status="paid",
+                amount=amount,
+                currency=currency,
+                payment_intent_id=payment_intent_id,
+                receipt_url=receipt_url,
+                now=now,
+            ),
+            condition=Payment.pk.does_not_exist() | same_payment,
+        )
+
+    # PynamoDB sends puts before updates: marker 0, ledger entry 1, wallet 2, payment 3.
+    return _transact("credit_payment", write, {2: Written.NO_WALLET, 3: Written.PAYMENT_MOVED_ON})
+
+
+# ------------------------------------------------------------------------------ disputes
+
+
+def flag_account(marker: ProcessedEvent, account_id: str, reason: str) -> Written:
+    """The event and ``Account.flagged = reason`` (the account exists), atomically."""
+
+    def write(tx: TransactWrite) -> None:
+        tx.save(marker, condition=_new(marker))
+        tx.update(
+            Account(account_pk(account_id), PROFILE_SK),
+            actions=[Account.flagged.set(reason)],
+            condition=Account.pk.exists(),
+        )
+
+    return _transact("flag_account", write, {1: Written.NO_ACCOUNT})
+
+
+# ------------------------------------------------------------------------------ plumbing
+
+
+def _new(marker: ProcessedEvent):
+    return ProcessedEvent.pk.does_not_exist()
+
+
+def _transact(operation: str, write, conditions: dict[int, Written] | None = None) -> Written:
+    """Run one transaction whose item 0 is the event marker. A failed condition on the marker
+    means the event was processed already (it wins over any other failed condition); on item
+    N, ``conditions[N]``. Anything else is an InternalError (storage_errors).
+
+    Item numbers are those of the request PynamoDB sends, which groups the items by kind
+    (condition checks, deletes, puts, updates), each group in the order it was added: the
+    marker, the first put and there is no check or delete, is always item 0."""
+    with storage_errors(operation):
+        try:
+            with TransactWrite(connection=connection()) as tx:
+                write(tx)
+        except TransactWriteError as error:
+            codes = cancellation_codes(error)
+            if codes and codes[0] == "ConditionalCheckFailed":
+                return Written.DUPLICATE
+            for index, written in (conditions or {}).items():
+                if index < len(codes) and codes[index] == "ConditionalCheckFailed":
+                    return written
+            raise
+    return Written.DONE

@@ -1,0 +1,625 @@
+"""POST /webhooks/stripe: signed events credit wallets exactly once and record payments."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import dataclasses
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import boto3
+import pytest
+import stripe
+from moto.core.botocore_stubber import BotocoreStubber
+
+import functions.payment_webhook.app as webhook_app
+from devstack.lambda_runtime import LambdaContext
+from tests.integration.conftest import EVENTS
+from tollgate import audit, clock, payments
+from tollgate.settings import get_settings
+from tollgate.store import keys as key_store
+from tollgate.store import payments as payment_store
+from tollgate.store import wallet as wallet_store
+from tollgate.store.layout import account_pk
+from tollgate.store.models import LedgerEntry
+
+FUNCTION = "PaymentWebhookFunction"
+WEBHOOK_SECRET = "whsec_test"  # what the `aws` fixture provisions in the Stripe secret
+NANOS_PER_CENT = 10_000_000
+RECEIPT = "https://pay.stripe.com/receipts/payment/CAcaFwoVYWNjdF9leGFtcGxl"
+
+
+# ------------------------------------------------------------------------------ Stripe's side
+
+
+class StripeApi:
+    """A loopback stand-in for the two Stripe API calls the webhook makes."""
+
+    def __init__(self) -> None:
+        self.receipts: dict[str, str] = {}  # payment intent → its charge's receipt URL
+        self.sessions: list[dict[str, Any]] = []  # checkout sessions, for the intent lookup
+        self.requests: list[str] = []
+        self.down = False  # the checkout session lookup answers 503
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                url = urlparse(self.path)
+                api.requests.append(url.path)
+                if url.path.startswith("/v1/payment_intents/"):
+                    intent = url.path.rsplit("/", 1)[1]
+                    if intent not in api.receipts:
+                        return self.answer(404, {"error": {"type": "invalid_request_error"}})
+                    charge = {"id": "ch_1", "object": "charge", "receipt_url": api.receipts[intent]}
+                    body = {"id": intent, "object": "payment_intent", "latest_charge": charge}
+                    return self.answer(200, body)
+                if url.path == "/v1/checkout/sessions" and api.down:
+                    return self.answer(503, {"error": {"type": "api_error"}})
+                if url.path == "/v1/checkout/sessions":
+                    wanted = parse_qs(url.query).get("payment_intent", [None])[0]
+                    found = [s for s in api.sessions if s["payment_intent"] == wanted]
+                    body = {"object": "list", "data": found, "has_more": False, "url": url.path}
+                    return self.answer(200, body)
+                return self.answer(404, {"error": {"type": "invalid_request_error"}})
+
+            def answer(self, status: int, body: Any) -> None:
+                raw = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Stripe-Should-Retry", "false")  # no SDK retry, no waiting
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+
+@pytest.fixture(autouse=True)
+def stripe_api(monkeypatch) -> Iterator[StripeApi]:
+    """Every test talks to the loopback Stripe, never to api.stripe.com."""
+    api = StripeApi()
+    thread = threading.Thread(target=api.server.serve_forever, daemon=True)
+    thread.start()
+    settings = dataclasses.replace(webhook_app.settings, stripe_api_base=api.url)
+    monkeypatch.setattr(webhook_app, "settings", settings)
+    payments._client.cache_clear()
+    yield api
+    api.server.shutdown()
+    api.server.server_close()
+    payments._client.cache_clear()
+
+
+@pytest.fixture
+def atomic_requests(monkeypatch):
+    """DynamoDB applies each request atomically; moto's in-process backends are not
+    thread-safe, so threads in a test get one mocked request at a time (as in test_audit)."""
+    lock = threading.Lock()
+    handle = BotocoreStubber.__call__
+
+    def one_at_a_time(self, *args, **kwargs):
+        with lock:
+            return handle(self, *args, **kwargs)
+
+    monkeypatch.setattr(BotocoreStubber, "__call__", one_at_a_time)
+
+
+# ------------------------------------------------------------------------------ deliveries
+
+
+def stripe_event(
+    event_type: str, stripe_object: dict[str, Any], *, event_id: str | None = None
+) -> dict[str, Any]:
+    counter = next(_event_ids)
+    return {
+        "id": event_id or f"evt_test{counter:06d}",
+        "object": "event",
+        "api_version": "2025-09-30.clover",
+        "created": int(time.time()),
+        "data": {"object": stripe_object},
+        "livemode": False,
+        "pending_webhooks": 1,
+        "type": event_type,
+    }
+
+
+_event_ids = iter(range(1, 1_000_000))
+
+
+def checkout_session(
+    account_id: str,
+    session_id: str = "cs_test_1",
+    *,
+    amount: int = 2000,
+    currency: str = "usd",
+    payment_status: str = "paid",
+    payment_intent: str | None = "pi_test_1",
+) -> dict[str, Any]:
+    return {
+        "id": session_id,
+        "object": "checkout.session",
+        "amount_total": amount,
+        "currency": currency,
+        "metadata": {"account_id": account_id},
+        "mode": "payment",
+        "payment_intent": payment_intent,
+        "payment_status": payment_status,
+        "status": "complete",
+    }
+
+
+def sign(payload: str, *, secret: str = WEBHOOK_SECRET, at: float | None = None) -> str:
+    timestamp = int(time.time() if at is None else at)
+    signature = stripe.WebhookSignature._compute_signature(f"{timestamp}.{payload}", secret)
+    return f"t={timestamp},v1={signature}"
+
+
+def delivery(
+    body: dict[str, Any] | str,
+    *,
+    secret: str = WEBHOOK_SECRET,
+    at: float | None = None,
+    signature: str | None = None,
+    base64_encoded: bool = False,
+) -> dict[str, Any]:
+    """events/stripe_webhook_completed.json with this body, signed as Stripe would."""
+    request = copy.deepcopy(json.loads((EVENTS / "stripe_webhook_completed.json").read_text()))
+    payload = body if isinstance(body, str) else json.dumps(body)
+    header = signature if signature is not None else sign(payload, secret=secret, at=at)
+    request["headers"]["Stripe-Signature"] = header
+    request["multiValueHeaders"]["Stripe-Signature"] = [header]
+    if base64_encoded:
+        request["body"] = base64.b64encode(payload.encode()).decode()
+        request["isBase64Encoded"] = True
+    else:
+        request["body"] = payload
+    return request
+
+
+@pytest.fixture
+def deliver(invoke):
+    def call(body: dict[str, Any] | str, **options: Any):
+        return invoke(FUNCTION, delivery(body, **options))
+
+    return call
+
+
+# ------------------------------------------------------------------------------ what is stored
+
+
+def balance(account_id: str) -> int:
+    return int(wallet_store.get_wallet(account_id).balance)
+
+
+def ledger(account_id: str) -> list[LedgerEntry]:
+    return list(
+        LedgerEntry.query(
+            account_pk(account_id), LedgerEntry.sk.startswith("LEDGER#"), consistent_read=True
+        )
+    )
+
+
+def processed_events() -> int:
+    client = boto3.client("dynamodb", region_name=get_settings().region)
+    items = client.scan(TableName=get_settings().wallet_table)["Items"]
+    return sum(item["pk"]["S"].startswith("STRIPE_EVENT#") for item in items)
+
+
+@pytest.fixture
+def account(new_account):
+    """A new account (the `aws` fixture checks every ledger against its wallet afterwards)."""
+    return new_account
+
+
+# ------------------------------------------------------------------------------ credits
+
+
+def test_a_paid_checkout_credits_the_wallet_once_across_ten_replays(deliver, account, stripe_api):
+    # given a paid checkout session for an account with an open payment from checkout
+    customer = account()
+    payment_store.create_open_payment(
+        customer.account_id, "cs_test_1", 20 * 10**9, "usd", "https://checkout", clock.utcnow()
+    )
+    stripe_api.receipts["pi_test_1"] = RECEIPT
+    completed = stripe_event("checkout.session.completed", checkout_session(customer.account_id))
+
+    # when Stripe delivers the event eleven times
+    answers = [deliver(completed) for _ in range(11)]
+
+    # then every delivery is acknowledged, and the wallet was credited $20 once
+    assert [a.status for a in answers] == [200] * 11
+    assert answers[0].body["outcome"] == "credited"
+    assert {a.body["outcome"] for a in answers[1:]} == {"duplicate"}
+    assert balance(customer.account_id) == 20 * 10**9
+    (entry,) = ledger(customer.account_id)
+    assert (entry.kind, int(entry.amount), entry.reference) == ("topup", 20 * 10**9, "cs_test_1")
+    assert entry.receipt_url == RECEIPT
+    payment = payment_store.get_payment(customer.account_id, "cs_test_1")
+    assert payment.status == "paid"
+    assert payment.payment_intent_id == "pi_test_1"
+    assert payment.receipt_url == RECEIPT
+    assert stripe_api.requests.count("/v1/payment_intents/pi_test_1") == 1
+
+
+def test_a_credit_without_an_open_payment_records_the_payment(deliver, account):
+    customer = account()
+
+    answer = deliver(
+        stripe_event("checkout.session.completed", checkout_session(customer.account_id))
+    )
+
+    assert answer.status == 200
+    assert balance(customer.account_id) == 20 * 10**9
+    payment = payment_store.get_payment(customer.account_id, "cs_test_1")
+    assert (payment.status, int(payment.amount), payment.currency) == ("paid", 20 * 10**9, "usd")
+
+
+def test_a_credit_is_audited_as_wallet_credited_by_stripe(deliver, account):
+    customer = account()
+
+    deliver(stripe_event("checkout.session.completed", checkout_session(customer.account_id)))
+
+    events, _ = audit.list_events(customer.account_id, action="wallet.credited")
+    (credited,) = events
+    assert (credited.actor, credited.target) == ("stripe", "payment:cs_test_1")
+    assert credited.changes["amount"] == {"before": None, "after": "20.00"}
+    assert audit.verify_chain(customer.account_id).ok
+
+
+def test_a_receipt_that_cannot_be_fetched_does_not_block_the_credit(deliver, account, stripe_api):
+    # given Stripe does not answer for the payment intent
+    customer = account()
+    assert "pi_test_1" not in stripe_api.receipts
+
+    answer = deliver(
+        stripe_event("checkout.session.completed", checkout_session(customer.account_id))
+    )
+
+    assert answer.status == 200
+    assert balance(customer.account_id) == 20 * 10**9
+    assert payment_store.get_payment(customer.account_id, "cs_test_1").receipt_url is None
+
+
+def test_concurrent_duplicate_deliveries_credit_once(invoke, account, atomic_requests):
+    # given the same event delivered by eight connections at once
+    customer = account()
+    completed = delivery(
+        stripe_event("checkout.session.completed", checkout_session(customer.account_id))
+    )
+    start = threading.Barrier(8)
+    statuses: list[int] = []
+    errors: list[BaseException] = []
+
+    def deliver_once() -> None:
+        try:
+            start.wait()
+            context = LambdaContext(function_name=FUNCTION, region=get_settings().region)
+            statuses.append(
+                webhook_app.lambda_handler(copy.deepcopy(completed), context)["statusCode"]
+            )
+        except BaseException as error:  # surfaced below
+            errors.append(error)
+
+    threads = [threading.Thread(target=deliver_once) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    # then all are acknowledged and the wallet holds one credit
+    assert errors == []
+    assert statuses == [200] * 8
+    assert balance(customer.account_id) == 20 * 10**9
+    assert len(ledger(customer.account_id)) == 1
+    # and a later replay, checked against the function's IAM, changes nothing
+    assert invoke(FUNCTION, completed).body["outcome"] == "duplicate"
+
+
+def test_async_success_before_completed_credits_once(deliver, account):
+    # given an async payment: Stripe sends async_payment_succeeded, then the late completed
+    customer = account()
+    session = checkout_session(customer.account_id, payment_status="paid")
+    succeeded = stripe_event("checkout.session.async_payment_succeeded", session)
+    completed = stripe_event("checkout.session.completed", session)
+
+    first, second = deliver(succeeded), deliver(completed)
+
+    assert (first.status, first.body["outcome"]) == (200, "credited")
+    assert (second.status, second.body["outcome"]) == (200, "already_credited")
+    assert balance(customer.account_id) == 20 * 10**9
+    assert len(ledger(customer.account_id)) == 1
+
+
+def test_an_unpaid_completed_session_is_processing_until_the_async_success(deliver, account):
+    customer = account()
+    unpaid = checkout_session(customer.account_id, payment_status="unpaid")
+
+    pending = deliver(stripe_event("checkout.session.completed", unpaid))
+    status_while_pending = payment_store.get_payment(customer.account_id, "cs_test_1").status
+    balance_while_pending = balance(customer.account_id)
+    paid = deliver(stripe_event("checkout.session.async_payment_succeeded", unpaid))
+
+    assert pending.body["outcome"] == "processing"
+    assert (status_while_pending, balance_while_pending) == ("processing", 0)
+    assert paid.body["outcome"] == "credited"
+    assert payment_store.get_payment(customer.account_id, "cs_test_1").status == "paid"
+    assert balance(customer.account_id) == 20 * 10**9
+
+
+def test_a_late_unpaid_completed_does_not_undo_a_paid_payment(deliver, account):
+    customer = account()
+    session = checkout_session(customer.account_id, payment_status="unpaid")
+    deliver(stripe_event("checkout.session.async_payment_succeeded", session))
+
+    answer = deliver(stripe_event("checkout.session.completed", session))
+
+    assert (answer.status, answer.body["outcome"]) == (200, "already_settled")
+    assert payment_store.get_payment(customer.account_id, "cs_test_1").status == "paid"
+
+
+def test_a_base64_encoded_body_is_verified_on_its_decoded_bytes(deliver, account):
+    customer = account()
+    completed = stripe_event("checkout.session.completed", checkout_session(customer.account_id))
+
+    answer = deliver(json.dumps(completed, ensure_ascii=False) + "\n", base64_encoded=True)
+
+    assert (answer.status, answer.body["outcome"]) == (200, "credited")
+    assert balance(customer.account_id) == 20 * 10**9
+
+
+# ------------------------------------------------------------------------------ rejected
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"secret": "whsec_someone_else"},
+        {"at": time.time() - 301},
+        {"signature": ""},
+        {"signature": "t=1,v1=deadbeef"},
+    ],
+    ids=["wrong secret", "stale timestamp", "no signature", "garbage signature"],
+)
+def test_an_unverified_delivery_is_refused_and_writes_nothing(deliver, account, options):
+    customer = account()
+    completed = stripe_event("checkout.session.completed", checkout_session(customer.account_id))
+
+    answer = deliver(completed, **options)
+
+    assert answer.status == 400
+    assert answer.body["error"]["code"] in ("invalid_signature", "missing_signature")
+    assert answer.body["error"]["request_id"] == "d1b7c2e0-7b61-11e6-9a41-93e8deadbeef"
+    assert balance(customer.account_id) == 0
+    assert processed_events() == 0
+
+
+def test_a_missing_signature_header_is_refused(invoke, account):
+    customer = account()
+    request = delivery(
+        stripe_event("checkout.session.completed", checkout_session(customer.account_id))
+    )
+    del request["headers"]["Stripe-Signature"], request["multiValueHeaders"]["Stripe-Signature"]
+
+    answer = invoke(FUNCTION, request)
+
+    assert (answer.status, answer.body["error"]["code"]) == (400, "missing_signature")
+    assert processed_events() == 0
+
+
+@pytest.mark.parametrize("body", ["{not json", "[]", '{"id": "evt_1", "type": "x"}'])
+def test_a_signed_body_that_is_not_an_event_is_refused(deliver, body):
+    answer = deliver(body)
+
+    assert (answer.status, answer.body["error"]["code"]) == (400, "malformed_event")
+    assert processed_events() == 0
+
+
+# ------------------------------------------------------------------------------ not credited
+
+
+@pytest.mark.parametrize(
+    "paid",
+    [{"amount": 2500}, {"currency": "eur"}],
+    ids=["another amount", "another currency"],
+)
+def test_a_payment_that_does_not_match_its_checkout_is_not_credited(deliver, account, paid):
+    # given checkout opened a $20 USD payment
+    customer = account()
+    payment_store.create_open_payment(
+        customer.account_id, "cs_test_1", 20 * 10**9, "usd", None, clock.utcnow()
+    )
+    completed = stripe_event(
+        "checkout.session.completed", checkout_session(customer.account_id, **paid)
+    )
+
+    # when Stripe reports another amount or currency for the session
+    answer = deliver(completed)
+    replay = deliver(completed)
+
+    # then it is acknowledged (Stripe stops retrying), recorded as a mismatch, not credited
+    assert (answer.status, answer.body["outcome"]) == (200, "mismatch")
+    assert replay.body["outcome"] == "duplicate"
+    assert balance(customer.account_id) == 0
+    payment = payment_store.get_payment(customer.account_id, "cs_test_1")
+    assert (payment.status, int(payment.amount), payment.currency) == (
+        "mismatch",
+        20 * 10**9,
+        "usd",
+    )
+    assert processed_events() == 1
+
+
+def test_a_non_usd_payment_without_a_checkout_record_is_not_credited(deliver, account):
+    customer = account()
+
+    answer = deliver(
+        stripe_event(
+            "checkout.session.completed", checkout_session(customer.account_id, currency="eur")
+        )
+    )
+
+    assert answer.body["outcome"] == "mismatch"
+    assert balance(customer.account_id) == 0
+
+
+def test_a_payment_for_an_unknown_account_is_recorded_failed_and_acknowledged(deliver):
+    completed = stripe_event("checkout.session.completed", checkout_session("acct_nobody"))
+
+    answer = deliver(completed)
+    replay = deliver(completed)
+
+    assert (answer.status, answer.body["outcome"]) == (200, "unknown_account")
+    assert replay.body["outcome"] == "duplicate"
+    assert payment_store.get_payment("acct_nobody", "cs_test_1").status == "failed"
+    assert wallet_store.get_wallet("acct_nobody") is None
+    assert ledger("acct_nobody") == []
+
+
+def test_a_session_without_an_account_is_acknowledged_without_effect(deliver):
+    session = checkout_session("acct_x")
+    session["metadata"] = {}
+
+    answer = deliver(stripe_event("checkout.session.completed", session))
+
+    assert (answer.status, answer.body["outcome"]) == (200, "unattributed")
+    assert processed_events() == 1
+
+
+@pytest.mark.parametrize(
+    ("event_type", "status"),
+    [
+        ("checkout.session.async_payment_failed", "failed"),
+        ("checkout.session.expired", "expired"),
+    ],
+)
+def test_failed_and_expired_sessions_are_recorded(deliver, account, event_type, status):
+    customer = account()
+    payment_store.create_open_payment(
+        customer.account_id, "cs_test_1", 20 * 10**9, "usd", None, clock.utcnow()
+    )
+    session = checkout_session(customer.account_id, payment_status="unpaid")
+
+    answer = deliver(stripe_event(event_type, session))
+
+    assert (answer.status, answer.body["outcome"]) == (200, status)
+    assert payment_store.get_payment(customer.account_id, "cs_test_1").status == status
+    assert balance(customer.account_id) == 0
+    assert processed_events() == 1
+
+
+# ------------------------------------------------------------------------------ disputes
+
+
+def dispute(**fields: Any) -> dict[str, Any]:
+    return {
+        "id": "dp_test_1",
+        "object": "dispute",
+        "amount": 2000,
+        "charge": "ch_test_1",
+        "currency": "usd",
+        "metadata": {},
+        "payment_intent": "pi_test_1",
+        "reason": "fraudulent",
+        "status": "needs_response",
+        **fields,
+    }
+
+
+def test_a_dispute_flags_the_account_of_its_payment_and_is_audited(deliver, account, stripe_api):
+    # given a credited payment whose checkout session Stripe knows
+    customer = account()
+    session = checkout_session(customer.account_id)
+    deliver(stripe_event("checkout.session.completed", session))
+    stripe_api.sessions.append(session)
+
+    # when the cardholder disputes the charge
+    answer = deliver(stripe_event("charge.dispute.created", dispute()))
+
+    # then the account is flagged for the operator and the trail says why
+    assert (answer.status, answer.body["outcome"]) == (200, "flagged")
+    assert key_store.get_account(customer.account_id).flagged == "dispute dp_test_1"
+    events, _ = audit.list_events(customer.account_id, action="payment.disputed")
+    (disputed,) = events
+    assert (disputed.actor, disputed.target) == ("stripe", "payment:ch_test_1")
+    assert balance(customer.account_id) == 20 * 10**9  # top-ups are not taken back here
+
+
+def test_a_dispute_naming_its_account_in_metadata_flags_it(deliver, account):
+    customer = account()
+
+    answer = deliver(
+        stripe_event(
+            "charge.dispute.created", dispute(metadata={"account_id": customer.account_id})
+        )
+    )
+
+    assert answer.body["outcome"] == "flagged"
+    assert key_store.get_account(customer.account_id).flagged == "dispute dp_test_1"
+
+
+def test_a_dispute_that_stripe_cannot_attribute_now_is_retried_later(deliver, account, stripe_api):
+    # given a payment checkout recorded, and Stripe's API down when its dispute arrives
+    customer = account()
+    payment_store.create_open_payment(
+        customer.account_id, "cs_test_1", 20 * 10**9, "usd", None, clock.utcnow()
+    )
+    stripe_api.sessions.append(checkout_session(customer.account_id))
+    stripe_api.down = True
+    disputed = stripe_event("charge.dispute.created", dispute())
+
+    failed = deliver(disputed)
+    stripe_api.down = False
+    retried = deliver(disputed)
+
+    # then the first delivery fails with a 5xx and writes nothing; Stripe's retry flags it
+    assert (failed.status, failed.body["error"]["code"]) == (502, "upstream_error")
+    assert retried.body["outcome"] == "flagged"
+    assert processed_events() == 1
+
+
+def test_a_dispute_of_an_unknown_payment_is_acknowledged(deliver):
+    answer = deliver(stripe_event("charge.dispute.created", dispute(payment_intent="pi_other")))
+
+    assert (answer.status, answer.body["outcome"]) == (200, "unattributed")
+    assert processed_events() == 1
+
+
+# ------------------------------------------------------------------------------ other events
+
+
+def test_an_unknown_event_type_is_acknowledged_without_effect(deliver, account):
+    customer = account()
+    other = stripe_event("customer.created", {"id": "cus_1", "object": "customer"})
+
+    answer = deliver(other)
+
+    assert (answer.status, answer.body["outcome"]) == (200, "ignored")
+    assert deliver(other).body["outcome"] == "duplicate"
+    assert processed_events() == 1
+    assert balance(customer.account_id) == 0
+
+
+def test_a_storage_failure_answers_5xx_so_stripe_retries(deliver, account, monkeypatch):
+    customer = account()
+
+    def unavailable(*args, **kwargs):
+        raise payments.InternalError("The request could not be completed; try again.")
+
+    monkeypatch.setattr(payment_store, "credit_payment", unavailable)
+    answer = deliver(
+        stripe_event("checkout.session.completed", checkout_session(customer.account_id))
+    )
+
+    assert answer.status == 500
+    assert answer.body["error"]["code"] == "internal_error"
+    assert balance(customer.account_id) == 0
+    assert processed_events() == 0
