@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,7 @@ import boto3
 import pytest
 from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
+from moto.core.botocore_stubber import BotocoreStubber
 
 from devstack import stack
 from devstack.aws import provision
@@ -107,17 +109,40 @@ def event(
 
 
 @pytest.fixture
+def atomic_requests(monkeypatch):
+    """DynamoDB applies each request atomically (a conditional write cannot interleave with
+    another); moto's in-process backends are not thread-safe and roll a failed transaction
+    back by restoring whole tables, so threads in a test get one mocked request at a time, as
+    devstack's moto server serves them. Which of two racing calls goes first is still up to
+    the threads."""
+    lock = threading.Lock()
+    handle = BotocoreStubber.__call__
+
+    def one_at_a_time(self, *args, **kwargs):
+        with lock:
+            return handle(self, *args, **kwargs)
+
+    monkeypatch.setattr(BotocoreStubber, "__call__", one_at_a_time)
+
+
+def handle(logical_id: str, request: dict[str, Any]) -> dict[str, Any]:
+    """A function's proxy response as is (a CSV body is not JSON). Every AWS call the handler
+    makes must be allowed by the function's IAM policy in the template."""
+    function = TEMPLATE.functions()[logical_id]
+    handler = load_handler(function)
+    with RECORDER.recording() as calls:
+        result = handler(request, LambdaContext(function_name=logical_id, region=NAMES.region))
+    assert not denied(calls, function.policies, NAMES), f"{logical_id} lacks IAM for these"
+    return result
+
+
+@pytest.fixture
 def invoke(aws: None) -> Callable[[str, dict[str, Any]], Answer]:
     """Call a function's handler the way Lambda would and decode its proxy response. Every AWS
     call the handler makes must be allowed by the function's IAM policy in the template."""
-    functions = TEMPLATE.functions()
 
     def call(logical_id: str, request: dict[str, Any]) -> Answer:
-        function = functions[logical_id]
-        handler = load_handler(function)
-        with RECORDER.recording() as calls:
-            result = handler(request, LambdaContext(function_name=logical_id, region=NAMES.region))
-        assert not denied(calls, function.policies, NAMES), f"{logical_id} lacks IAM for these"
+        result = handle(logical_id, request)
         headers = {k.lower(): v for k, v in (result.get("headers") or {}).items()}
         for name, values in (result.get("multiValueHeaders") or {}).items():
             headers.setdefault(name.lower(), values[-1])

@@ -7,7 +7,6 @@ from datetime import timedelta
 
 import boto3
 import pytest
-from moto.core.botocore_stubber import BotocoreStubber
 
 from tests.integration.conftest import event
 from tollgate import audit, clock
@@ -28,21 +27,6 @@ def list_audit(invoke):
         return invoke("AccountFunction", event("audit_list", key=key, query=query))
 
     return call
-
-
-@pytest.fixture
-def atomic_requests(monkeypatch):
-    """DynamoDB applies each request atomically (a conditional put cannot interleave with
-    another); moto's in-process backends are not thread-safe, so threads in a test get one
-    mocked request at a time, as devstack's moto server serves them."""
-    lock = threading.Lock()
-    handle = BotocoreStubber.__call__
-
-    def one_at_a_time(self, *args, **kwargs):
-        with lock:
-            return handle(self, *args, **kwargs)
-
-    monkeypatch.setattr(BotocoreStubber, "__call__", one_at_a_time)
 
 
 @pytest.fixture

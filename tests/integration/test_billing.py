@@ -12,11 +12,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from devstack.lambda_runtime import LambdaContext, load_handler
 from devstack.stripe_standin import start_stripe_standin
-from tests.integration.conftest import RECORDER, event
-from tests.support.environment import NAMES, OPERATOR_KEY, TEMPLATE
-from tests.support.iam import denied
+from tests.integration.conftest import event, handle
+from tests.support.environment import OPERATOR_KEY
 from tests.support.lean_dynamodb import BotoJsonClient
 from tollgate import audit, clock, keys, ledger, money
 from tollgate.errors import NotFound
@@ -57,17 +55,6 @@ def customer(new_account):
 def call(invoke, name: str, key: str, **options):
     function = "AccountFunction" if name == "adjustment_create" else "BillingFunction"
     return invoke(function, event(name, key=key, **options))
-
-
-def raw_invoke(logical_id: str, request: dict) -> dict:
-    """The handler's proxy response as is (a CSV body is not JSON); IAM checked like invoke."""
-    function = TEMPLATE.functions()[logical_id]
-    with RECORDER.recording() as calls:
-        result = load_handler(function)(
-            request, LambdaContext(function_name=logical_id, region=NAMES.region)
-        )
-    assert not denied(calls, function.policies, NAMES)
-    return result
 
 
 def credit(account_id: str, usd: str, at: datetime, kind: str = "adjustment", reason: str = ""):
@@ -233,7 +220,7 @@ def test_the_ledger_downloads_as_csv_with_a_header_row(customer):
     credit(customer.account_id, "10.00", NOW - timedelta(days=1), reason='=HYPERLINK("x")')
     ledger.debit(customer.account_id, USD("2.50"), kind="adjustment", reason="fix", now=NOW)
 
-    result = raw_invoke(
+    result = handle(
         "BillingFunction",
         event("wallet_ledger_csv", key=customer.admin_key, query={"format": "csv"}),
     )

@@ -16,7 +16,6 @@ from urllib.parse import parse_qs, urlparse
 import boto3
 import pytest
 import stripe
-from moto.core.botocore_stubber import BotocoreStubber
 
 import functions.payment_webhook.app as webhook_app
 from devstack.lambda_runtime import LambdaContext
@@ -97,20 +96,6 @@ def stripe_api(monkeypatch) -> Iterator[StripeApi]:
     api.server.shutdown()
     api.server.server_close()
     payments._client.cache_clear()
-
-
-@pytest.fixture
-def atomic_requests(monkeypatch):
-    """DynamoDB applies each request atomically; moto's in-process backends are not
-    thread-safe, so threads in a test get one mocked request at a time (as in test_audit)."""
-    lock = threading.Lock()
-    handle = BotocoreStubber.__call__
-
-    def one_at_a_time(self, *args, **kwargs):
-        with lock:
-            return handle(self, *args, **kwargs)
-
-    monkeypatch.setattr(BotocoreStubber, "__call__", one_at_a_time)
 
 
 # ------------------------------------------------------------------------------ deliveries
