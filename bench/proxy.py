@@ -52,7 +52,7 @@ def overheads(account_id: str, stream: bool) -> list[float]:
 
     return [
         float(record.overhead_ms)
-        for record in UsageRecord.query(account_pk(account_id))
+        for record in UsageRecord.query(account_pk(account_id), UsageRecord.sk.startswith("USAGE#"))
         if record.stream == stream and record.status == "settled"
     ]
 

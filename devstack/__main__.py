@@ -1,8 +1,9 @@
 """``python -m devstack``: the whole product on one machine, or one function invoked once.
 
 python -m devstack [--port 8787]            start the local stack (what `make run` does)
-python -m devstack invoke LogicalId --event events/file.json
+python -m devstack invoke LogicalId --event events/file.json [--now 2027-03-01T03:30:00Z]
                                              run one function once against the running stack
+                                             (--now: the scheduled event's time, its clock)
 python -m devstack verify-audit ACCOUNT_ID   check an account's audit chain (exit 1: broken)
 python -m devstack pay --amount 20 [--account ACCOUNT_ID]
                                              top a wallet up through Checkout and the Stripe
@@ -35,6 +36,10 @@ def main(argv: list[str] | None = None) -> int:
     invoke = commands.add_parser("invoke", help="run one function once with an event file")
     invoke.add_argument("logical_id", help="the function's logical id in template.yaml")
     invoke.add_argument("--event", type=Path, required=True, help="event JSON file")
+    invoke.add_argument(
+        "--now",
+        help="ISO 8601 time put in the event's `time` field: a scheduled function's clock",
+    )
     credit = commands.add_parser("credit", help="add credit to an account's wallet")
     credit.add_argument("account_id")
     credit.add_argument("amount_usd", help="a decimal amount, e.g. 12.50")
@@ -68,9 +73,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if paid["webhook"] and paid["webhook"]["delivered"] else 1
 
     if args.command == "invoke":
-        from devstack.invoke import invoke_function
+        from devstack.invoke import at_time, invoke_function
 
         event = json.loads(args.event.read_text())
+        if args.now:
+            event = at_time(event, args.now)
         result = invoke_function(args.logical_id, event, state_dir=args.state_dir)
         print(json.dumps(result, indent=2))
         return 0

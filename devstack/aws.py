@@ -35,16 +35,24 @@ def provision(
     for logical_id, props in template.of_type("AWS::S3::Bucket").items():
         create_bucket(s3, names.refs[logical_id], props)
     for props in template.of_type("AWS::S3::BucketPolicy").values():
-        resolved = resolve(props, names)
-        s3.put_bucket_policy(
-            Bucket=resolved["Bucket"], Policy=json.dumps(resolved["PolicyDocument"])
-        )
+        put_bucket_policy(s3, resolve(props, names))
     secretsmanager = client("secretsmanager")
     for logical_id, props in template.of_type("AWS::SecretsManager::Secret").items():
         extra = {"SecretString": secret_values[logical_id]} if logical_id in secret_values else {}
         secretsmanager.create_secret(
             Name=names.refs[logical_id], Description=props.get("Description", ""), **extra
         )
+
+
+def put_bucket_policy(s3: Any, resolved: dict[str, Any]) -> None:
+    """The policy without its conditional statements. moto treats a Deny whose condition it
+    cannot check as a Deny of every request, so the template's DenyInsecureTransport
+    (aws:SecureTransport = false) would refuse every call, HTTPS or not."""
+    document = resolved["PolicyDocument"]
+    kept = [statement for statement in document["Statement"] if "Condition" not in statement]
+    if kept:
+        policy = json.dumps({**document, "Statement": kept})
+        s3.put_bucket_policy(Bucket=resolved["Bucket"], Policy=policy)
 
 
 def create_table(dynamodb: Any, name: str, props: dict[str, Any]) -> None:

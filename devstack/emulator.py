@@ -69,7 +69,12 @@ class FunctionPool:
 
 class ApiEmulator:
     def __init__(self, template: Template, pool: FunctionPool, *, stage: str) -> None:
-        self.routes = [compile_route(route) for route in template.routes()]
+        # API Gateway prefers a literal path segment to a {parameter}: /v1/usage/summary wins
+        # over /v1/usage/{request_id}, whatever the template's order.
+        self.routes = sorted(
+            (compile_route(route) for route in template.routes()),
+            key=lambda compiled: compiled.route.path.count("{"),
+        )
         self.pool = pool
         self.stage = stage
 

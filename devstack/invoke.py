@@ -1,5 +1,6 @@
 """Commands that act on the running local stack, whose environment devstack wrote to its
-state file: ``invoke`` runs one function once, as `sam local invoke` would; ``credit`` adds
+state file: ``invoke`` runs one function once, as `sam local invoke` would (with the
+function's timeout, and a scheduled event's ``time`` as its clock if asked); ``credit`` adds
 credit to an account's wallet through the layer's ledger; ``verify-audit`` walks an account's
 audit chain; ``pay`` tops a wallet up through Checkout and the Stripe stand-in."""
 
@@ -11,6 +12,7 @@ import os
 import sys
 import urllib.error
 import urllib.request
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,18 +27,39 @@ def use_running_stack(state_dir: Path) -> None:
     os.environ.update(json.loads(state_file.read_text())["environment"])
 
 
+def at_time(event: dict[str, Any], now: str) -> dict[str, Any]:
+    """The event as EventBridge would send it at ``now``: a scheduled function takes its
+    clock from the event's ``time`` (ISO 8601, UTC, e.g. 2027-03-01T03:30:00Z)."""
+    try:
+        moment = datetime.fromisoformat(now)
+    except ValueError:
+        raise SystemExit(f"--now {now!r} is not an ISO 8601 time") from None
+    moment = moment.replace(tzinfo=moment.tzinfo or UTC).astimezone(UTC)
+    return {**event, "time": moment.strftime("%Y-%m-%dT%H:%M:%SZ")}
+
+
 def invoke_function(logical_id: str, event: dict[str, Any], *, state_dir: Path) -> Any:
-    functions = Template.load().functions()
+    template = Template.load()
+    functions = template.functions()
     if logical_id not in functions or functions[logical_id].web_adapter:
         names = ", ".join(name for name, f in functions.items() if not f.web_adapter)
         raise SystemExit(f"no event function {logical_id!r}; the template has {names}")
     use_running_stack(state_dir)
     context = LambdaContext(
-        function_name=f"tollgate-local-{logical_id}", region=os.environ["AWS_REGION"]
+        function_name=f"tollgate-local-{logical_id}",
+        region=os.environ["AWS_REGION"],
+        timeout_seconds=function_timeout(template, logical_id),
     )
     # The function's logs and metrics go to stderr; stdout carries the result alone.
     with contextlib.redirect_stdout(sys.stderr):
         return load_handler(functions[logical_id])(event, context)
+
+
+def function_timeout(template: Template, logical_id: str) -> float:
+    """The function's Timeout in the template (else the Globals'), as Lambda would give it."""
+    own = template.resources[logical_id].get("Properties", {}).get("Timeout")
+    default = template.document.get("Globals", {}).get("Function", {}).get("Timeout", 3)
+    return float(own or default)
 
 
 def credit_account(account_id: str, amount_usd: str, *, state_dir: Path) -> dict[str, Any]:

@@ -1,8 +1,6 @@
 """BillingFunction: an account admin reads the wallet and its ledger (JSON or CSV), starts a
 Stripe Checkout top-up and reads the account's payments."""
 
-from aws_lambda_powertools.event_handler import Response
-
 from tollgate import api, billing
 from tollgate.auth import ADMIN
 from tollgate.instrumentation import instrumented
@@ -25,18 +23,7 @@ def list_ledger():
     query = app.current_event.get_query_string_value
     if billing.ledger_format(query("format")) == "csv":
         rows, cursor = billing.ledger_export(admin.account_id, cursor=query("cursor"))
-        headers = {
-            "content-disposition": 'attachment; filename="tollgate-ledger.csv"',
-            "x-request-id": api.request_id(app) or "",
-        }
-        if cursor:
-            headers["x-next-cursor"] = cursor
-        return Response(
-            status_code=200,
-            content_type="text/csv; charset=utf-8",
-            body=billing.ledger_csv(rows),
-            headers=headers,
-        )
+        return api.csv_response(app, "tollgate-ledger.csv", billing.ledger_csv(rows), cursor)
     rows, cursor = billing.ledger_page(
         admin.account_id, limit=api.int_query(app, "limit"), cursor=query("cursor")
     )

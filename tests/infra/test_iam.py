@@ -12,6 +12,8 @@ from tests.support.environment import NAMES, TEMPLATE
 from tests.support.iam import as_list, statements
 
 TABLE = "arn:aws:dynamodb:us-east-1:123456789012:table/tollgate-test-{}"
+ARCHIVE_BUCKET = "arn:aws:s3:::tollgate-test-archivebucket"
+ARCHIVE = ARCHIVE_BUCKET + "/{}"
 
 # What each function does with each resource, as a reviewer reads the code.
 EXPECTED_GRANTS = {
@@ -40,6 +42,7 @@ EXPECTED_GRANTS = {
         ("dynamodb:UpdateItem", TABLE.format("WalletTable")),  # balance, held, daily charges
         ("dynamodb:DeleteItem", TABLE.format("WalletTable")),  # settle releases the hold
         ("dynamodb:PutItem", TABLE.format("MetadataTable")),  # usage record
+        ("dynamodb:UpdateItem", TABLE.format("MetadataTable")),  # the day's usage rollup
         ("secretsmanager:GetSecretValue", "tollgate/dev/provider-keys"),
     },
     "PaymentWebhookFunction": {
@@ -50,6 +53,34 @@ EXPECTED_GRANTS = {
         ("dynamodb:PutItem", TABLE.format("AuditTable")),  # wallet.credited, payment.disputed
         ("dynamodb:Query", TABLE.format("AuditTable")),  # the previous event, for the chain
         ("secretsmanager:GetSecretValue", "tollgate/dev/stripe"),
+    },
+    "UsageFunction": {
+        ("dynamodb:GetItem", TABLE.format("KeysTable")),  # the admin key behind a secret
+        ("dynamodb:GetItem", TABLE.format("MetadataTable")),  # a usage record, an archive batch
+        ("dynamodb:Query", TABLE.format("MetadataTable")),  # usage pages, rollups, archives
+        ("dynamodb:Query", TABLE.format("MetadataTable") + "/index/by_request_and_day"),
+        ("s3:GetObject", ARCHIVE.format("archives/*")),  # signs the download links
+    },
+    "ArchiveFunction": {
+        ("dynamodb:GetItem", TABLE.format("MetadataTable")),  # progress markers
+        ("dynamodb:Query", TABLE.format("MetadataTable")),  # a day's usage of an account
+        ("dynamodb:Query", TABLE.format("MetadataTable") + "/index/by_request_and_day"),
+        ("dynamodb:PutItem", TABLE.format("MetadataTable")),  # batch index, progress markers
+        ("s3:PutObject", ARCHIVE.format("archives/*")),
+        ("s3:GetObject", ARCHIVE.format("archives/*")),
+        ("s3:DeleteObject", ARCHIVE.format("archives/*")),
+        ("s3:PutObject", ARCHIVE.format("staging/*")),  # the daily copies
+        ("s3:GetObject", ARCHIVE.format("staging/*")),
+        ("s3:DeleteObject", ARCHIVE.format("staging/*")),
+        ("s3:ListBucket", ARCHIVE_BUCKET),  # a month's daily copies
+    },
+    "ReaperFunction": {
+        ("dynamodb:Query", TABLE.format("WalletTable") + "/index/by_expiry"),  # expired holds
+        ("dynamodb:DeleteItem", TABLE.format("WalletTable")),  # the hold (if still there)
+        ("dynamodb:UpdateItem", TABLE.format("WalletTable")),  # refund to the balance
+        ("dynamodb:PutItem", TABLE.format("MetadataTable")),  # the abandoned usage record
+        ("dynamodb:UpdateItem", TABLE.format("MetadataTable")),  # the day's rollup
+        ("dynamodb:UpdateItem", TABLE.format("KeysTable")),  # spend cap reservation back
     },
     "KeysFunction": {
         ("dynamodb:GetItem", TABLE.format("KeysTable")),
@@ -81,7 +112,11 @@ def test_each_function_is_granted_exactly_what_it_uses(logical_id):
 @pytest.mark.parametrize("logical_id", sorted(TEMPLATE.functions()))
 def test_no_grant_uses_a_wildcard(logical_id):
     for action, resource in grants(logical_id):
-        assert "*" not in action and "*" not in resource, (action, resource)
+        # the one exception: the objects under one prefix of the archive bucket
+        objects = resource.startswith(ARCHIVE.format("")) and resource.count("*") == 1
+        assert "*" not in action and ("*" not in resource or objects), (action, resource)
+        if objects:
+            assert resource.endswith("/*") and resource != ARCHIVE.format("*"), resource
 
 
 def test_no_function_may_change_or_delete_audit_events():

@@ -72,7 +72,12 @@ def test_every_index_matches_between_models_and_template(table, models):
             modelled[schema["index_name"]] = {
                 k["KeyType"]: k["AttributeName"] for k in schema["key_schema"]
             }
-            assert index.Meta.projection.projection_type == "ALL", name
+            projected = next(
+                gsi["Projection"]["ProjectionType"]
+                for gsi in table.get("GlobalSecondaryIndexes", [])
+                if gsi["IndexName"] == schema["index_name"]
+            )
+            assert index.Meta.projection.projection_type == projected, name
     assert modelled == declared
 
 
@@ -99,9 +104,11 @@ def test_the_archive_bucket_is_private_encrypted_and_expires_after_two_years():
     (bucket,) = TEMPLATE.of_type("AWS::S3::Bucket").values()
     assert all(bucket["PublicAccessBlockConfiguration"].values())
     assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
-    (rule,) = bucket["LifecycleConfiguration"]["Rules"]
-    assert rule["Transitions"] == [{"StorageClass": "GLACIER_IR", "TransitionInDays": 30}]
-    assert rule["ExpirationInDays"] == 730
+    archives, staging = bucket["LifecycleConfiguration"]["Rules"]
+    assert archives["Prefix"] == "archives/"
+    assert archives["Transitions"] == [{"StorageClass": "GLACIER_IR", "TransitionInDays": 30}]
+    assert archives["ExpirationInDays"] == 730
+    assert (staging["Prefix"], staging["ExpirationInDays"]) == ("staging/", 90)
 
 
 def test_no_secret_value_is_in_the_template():
@@ -133,6 +140,23 @@ def test_the_web_adapter_function_carries_uvicorn_and_the_adapter_layer():
     assert "uvicorn" in requirements
 
 
-def test_every_function_has_at_least_one_route():
+def scheduled_functions() -> dict[str, list[str]]:
+    """Functions run by an EventBridge schedule, with their schedule expressions."""
+    found: dict[str, list[str]] = {}
+    for logical_id, props in TEMPLATE.of_type("AWS::Serverless::Function").items():
+        for event in props.get("Events", {}).values():
+            if event["Type"] == "Schedule":
+                found.setdefault(logical_id, []).append(event["Properties"]["Schedule"])
+    return found
+
+
+def test_every_function_has_a_route_or_a_schedule():
     routed = {route.function for route in TEMPLATE.routes()}
-    assert routed == set(TEMPLATE.functions())
+    assert routed | set(scheduled_functions()) == set(TEMPLATE.functions())
+
+
+def test_the_archive_runs_daily_and_the_reaper_every_five_minutes():
+    assert scheduled_functions() == {
+        "ArchiveFunction": ["cron(30 3 * * ? *)"],
+        "ReaperFunction": ["rate(5 minutes)"],
+    }

@@ -13,14 +13,14 @@ import pytest
 from tests.integration.conftest import RECORDER
 from tests.support.environment import NAMES, TEMPLATE
 from tests.support.iam import denied
-from tests.support.lean_dynamodb import BotoJsonClient
+from tests.support.lean_dynamodb import BotoJsonClient, a_usage
 from tollgate import keys, ledger
 from tollgate.errors import PaymentRequired, RateLimited, Unauthenticated
 from tollgate.key_policy import KeyPolicy, SpendCap
 from tollgate.settings import get_settings
 from tollgate.store import layout
-from tollgate.store.hotpath import Hold, HotPath, Tables, UsageRecord
-from tollgate.store.models import ApiKey, LedgerEntry, Wallet
+from tollgate.store.hotpath import Hold, HotPath, Tables
+from tollgate.store.models import ApiKey, LedgerEntry, UsageRollup, Wallet
 from tollgate.store.models import UsageRecord as UsageModel
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -48,27 +48,6 @@ def a_hold(account_id: str, key_id: str, amount: int, request_id: str = "req-1")
     )
 
 
-def a_usage(hold: Hold, charge: int) -> UsageRecord:
-    return UsageRecord(
-        request_id=hold.request_id,
-        account_id=hold.account_id,
-        key_id=hold.key_id,
-        model=hold.model,
-        provider="openai",
-        upstream_model="gpt-4o-2024-08-06",
-        route=0,
-        endpoint="chat.completions",
-        stream=False,
-        status_code=200,
-        status="settled",
-        created_at=NOW,
-        input_tokens=12,
-        output_tokens=34,
-        hold=hold.amount,
-        charge=charge,
-    )
-
-
 def balance_and_held(account_id: str) -> tuple[int, int]:
     wallet = Wallet.get(layout.account_pk(account_id), layout.WALLET_SK, consistent_read=True)
     return wallet.balance, wallet.held
@@ -90,6 +69,10 @@ def test_a_hold_moves_money_from_balance_to_held(hotpath, funded):
     assert ledger_sum(account_id) == sum(balance_and_held(account_id))
 
 
+def usage_records(account_id: str):
+    return UsageModel.query(layout.account_pk(account_id), UsageModel.sk.startswith("USAGE#"))
+
+
 def test_settling_charges_the_cost_and_returns_the_rest(hotpath, funded):
     account_id, key_id = funded
     hold = a_hold(account_id, key_id, 400_000)
@@ -99,11 +82,28 @@ def test_settling_charges_the_cost_and_returns_the_rest(hotpath, funded):
 
     assert balance_and_held(account_id) == (1_000_000 - 123_456, 0)
     assert ledger_sum(account_id) == 1_000_000 - 123_456
-    record = next(UsageModel.query(layout.account_pk(account_id)))
+    record = next(iter(usage_records(account_id)))
     assert (record.charge, record.input_tokens, record.output_tokens) == (123_456, 12, 34)
     assert record.ttl > NOW + timedelta(days=90)
     key = ApiKey.get(layout.key_pk(key_id), layout.KEY_SK)
     assert key.spend == 123_456 and key.last_used_at == NOW
+
+
+def test_settles_add_up_in_the_days_rollup_of_their_key_and_model(hotpath, funded):
+    account_id, key_id = funded
+    for request_id, charge in (("req-1", 100), ("req-2", 250)):
+        hold = a_hold(account_id, key_id, 400_000, request_id)
+        hotpath.hold(hold, OPEN)
+        hotpath.settle(hold, a_usage(hold, charge), OPEN)
+
+    rollup = UsageRollup.get(
+        layout.account_pk(account_id), layout.rollup_sk(NOW.date(), key_id, "openai/gpt-4o")
+    )
+
+    assert (rollup.requests, rollup.errors, rollup.charge) == (2, 0, 350)
+    assert (rollup.input_tokens, rollup.output_tokens) == (24, 68)
+    assert (rollup.day, rollup.gsi1pk) == ("2026-11-23", "USAGEDAY#2026-11-23")
+    assert rollup.ttl >= NOW + timedelta(days=100)
 
 
 def test_a_hold_larger_than_the_balance_is_refused_and_writes_nothing(hotpath, funded):
@@ -135,7 +135,7 @@ def test_a_settle_after_the_hold_was_released_changes_nothing(hotpath, funded):
 
     assert again is False
     assert balance_and_held(account_id) == (1_000_000 - 100, 0)
-    assert len(list(UsageModel.query(layout.account_pk(account_id)))) == 1
+    assert len(list(usage_records(account_id))) == 1
 
 
 def test_the_hot_path_stays_inside_the_proxys_iam_policy(hotpath, funded):

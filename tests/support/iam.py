@@ -1,8 +1,9 @@
 """Which AWS actions a function really performs, checked against its IAM policy.
 
-A botocore hook records every DynamoDB and Secrets Manager call made while a function's
+A botocore hook records every DynamoDB, Secrets Manager and S3 call made while a function's
 handler runs, as (IAM action, resource ARN) pairs; ``denied`` says which of them the
-function's policy in template.yaml does not allow.
+function's policy in template.yaml does not allow. Signing a presigned URL counts as the call
+the URL will make (S3 checks the signer's permissions when the URL is used).
 """
 
 from __future__ import annotations
@@ -21,6 +22,28 @@ _TRANSACT_ACTIONS = {
     "Update": "UpdateItem",
     "Delete": "DeleteItem",
     "ConditionCheck": "ConditionCheckItem",
+}
+
+# S3 operations and the IAM action each needs on its object (the rest: on the bucket).
+_S3_OBJECT_ACTIONS = {
+    "GetObject": "s3:GetObject",
+    "HeadObject": "s3:GetObject",
+    "PutObject": "s3:PutObject",
+    "CopyObject": "s3:PutObject",
+    "CreateMultipartUpload": "s3:PutObject",
+    "UploadPart": "s3:PutObject",
+    "UploadPartCopy": "s3:PutObject",
+    "CompleteMultipartUpload": "s3:PutObject",
+    "AbortMultipartUpload": "s3:AbortMultipartUpload",
+    "ListParts": "s3:ListMultipartUploadParts",
+    "DeleteObject": "s3:DeleteObject",
+}
+_S3_BUCKET_ACTIONS = {
+    "ListObjects": "s3:ListBucket",
+    "ListObjectsV2": "s3:ListBucket",
+    "ListObjectVersions": "s3:ListBucketVersions",
+    "ListMultipartUploads": "s3:ListBucketMultipartUploads",
+    "HeadBucket": "s3:ListBucket",
 }
 
 
@@ -49,6 +72,8 @@ class CallRecorder:
             self.calls.extend(self._dynamodb(operation, params))
         elif service == "secretsmanager":
             self.calls.append((f"secretsmanager:{operation}", self._secret_arn(params["SecretId"])))
+        elif service == "s3":
+            self.calls.extend(_s3(operation, params))
         else:
             self.calls.append((f"{service}:{operation}", "*"))
 
@@ -80,6 +105,24 @@ class CallRecorder:
         if secret_id.startswith("arn:"):
             return secret_id
         return f"arn:aws:secretsmanager:{self.names.region}:{ACCOUNT_ID}:secret:{secret_id}"
+
+
+def _s3(operation: str, params: dict[str, Any]) -> list[tuple[str, str]]:
+    bucket = f"arn:aws:s3:::{params.get('Bucket', '*')}"
+    if operation == "DeleteObjects":  # one s3:DeleteObject per key
+        return [("s3:DeleteObject", f"{bucket}/{o['Key']}") for o in params["Delete"]["Objects"]]
+    if operation in _S3_OBJECT_ACTIONS:
+        found = [(_S3_OBJECT_ACTIONS[operation], f"{bucket}/{params['Key']}")]
+        if operation in ("CopyObject", "UploadPartCopy"):
+            found.append(("s3:GetObject", _copy_source(params["CopySource"])))
+        return found
+    return [(_S3_BUCKET_ACTIONS.get(operation, f"s3:{operation}"), bucket)]
+
+
+def _copy_source(source: str | dict[str, str]) -> str:
+    if isinstance(source, dict):
+        return f"arn:aws:s3:::{source['Bucket']}/{source['Key']}"
+    return "arn:aws:s3:::" + source.lstrip("/").split("?versionId=")[0]
 
 
 def statements(policies: list[Any], names: LocalNames) -> list[dict[str, Any]]:

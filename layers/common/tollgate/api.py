@@ -96,3 +96,27 @@ def json_response(
         body=json.dumps(body, separators=(",", ":")),
         headers={"x-request-id": request_id(app) or "", **(headers or {})},
     )
+
+
+def csv_response(
+    app: APIGatewayRestResolver, filename: str, body: str, cursor: str | None
+) -> Response:
+    """A CSV download; when there is more, ``x-next-cursor`` carries the cursor of the rest."""
+    headers = {
+        "content-disposition": f'attachment; filename="{filename}"',
+        "x-request-id": request_id(app) or "",
+    }
+    if cursor:
+        headers["x-next-cursor"] = cursor
+    return Response(
+        status_code=200, content_type="text/csv; charset=utf-8", body=body, headers=headers
+    )
+
+
+def redirect(app: APIGatewayRestResolver, location: str) -> Response:
+    return Response(
+        status_code=302,
+        content_type=content_types.APPLICATION_JSON,
+        body="",
+        headers={"location": location, "x-request-id": request_id(app) or ""},
+    )

@@ -28,18 +28,16 @@ read and the ledger read can make the newest figure lag by that one charge.
 
 from __future__ import annotations
 
-import csv
 import functools
-import io
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import stripe
 
-from tollgate import clock, ledger, secrets
+from tollgate import clock, ledger, secrets, spreadsheet
 from tollgate.errors import BadRequest, NotFound, UpstreamError
 from tollgate.money import NANOS_PER_USD, MoneyError, format_usd, parse_usd
 from tollgate.observability import logger
@@ -68,7 +66,6 @@ NANOS_PER_CENT = NANOS_PER_USD // 100
 STRIPE_TIMEOUT_SECONDS = 10
 STRIPE_RETRIES = 2
 _CENTS = re.compile(r"-?[0-9]+(?:\.[0-9]{1,2})?")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 # ------------------------------------------------------------------------------ wallet
@@ -116,9 +113,7 @@ def running_balances(entries: Sequence[LedgerEntry], funds_after_first: int) -> 
 
 def ledger_format(value: str | None) -> str:
     """The ``format`` query parameter of the ledger: json (the default) or csv."""
-    if value in (None, "", "json", "csv"):
-        return value or "json"
-    raise BadRequest("'format' must be json or csv.", param="format")
+    return spreadsheet.export_format(value)
 
 
 def ledger_page(
@@ -163,24 +158,16 @@ def ledger_entry_view(row: LedgerRow) -> dict[str, Any]:
 
 
 def ledger_csv(rows: Sequence[LedgerRow]) -> str:
-    """The rows as CSV with a header row (the JSON view's columns); ``created_at`` is UTC as
-    ``YYYY-MM-DD HH:MM:SS`` and text that a spreadsheet would run as a formula gets a leading
-    apostrophe."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(LEDGER_COLUMNS)
-    for row in rows:
-        view = ledger_entry_view(row)
-        view["created_at"] = _spreadsheet_time(row.entry.created_at)
-        view["reason"] = _spreadsheet_text(view["reason"])
-        view["reference"] = _spreadsheet_text(view["reference"] or "")
-        view["receipt_url"] = _spreadsheet_text(view["receipt_url"] or "")
-        writer.writerow([view[column] for column in LEDGER_COLUMNS])
-    return out.getvalue()
+    """The rows as CSV with a header row (the JSON view's columns), spreadsheet-safe."""
+    return spreadsheet.to_csv(LEDGER_COLUMNS, map(_csv_row, rows))
 
 
-def _spreadsheet_text(value: str) -> str:
-    return "'" + value if value.startswith(_FORMULA_START) else value
+def _csv_row(row: LedgerRow) -> dict[str, Any]:
+    view = ledger_entry_view(row)
+    view["created_at"] = spreadsheet.time(row.entry.created_at)
+    for column in ("reason", "reference", "receipt_url"):
+        view[column] = spreadsheet.text(view[column])
+    return view
 
 
 # ------------------------------------------------------------------------------ checkout
@@ -425,10 +412,3 @@ def adjustment_changes(entry: LedgerEntry, wallet: Wallet) -> dict[str, tuple[An
 
 def _unix(moment: datetime | None) -> int | None:
     return int(moment.timestamp()) if moment else None
-
-
-def _spreadsheet_time(moment: datetime | None) -> str:
-    """UTC to the second as ``YYYY-MM-DD HH:MM:SS``, which spreadsheets read as a date."""
-    if moment is None:
-        return ""
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")

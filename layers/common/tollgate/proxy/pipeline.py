@@ -100,6 +100,7 @@ class ProxyCall:
             amount=amount,
             created_at=now,
             expires_at=now + HOLD_LIFETIME,
+            endpoint=self.record_endpoint,
         )
         await blocking(self.runtime.hotpath.hold, hold, self.key.policy)
         self.outcome.model = model

@@ -1,8 +1,10 @@
 """The proxy's DynamoDB round trips, over the lean AWS client (no botocore, no PynamoDB).
 
 Three calls: find the key a presented secret belongs to (cold key cache only), the hold
-transaction and the settle transaction. Items are written in exactly the shapes the PynamoDB
-models in ``store.models`` read; ``tests/integration`` reads them back through those models.
+transaction and the settle transaction. The reaper's two share them: the expired holds, and
+the release of one, which competes with a late settle for the hold. Items are written in
+exactly the shapes the PynamoDB models in ``store.models`` read; ``tests/integration`` reads
+them back through those models.
 """
 
 from __future__ import annotations
@@ -10,8 +12,9 @@ from __future__ import annotations
 import hashlib
 import random
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tollgate.aws import AwsError
@@ -22,10 +25,10 @@ from tollgate.money import format_usd
 from tollgate.store import layout
 
 TRANSACTION_ATTEMPTS = 4
-USAGE_RETENTION = timedelta(days=90)
-USAGE_TTL_GRACE = timedelta(days=14)  # time the archive job has to copy a record out
 HOLD_TTL_GRACE = timedelta(days=7)  # the reaper releases holds long before TTL deletes them
 SPEND_COUNTER_LIFETIME = timedelta(days=62)  # outlives a day's or a month's period
+HOLDS_BY_EXPIRY_INDEX = "by_expiry"
+ABANDONED = "abandoned"
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +57,8 @@ class Hold:
     amount: int
     created_at: datetime
     expires_at: datetime
+    endpoint: str = ""  # as usage records name it: chat.completions, messages, embeddings...
+    spend_period: str | None = None  # the spend counter the hold reserved, when the key is capped
 
 
 @dataclass(slots=True)
@@ -143,7 +148,7 @@ class HotPath:
             {
                 "Put": {
                     "TableName": self.tables.wallet,
-                    "Item": serialize_item(_hold_item(hold)),
+                    "Item": serialize_item(_hold_item(hold, policy)),
                     "ConditionExpression": "attribute_not_exists(pk)",
                 }
             },
@@ -218,13 +223,7 @@ class HotPath:
         refund = hold.amount - usage.charge
         at = layout.timestamp(usage.created_at)
         items = [
-            {
-                "Delete": {
-                    "TableName": self.tables.wallet,
-                    "Key": _key(account, layout.hold_sk(hold.request_id)),
-                    "ConditionExpression": "attribute_exists(pk)",
-                }
-            },
+            self._delete_hold(hold),
             {
                 "Update": {
                     "TableName": self.tables.wallet,
@@ -272,6 +271,7 @@ class HotPath:
                     "Item": serialize_item(_usage_item(usage)),
                 }
             },
+            self._rollup(usage),
         ]
         key_pk = layout.key_pk(hold.key_id)
         if policy.spend_cap is not None:
@@ -301,11 +301,121 @@ class HotPath:
                     }
                 }
             )
+        return self._take_hold(f"settle:{hold.request_id}", items)
+
+    def expired_holds(self, now: datetime, page_size: int = 100) -> Iterator[Hold]:
+        """Holds that expired before ``now``, longest expired first, a page at a time. The
+        index is eventually consistent: a hold settled a moment ago may still be listed, and
+        its release then finds it gone."""
+        query: dict[str, Any] = {
+            "TableName": self.tables.wallet,
+            "IndexName": HOLDS_BY_EXPIRY_INDEX,
+            "KeyConditionExpression": "gsi1pk = :holds AND gsi1sk < :now",
+            "ExpressionAttributeValues": {
+                ":holds": serialize(layout.HOLDS_BY_EXPIRY),
+                ":now": serialize(layout.timestamp(now)),
+            },
+            "Limit": page_size,
+        }
+        while True:
+            answer = self._call("Query", query)
+            for item in answer.get("Items", []):
+                yield _hold_from_item(deserialize_item(item))
+            if "LastEvaluatedKey" not in answer:
+                return
+            query["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
+    def release(self, hold: Hold) -> bool:
+        """Give an abandoned hold back to the balance, charging nothing, with its ``abandoned``
+        usage record, its day's rollup and, for a capped key, the spend reservation given
+        back: one transaction. False when the hold was already gone (a settle won: both delete
+        it on condition that it exists, so exactly one of them applies)."""
+        usage = _abandoned_usage(hold)
+        items = [
+            self._delete_hold(hold),
+            {
+                "Update": {
+                    "TableName": self.tables.wallet,
+                    "Key": _key(layout.account_pk(hold.account_id), layout.WALLET_SK),
+                    "UpdateExpression": "SET balance = balance + :hold, held = held - :hold",
+                    "ExpressionAttributeValues": {":hold": serialize(hold.amount)},
+                }
+            },
+            {
+                "Put": {
+                    "TableName": self.tables.metadata,
+                    "Item": serialize_item(_usage_item(usage)),
+                }
+            },
+            self._rollup(usage),
+        ]
+        if hold.spend_period is not None:
+            items.append(
+                {
+                    "Update": {
+                        "TableName": self.tables.keys,
+                        "Key": _key(layout.key_pk(hold.key_id), layout.spend_sk(hold.spend_period)),
+                        "UpdateExpression": "ADD committed :unreserve",
+                        "ExpressionAttributeValues": {":unreserve": serialize(-hold.amount)},
+                    }
+                }
+            )
+        return self._take_hold(f"release:{hold.request_id}", items)
+
+    def _delete_hold(self, hold: Hold) -> dict[str, Any]:
+        return {
+            "Delete": {
+                "TableName": self.tables.wallet,
+                "Key": _key(layout.account_pk(hold.account_id), layout.hold_sk(hold.request_id)),
+                "ConditionExpression": "attribute_exists(pk)",
+            }
+        }
+
+    def _take_hold(self, token: str, items: list[dict[str, Any]]) -> bool:
+        """Apply a transaction whose first item deletes the hold; False if it was gone."""
         try:
-            self._transact(f"settle:{hold.request_id}", items, {0: _HoldGone()})
+            self._transact(token, items, {0: _HoldGone()})
         except _HoldGone:
             return False
         return True
+
+    def _rollup(self, usage: UsageRecord) -> dict[str, Any]:
+        """Add the request to its day's rollup for its key and model (what /v1/usage/summary
+        reads). The rollup is also the day's entry in the by_request_and_day index, through
+        which the archive job finds the accounts active on a day; its index keys are set once,
+        so later additions do not write the (keys-only) index again."""
+        day = usage.created_at.astimezone(UTC).date()
+        expires = datetime.combine(day, datetime.min.time(), UTC) + timedelta(days=1)
+        return {
+            "Update": {
+                "TableName": self.tables.metadata,
+                "Key": _key(
+                    layout.account_pk(usage.account_id),
+                    layout.rollup_sk(day, usage.key_id, usage.model),
+                ),
+                "UpdateExpression": "ADD requests :one, errors :error, input_tokens :input, "
+                "output_tokens :output, charge :charge SET account_id = :account, #day = :day, "
+                "key_id = :key, model = :model, gsi1pk = if_not_exists(gsi1pk, :gsi1pk), "
+                "gsi1sk = if_not_exists(gsi1sk, :gsi1sk), #ttl = if_not_exists(#ttl, :ttl)",
+                "ExpressionAttributeNames": {"#day": "day", "#ttl": "ttl"},
+                "ExpressionAttributeValues": {
+                    ":one": serialize(1),
+                    ":error": serialize(0 if usage.status == "settled" else 1),
+                    ":input": serialize(usage.input_tokens),
+                    ":output": serialize(usage.output_tokens),
+                    ":charge": serialize(usage.charge),
+                    ":account": serialize(usage.account_id),
+                    ":day": serialize(day.isoformat()),
+                    ":key": serialize(usage.key_id),
+                    ":model": serialize(usage.model),
+                    ":gsi1pk": serialize(layout.usage_day_pk(day)),
+                    ":gsi1sk": serialize(f"{layout.account_pk(usage.account_id)}#{usage.key_id}"),
+                    ":ttl": serialize(
+                        int((expires + layout.USAGE_RETENTION + layout.USAGE_TTL_GRACE).timestamp())
+                    ),
+                },
+            }
+        }
 
     def _transact(
         self, token: str, items: list[dict[str, Any]], refusals: dict[int, Exception]
@@ -339,7 +449,7 @@ class HotPath:
 
 
 class _HoldGone(Exception):
-    """The settle found no hold to release."""
+    """The settle or the release found no hold to take."""
 
 
 def _policy(item: dict[str, Any]) -> KeyPolicy:
@@ -395,9 +505,9 @@ def _key(pk: str, sk: str) -> dict[str, Any]:
     return {"pk": {"S": pk}, "sk": {"S": sk}}
 
 
-def _hold_item(hold: Hold) -> dict[str, Any]:
+def _hold_item(hold: Hold, policy: KeyPolicy) -> dict[str, Any]:
     expires = layout.timestamp(hold.expires_at)
-    return {
+    item = {
         "pk": layout.account_pk(hold.account_id),
         "sk": layout.hold_sk(hold.request_id),
         "request_id": hold.request_id,
@@ -410,7 +520,49 @@ def _hold_item(hold: Hold) -> dict[str, Any]:
         "gsi1pk": layout.HOLDS_BY_EXPIRY,
         "gsi1sk": f"{expires}#{hold.request_id}",
         "ttl": int((hold.expires_at + HOLD_TTL_GRACE).timestamp()),
+        "endpoint": hold.endpoint,
     }
+    if policy.spend_cap is not None:  # the reaper gives the reservation back to this counter
+        item["spend_period"] = _period(hold, policy.spend_cap)
+    return item
+
+
+def _hold_from_item(item: dict[str, Any]) -> Hold:
+    return Hold(
+        request_id=item["request_id"],
+        account_id=item["account_id"],
+        key_id=item["key_id"],
+        model=item["model"],
+        amount=item["amount"],
+        created_at=layout.parse_timestamp(item["created_at"]),
+        expires_at=layout.parse_timestamp(item["expires_at"]),
+        endpoint=item.get("endpoint") or "",
+        spend_period=item.get("spend_period"),
+    )
+
+
+def _abandoned_usage(hold: Hold) -> UsageRecord:
+    """The record a settle would have written at the same place (its sort key is the hold's
+    creation time), saying only what the hold knew: no tokens, no charge, no upstream answer.
+    Nothing in it depends on when the reaper ran, so a retried release sends the same
+    transaction and its client request token makes the retry a no-op."""
+    return UsageRecord(
+        request_id=hold.request_id,
+        account_id=hold.account_id,
+        key_id=hold.key_id,
+        model=hold.model,
+        provider=hold.model.partition("/")[0],
+        upstream_model="",
+        route=0,
+        endpoint=hold.endpoint,
+        stream=False,
+        status_code=0,  # no answer is known to have reached the client
+        status=ABANDONED,
+        created_at=hold.created_at,
+        error_type=ABANDONED,
+        hold=hold.amount,
+        charge=0,
+    )
 
 
 def _usage_item(usage: UsageRecord) -> dict[str, Any]:
@@ -423,8 +575,8 @@ def _usage_item(usage: UsageRecord) -> dict[str, Any]:
         pk=layout.account_pk(usage.account_id),
         sk=layout.usage_sk(usage.created_at, usage.request_id),
         created_at=layout.timestamp(usage.created_at),
-        gsi1pk=f"REQUEST#{usage.request_id}",
+        gsi1pk=layout.request_pk(usage.request_id),
         gsi1sk="USAGE",
-        ttl=int((usage.created_at + USAGE_RETENTION + USAGE_TTL_GRACE).timestamp()),
+        ttl=int((usage.created_at + layout.USAGE_RETENTION + layout.USAGE_TTL_GRACE).timestamp()),
     )
     return item

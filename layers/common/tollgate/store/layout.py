@@ -6,7 +6,7 @@ build keys here, so the two can never disagree about a layout.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 
 
 def account_pk(account_id: str) -> str:
@@ -29,10 +29,30 @@ def usage_sk(at: datetime, request_id: str) -> str:
     return f"USAGE#{timestamp(at)}#{request_id}"
 
 
+def request_pk(request_id: str) -> str:
+    """The by_request_and_day index's key of a usage record."""
+    return f"REQUEST#{request_id}"
+
+
+def rollup_sk(day: date, key_id: str, model: str) -> str:
+    """A day's usage of one key and model in the account's partition (sorted by day)."""
+    return f"ROLLUP#{day.isoformat()}#{key_id}#{model}"
+
+
+def usage_day_pk(day: date) -> str:
+    """The by_request_and_day index's partition of a day's rollups: the accounts active then."""
+    return f"USAGEDAY#{day.isoformat()}"
+
+
 def daily_charges_sk(at: datetime) -> str:
     """The ledger entry that rolls up one UTC day's charges (sorts before that day's others)."""
     return f"LEDGER#{at.astimezone(UTC).date().isoformat()}#charges"
 
+
+# Usage is hot for 90 days; TTL deletes it USAGE_TTL_GRACE later, which is the time the
+# archive job has to copy it out (and to catch up on days it missed).
+USAGE_RETENTION = timedelta(days=90)
+USAGE_TTL_GRACE = timedelta(days=14)
 
 KEY_SK = "KEY"
 SECRET_SK = "SECRET"

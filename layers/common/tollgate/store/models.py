@@ -17,7 +17,7 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UTCDateTimeAttribute,
 )
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection, Projection
 from pynamodb.models import Model
 
 from tollgate.settings import get_settings
@@ -29,8 +29,8 @@ def _meta(table_name: str) -> type:
     return type("Meta", (), {"table_name": table_name, "region": _settings.region})
 
 
-def _index_meta(index_name: str) -> type:
-    return type("Meta", (), {"index_name": index_name, "projection": AllProjection()})
+def _index_meta(index_name: str, projection: Projection | None = None) -> type:
+    return type("Meta", (), {"index_name": index_name, "projection": projection or AllProjection()})
 
 
 class _Item(Model):
@@ -215,6 +215,8 @@ class Hold(_Item):
     amount = NumberAttribute()
     created_at = UTCDateTimeAttribute()
     expires_at = UTCDateTimeAttribute()
+    endpoint = UnicodeAttribute(default="")
+    spend_period = UnicodeAttribute(null=True)  # the key's spend counter the hold reserved
     gsi1pk = UnicodeAttribute()
     gsi1sk = UnicodeAttribute()
     by_expiry = HoldsByExpiry()
@@ -224,8 +226,12 @@ class Hold(_Item):
 # ------------------------------------------------------------------------------ MetadataTable
 
 
-class UsageByRequest(GlobalSecondaryIndex["UsageRecord"]):
-    Meta = _index_meta("by_request")
+class ByRequestAndDay(GlobalSecondaryIndex):
+    """Keys only: ``REQUEST#<id> · USAGE`` finds a usage record; ``USAGEDAY#<date> ·
+    ACCOUNT#<id>#<key id>`` finds a day's rollups, i.e. the accounts active that day. A rollup's
+    index keys never change, so adding to it does not write the index."""
+
+    Meta = _index_meta("by_request_and_day", KeysOnlyProjection())
     gsi1pk = UnicodeAttribute(hash_key=True)
     gsi1sk = UnicodeAttribute(range_key=True)
 
@@ -260,8 +266,56 @@ class UsageRecord(_Item):
     created_at = UTCDateTimeAttribute()
     gsi1pk = UnicodeAttribute()
     gsi1sk = UnicodeAttribute()
-    by_request = UsageByRequest()
+    by_request_and_day = ByRequestAndDay()
     ttl = TTLAttribute()
+
+
+class UsageRollup(_Item):
+    """pk ``ACCOUNT#<id>``, sk ``ROLLUP#<date>#<key id>#<model>``: one UTC day of a key's use
+    of a model, added to by every settle (and every released hold) in its transaction."""
+
+    Meta = _meta(_settings.metadata_table)
+    account_id = UnicodeAttribute()
+    day = UnicodeAttribute()  # YYYY-MM-DD, UTC
+    key_id = UnicodeAttribute()
+    model = UnicodeAttribute()
+    requests = NumberAttribute(default=0)
+    errors = NumberAttribute(default=0)
+    input_tokens = NumberAttribute(default=0)
+    output_tokens = NumberAttribute(default=0)
+    charge = NumberAttribute(default=0)  # nano-USD
+    gsi1pk = UnicodeAttribute()
+    gsi1sk = UnicodeAttribute()
+    by_request_and_day = ByRequestAndDay()
+    ttl = TTLAttribute()
+
+
+class ArchiveBatch(_Item):
+    """pk ``ACCOUNT#<id>``, sk ``ARCHIVE#<YYYY-MM>``: a complete month's usage in S3."""
+
+    Meta = _meta(_settings.metadata_table)
+    account_id = UnicodeAttribute()
+    month = UnicodeAttribute()
+    object_key = UnicodeAttribute()
+    manifest_key = UnicodeAttribute()
+    size_bytes = NumberAttribute()
+    record_count = NumberAttribute()
+    sha256 = UnicodeAttribute()
+    schema_version = NumberAttribute()
+    created_at = UTCDateTimeAttribute()
+    ttl = TTLAttribute()  # the object's own expiry (the bucket's lifecycle)
+
+
+class ArchiveProgress(_Item):
+    """pk ``ARCHIVE``, sk ``DAY#<date>`` or ``MONTH#<YYYY-MM>``: a day copied to S3 for every
+    account, or a month turned into its batches; sk ``START``: the first day to archive."""
+
+    Meta = _meta(_settings.metadata_table)
+    accounts = NumberAttribute(default=0)
+    records = NumberAttribute(default=0)
+    day = UnicodeAttribute(null=True)  # START: the first day the archive job owes
+    staging_cleared = BooleanAttribute(null=True)  # MONTH: its daily copies are deleted
+    done_at = UTCDateTimeAttribute()
 
 
 # ------------------------------------------------------------------------------ AuditTable
@@ -303,5 +357,8 @@ TABLE_MODELS: tuple[type[Model], ...] = (
     ProcessedEvent,
     Hold,
     UsageRecord,
+    UsageRollup,
+    ArchiveBatch,
+    ArchiveProgress,
     AuditEvent,
 )
