@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -160,3 +161,28 @@ def test_the_archive_runs_daily_and_the_reaper_every_five_minutes():
         "ArchiveFunction": ["cron(30 3 * * ? *)"],
         "ReaperFunction": ["rate(5 minutes)"],
     }
+
+
+def emitted_metrics() -> set[str]:
+    """The metric names the layer and the handlers emit (``add_metric(name="...")``)."""
+    sources = [
+        *(ROOT / "layers/common/tollgate").rglob("*.py"),
+        *(ROOT / "functions").rglob("*.py"),
+    ]
+    found: set[str] = set()
+    for source in sources:
+        found |= set(re.findall(r'add_metric\(\s*name="(\w+)"', source.read_text()))
+    return found
+
+
+def test_every_alarm_watches_a_metric_the_code_emits_under_its_service():
+    alarms = TEMPLATE.of_type("AWS::CloudWatch::Alarm")
+    assert {"ArchiveFailuresAlarm", "ArchiveBacklogAlarm", "OrphanedHoldsAlarm"} <= set(alarms)
+    emitted = emitted_metrics()
+    environment = TEMPLATE.document["Globals"]["Function"]["Environment"]["Variables"]
+    for name, alarm in alarms.items():
+        assert alarm["MetricName"] in emitted, name
+        assert alarm["Namespace"] == environment["POWERTOOLS_METRICS_NAMESPACE"], name
+        assert alarm["Dimensions"] == [
+            {"Name": "service", "Value": environment["POWERTOOLS_SERVICE_NAME"]}
+        ], name
