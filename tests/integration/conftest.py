@@ -21,6 +21,10 @@ from devstack.aws import provision
 from devstack.lambda_runtime import LambdaContext, load_handler
 from tests.support.environment import NAMES, OPERATOR_KEY, TEMPLATE
 from tests.support.iam import CallRecorder, denied
+from tests.support.lean_dynamodb import BotoJsonClient
+from tollgate import keys, ledger
+from tollgate.settings import get_settings
+from tollgate.store.hotpath import HotPath, Tables
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 RECORDER = CallRecorder(NAMES)
@@ -106,6 +110,24 @@ def event(
         result["queryStringParameters"] = query or None
         result["multiValueQueryStringParameters"] = {k: [v] for k, v in query.items()} or None
     return result
+
+
+@pytest.fixture
+def hotpath(aws: None) -> HotPath:
+    """The proxy's hold and settle (and the reaper's release) over botocore, so moto serves
+    them and the IAM recorder sees them."""
+    settings = get_settings()
+    tables = Tables(settings.keys_table, settings.wallet_table, settings.metadata_table)
+    return HotPath(BotoJsonClient(), tables)
+
+
+@pytest.fixture
+def funded(new_account) -> tuple[str, str]:
+    """(account id, inference key id) of a new account with 1,000,000 nano-USD."""
+    account = new_account()
+    ledger.credit(account.account_id, 1_000_000, kind="adjustment", reason="test credit")
+    key = keys.create_key(account.account_id, keys.NewKey(name="ci", role="inference"))
+    return account.account_id, key.key.key_id
 
 
 @pytest.fixture

@@ -13,33 +13,17 @@ import pytest
 from tests.integration.conftest import RECORDER
 from tests.support.environment import NAMES, TEMPLATE
 from tests.support.iam import denied
-from tests.support.lean_dynamodb import BotoJsonClient, a_usage
-from tollgate import keys, ledger
+from tests.support.lean_dynamodb import a_usage
+from tollgate import keys
 from tollgate.errors import PaymentRequired, RateLimited, Unauthenticated
 from tollgate.key_policy import KeyPolicy, SpendCap
-from tollgate.settings import get_settings
 from tollgate.store import layout
-from tollgate.store.hotpath import Hold, HotPath, Tables
+from tollgate.store.hotpath import Hold
 from tollgate.store.models import ApiKey, LedgerEntry, UsageRollup, Wallet
 from tollgate.store.models import UsageRecord as UsageModel
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 OPEN = KeyPolicy()  # a key without limits
-
-
-@pytest.fixture
-def hotpath(aws):
-    settings = get_settings()
-    tables = Tables(settings.keys_table, settings.wallet_table, settings.metadata_table)
-    return HotPath(BotoJsonClient(), tables)
-
-
-@pytest.fixture
-def funded(new_account):
-    account = new_account()
-    ledger.credit(account.account_id, 1_000_000, kind="adjustment", reason="test credit")
-    key = keys.create_key(account.account_id, keys.NewKey(name="ci", role="inference"))
-    return account.account_id, key.key.key_id
 
 
 def a_hold(account_id: str, key_id: str, amount: int, request_id: str = "req-1") -> Hold:

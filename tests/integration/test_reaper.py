@@ -21,15 +21,14 @@ from devstack.lambda_runtime import LambdaContext, load_handler
 from tests.integration.conftest import EVENTS, RECORDER
 from tests.support.environment import NAMES, TEMPLATE
 from tests.support.iam import denied
-from tests.support.lean_dynamodb import BotoJsonClient, a_usage
-from tollgate import clock, keys, ledger
+from tests.support.lean_dynamodb import a_usage
+from tollgate import clock
 from tollgate.clock import scheduled_time
 from tollgate.key_policy import KeyPolicy, SpendCap
 from tollgate.observability import metrics
 from tollgate.reaper import release_expired_holds
-from tollgate.settings import get_settings
 from tollgate.store import layout
-from tollgate.store.hotpath import Hold, HotPath, Tables
+from tollgate.store.hotpath import Hold, HotPath
 from tollgate.store.models import SpendCounter, UsageRollup, Wallet
 from tollgate.store.models import UsageRecord as UsageModel
 
@@ -46,21 +45,6 @@ def no_leftover_metrics():
     """Metrics added outside a handler would otherwise be flushed by the next test's handler."""
     yield
     metrics.clear_metrics()
-
-
-@pytest.fixture
-def hotpath(aws):
-    settings = get_settings()
-    tables = Tables(settings.keys_table, settings.wallet_table, settings.metadata_table)
-    return HotPath(BotoJsonClient(), tables)
-
-
-@pytest.fixture
-def funded(new_account):
-    account = new_account()
-    ledger.credit(account.account_id, 1_000_000, kind="adjustment", reason="test credit")
-    key = keys.create_key(account.account_id, keys.NewKey(name="ci", role="inference"))
-    return account.account_id, key.key.key_id
 
 
 @pytest.fixture

@@ -12,11 +12,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.integration.conftest import event, handle
-from tests.support.lean_dynamodb import BotoJsonClient
 from tollgate import clock, keys, ledger
 from tollgate.key_policy import KeyPolicy
-from tollgate.settings import get_settings
-from tollgate.store.hotpath import Hold, HotPath, Tables, UsageRecord
+from tollgate.store.hotpath import Hold, HotPath, UsageRecord
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 FUNCTION = "UsageFunction"
@@ -34,13 +32,6 @@ class Customer:
 @pytest.fixture(autouse=True)
 def fixed_clock(monkeypatch):
     monkeypatch.setattr(clock, "utcnow", lambda: NOW)
-
-
-@pytest.fixture
-def hotpath(aws) -> HotPath:
-    settings = get_settings()
-    tables = Tables(settings.keys_table, settings.wallet_table, settings.metadata_table)
-    return HotPath(BotoJsonClient(), tables)
 
 
 @pytest.fixture
