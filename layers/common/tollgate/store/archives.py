@@ -32,7 +32,7 @@ from pynamodb.exceptions import PutError
 from tollgate.errors import InternalError
 from tollgate.observability import logger
 from tollgate.settings import Settings
-from tollgate.store.errors import storage_errors
+from tollgate.store.errors import get_item, storage_errors
 from tollgate.store.layout import account_pk, usage_day_pk
 from tollgate.store.models import ArchiveBatch, ArchiveProgress, UsageRecord, UsageRollup
 
@@ -58,12 +58,8 @@ def month_sk(month: str) -> str:
 
 
 def start_day() -> date | None:
-    with storage_errors("archive_start_day"):
-        try:
-            item = ArchiveProgress.get(PROGRESS_PK, START_SK, consistent_read=True)
-        except ArchiveProgress.DoesNotExist:
-            return None
-    return date.fromisoformat(item.day)
+    item = get_item(ArchiveProgress, PROGRESS_PK, START_SK)
+    return date.fromisoformat(item.day) if item is not None else None
 
 
 def set_start_day(day: date, now: datetime) -> date:
@@ -164,11 +160,7 @@ def batch_sk(month: str) -> str:
 
 
 def get_batch(account_id: str, month: str) -> ArchiveBatch | None:
-    with storage_errors("get_archive_batch"):
-        try:
-            return ArchiveBatch.get(account_pk(account_id), batch_sk(month), consistent_read=True)
-        except ArchiveBatch.DoesNotExist:
-            return None
+    return get_item(ArchiveBatch, account_pk(account_id), batch_sk(month))
 
 
 def list_batches(account_id: str) -> list[ArchiveBatch]:

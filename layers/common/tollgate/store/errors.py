@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from typing import TypeVar
 
 from pynamodb.exceptions import PynamoDBException, TransactWriteError
+from pynamodb.models import Model
 
 from tollgate.errors import InternalError, TollgateError
 from tollgate.observability import logger
+
+M = TypeVar("M", bound=Model)
 
 
 def cancellation_codes(error: TransactWriteError) -> list[str | None]:
@@ -35,3 +39,12 @@ def storage_errors(
     except PynamoDBException as error:
         logger.exception("storage failure", extra={"operation": operation})
         raise InternalError("The request could not be completed; try again.") from error
+
+
+def get_item(model: type[M], hash_key: str, range_key: str) -> M | None:
+    """One item by its key (a consistent read), or None; storage failures translated."""
+    with storage_errors(f"get_{model.__name__}"):
+        try:
+            return model.get(hash_key, range_key, consistent_read=True)
+        except model.DoesNotExist:
+            return None

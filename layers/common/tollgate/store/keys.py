@@ -9,7 +9,7 @@ from pynamodb.transactions import TransactWrite
 
 from tollgate.errors import Conflict
 from tollgate.store.connection import connection
-from tollgate.store.errors import storage_errors
+from tollgate.store.errors import get_item, storage_errors
 from tollgate.store.layout import KEY_SK, SECRET_SK, account_pk, key_pk, secret_pk
 from tollgate.store.models import (
     Account,
@@ -69,7 +69,7 @@ def create_account(account: Account, wallet: Wallet, admin_key: ApiKey) -> None:
 
 
 def get_account(account_id: str) -> Account | None:
-    return _get(Account, account_pk(account_id), "PROFILE")
+    return get_item(Account, account_pk(account_id), "PROFILE")
 
 
 def create_key(key: ApiKey) -> None:
@@ -84,11 +84,11 @@ def _save_key(tx: TransactWrite, key: ApiKey) -> None:
 
 def find_secret(digest: str) -> KeySecret | None:
     """The key a presented secret belongs to (strongly consistent: revocation is immediate)."""
-    return _get(KeySecret, secret_pk(digest), SECRET_SK)
+    return get_item(KeySecret, secret_pk(digest), SECRET_SK)
 
 
 def get_key(key_id: str) -> ApiKey | None:
-    return _get(ApiKey, key_pk(key_id), KEY_SK)
+    return get_item(ApiKey, key_pk(key_id), KEY_SK)
 
 
 def list_keys(
@@ -207,15 +207,7 @@ def spend_counters(keys_and_periods: list[tuple[str, str]]) -> dict[tuple[str, s
         return {}
     wanted = [(key_pk(key_id), f"SPEND#{period}") for key_id, period in keys_and_periods]
     with storage_errors("spend_counters"):
-        found = {(c.pk, c.sk): c.spent for c in SpendCounter.batch_get(wanted)}
+        found = {(c.pk, c.sk): c.spent for c in SpendCounter.batchget_item(wanted)}
     return {
         pair: int(found.get((key_pk(pair[0]), f"SPEND#{pair[1]}"), 0)) for pair in keys_and_periods
     }
-
-
-def _get(model, hash_key: str, range_key: str):
-    with storage_errors(f"get_{model.__name__}"):
-        try:
-            return model.get(hash_key, range_key, consistent_read=True)
-        except model.DoesNotExist:
-            return None

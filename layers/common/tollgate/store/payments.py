@@ -25,7 +25,7 @@ from pynamodb.exceptions import PutError, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from tollgate.store.connection import connection
-from tollgate.store.errors import cancellation_codes, storage_errors
+from tollgate.store.errors import cancellation_codes, get_item, storage_errors
 from tollgate.store.layout import account_pk
 from tollgate.store.models import Account, LedgerEntry, Payment, ProcessedEvent, Wallet
 from tollgate.store.wallet import wallet_key
@@ -117,22 +117,13 @@ def create_open_payment(
 
 
 def get_payment(account_id: str, session_id: str) -> Payment | None:
-    with storage_errors("get_payment"):
-        try:
-            return Payment.get(account_pk(account_id), payment_sk(session_id), consistent_read=True)
-        except Payment.DoesNotExist:
-            return None
+    return get_item(Payment, account_pk(account_id), payment_sk(session_id))
 
 
 def is_processed(event_id: str) -> bool:
     """Whether the event was already handled (a consistent read: a fast path for replays;
     the conditional marker in every write is what guarantees it)."""
-    with storage_errors("is_processed"):
-        try:
-            ProcessedEvent.get(event_pk(event_id), EVENT_SK, consistent_read=True)
-        except ProcessedEvent.DoesNotExist:
-            return False
-    return True
+    return get_item(ProcessedEvent, event_pk(event_id), EVENT_SK) is not None
 
 
 def _payment_actions(

@@ -6,7 +6,7 @@ from pynamodb.transactions import TransactWrite
 
 from tollgate.errors import Conflict, NotFound
 from tollgate.store.connection import connection
-from tollgate.store.errors import storage_errors
+from tollgate.store.errors import get_item, storage_errors
 from tollgate.store.layout import WALLET_SK, account_pk
 from tollgate.store.models import LedgerEntry, Wallet
 
@@ -16,11 +16,7 @@ def wallet_key(account_id: str) -> tuple[str, str]:
 
 
 def get_wallet(account_id: str) -> Wallet | None:
-    with storage_errors("get_wallet"):
-        try:
-            return Wallet.get(*wallet_key(account_id), consistent_read=True)
-        except Wallet.DoesNotExist:
-            return None
+    return get_item(Wallet, *wallet_key(account_id))
 
 
 def apply_credit(entry: LedgerEntry) -> None:
