@@ -279,16 +279,7 @@ def _record_status(event: StripeEvent, context: _Context, status: str) -> str:
     session = _session(event)
     if session is None or session.account_id is None:
         return _unattributed(event, context, "no session or account id")
-    written = store.record_payment_status(
-        _marker(event, context, session.account_id),
-        account_id=session.account_id,
-        session_id=session.id,
-        status=status,
-        amount=session.amount_nanos or 0,
-        currency=session.currency,
-        payment_intent_id=session.payment_intent_id,
-        now=context.now,
-    )
+    written = _write_status(event, context, session, status)
     if written is Written.DUPLICATE:
         return "duplicate"
     return "already_settled" if written is Written.PAYMENT_MOVED_ON else status
@@ -368,7 +359,13 @@ def _unknown_account(event: StripeEvent, context: _Context, session: _Session, l
 def _not_credited(
     event: StripeEvent, context: _Context, session: _Session, *, status: str, outcome: str
 ) -> str:
-    written = store.record_payment_status(
+    written = _write_status(event, context, session, status)
+    return "duplicate" if written is Written.DUPLICATE else outcome
+
+
+def _write_status(event: StripeEvent, context: _Context, session: _Session, status: str) -> Written:
+    """The session's payment moved to ``status`` with the event's marker (one transaction)."""
+    return store.record_payment_status(
         _marker(event, context, session.account_id),
         account_id=session.account_id,
         session_id=session.id,
@@ -378,7 +375,6 @@ def _not_credited(
         payment_intent_id=session.payment_intent_id,
         now=context.now,
     )
-    return "duplicate" if written is Written.DUPLICATE else outcome
 
 
 def _dispute_created(event: StripeEvent, context: _Context) -> str:
