@@ -371,7 +371,7 @@ def adjust_wallet(
     """Credit or debit the wallet with an ``adjustment`` ledger entry; a debit never takes the
     balance below zero (Conflict ``insufficient_balance``). Returns the entry and the wallet
     after it."""
-    get_wallet(account_id)  # an unknown account is a 404 before anything is written
+    # An unknown account is a 404 from the transaction's own condition: nothing is written.
     move = ledger.credit if adjustment.direction == "credit" else ledger.debit
     entry = move(
         account_id,
