@@ -116,9 +116,7 @@ def event(
 def hotpath(aws: None) -> HotPath:
     """The proxy's hold and settle (and the reaper's release) over botocore, so moto serves
     them and the IAM recorder sees them."""
-    settings = get_settings()
-    tables = Tables(settings.keys_table, settings.wallet_table, settings.metadata_table)
-    return HotPath(BotoJsonClient(), tables)
+    return HotPath(BotoJsonClient(), Tables.of(get_settings()))
 
 
 @pytest.fixture

@@ -29,14 +29,14 @@ from moto.dynamodb import models as moto_dynamodb
 
 from tests.integration.conftest import EVENTS, event, handle
 from tests.support.environment import NAMES
-from tests.support.lean_dynamodb import BotoJsonClient, a_usage
+from tests.support.lean_dynamodb import a_usage
 from tollgate import archiving, keys, ledger
 from tollgate.key_policy import KeyPolicy
 from tollgate.observability import metrics
 from tollgate.settings import get_settings
 from tollgate.store import archives as store
 from tollgate.store import layout
-from tollgate.store.hotpath import Hold, HotPath, Tables
+from tollgate.store.hotpath import Hold, HotPath
 
 OPEN = KeyPolicy()
 RUN_AT = time(3, 30)  # cron(30 3 * * ? *)
@@ -89,13 +89,11 @@ def no_leftover_metrics():
 
 
 @pytest.fixture
-def hotpath(aws, monkeypatch):
-    settings = get_settings()
-    tables = Tables(settings.keys_table, settings.wallet_table, settings.metadata_table)
+def hotpath(hotpath, monkeypatch):
     # moto backs up each table a transaction touches with a deep copy, once per item, which
     # makes building months of usage quadratic; no transaction here is meant to fail.
     monkeypatch.setattr(moto_dynamodb, "copy", SimpleNamespace(deepcopy=_no_table_copies))
-    return HotPath(BotoJsonClient(), tables)
+    return hotpath
 
 
 def _no_table_copies(value, memo=None):

@@ -15,14 +15,13 @@ import pytest
 from devstack.stripe_standin import start_stripe_standin
 from tests.integration.conftest import event, handle
 from tests.support.environment import OPERATOR_KEY
-from tests.support.lean_dynamodb import BotoJsonClient
 from tollgate import audit, clock, keys, ledger, money
 from tollgate.errors import NotFound
 from tollgate.key_policy import KeyPolicy
 from tollgate.settings import get_settings
 from tollgate.store import payments as payment_store
 from tollgate.store.billing import list_ledger
-from tollgate.store.hotpath import Hold, HotPath, Tables, UsageRecord
+from tollgate.store.hotpath import Hold, UsageRecord
 from tollgate.store.layout import account_pk
 from tollgate.store.models import LedgerEntry, Payment
 
@@ -79,13 +78,8 @@ def test_a_new_wallet_is_empty(invoke, customer):
 
 
 @pytest.fixture
-def proxy_path(aws):
+def proxy_path(hotpath):
     """Holds and settlements as the proxy takes them."""
-    settings = get_settings()
-    hotpath = HotPath(
-        BotoJsonClient(),
-        Tables(settings.keys_table, settings.wallet_table, settings.metadata_table),
-    )
 
     def hold(account_id: str, amount: int, request_id: str, at: datetime) -> Hold:
         key = keys.create_key(account_id, keys.NewKey(name="ci", role="inference"))

@@ -28,9 +28,7 @@ def hotpath_from_settings(settings: Settings, env: Mapping[str, str] = os.enviro
     dynamodb = dynamodb_client(
         settings.region, Credentials.from_env(env), settings.aws_endpoint_url
     )
-    return HotPath(
-        dynamodb, Tables(settings.keys_table, settings.wallet_table, settings.metadata_table)
-    )
+    return HotPath(dynamodb, Tables.of(settings))
 
 
 def release_expired_holds(

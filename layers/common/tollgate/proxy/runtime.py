@@ -99,8 +99,7 @@ class Runtime:
         endpoint = settings.aws_endpoint_url
         dynamodb = dynamodb_client(settings.region, credentials, endpoint)
         secrets = secrets_client(settings.region, credentials, endpoint)
-        tables = Tables(settings.keys_table, settings.wallet_table, settings.metadata_table)
-        hotpath = HotPath(dynamodb, tables)
+        hotpath = HotPath(dynamodb, Tables.of(settings))
         return cls(
             settings=settings,
             catalog=load_catalog(settings.catalog_path),

@@ -22,6 +22,7 @@ from tollgate.aws.dynamodb_json import deserialize_item, serialize, serialize_it
 from tollgate.errors import InternalError, PaymentRequired, RateLimited, Unauthenticated
 from tollgate.key_policy import KeyPolicy, SpendCap, spend_period
 from tollgate.money import format_usd
+from tollgate.settings import Settings
 from tollgate.store import layout
 
 TRANSACTION_ATTEMPTS = 4
@@ -36,6 +37,10 @@ class Tables:
     keys: str
     wallet: str
     metadata: str
+
+    @classmethod
+    def of(cls, settings: Settings) -> Tables:
+        return cls(settings.keys_table, settings.wallet_table, settings.metadata_table)
 
 
 @dataclass(frozen=True, slots=True)
