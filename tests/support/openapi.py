@@ -1,6 +1,7 @@
 """Validate OpenAI-format answers against OpenAI's published OpenAPI document.
 
-The document (``../shared/specs/openai-openapi.json`` beside the repository) declares
+The document (a copy in ``tests/support/specs/``, with its license, so the suite needs
+nothing outside the repository) declares
 OpenAPI 3.1 but marks nullable fields the 3.0 way (``"nullable": true``), which a JSON
 Schema validator ignores; ``_with_nulls`` rewrites those into ``"type": [X, "null"]`` (and
 adds ``null`` to enums, or wraps a ``$ref`` in ``anyOf [..., {"type": "null"}]``). The
@@ -21,8 +22,7 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-REPOSITORY = Path(__file__).resolve().parents[2]
-SPEC_PATH = REPOSITORY.parent / "shared" / "specs" / "openai-openapi.json"
+SPEC_PATH = Path(__file__).resolve().parent / "specs" / "openai-openapi.json"
 _SPEC_URI = "urn:tollgate:openai-openapi"
 
 
@@ -44,9 +44,7 @@ def _validator(schema_name: str) -> Draft202012Validator:
 @cache
 def _document() -> dict[str, Any]:
     if not SPEC_PATH.is_file():
-        raise FileNotFoundError(
-            f"OpenAI's OpenAPI document is expected at {SPEC_PATH} (shared/ beside the repo)"
-        )
+        raise FileNotFoundError(f"OpenAI's OpenAPI document is expected at {SPEC_PATH}")
     return _with_nulls(json.loads(SPEC_PATH.read_text(encoding="utf-8")))
 
 
