@@ -31,8 +31,15 @@ def serve_in_thread(app: Any, port: int = 0, *, name: str = "asgi") -> RunningSe
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", port))
+    # proxy_headers off: uvicorn would otherwise take the client address from X-Forwarded-For
+    # sent from loopback, and API Gateway's sourceIp is the TCP peer, never a header.
     config = uvicorn.Config(
-        app, log_level="warning", lifespan="off", access_log=False, timeout_graceful_shutdown=2
+        app,
+        log_level="warning",
+        lifespan="off",
+        access_log=False,
+        timeout_graceful_shutdown=2,
+        proxy_headers=False,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=name, daemon=True)
