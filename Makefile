@@ -11,7 +11,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 # sam build needs python3.13 on PATH for the python3.13 runtime; pyenv provides it here.
 SAM_ENV := PYENV_VERSION=$(shell $(PYTHON) -c 'import platform; print(platform.python_version())'):3.13.0 SAM_CLI_TELEMETRY=0 PATH=$(CURDIR)/$(BIN):$$PATH
 
-.PHONY: venv run test lint format validate build bench clean
+.PHONY: venv run test lint format validate build bench soak clean
 
 $(BIN)/python:
 	@echo "creating $(VENV)" >&2
@@ -52,6 +52,10 @@ build: venv
 
 bench: venv
 	$(BIN)/python -m bench
+
+# 5,000 chat requests through devstack: memory and p50 latency at the start and the end.
+soak: venv
+	$(BIN)/python -m bench soak
 
 clean:
 	rm -rf .aws-sam .devstack .pytest_cache .ruff_cache

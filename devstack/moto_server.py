@@ -2,7 +2,8 @@
 
 moto's backends are not safe under concurrent requests (seen here: "dictionary changed size
 during iteration" with 50 concurrent proxy requests), so requests are served by threads but
-enter moto one at a time, as DynamoDB's own serialisation of a single item would.
+enter moto one at a time, as DynamoDB's own serialisation of a single item would. Its
+DynamoDB transactions copy the items they name, not whole tables (devstack/moto_transactions.py).
 """
 
 from __future__ import annotations
@@ -17,9 +18,12 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import make_server
 
+from devstack import moto_transactions
+
 
 class MotoServer:
     def __init__(self, port: int = 0) -> None:
+        moto_transactions.install()
         app = DomainDispatcherApplication(create_backend_app)
         lock = threading.Lock()
 
