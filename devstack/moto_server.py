@@ -3,7 +3,8 @@
 moto's backends are not safe under concurrent requests (seen here: "dictionary changed size
 during iteration" with 50 concurrent proxy requests), so requests are served by threads but
 enter moto one at a time, as DynamoDB's own serialisation of a single item would. Its
-DynamoDB transactions copy the items they name, not whole tables (devstack/moto_transactions.py).
+DynamoDB transactions copy the items they name, not whole tables, and it does not keep every
+item it ever made (devstack/moto_dynamodb.py).
 """
 
 from __future__ import annotations
@@ -18,12 +19,13 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import make_server
 
-from devstack import moto_transactions
+from devstack import moto_dynamodb
+from devstack.servers import listen_on
 
 
 class MotoServer:
     def __init__(self, port: int = 0) -> None:
-        moto_transactions.install()
+        moto_dynamodb.install()
         app = DomainDispatcherApplication(create_backend_app)
         lock = threading.Lock()
 
@@ -31,14 +33,23 @@ class MotoServer:
             with lock:
                 return list(app(environ, start_response))
 
+        # Bound here, not by werkzeug, which answers a busy port with sys.exit(1).
+        sock = listen_on(port)
+        sock.listen()
         self._server = make_server(
-            "127.0.0.1", port, one_at_a_time, threaded=True, request_handler=MotoRequestHandler
+            "127.0.0.1",
+            sock.getsockname()[1],
+            one_at_a_time,
+            threaded=True,
+            request_handler=MotoRequestHandler,
+            fd=sock.fileno(),
         )
+        sock.close()  # werkzeug serves a duplicate of it
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_port}"
+        return f"http://127.0.0.1:{self._server.port}"
 
     def start(self) -> MotoServer:
         self._thread.start()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import tracemalloc
 from collections.abc import Iterator
 from typing import Any
@@ -12,7 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from devstack import moto_transactions
+from devstack import moto_dynamodb
 
 TABLE = "soak"
 PAD = "x" * 1000
@@ -21,7 +22,7 @@ PAD = "x" * 1000
 @pytest.fixture
 def dynamodb() -> Iterator[Any]:
     """A pk/sk table in moto, with devstack's transaction patch installed."""
-    moto_transactions.install()
+    moto_dynamodb.install()
     try:
         with mock_aws():
             client = boto3.client("dynamodb", region_name="us-east-1")
@@ -39,7 +40,7 @@ def dynamodb() -> Iterator[Any]:
             )
             yield client
     finally:
-        moto_transactions.uninstall()
+        moto_dynamodb.uninstall()
 
 
 def key(pk: str, sk: str = "ITEM") -> dict[str, Any]:
@@ -160,3 +161,37 @@ def test_the_memory_a_transaction_takes_does_not_grow_with_the_table(dynamodb):
 
     # Then none of them needed memory in proportion to the table's 2 MB
     assert peak < 1_000_000
+
+
+def test_items_updated_and_queried_many_times_do_not_pile_up_in_memory(dynamodb):
+    # Given one item of about 1 KB
+    dynamodb.put_item(TableName=TABLE, Item={**key("wallet"), "n": {"N": "0"}, "pad": {"S": PAD}})
+    update = {
+        "TableName": TABLE,
+        "Key": key("wallet"),
+        "UpdateExpression": "ADD n :one",
+        "ExpressionAttributeValues": {":one": {"N": "1"}},
+    }
+    query = {
+        "TableName": TABLE,
+        "KeyConditionExpression": "pk = :pk",
+        "ExpressionAttributeValues": {":pk": {"S": "wallet"}},
+    }
+    dynamodb.update_item(**update)
+    dynamodb.query(**query)
+    gc.collect()
+
+    # When it is updated and queried 300 times (moto copies it each time)
+    tracemalloc.start()
+    try:
+        before, _ = tracemalloc.get_traced_memory()
+        for _ in range(300):
+            dynamodb.update_item(**update)
+            dynamodb.query(**query)
+        gc.collect()
+        after, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    # Then the copies are freed: far less is kept than 300 copies of the item would take
+    assert after - before < 200_000

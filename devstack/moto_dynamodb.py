@@ -1,13 +1,18 @@
-"""moto's DynamoDB transactions, rolled back item by item instead of table by table.
+"""moto's DynamoDB, made to hold steady in a stack that runs for hours.
 
-moto 5.2's ``transact_write_items`` deep-copies every table a transaction names before it runs
-the actions, so that a cancelled transaction can put the copies back. The cost grows with the
+Transactions are rolled back item by item instead of table by table. moto 5.2's
+``transact_write_items`` deep-copies every table a transaction names before it runs the
+actions, so that a cancelled transaction can put the copies back. The cost grows with the
 tables: on devstack, where every chat request runs two transactions on tables that keep every
 usage record, it reached about 3.5 MB and several milliseconds per transaction after a few
 hundred requests. Here moto's own ``transact_write_items`` still runs every action, checks
 every condition and raises the same errors, but the tables are not copied: the items the
 transaction names are, before it starts, and a failed transaction puts exactly those back.
 Nothing else can change meanwhile: devstack's moto serves one request at a time.
+
+Items are not tracked. Every moto model instance is appended to its class's
+``instances_tracked`` list, for moto's dashboard, and never removed: every item ever written,
+read back by a query or copied for an update stayed in memory (about 30 KB per chat request).
 """
 
 from __future__ import annotations
@@ -94,12 +99,22 @@ def _save(backend: DynamoDBBackend, action: dict[str, Any]) -> SavedItem | None:
     return SavedItem(table, hash_value, range_value, copy.deepcopy(current))
 
 
+class _Untracked(list[Any]):
+    """An ``instances_tracked`` that keeps nothing."""
+
+    def append(self, instance: Any) -> None:
+        pass
+
+
 def install() -> None:
-    """Make moto's DynamoDB transactions copy items, not tables (idempotent)."""
+    """Make moto's DynamoDB transactions copy items, not tables, and stop moto keeping every
+    item it ever made (idempotent)."""
     dynamodb_models.copy = _COPY_WITHOUT_TABLES  # type: ignore[assignment]
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+    Item.instances_tracked = _Untracked()  # type: ignore[attr-defined]
 
 
 def uninstall() -> None:
     dynamodb_models.copy = copy
     DynamoDBBackend.transact_write_items = _MOTO_TRANSACT_WRITE_ITEMS  # type: ignore[method-assign]
+    Item.instances_tracked = []  # type: ignore[attr-defined]
