@@ -30,8 +30,9 @@ $(DEV_STAMP): $(RUN_STAMP) requirements-dev.txt
 
 venv: $(DEV_STAMP)
 
+PORT ?= 8787
 run: $(RUN_STAMP)
-	@$(BIN)/python -m devstack
+	@$(BIN)/python -m devstack --port $(PORT)
 
 test: venv
 	$(BIN)/python -m pytest

@@ -1,6 +1,8 @@
 """``python -m devstack``: the whole product on one machine, or one function invoked once.
 
-python -m devstack [--port 8787]            start the local stack (what `make run` does)
+python -m devstack [--port 8787] [--verbose] start the local stack (what `make run` does);
+                                             function logs go to .devstack/logs/ unless
+                                             --verbose prints them on stderr
 python -m devstack invoke LogicalId --event events/file.json [--now 2027-03-01T03:30:00Z]
                                              run one function once against the running stack
                                              (--now: the scheduled event's time, its clock)
@@ -32,6 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=8787, help="API port (0 picks a free one)")
     parser.add_argument("--aws-port", type=int, default=0, help="moto server port (0: free)")
     parser.add_argument("--state-dir", type=Path, default=ROOT / ".devstack")
+    parser.add_argument(
+        "--verbose", action="store_true", help="print function logs on stderr, not to a file"
+    )
     commands = parser.add_subparsers(dest="command")
     invoke = commands.add_parser("invoke", help="run one function once with an event file")
     invoke.add_argument("logical_id", help="the function's logical id in template.yaml")
@@ -49,6 +54,16 @@ def main(argv: list[str] | None = None) -> int:
     pay.add_argument("--amount", required=True, help="USD, e.g. 20 or 20.00")
     pay.add_argument("--account", help="the account id (default: the demo account)")
     args = parser.parse_args(argv)
+    from devstack.invoke import CommandError
+
+    try:
+        return run(args)
+    except CommandError as error:
+        print(f"devstack {args.command}: {error}", file=sys.stderr)
+        return 2
+
+
+def run(args: argparse.Namespace) -> int:
 
     if args.command == "verify-audit":
         from devstack.invoke import verify_audit_chain
@@ -84,7 +99,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from devstack.up import run_stack
 
-    return run_stack(port=args.port, aws_port=args.aws_port, state_dir=args.state_dir)
+    return run_stack(
+        port=args.port, aws_port=args.aws_port, state_dir=args.state_dir, verbose=args.verbose
+    )
 
 
 if __name__ == "__main__":

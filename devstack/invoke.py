@@ -20,6 +20,10 @@ from devstack.lambda_runtime import LambdaContext, load_handler
 from devstack.template import Template
 
 
+class CommandError(Exception):
+    """A command's input is wrong: `python -m devstack` prints it on one line and exits 2."""
+
+
 def use_running_stack(state_dir: Path) -> None:
     state_file = state_dir / "state.json"
     if not state_file.exists():
@@ -67,12 +71,28 @@ def credit_account(account_id: str, amount_usd: str, *, state_dir: Path) -> dict
     from tollgate import ledger, money
     from tollgate.store import wallet
 
-    with contextlib.redirect_stdout(sys.stderr):
-        entry = ledger.credit(
-            account_id, money.parse_usd(amount_usd), kind="adjustment", reason="devstack credit"
+    try:
+        amount = money.parse_usd(amount_usd)
+    except money.MoneyError as error:
+        raise CommandError(
+            f"the amount must be a positive USD amount, e.g. 12.50: {error}"
+        ) from None
+    if amount <= 0:
+        raise CommandError(
+            f"the amount must be a positive USD amount, e.g. 12.50, not {amount_usd!r}"
         )
+    with contextlib.redirect_stdout(sys.stderr):
+        require_account(account_id)
+        entry = ledger.credit(account_id, amount, kind="adjustment", reason="devstack credit")
         balance = wallet.get_wallet(account_id).balance
     return {"entry_id": entry.entry_id, "balance_usd": money.format_usd(balance)}
+
+
+def require_account(account_id: str) -> None:
+    from tollgate.store import keys as key_store
+
+    if key_store.get_account(account_id) is None:
+        raise CommandError(f"no account {account_id!r} in the running stack")
 
 
 def verify_audit_chain(account_id: str, *, state_dir: Path) -> dict[str, Any]:
@@ -84,36 +104,40 @@ def verify_audit_chain(account_id: str, *, state_dir: Path) -> dict[str, Any]:
 
 
 def pay(amount_usd: str, *, account_id: str | None, state_dir: Path) -> dict[str, Any]:
-    """A top-up as a customer makes it: a Checkout Session through ``POST /v1/wallet/checkout``
-    (the running API, with an admin key), paid on the Stripe stand-in, which sends the signed
-    ``checkout.session.completed`` webhook; then the payment and the wallet, as the API shows
-    them. Without ``account_id``, the demo account pays with its admin key; another account
-    gets a short-lived admin key, revoked afterwards."""
+    """A top-up: a Checkout Session, paid on the Stripe stand-in, which sends the signed
+    ``checkout.session.completed`` webhook; then the payment and the wallet. Without
+    ``account_id``, the demo account pays as a customer does, through
+    ``POST /v1/wallet/checkout`` with its admin key. Another account's session is opened by
+    the layer's checkout service directly, as the operator: no key is made in that account."""
     use_running_stack(state_dir)
     state = json.loads((state_dir / "state.json").read_text())
     api_url, demo = state["api_url"], state["demo"]
     with contextlib.redirect_stdout(sys.stderr):
         if account_id is None or account_id == demo["account_id"]:
             return _pay(api_url, demo["admin_key"], amount_usd)
-        from tollgate import audit, keys
-        from tollgate.store import keys as key_store
+        require_account(account_id)
+        return _pay_as_operator(account_id, amount_usd)
 
-        if key_store.get_account(account_id) is None:
-            raise SystemExit(f"no account {account_id!r} in the running stack")
-        admin = keys.create_key(account_id, keys.NewKey(name="devstack pay", role="admin"))
-        target = f"key:{admin.key.key_id}"
-        created = {"role": (None, "admin")}
-        audit.record(
-            account_id, actor="devstack", action="key.created", target=target, changes=created
-        )
-        try:
-            return _pay(api_url, admin.secret, amount_usd)
-        finally:
-            keys.revoke_key(account_id, admin.key.key_id)
-            revoked = {"status": ("active", "revoked")}
-            audit.record(
-                account_id, actor="devstack", action="key.revoked", target=target, changes=revoked
-            )
+
+def _pay_as_operator(account_id: str, amount_usd: str) -> dict[str, Any]:
+    from tollgate import billing
+    from tollgate.errors import TollgateError
+    from tollgate.settings import get_settings
+
+    settings = get_settings()
+    try:
+        amount = billing.parse_checkout_amount({"amount_usd": amount_usd}, settings)
+        session = billing.create_checkout(account_id, amount, settings)
+    except TollgateError as error:
+        raise CommandError(str(error)) from None
+    completed = _http("POST", f"{session['url']}/complete", {}, {})
+    wallet = billing.wallet_view(billing.get_wallet(account_id))
+    return {
+        "payment": billing.payment_view(billing.get_payment(account_id, session["id"])),
+        "balance_usd": wallet["balance_usd"],
+        "wallet": wallet,
+        "webhook": completed["webhook"],
+    }
 
 
 def _pay(api_url: str, admin_key: str, amount_usd: str) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import socket
 import threading
 import time
@@ -9,6 +10,28 @@ from dataclasses import dataclass
 from typing import Any
 
 import uvicorn
+
+
+class PortInUse(Exception):
+    """Another program already listens on a port devstack was asked to use."""
+
+    def __init__(self, port: int) -> None:
+        super().__init__(f"port {port} is already in use")
+        self.port = port
+
+
+def listen_on(port: int) -> socket.socket:
+    """A socket bound to 127.0.0.1:``port`` (0 picks a free port)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(("127.0.0.1", port))
+    except OSError as error:
+        sock.close()
+        if error.errno == errno.EADDRINUSE:
+            raise PortInUse(port) from None
+        raise
+    return sock
 
 
 @dataclass
@@ -26,11 +49,12 @@ class RunningServer:
         self.thread.join(timeout)
 
 
-def serve_in_thread(app: Any, port: int = 0, *, name: str = "asgi") -> RunningServer:
-    """Start ``app`` on 127.0.0.1:``port`` (0 picks a free port) and wait until it listens."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", port))
+def serve_in_thread(
+    app: Any, port: int | socket.socket = 0, *, name: str = "asgi"
+) -> RunningServer:
+    """Start ``app`` on 127.0.0.1:``port`` (0 picks a free port; or a socket from
+    ``listen_on``) and wait until it listens."""
+    sock = port if isinstance(port, socket.socket) else listen_on(port)
     # proxy_headers off: uvicorn would otherwise take the client address from X-Forwarded-For
     # sent from loopback, and API Gateway's sourceIp is the TCP peer, never a header.
     config = uvicorn.Config(

@@ -7,13 +7,14 @@ import json
 import logging
 import os
 import secrets
+import shlex
 import signal
 import sys
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import boto3
 import yaml
@@ -22,12 +23,15 @@ from devstack import stack
 from devstack.aws import provision
 from devstack.emulator import ApiEmulator, FunctionPool
 from devstack.moto_server import MotoServer
-from devstack.servers import serve_in_thread
+from devstack.servers import PortInUse, listen_on, serve_in_thread
 from devstack.stripe_standin import start_stripe_standin
 from devstack.template import ROOT, LocalNames, Template
 from devstack.upstreams.server import RunningUpstreams, start_upstreams
 
 DEMO_CREDIT_USD = "10.00"
+ENV_FILE = "env"
+LOGS_DIR = "logs"
+FUNCTIONS_LOG = "functions.log"
 LAYER_CATALOG = ROOT / "layers" / "common" / "tollgate" / "catalog.yaml"
 
 
@@ -46,22 +50,43 @@ class Stack:
             server.stop()
 
 
-def run_stack(*, port: int, aws_port: int, state_dir: Path) -> int:
+def run_stack(*, port: int, aws_port: int, state_dir: Path, verbose: bool = False) -> int:
     started = time.monotonic()
     stop = stop_on_signals()
-    running = start_stack(port=port, aws_port=aws_port, state_dir=state_dir)
-    print_contract(running.contract, started)
+    contract_out = functions_print_elsewhere(state_dir, verbose=verbose)
+    try:
+        running = start_stack(port=port, aws_port=aws_port, state_dir=state_dir)
+    except PortInUse as busy:
+        print(port_in_use_message(busy, api_port=port), file=sys.stderr)
+        return 2
+    print_contract(running.contract, contract_out)
+    print(hints(running.contract, started, verbose=verbose), file=sys.stderr)
     while not stop.wait(0.5):
         pass
     running.stop()
-    (state_dir / "state.json").unlink(missing_ok=True)
+    for written in ("state.json", ENV_FILE):
+        (state_dir / written).unlink(missing_ok=True)
     print("devstack stopped", file=sys.stderr)
     return 0
+
+
+def port_in_use_message(busy: PortInUse, *, api_port: int) -> str:
+    if busy.port == api_port:
+        return (
+            f"devstack: port {busy.port} is already in use (another devstack?). Pick another:"
+            f" make run PORT={busy.port + 1}, or python -m devstack --port {busy.port + 1}"
+            " (0 picks a free one)"
+        )
+    return (
+        f"devstack: port {busy.port} (--aws-port, moto) is already in use. Pick another:"
+        " python -m devstack --aws-port N (0, the default, picks a free one)"
+    )
 
 
 def start_stack(*, port: int, aws_port: int, state_dir: Path) -> Stack:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     state_dir.mkdir(parents=True, exist_ok=True)
+    api_socket = listen_on(port)  # first: a busy port fails before anything starts
     template = Template.load()
     names = LocalNames.for_template(template, stack=stack.STACK, region=stack.REGION)
 
@@ -105,7 +130,9 @@ def start_stack(*, port: int, aws_port: int, state_dir: Path) -> Stack:
     seed_archive_start()
 
     pool = FunctionPool(template.functions(), names.region)
-    api = serve_in_thread(ApiEmulator(template, pool, stage=names.parameters["Environment"]), port)
+    api = serve_in_thread(
+        ApiEmulator(template, pool, stage=names.parameters["Environment"]), api_socket
+    )
     stripe.app.webhook_url = f"{api.url}/webhooks/stripe"
     state = {
         "environment": environment,
@@ -126,7 +153,10 @@ def start_stack(*, port: int, aws_port: int, state_dir: Path) -> Stack:
         "STRIPE_WEBHOOK_SECRET": webhook_secret,
         "STRIPE_API_BASE": stripe.url,
         "TOLLGATE_ACCOUNT_ID": demo["account_id"],  # the demo account the keys above belong to
+        "DEVSTACK_ENV_FILE": str(state_dir / ENV_FILE),
+        "DEVSTACK_LOGS": str(state_dir / LOGS_DIR),
     }
+    write_env_file(state_dir / ENV_FILE, contract)
     return Stack(contract, environment, pool, upstreams, [api, stripe, upstreams, moto])
 
 
@@ -188,15 +218,42 @@ def seed_archive_start() -> None:
     archiving.start_from(clock.utcnow().date())
 
 
-def print_contract(contract: dict[str, str], started: float) -> None:
-    """Print NAME=value lines then `devstack ready` on stdout; from then on, everything the
-    functions print (logs, metrics) goes to stderr, so stdout carries the contract only."""
-    for name, value in contract.items():
-        print(f"{name}={value}")
-    print("devstack ready", flush=True)
-    print(f"devstack: up in {time.monotonic() - started:.1f}s; Ctrl-C stops it", file=sys.stderr)
+def functions_print_elsewhere(state_dir: Path, *, verbose: bool) -> TextIO:
+    """From now on, what the functions print on stdout (JSON logs, metrics) goes to
+    <state dir>/logs/functions.log, or with ``verbose`` to stderr, so that stdout carries the
+    contract alone; returns the original stdout, for the contract."""
     sys.stdout.flush()
-    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    contract_out = os.fdopen(os.dup(sys.stdout.fileno()), "w")
+    if verbose:
+        os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    else:
+        logs = state_dir / LOGS_DIR
+        logs.mkdir(parents=True, exist_ok=True)
+        with open(logs / FUNCTIONS_LOG, "a") as log:
+            os.dup2(log.fileno(), sys.stdout.fileno())
+    return contract_out
+
+
+def write_env_file(path: Path, contract: dict[str, str]) -> None:
+    """The contract as `export NAME=value` lines: `. .devstack/env` sets them in a shell."""
+    lines = [f"export {name}={shlex.quote(value)}" for name, value in contract.items()]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def print_contract(contract: dict[str, str], out: TextIO) -> None:
+    """NAME=value lines then `devstack ready`: other people's scripts parse these."""
+    for name, value in contract.items():
+        print(f"{name}={value}", file=out)
+    print("devstack ready", file=out, flush=True)
+
+
+def hints(contract: dict[str, str], started: float, *, verbose: bool) -> str:
+    logs = f"; function logs: {contract['DEVSTACK_LOGS']}/ (--verbose prints them here)"
+    return (
+        f"devstack: up in {time.monotonic() - started:.1f}s; the values above are also in"
+        f" {contract['DEVSTACK_ENV_FILE']} (`. {contract['DEVSTACK_ENV_FILE']}` in another"
+        f" shell){'' if verbose else logs}; Ctrl-C stops it"
+    )
 
 
 def stop_on_signals() -> threading.Event:

@@ -3,15 +3,30 @@ it prints and writes, its commands' errors, a busy port and Ctrl-C."""
 
 from __future__ import annotations
 
+import json
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
 import httpx
 import openai
 import pytest
 
-from tests.e2e.stack import new_customer
+from tests.e2e.conftest import read_contract
+from tests.e2e.stack import ROOT, new_customer
 
 pytestmark = pytest.mark.e2e
 
 FORGED = {"X-Forwarded-For": "10.1.2.3"}
+STOP_BOUND_SECONDS = 20  # a liveness bound, not a performance figure
+
+
+def clean_environment() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))}
 
 
 def test_a_forwarded_for_header_does_not_move_the_source_ip_into_a_keys_networks(devstack):
@@ -45,3 +60,121 @@ def test_a_forwarded_for_header_does_not_move_the_source_ip_into_a_keys_networks
     ).json()["data"]
     key_created = [event for event in events if event["action"] == "key.created"]
     assert key_created and {event["source_ip"] for event in key_created} == {"127.0.0.1"}
+
+
+def devstack_command(devstack, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "devstack", "--state-dir", devstack["STATE_DIR"], *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_the_printed_values_are_also_in_the_env_file_a_shell_can_source(devstack):
+    exported = {}
+    for line in Path(devstack["DEVSTACK_ENV_FILE"]).read_text().splitlines():
+        export, assignment = shlex.split(line)
+        name, _, value = assignment.partition("=")
+        assert export == "export"
+        exported[name] = value
+
+    assert exported == {k: v for k, v in devstack.items() if k != "STATE_DIR"}
+
+
+def test_function_logs_go_to_the_logs_folder_not_the_terminal(devstack):
+    customer = new_customer(devstack, credit_usd="1.00")
+    openai.OpenAI(
+        base_url=devstack["OPENAI_BASE_URL"], api_key=customer.api_key, max_retries=0
+    ).chat.completions.create(
+        model="openai/gpt-4o-mini", messages=[{"role": "user", "content": "Hi"}]
+    )
+
+    lines = (Path(devstack["DEVSTACK_LOGS"]) / "functions.log").read_text().splitlines()
+    assert any(json.loads(line).get("service") == "tollgate" for line in lines if line)
+
+
+@pytest.mark.parametrize(
+    ("account", "amount", "says"),
+    [
+        ("acct_does_not_exist", "5.00", "no account 'acct_does_not_exist'"),
+        (None, "-5", "positive USD amount"),
+        (None, "five", "positive USD amount"),
+    ],
+)
+def test_credit_refuses_bad_input_in_one_line(devstack, account, amount, says):
+    result = devstack_command(
+        devstack, "credit", account or devstack["TOLLGATE_ACCOUNT_ID"], amount
+    )
+
+    assert result.returncode == 2
+    assert says in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_paying_for_another_account_makes_no_key_in_it(devstack):
+    customer = new_customer(devstack, credit_usd=None)
+    admin = {"Authorization": f"Bearer {customer.admin_key}"}
+    keys_before = httpx.get(f"{devstack['TOLLGATE_URL']}/v1/keys", headers=admin).json()["data"]
+
+    result = devstack_command(devstack, "pay", "--amount", "20", "--account", customer.account_id)
+
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["balance_usd"] == "20.00"
+    keys_after = httpx.get(f"{devstack['TOLLGATE_URL']}/v1/keys", headers=admin).json()["data"]
+    assert keys_after == keys_before
+
+
+def test_a_busy_port_says_which_one_and_how_to_pick_another(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "devstack", "--port", str(port), "--state-dir", str(tmp_path)],
+            cwd=ROOT,
+            env=clean_environment(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    assert result.returncode == 2
+    assert f"port {port} is already in use" in result.stderr
+    assert f"make run PORT={port + 1}" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_ctrl_c_stops_devstack_even_with_connections_open(tmp_path):
+    process = subprocess.Popen(
+        [sys.executable, "-m", "devstack", "--port", "0", "--state-dir", str(tmp_path)],
+        cwd=ROOT,
+        env=clean_environment(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        contract = read_contract(process)
+        # Given a keep-alive connection to the API and a stream still being answered
+        with httpx.Client(timeout=30) as client:
+            client.get(f"{contract['TOLLGATE_URL']}/v1/models")
+            slow = {
+                "model": "openai/gpt-4o-mini",
+                "stream": True,
+                "messages": [{"role": "user", "content": "[[mock:chunk_delay_ms=2000]] Hi"}],
+            }
+            auth = {"Authorization": f"Bearer {contract['TOLLGATE_API_KEY']}"}
+            with client.stream(
+                "POST", f"{contract['OPENAI_BASE_URL']}/chat/completions", json=slow, headers=auth
+            ) as answer:
+                next(answer.iter_raw())
+                # When Ctrl-C arrives
+                process.send_signal(signal.SIGINT)
+                # Then devstack exits on its own, well before this generous bound
+                assert process.wait(timeout=STOP_BOUND_SECONDS) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
