@@ -117,7 +117,8 @@ class ApiEmulator:
 
     def _as_web_adapter(self, scope: dict[str, Any], route: Route) -> dict[str, Any]:
         """The request as the Lambda Web Adapter hands it to the app: the same HTTP request
-        plus API Gateway's request context in the x-amzn-request-context header."""
+        plus API Gateway's request context in the x-amzn-request-context header and the Lambda
+        context in x-amzn-lambda-context."""
         client = (scope.get("client") or ("127.0.0.1", 0))[0]
         context = {
             "requestId": str(uuid.uuid4()),
@@ -127,8 +128,24 @@ class ApiEmulator:
             "stage": self.stage,
             "identity": {"sourceIp": client},
         }
-        extra = (b"x-amzn-request-context", json.dumps(context).encode())
-        return {**scope, "headers": [*scope.get("headers", []), extra]}
+        name = f"tollgate-local-{route.function}"
+        invocation = LambdaContext(function_name=name, region=self.pool.region)
+        lambda_context = {
+            "request_id": invocation.aws_request_id,
+            "invoked_function_arn": invocation.invoked_function_arn,
+            "env_config": {
+                "function_name": name,
+                "memory": invocation.memory_limit_in_mb,
+                "version": invocation.function_version,
+                "log_group": invocation.log_group_name,
+                "log_stream": invocation.log_stream_name,
+            },
+        }
+        extra = [
+            (b"x-amzn-request-context", json.dumps(context).encode()),
+            (b"x-amzn-lambda-context", json.dumps(lambda_context).encode()),
+        ]
+        return {**scope, "headers": [*scope.get("headers", []), *extra]}
 
 
 async def _read_body(receive: Callable) -> bytes | None:

@@ -15,6 +15,8 @@ import boto3
 import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
+# A function's first request imports it (a cold start): seconds on a loaded machine.
+COLD_START_TIMEOUT_SECONDS = 60
 
 
 def stack_environment(devstack: dict[str, str]) -> dict[str, str]:
@@ -49,13 +51,17 @@ def new_customer(devstack: dict[str, str], *, credit_usd: str | None) -> Custome
     operator = {"Authorization": f"Bearer {devstack['TOLLGATE_OPERATOR_KEY']}"}
     email = f"customer-{uuid.uuid4().hex[:12]}@example.com"
     created = httpx.post(
-        f"{url}/operator/accounts", json={"email": email, "name": "E2E"}, headers=operator
+        f"{url}/operator/accounts",
+        json={"email": email, "name": "E2E"},
+        headers=operator,
+        timeout=COLD_START_TIMEOUT_SECONDS,
     ).json()
     admin = created["admin_key"]["secret"]
     key = httpx.post(
         f"{url}/v1/keys",
         json={"name": "e2e", "role": "inference"},
         headers={"Authorization": f"Bearer {admin}"},
+        timeout=COLD_START_TIMEOUT_SECONDS,
     ).json()["secret"]
     customer = Customer(created["account"]["id"], admin, key)
     if credit_usd is not None:

@@ -178,3 +178,34 @@ def test_ctrl_c_stops_devstack_even_with_connections_open(tmp_path):
     finally:
         if process.poll() is None:
             process.kill()
+
+
+def test_a_proxy_warning_carries_the_proxys_name_and_its_own_request_id(devstack):
+    # Given an event function (KeysFunction) has just handled a request in the same process
+    customer = new_customer(devstack, credit_usd="1.00")
+    httpx.get(
+        f"{devstack['TOLLGATE_URL']}/v1/keys",
+        headers={"Authorization": f"Bearer {customer.admin_key}"},
+        timeout=60,
+    )
+
+    # When the proxy logs a warning (an upstream route fails)
+    answer = httpx.post(
+        f"{devstack['OPENAI_BASE_URL']}/chat/completions",
+        headers={"Authorization": f"Bearer {customer.api_key}"},
+        json={
+            "model": "openai/gpt-4o-mini",
+            "messages": [{"role": "user", "content": "[[mock:fault=500]] Hi"}],
+        },
+        timeout=60,
+    )
+    request_id = answer.headers["x-request-id"]
+
+    # Then its line names the proxy and that request, not the keys function's
+    log = (Path(devstack["DEVSTACK_LOGS"]) / "functions.log").read_text().splitlines()
+    lines = [json.loads(line) for line in log if line.startswith("{") and request_id in line]
+    warnings = [line for line in lines if line.get("level") == "WARNING"]
+    assert warnings
+    for line in warnings:
+        assert line["function_name"] == "tollgate-local-ProxyFunction"
+        assert line["correlation_id"] == request_id

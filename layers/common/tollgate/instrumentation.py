@@ -7,9 +7,8 @@ from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools import Tracer
-from aws_lambda_powertools.logging import correlation_paths
 
-from tollgate.observability import logger, metrics
+from tollgate.observability import log_invocation, metrics
 
 tracer = Tracer()
 
@@ -19,13 +18,19 @@ Handler = Callable[[dict[str, Any], Any], Any]
 def instrumented(handler: Handler) -> Handler:
     """Wrap a REST API Lambda entry point with logging context, metrics flush and tracing."""
 
-    @functools.wraps(handler)
-    @logger.inject_lambda_context(
-        correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False
-    )
     @metrics.log_metrics
     @tracer.capture_lambda_handler(capture_response=False, capture_error=False)
-    def wrapped(event: dict[str, Any], context: Any) -> Any:
+    def measured(event: dict[str, Any], context: Any) -> Any:
         return handler(event, context)
 
+    @functools.wraps(handler)
+    def wrapped(event: dict[str, Any], context: Any) -> Any:
+        log_invocation(context, request_id=_api_request_id(event))
+        return measured(event, context)
+
     return wrapped
+
+
+def _api_request_id(event: dict[str, Any]) -> str | None:
+    context = event.get("requestContext") if isinstance(event, dict) else None
+    return context.get("requestId") if isinstance(context, dict) else None

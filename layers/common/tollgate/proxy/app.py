@@ -18,7 +18,7 @@ from tollgate.errors import (
     anthropic_body,
     openai_body,
 )
-from tollgate.observability import logger, metrics
+from tollgate.observability import log_request, logger, metrics
 from tollgate.proxy import chat, media, models_view
 from tollgate.proxy.http import Receive, Request, Send, send_json
 from tollgate.proxy.runtime import Runtime
@@ -55,6 +55,7 @@ class ProxyApp:
         if scope["type"] != "http":
             return
         request = Request(scope, receive)
+        log_request(function_name=request.function_name, request_id=request.request_id)
         if request.path == "/healthz":
             await send_json(send, 200, {"status": "ok"}, {})
             return

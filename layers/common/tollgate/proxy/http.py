@@ -1,7 +1,8 @@
 """Just enough ASGI for the proxy: requests with a body limit, JSON and streamed responses.
 
 Under the Lambda Web Adapter each invocation arrives as a plain HTTP request; the adapter puts
-API Gateway's request context (request id, source IP) in the ``x-amzn-request-context`` header.
+API Gateway's request context (request id, source IP) in the ``x-amzn-request-context`` header
+and the Lambda context (function name, ...) in ``x-amzn-lambda-context``.
 """
 
 from __future__ import annotations
@@ -29,8 +30,12 @@ class Request:
             for name, value in scope.get("headers", [])
         }
         self._receive = receive
-        context = _request_context(self.headers)
+        context = _json_header(self.headers, "x-amzn-request-context")
         self.request_id: str = context.get("requestId") or str(uuid.uuid4())
+        lambda_config = _json_header(self.headers, "x-amzn-lambda-context").get("env_config")
+        self.function_name: str | None = (
+            lambda_config.get("function_name") if isinstance(lambda_config, dict) else None
+        )
         identity = context.get("identity") or {}
         client = scope.get("client") or ("127.0.0.1", 0)
         self.source_ip: str = identity.get("sourceIp") or client[0]
@@ -54,8 +59,8 @@ class Request:
         return json_object(await self.body() or b"null")
 
 
-def _request_context(headers: dict[str, str]) -> dict[str, Any]:
-    raw = headers.get("x-amzn-request-context")
+def _json_header(headers: dict[str, str], name: str) -> dict[str, Any]:
+    raw = headers.get(name)
     if not raw:
         return {}
     try:
