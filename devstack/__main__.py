@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -99,9 +100,15 @@ def run(args: argparse.Namespace) -> int:
 
     from devstack.up import run_stack
 
-    return run_stack(
+    code = run_stack(
         port=args.port, aws_port=args.aws_port, state_dir=args.state_dir, verbose=args.verbose
     )
+    # Invocations still in flight run in worker threads the interpreter would wait for (an
+    # upstream read, an AWS call's retries): a stopped Lambda container does not wait for them
+    # either, and the reaper releases their holds.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":

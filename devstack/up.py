@@ -46,6 +46,8 @@ class Stack:
     servers: list[Any] = field(default_factory=list)
 
     def stop(self) -> None:
+        # Requests still in flight are cancelled (uvicorn would log each one's traceback).
+        logging.getLogger("uvicorn.error").setLevel(logging.CRITICAL)
         for server in self.servers:
             server.stop()
 
