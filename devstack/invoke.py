@@ -84,7 +84,8 @@ def credit_account(account_id: str, amount_usd: str, *, state_dir: Path) -> dict
     with contextlib.redirect_stdout(sys.stderr):
         require_account(account_id)
         entry = ledger.credit(account_id, amount, kind="adjustment", reason="devstack credit")
-        balance = wallet.get_wallet(account_id).balance
+        credited = wallet.get_wallet(account_id)
+    balance = int(credited.balance) if credited is not None else 0
     return {"entry_id": entry.entry_id, "balance_usd": money.format_usd(balance)}
 
 
