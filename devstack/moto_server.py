@@ -56,8 +56,5 @@ class MotoServer:
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        # Closed, not just no longer served: an AWS call still in flight is refused at once
-        # instead of waiting in the listen backlog for botocore's 60 s read timeout, retried.
-        self._server.server_close()
+        self._server.shutdown()  # werkzeug's serve_forever closes the socket as it returns
         self._thread.join(5)
