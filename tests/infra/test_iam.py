@@ -14,6 +14,8 @@ from tests.support.iam import as_list, statements
 TABLE = "arn:aws:dynamodb:us-east-1:123456789012:table/tollgate-test-{}"
 ARCHIVE_BUCKET = "arn:aws:s3:::tollgate-test-archivebucket"
 ARCHIVE = ARCHIVE_BUCKET + "/{}"
+CHECKPOINT_BUCKET = "arn:aws:s3:::tollgate-test-auditcheckpointbucket"
+AUDIT_KEY = ("secretsmanager:GetSecretValue", "tollgate/dev/audit-hmac-key")
 
 # What each function does with each resource, as a reviewer reads the code.
 EXPECTED_GRANTS = {
@@ -26,6 +28,7 @@ EXPECTED_GRANTS = {
         ("dynamodb:PutItem", TABLE.format("AuditTable")),  # audit events (conditional)
         ("dynamodb:Query", TABLE.format("AuditTable")),  # chain head, audit list
         ("secretsmanager:GetSecretValue", "tollgate/dev/operator-key-digest"),
+        AUDIT_KEY,  # signs its audit events
     },
     "BillingFunction": {
         ("dynamodb:GetItem", TABLE.format("KeysTable")),  # the admin key behind a secret
@@ -52,6 +55,7 @@ EXPECTED_GRANTS = {
         ("dynamodb:UpdateItem", TABLE.format("KeysTable")),  # dispute flag on the account
         ("dynamodb:PutItem", TABLE.format("AuditTable")),  # wallet.credited, payment.disputed
         ("dynamodb:Query", TABLE.format("AuditTable")),  # the previous event, for the chain
+        AUDIT_KEY,  # signs its audit events
         ("secretsmanager:GetSecretValue", "tollgate/dev/stripe"),
     },
     "UsageFunction": {
@@ -90,6 +94,14 @@ EXPECTED_GRANTS = {
         ("dynamodb:Query", TABLE.format("KeysTable") + "/index/by_account"),
         ("dynamodb:PutItem", TABLE.format("AuditTable")),  # append-only audit events
         ("dynamodb:Query", TABLE.format("AuditTable")),  # the previous event, for the chain
+        AUDIT_KEY,  # signs its audit events
+    },
+    "AuditCheckpointFunction": {
+        ("dynamodb:Scan", TABLE.format("AuditTable")),  # each account's head
+        AUDIT_KEY,  # signs the checkpoints
+        ("s3:PutObject", CHECKPOINT_BUCKET + "/checkpoints/*"),  # locked on write
+        ("s3:GetObject", CHECKPOINT_BUCKET + "/checkpoints/*"),  # checkpointed already?
+        ("s3:ListBucket", CHECKPOINT_BUCKET),  # so that a missing checkpoint is a 404
     },
 }
 
@@ -112,15 +124,35 @@ def test_each_function_is_granted_exactly_what_it_uses(logical_id):
 @pytest.mark.parametrize("logical_id", sorted(TEMPLATE.functions()))
 def test_no_grant_uses_a_wildcard(logical_id):
     for action, resource in grants(logical_id):
-        # the one exception: the objects under one prefix of the archive bucket
-        objects = resource.startswith(ARCHIVE.format("")) and resource.count("*") == 1
+        # the one exception: the objects under one prefix of a bucket
+        buckets = (ARCHIVE_BUCKET, CHECKPOINT_BUCKET)
+        bucket = next((b for b in buckets if resource.startswith(b)), "")
+        objects = bool(bucket) and resource.count("*") == 1
         assert "*" not in action and ("*" not in resource or objects), (action, resource)
         if objects:
-            assert resource.endswith("/*") and resource != ARCHIVE.format("*"), resource
+            assert resource.endswith("/*") and resource != bucket + "/*", resource
 
 
 def test_no_function_may_change_or_delete_audit_events():
     audit = TABLE.format("AuditTable")
     for logical_id in TEMPLATE.functions():
         actions = {action for action, resource in grants(logical_id) if resource.startswith(audit)}
-        assert actions <= {"dynamodb:PutItem", "dynamodb:Query"}, logical_id
+        assert actions <= {"dynamodb:PutItem", "dynamodb:Query", "dynamodb:Scan"}, logical_id
+
+
+def test_no_function_may_delete_or_relock_an_audit_checkpoint():
+    for logical_id in TEMPLATE.functions():
+        for action, resource in grants(logical_id):
+            if resource.startswith(CHECKPOINT_BUCKET):
+                assert action in {"s3:PutObject", "s3:GetObject", "s3:ListBucket"}, logical_id
+                assert logical_id == "AuditCheckpointFunction", logical_id
+
+
+def test_only_the_audit_writers_and_the_checkpoint_job_read_the_audit_key():
+    readers = {f for f in TEMPLATE.functions() if AUDIT_KEY in grants(f)}
+    assert readers == {
+        "AccountFunction",
+        "KeysFunction",
+        "PaymentWebhookFunction",
+        "AuditCheckpointFunction",
+    }

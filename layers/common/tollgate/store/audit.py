@@ -1,8 +1,9 @@
 """Audit events in AuditTable: pk ``ACCOUNT#<id>``, sk ``EVENT#<sequence, 12 digits>``.
 
 The sort key orders an account's events by sequence, so a gap is visible in the keys alone.
-Only two operations touch the table, the two its IAM allows: a conditional PutItem that never
-overwrites, and Query. Nothing here updates, deletes, gets or scans an event.
+The writers do two things, the two their IAM allows: a conditional PutItem that never
+overwrites, and Query. The checkpoint job scans for each account's head. Nothing here updates,
+deletes or gets an event.
 """
 
 from __future__ import annotations
@@ -99,3 +100,20 @@ def chain(account_id: str) -> list[AuditEvent]:
                 consistent_read=True,
             )
         )
+
+
+def heads() -> dict[str, AuditEvent]:
+    """Each account's newest stored event, by account id: one Scan of the chain fields.
+
+    The table holds 90 days of administrative actions, a small table; the hourly checkpoint
+    job reads it whole rather than keeping an index of heads the writers could rewrite."""
+    found: dict[str, AuditEvent] = {}
+    with storage_errors("audit_heads"):
+        scanned = AuditEvent.scan(
+            attributes_to_get=["pk", "sk", "account_id", "sequence", "digest", "created_at"]
+        )
+        for event in scanned:
+            current = found.get(event.account_id)
+            if current is None or event.sequence > current.sequence:
+                found[event.account_id] = event
+    return found
