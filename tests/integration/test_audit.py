@@ -27,7 +27,7 @@ def list_audit(invoke):
     """GET /v1/audit with a key and query parameters."""
 
     def call(key: str, **query: str):
-        return invoke("AccountFunction", event("audit_list", key=key, query=query))
+        return invoke("AuditFunction", event("audit_list", key=key, query=query))
 
     return call
 
