@@ -608,10 +608,8 @@ def _check_checkpoints(
                 "were written (truncated)"
             )
     elif newest.sequence < last:
-        notes.append(
-            f"sequences {newest.sequence + 1}-{last} are newer than the last checkpoint: "
-            "only their HMACs vouch for them"
-        )
+        gap = _describe_gap(newest.sequence + 1, last)
+        notes.append(f"{gap} written after the last checkpoint: vouched for by HMAC only")
 
 
 def _describe_gap(first: int, last: int) -> str:
