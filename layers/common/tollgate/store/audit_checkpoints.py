@@ -45,8 +45,14 @@ class CheckpointObjects:
 
     def put(self, key: str, body: bytes) -> None:
         with _s3_errors("put_checkpoint"):
+            # S3 refuses a put into an Object Lock bucket without an integrity checksum;
+            # Lambda's bundled boto3 may be older than the one that adds it by default
             self.client.put_object(
-                Bucket=self.bucket, Key=key, Body=body, ContentType="application/json"
+                Bucket=self.bucket,
+                Key=key,
+                Body=body,
+                ContentType="application/json",
+                ChecksumAlgorithm="SHA256",
             )
 
     def every_version(self, account_id: str) -> list[bytes]:
