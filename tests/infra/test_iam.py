@@ -238,7 +238,7 @@ def test_the_iam_checker_denies_a_call_outside_the_leading_keys():
 
 
 def test_the_iam_checker_refuses_a_condition_it_does_not_understand():
-    policy = a_policy({"StringEquals": {"dynamodb:Select": "SPECIFIC_ATTRIBUTES"}})
+    policy = a_policy({"IpAddress": {"aws:SourceIp": "203.0.113.0/24"}})
     call = Call("dynamodb:UpdateItem", TABLE.format("KeysTable"), ("ACCOUNT#acct_1",))
 
     with pytest.raises(AssertionError, match="does not understand"):
@@ -266,3 +266,39 @@ def test_the_api_logs_access_without_bodies_to_a_group_with_a_retention():
     assert "$context.requestId" in access["Format"]
     assert "body" not in access["Format"].lower() and "$input" not in access["Format"]
     assert all(setting.get("DataTraceEnabled") is False for setting in api["MethodSettings"])
+
+
+def test_the_iam_checker_denies_a_read_beyond_the_allowed_attributes():
+    policy = a_policy(
+        {
+            "ForAllValues:StringEquals": {"dynamodb:Attributes": ["pk", "sk", "digest"]},
+            "StringEquals": {"dynamodb:Select": "SPECIFIC_ATTRIBUTES"},
+        }
+    )
+    table = TABLE.format("KeysTable")
+    head = Call("dynamodb:UpdateItem", table, (), ("pk", "digest"), "SPECIFIC_ATTRIBUTES")
+    everything = Call("dynamodb:UpdateItem", table, (), (), None)
+    more = Call("dynamodb:UpdateItem", table, (), ("pk", "actor"), "SPECIFIC_ATTRIBUTES")
+
+    assert denied([head, everything, more], policy, NAMES) == [everything, more]
+
+
+@pytest.mark.parametrize(
+    "logical_id", ["AccountFunction", "KeysFunction", "PaymentWebhookFunction"]
+)
+def test_audit_writers_may_read_only_the_chain_head(logical_id):
+    queries = [
+        s
+        for s in statements(TEMPLATE.functions()[logical_id].policies, NAMES)
+        if "dynamodb:Query" in as_list(s["Action"])
+        and TABLE.format("AuditTable") in as_list(s["Resource"])
+    ]
+
+    assert [q["Condition"] for q in queries] == [
+        {
+            "ForAllValues:StringEquals": {
+                "dynamodb:Attributes": ["pk", "sk", "sequence", "digest", "created_at"]
+            },
+            "StringEquals": {"dynamodb:Select": "SPECIFIC_ATTRIBUTES"},
+        }
+    ]

@@ -6,10 +6,12 @@ the call touches); ``denied`` says which of them the function's policy in templa
 not allow. Signing a presigned URL counts as the call the URL will make (S3 checks the
 signer's permissions when the URL is used).
 
-Conditions: ``dynamodb:LeadingKeys`` under ``ForAllValues:StringLike`` or
-``ForAllValues:StringEquals``, evaluated as IAM does (a call without leading keys, a Scan,
-passes a ForAllValues condition). Any other condition fails the check, so that a policy
-never relies on one this checker would silently ignore.
+Conditions: ``dynamodb:LeadingKeys`` and ``dynamodb:Attributes`` under
+``ForAllValues:StringLike`` or ``ForAllValues:StringEquals``, evaluated as IAM does (a call
+without values, e.g. a Scan's leading keys or a read without a projection, passes a
+ForAllValues condition), and ``dynamodb:Select`` under ``StringEquals`` (absent: no match).
+Attributes are those a read projects or a PutItem writes. Any other condition fails the
+check, so that a policy never relies on one this checker would silently ignore.
 """
 
 from __future__ import annotations
@@ -58,6 +60,8 @@ class Call(NamedTuple):
     action: str
     resource: str
     leading_keys: tuple[str, ...] = ()
+    attributes: tuple[str, ...] = ()
+    select: str | None = None
 
 
 # The tables' partition key attribute (every table's, and every index's is gsi1pk).
@@ -125,9 +129,9 @@ class CallRecorder:
             ]
         if "TableName" not in params:
             return [Call(f"dynamodb:{operation}", "*")]
-        if operation == "Query":
-            return [Call("dynamodb:Query", self._table_arn(params), _query_keys(params))]
-        return [Call(f"dynamodb:{operation}", self._table_arn(params), _item_keys(params))]
+        action, table = f"dynamodb:{operation}", self._table_arn(params)
+        keys = _query_keys(params) if operation == "Query" else _item_keys(params)
+        return [Call(action, table, keys, _attributes(params), params.get("Select"))]
 
     def _table_arn(self, params: dict[str, Any]) -> str:
         arn = f"arn:aws:dynamodb:{self.names.region}:{ACCOUNT_ID}:table/{params['TableName']}"
@@ -156,6 +160,15 @@ def _query_keys(params: dict[str, Any]) -> tuple[str, ...]:
         if names.get(name, name) in _PARTITION_KEYS:
             return (values[value]["S"],)
     return ()
+
+
+def _attributes(params: dict[str, Any]) -> tuple[str, ...]:
+    """The attribute names a read projects (ProjectionExpression) or a PutItem writes."""
+    if "Item" in params:
+        return tuple(params["Item"])
+    names = params.get("ExpressionAttributeNames", {})
+    projection = params.get("ProjectionExpression", "")
+    return tuple(names.get(part.strip(), part.strip()) for part in projection.split(",") if part)
 
 
 def _s3(operation: str, params: dict[str, Any]) -> list[tuple[str, str]]:
@@ -201,7 +214,15 @@ def condition_holds(condition: dict[str, Any], call: Call) -> bool:
     """Whether a statement's Condition block lets the call through (see the module's note)."""
     for operator, tests in condition.items():
         for key, patterns in tests.items():
-            if key != "dynamodb:LeadingKeys" or operator not in (
+            if (operator, key) == ("StringEquals", "dynamodb:Select"):
+                if call.select not in as_list(patterns):
+                    return False
+                continue
+            values = {
+                "dynamodb:LeadingKeys": call.leading_keys,
+                "dynamodb:Attributes": call.attributes,
+            }
+            if key not in values or operator not in (
                 "ForAllValues:StringLike",
                 "ForAllValues:StringEquals",
             ):
@@ -211,7 +232,7 @@ def condition_holds(condition: dict[str, Any], call: Call) -> bool:
                 any(
                     fnmatch.fnmatchcase(value, p) if like else value == p for p in as_list(patterns)
                 )
-                for value in call.leading_keys
+                for value in values[key]
             ):
                 return False
     return True
