@@ -7,6 +7,7 @@ service APIs' shapes, so the local stack and the tests run on exactly what gets 
 from __future__ import annotations
 
 import json
+import secrets
 from typing import Any
 
 import boto3
@@ -33,12 +34,15 @@ def provision(
         create_table(dynamodb, names.refs[logical_id], props)
     s3 = client("s3")
     for logical_id, props in template.of_type("AWS::S3::Bucket").items():
-        create_bucket(s3, names.refs[logical_id], props)
+        create_bucket(s3, names.refs[logical_id], resolve(props, names))
     for props in template.of_type("AWS::S3::BucketPolicy").values():
         put_bucket_policy(s3, resolve(props, names))
     secretsmanager = client("secretsmanager")
     for logical_id, props in template.of_type("AWS::SecretsManager::Secret").items():
-        extra = {"SecretString": secret_values[logical_id]} if logical_id in secret_values else {}
+        value = secret_values.get(logical_id)
+        if value is None and "GenerateSecretString" in props:  # as Secrets Manager would
+            value = secrets.token_hex(props["GenerateSecretString"].get("PasswordLength", 32) // 2)
+        extra = {"SecretString": value} if value is not None else {}
         secretsmanager.create_secret(
             Name=names.refs[logical_id], Description=props.get("Description", ""), **extra
         )
@@ -79,7 +83,7 @@ def create_table(dynamodb: Any, name: str, props: dict[str, Any]) -> None:
 
 
 def create_bucket(s3: Any, name: str, props: dict[str, Any]) -> None:
-    s3.create_bucket(Bucket=name)
+    s3.create_bucket(Bucket=name, ObjectLockEnabledForBucket=bool(props.get("ObjectLockEnabled")))
     if "BucketEncryption" in props:
         rules = [
             {
@@ -102,6 +106,20 @@ def create_bucket(s3: Any, name: str, props: dict[str, Any]) -> None:
     if "LifecycleConfiguration" in props:
         rules = [lifecycle_rule(rule) for rule in props["LifecycleConfiguration"]["Rules"]]
         s3.put_bucket_lifecycle_configuration(Bucket=name, LifecycleConfiguration={"Rules": rules})
+    if "ObjectLockConfiguration" in props:
+        s3.put_object_lock_configuration(
+            Bucket=name, ObjectLockConfiguration=object_lock(props["ObjectLockConfiguration"])
+        )
+
+
+def object_lock(config: dict[str, Any]) -> dict[str, Any]:
+    """CloudFormation's Object Lock configuration in the S3 API's shape (whole days)."""
+    retention = dict(config["Rule"]["DefaultRetention"])
+    for unit in ("Days", "Years"):
+        if unit in retention:
+            retention[unit] = int(retention[unit])
+    rule = {"DefaultRetention": retention}
+    return {"ObjectLockEnabled": config["ObjectLockEnabled"], "Rule": rule}
 
 
 def lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:

@@ -1,8 +1,8 @@
 """AccountFunction: the platform operator creates customer accounts and adjusts their
-wallets; an account admin reads the account's audit trail."""
+wallets (operator routes only; the audit trail is AuditFunction's)."""
 
 from tollgate import accounts, api, audit, billing, keys
-from tollgate.auth import ADMIN, OPERATOR
+from tollgate.auth import OPERATOR
 from tollgate.instrumentation import instrumented
 from tollgate.observability import metrics
 from tollgate.settings import get_settings
@@ -50,24 +50,6 @@ def adjust_wallet(account_id: str):
     )
     metrics.add_metric(name="WalletAdjustments", unit="Count", value=1)
     return api.json_response(app, 201, view)
-
-
-@app.get("/v1/audit")
-def list_audit_events():
-    admin = api.principal(app, ADMIN, settings)
-    found, cursor = audit.list_events(
-        admin.account_id,
-        limit=api.int_query(app, "limit"),
-        cursor=app.current_event.get_query_string_value("cursor"),
-        **audit.parse_filters(app.current_event.query_string_parameters),
-    )
-    body = {
-        "object": "list",
-        "data": [audit.event_view(event) for event in found],
-        "has_more": cursor is not None,
-        "next_cursor": cursor,
-    }
-    return api.json_response(app, 200, body)
 
 
 lambda_handler = instrumented(app.resolve)

@@ -154,3 +154,38 @@ def test_every_key_action_is_audited_and_the_chain_verifies(devstack):
     assert key["secret"] not in str(events)
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert json.loads(verified.stdout)["ok"] is True
+
+
+def devstack_command(devstack, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "devstack", "--state-dir", devstack["STATE_DIR"], *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_verify_audit_fails_on_an_unknown_account(devstack):
+    verified = devstack_command(devstack, "verify-audit", "acct_nobody")
+
+    assert verified.returncode == 1, verified.stdout + verified.stderr
+    assert json.loads(verified.stdout)["problems"] == ["no account 'acct_nobody' is known"]
+
+
+def test_a_chain_checkpointed_by_the_scheduled_job_verifies(devstack):
+    customer = new_customer(devstack, credit_usd=None)
+
+    checkpointed = devstack_command(
+        devstack,
+        "invoke",
+        "AuditCheckpointFunction",
+        "--event",
+        "events/audit_checkpoint_scheduled.json",
+    )
+    verified = devstack_command(devstack, "verify-audit", customer.account_id)
+
+    assert checkpointed.returncode == 0, checkpointed.stdout + checkpointed.stderr
+    assert json.loads(checkpointed.stdout)["checkpoints_written"] >= 1
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert json.loads(verified.stdout)["ok"] is True

@@ -9,11 +9,13 @@ from __future__ import annotations
 import pytest
 
 from tests.support.environment import NAMES, TEMPLATE
-from tests.support.iam import as_list, statements
+from tests.support.iam import Call, as_list, denied, statements
 
 TABLE = "arn:aws:dynamodb:us-east-1:123456789012:table/tollgate-test-{}"
 ARCHIVE_BUCKET = "arn:aws:s3:::tollgate-test-archivebucket"
 ARCHIVE = ARCHIVE_BUCKET + "/{}"
+CHECKPOINT_BUCKET = "arn:aws:s3:::tollgate-test-auditcheckpointbucket"
+AUDIT_KEY = ("secretsmanager:GetSecretValue", "tollgate/dev/audit-hmac-key")
 
 # What each function does with each resource, as a reviewer reads the code.
 EXPECTED_GRANTS = {
@@ -24,8 +26,13 @@ EXPECTED_GRANTS = {
         ("dynamodb:UpdateItem", TABLE.format("WalletTable")),  # adjustment: conditional balance
         ("dynamodb:GetItem", TABLE.format("WalletTable")),  # the wallet after an adjustment
         ("dynamodb:PutItem", TABLE.format("AuditTable")),  # audit events (conditional)
-        ("dynamodb:Query", TABLE.format("AuditTable")),  # chain head, audit list
+        ("dynamodb:Query", TABLE.format("AuditTable")),  # the chain's head, to append
         ("secretsmanager:GetSecretValue", "tollgate/dev/operator-key-digest"),
+        AUDIT_KEY,  # signs its audit events
+    },
+    "AuditFunction": {
+        ("dynamodb:GetItem", TABLE.format("KeysTable")),  # the admin key behind a secret
+        ("dynamodb:Query", TABLE.format("AuditTable")),  # the account's events
     },
     "BillingFunction": {
         ("dynamodb:GetItem", TABLE.format("KeysTable")),  # the admin key behind a secret
@@ -52,6 +59,7 @@ EXPECTED_GRANTS = {
         ("dynamodb:UpdateItem", TABLE.format("KeysTable")),  # dispute flag on the account
         ("dynamodb:PutItem", TABLE.format("AuditTable")),  # wallet.credited, payment.disputed
         ("dynamodb:Query", TABLE.format("AuditTable")),  # the previous event, for the chain
+        AUDIT_KEY,  # signs its audit events
         ("secretsmanager:GetSecretValue", "tollgate/dev/stripe"),
     },
     "UsageFunction": {
@@ -68,7 +76,6 @@ EXPECTED_GRANTS = {
         ("dynamodb:PutItem", TABLE.format("MetadataTable")),  # batch index, progress markers
         ("s3:PutObject", ARCHIVE.format("archives/*")),
         ("s3:GetObject", ARCHIVE.format("archives/*")),
-        ("s3:DeleteObject", ARCHIVE.format("archives/*")),
         ("s3:PutObject", ARCHIVE.format("staging/*")),  # the daily copies
         ("s3:GetObject", ARCHIVE.format("staging/*")),
         ("s3:DeleteObject", ARCHIVE.format("staging/*")),
@@ -90,6 +97,14 @@ EXPECTED_GRANTS = {
         ("dynamodb:Query", TABLE.format("KeysTable") + "/index/by_account"),
         ("dynamodb:PutItem", TABLE.format("AuditTable")),  # append-only audit events
         ("dynamodb:Query", TABLE.format("AuditTable")),  # the previous event, for the chain
+        AUDIT_KEY,  # signs its audit events
+    },
+    "AuditCheckpointFunction": {
+        ("dynamodb:Scan", TABLE.format("AuditTable")),  # each account's head
+        AUDIT_KEY,  # signs the checkpoints
+        ("s3:PutObject", CHECKPOINT_BUCKET + "/checkpoints/*"),  # locked on write
+        ("s3:GetObject", CHECKPOINT_BUCKET + "/checkpoints/*"),  # checkpointed already?
+        ("s3:ListBucket", CHECKPOINT_BUCKET),  # so that a missing checkpoint is a 404
     },
 }
 
@@ -112,15 +127,178 @@ def test_each_function_is_granted_exactly_what_it_uses(logical_id):
 @pytest.mark.parametrize("logical_id", sorted(TEMPLATE.functions()))
 def test_no_grant_uses_a_wildcard(logical_id):
     for action, resource in grants(logical_id):
-        # the one exception: the objects under one prefix of the archive bucket
-        objects = resource.startswith(ARCHIVE.format("")) and resource.count("*") == 1
+        # the one exception: the objects under one prefix of a bucket
+        buckets = (ARCHIVE_BUCKET, CHECKPOINT_BUCKET)
+        bucket = next((b for b in buckets if resource.startswith(b)), "")
+        objects = bool(bucket) and resource.count("*") == 1
         assert "*" not in action and ("*" not in resource or objects), (action, resource)
         if objects:
-            assert resource.endswith("/*") and resource != ARCHIVE.format("*"), resource
+            assert resource.endswith("/*") and resource != bucket + "/*", resource
 
 
 def test_no_function_may_change_or_delete_audit_events():
     audit = TABLE.format("AuditTable")
     for logical_id in TEMPLATE.functions():
         actions = {action for action, resource in grants(logical_id) if resource.startswith(audit)}
-        assert actions <= {"dynamodb:PutItem", "dynamodb:Query"}, logical_id
+        assert actions <= {"dynamodb:PutItem", "dynamodb:Query", "dynamodb:Scan"}, logical_id
+
+
+def test_no_function_may_delete_or_relock_an_audit_checkpoint():
+    for logical_id in TEMPLATE.functions():
+        for action, resource in grants(logical_id):
+            if resource.startswith(CHECKPOINT_BUCKET):
+                assert action in {"s3:PutObject", "s3:GetObject", "s3:ListBucket"}, logical_id
+                assert logical_id == "AuditCheckpointFunction", logical_id
+
+
+def test_only_the_audit_writers_and_the_checkpoint_job_read_the_audit_key():
+    readers = {f for f in TEMPLATE.functions() if AUDIT_KEY in grants(f)}
+    assert readers == {
+        "AccountFunction",
+        "KeysFunction",
+        "PaymentWebhookFunction",
+        "AuditCheckpointFunction",
+    }
+
+
+# ------------------------------------------------------------------------------ trust levels
+
+
+def leading_keys(logical_id: str, action: str, table: str) -> list[list[str] | None]:
+    """The LeadingKeys patterns of each statement granting ``action`` on ``table`` (None: a
+    statement without that condition)."""
+    found: list[list[str] | None] = []
+    for statement in statements(TEMPLATE.functions()[logical_id].policies, NAMES):
+        if action in as_list(statement["Action"]) and TABLE.format(table) in as_list(
+            statement["Resource"]
+        ):
+            condition = statement.get("Condition", {}).get("ForAllValues:StringLike", {})
+            patterns = condition.get("dynamodb:LeadingKeys")
+            found.append(as_list(patterns) if patterns is not None else None)
+    return found
+
+
+def test_the_audit_trail_is_read_by_a_function_that_can_write_nothing():
+    (route,) = [r for r in TEMPLATE.routes() if r.path == "/v1/audit"]
+
+    assert route.function == "AuditFunction"
+    assert grants("AuditFunction") == {
+        ("dynamodb:GetItem", TABLE.format("KeysTable")),  # the admin key behind a secret
+        ("dynamodb:Query", TABLE.format("AuditTable")),  # the account's events
+    }
+
+
+def test_the_account_function_serves_operator_routes_only():
+    paths = {r.path for r in TEMPLATE.routes() if r.function == "AccountFunction"}
+
+    assert paths and all(path.startswith("/operator/") for path in paths)
+
+
+def test_the_archive_job_may_delete_its_daily_copies_but_no_archive():
+    deletes = {r for action, r in grants("ArchiveFunction") if action == "s3:DeleteObject"}
+
+    assert deletes == {ARCHIVE.format("staging/*")}
+
+
+def test_the_webhook_may_update_account_profiles_only_in_the_keys_table():
+    # the dispute flag; never a key, a secret item or a spend counter
+    assert leading_keys("PaymentWebhookFunction", "dynamodb:UpdateItem", "KeysTable") == [
+        ["ACCOUNT#*"]
+    ]
+
+
+def test_the_reaper_touches_only_account_items_and_key_counters():
+    # IAM conditions see the partition key only: "sk begins with HOLD#" is not expressible,
+    # so the reaper may delete any ACCOUNT# item of WalletTable (docs/architecture.md)
+    assert leading_keys("ReaperFunction", "dynamodb:DeleteItem", "WalletTable") == [["ACCOUNT#*"]]
+    assert leading_keys("ReaperFunction", "dynamodb:UpdateItem", "WalletTable") == [["ACCOUNT#*"]]
+    assert leading_keys("ReaperFunction", "dynamodb:UpdateItem", "KeysTable") == [["KEY#*"]]
+    assert leading_keys("ReaperFunction", "dynamodb:PutItem", "MetadataTable") == [["ACCOUNT#*"]]
+
+
+# ------------------------------------------------------------------------------ the checker
+
+
+def a_policy(condition: dict) -> list[dict]:
+    statement = {
+        "Effect": "Allow",
+        "Action": ["dynamodb:UpdateItem"],
+        "Resource": TABLE.format("KeysTable"),
+        "Condition": condition,
+    }
+    return [{"Statement": [statement]}]
+
+
+def test_the_iam_checker_denies_a_call_outside_the_leading_keys():
+    policy = a_policy({"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["ACCOUNT#*"]}})
+    inside = Call("dynamodb:UpdateItem", TABLE.format("KeysTable"), ("ACCOUNT#acct_1",))
+    outside = Call("dynamodb:UpdateItem", TABLE.format("KeysTable"), ("SECRET#abc",))
+
+    assert denied([inside, outside], policy, NAMES) == [outside]
+
+
+def test_the_iam_checker_refuses_a_condition_it_does_not_understand():
+    policy = a_policy({"IpAddress": {"aws:SourceIp": "203.0.113.0/24"}})
+    call = Call("dynamodb:UpdateItem", TABLE.format("KeysTable"), ("ACCOUNT#acct_1",))
+
+    with pytest.raises(AssertionError, match="does not understand"):
+        denied([call], policy, NAMES)
+
+
+# ------------------------------------------------------------------------------ logs
+
+
+def test_every_function_logs_to_its_own_group_with_a_retention():
+    groups = TEMPLATE.of_type("AWS::Logs::LogGroup")
+    for logical_id, props in TEMPLATE.of_type("AWS::Serverless::Function").items():
+        group = f"{logical_id}LogGroup"
+        assert props["LoggingConfig"]["LogGroup"] == {"Ref": group}, logical_id
+        assert groups[group]["RetentionInDays"] == {"Ref": "LogRetentionDays"}, logical_id
+
+
+def test_the_api_logs_access_without_bodies_to_a_group_with_a_retention():
+    api = TEMPLATE.of_type("AWS::Serverless::Api")["TollgateApi"]
+    access = api["AccessLogSetting"]
+    group = TEMPLATE.of_type("AWS::Logs::LogGroup")["ApiAccessLogGroup"]
+
+    assert access["DestinationArn"] == {"Fn::GetAtt": ["ApiAccessLogGroup", "Arn"]}
+    assert group["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+    assert "$context.requestId" in access["Format"]
+    assert "body" not in access["Format"].lower() and "$input" not in access["Format"]
+    assert all(setting.get("DataTraceEnabled") is False for setting in api["MethodSettings"])
+
+
+def test_the_iam_checker_denies_a_read_beyond_the_allowed_attributes():
+    policy = a_policy(
+        {
+            "ForAllValues:StringEquals": {"dynamodb:Attributes": ["pk", "sk", "digest"]},
+            "StringEquals": {"dynamodb:Select": "SPECIFIC_ATTRIBUTES"},
+        }
+    )
+    table = TABLE.format("KeysTable")
+    head = Call("dynamodb:UpdateItem", table, (), ("pk", "digest"), "SPECIFIC_ATTRIBUTES")
+    everything = Call("dynamodb:UpdateItem", table, (), (), None)
+    more = Call("dynamodb:UpdateItem", table, (), ("pk", "actor"), "SPECIFIC_ATTRIBUTES")
+
+    assert denied([head, everything, more], policy, NAMES) == [everything, more]
+
+
+@pytest.mark.parametrize(
+    "logical_id", ["AccountFunction", "KeysFunction", "PaymentWebhookFunction"]
+)
+def test_audit_writers_may_read_only_the_chain_head(logical_id):
+    queries = [
+        s
+        for s in statements(TEMPLATE.functions()[logical_id].policies, NAMES)
+        if "dynamodb:Query" in as_list(s["Action"])
+        and TABLE.format("AuditTable") in as_list(s["Resource"])
+    ]
+
+    assert [q["Condition"] for q in queries] == [
+        {
+            "ForAllValues:StringEquals": {
+                "dynamodb:Attributes": ["pk", "sk", "sequence", "digest", "created_at"]
+            },
+            "StringEquals": {"dynamodb:Select": "SPECIFIC_ATTRIBUTES"},
+        }
+    ]

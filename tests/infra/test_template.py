@@ -102,7 +102,7 @@ def test_every_table_is_on_demand_encrypted_and_recoverable(table):
 
 
 def test_the_archive_bucket_is_private_encrypted_and_expires_after_two_years():
-    (bucket,) = TEMPLATE.of_type("AWS::S3::Bucket").values()
+    bucket = TEMPLATE.of_type("AWS::S3::Bucket")["ArchiveBucket"]
     assert all(bucket["PublicAccessBlockConfiguration"].values())
     assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
     archives, staging = bucket["LifecycleConfiguration"]["Rules"]
@@ -113,9 +113,21 @@ def test_the_archive_bucket_is_private_encrypted_and_expires_after_two_years():
 
 
 def test_no_secret_value_is_in_the_template():
-    for props in TEMPLATE.of_type("AWS::SecretsManager::Secret").values():
+    for logical_id, props in TEMPLATE.of_type("AWS::SecretsManager::Secret").items():
         assert "SecretString" not in props
-        assert "GenerateSecretString" not in props
+        # the audit HMAC key is the one secret nobody needs to know: generated at deploy
+        assert ("GenerateSecretString" in props) == (logical_id == "AuditKeySecret")
+
+
+def test_audit_checkpoints_are_locked_longer_than_the_events_they_vouch_for():
+    bucket = TEMPLATE.of_type("AWS::S3::Bucket")["AuditCheckpointBucket"]
+    assert bucket["ObjectLockEnabled"] is True
+    assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
+    retention = bucket["ObjectLockConfiguration"]["Rule"]["DefaultRetention"]
+    assert retention["Mode"] == {"Ref": "AuditCheckpointLockMode"}
+    days = TEMPLATE.document["Parameters"]["AuditCheckpointRetentionDays"]
+    assert days["MinValue"] > 90 and days["Default"] > 90
+    assert all(bucket["PublicAccessBlockConfiguration"].values())
 
 
 @pytest.mark.parametrize("route", TEMPLATE.routes(), ids=lambda r: f"{r.method} {r.path}")
@@ -156,9 +168,10 @@ def test_every_function_has_a_route_or_a_schedule():
     assert routed | set(scheduled_functions()) == set(TEMPLATE.functions())
 
 
-def test_the_archive_runs_daily_and_the_reaper_every_five_minutes():
+def test_the_archive_runs_daily_the_audit_checkpoints_hourly_the_reaper_every_five_minutes():
     assert scheduled_functions() == {
         "ArchiveFunction": ["cron(30 3 * * ? *)"],
+        "AuditCheckpointFunction": ["rate(1 hour)"],
         "ReaperFunction": ["rate(5 minutes)"],
     }
 

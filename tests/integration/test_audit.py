@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
+import json
 import threading
 from datetime import timedelta
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
-from tests.integration.conftest import event
+from tests.integration.conftest import EVENTS, event, handle
 from tollgate import audit, clock
 from tollgate.settings import get_settings
 from tollgate.store.audit import event_sk
@@ -24,7 +27,7 @@ def list_audit(invoke):
     """GET /v1/audit with a key and query parameters."""
 
     def call(key: str, **query: str):
-        return invoke("AccountFunction", event("audit_list", key=key, query=query))
+        return invoke("AuditFunction", event("audit_list", key=key, query=query))
 
     return call
 
@@ -275,3 +278,196 @@ def test_stored_changes_never_hold_a_secret_or_a_digest(new_account, list_audit)
     (rotated,) = list_audit(customer.admin_key, action="key.rotated").body["data"]
 
     assert rotated["changes"] == {"last_four": {"before": "aaaa", "after": "ssss"}}
+
+
+# ------------------------------------------------------------------------------ tampering
+# What someone with the writers' role (PutItem and DeleteItem-free Query on AuditTable) or
+# with direct table access may try. SHA-256 is public, so a forger recomputes digests.
+
+
+@pytest.fixture
+def checkpoint():
+    """Runs the scheduled checkpoint job once, as EventBridge would, at ``now``."""
+
+    def run(now=None) -> dict:
+        scheduled = json.loads((EVENTS / "audit_checkpoint_scheduled.json").read_text())
+        scheduled["time"] = (now or clock.utcnow()).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return handle("AuditCheckpointFunction", scheduled)
+
+    return run
+
+
+def overwrite(stored, **fields) -> None:
+    """Rewrite a stored event with PutItem, its digest recomputed so it matches its content."""
+    for name, value in fields.items():
+        setattr(stored, name, value)
+    stored.digest = audit.event_digest(stored)
+    stored.save()
+
+
+def relink(events, *, signing_key: bytes | None = None) -> None:
+    """Re-chain every event after the first of ``events``, as a forger would (with the audit
+    key only when the forger holds the writers' role)."""
+    for previous, following in itertools.pairwise(events):
+        following.previous_digest = previous.digest
+        following.digest = audit.event_digest(following)
+        if signing_key is not None:
+            following.mac = audit.event_mac(following, signing_key)
+        following.save()
+
+
+def test_an_edit_of_the_newest_event_with_its_digest_recomputed_is_detected(new_account):
+    # given a chain of four events
+    customer = new_account()
+    record_key_events(customer.account_id, 3)
+    newest = chain(customer.account_id)[-1]
+
+    # when someone without the audit key changes the newest event and recomputes its digest
+    overwrite(newest, actor="operator")
+    report = audit.verify_chain(customer.account_id)
+
+    # then the verifier reports it
+    assert not report.ok
+    assert report.problems == [
+        "sequence 4: HMAC mismatch: the event was rewritten by someone without the audit key"
+    ]
+
+
+def test_overwriting_an_event_and_relinking_the_rest_is_detected(new_account):
+    # given a chain of five events
+    customer = new_account()
+    record_key_events(customer.account_id, 4)
+    events = chain(customer.account_id)
+
+    # when event 2 is replaced with PutItem and 3-5 re-linked to it, digests recomputed
+    overwrite(events[1], target="key:somebody_else")
+    relink(events[1:])
+    report = audit.verify_chain(customer.account_id)
+
+    # then every rewritten event is reported
+    assert not report.ok
+    assert [p.split(":")[0] for p in report.problems] == [
+        "sequence 2",
+        "sequence 3",
+        "sequence 4",
+        "sequence 5",
+    ]
+    assert all("HMAC mismatch" in p for p in report.problems)
+
+
+def test_deleting_the_newest_events_after_a_checkpoint_is_detected(new_account, checkpoint):
+    # given a chain of four events, checkpointed
+    customer = new_account()
+    record_key_events(customer.account_id, 3)
+    checkpoint()
+
+    # when the two newest events are deleted
+    client, table = boto3.client("dynamodb", region_name=get_settings().region), get_settings()
+    for sequence in (3, 4):
+        client.delete_item(
+            TableName=table.audit_table,
+            Key={"pk": {"S": account_pk(customer.account_id)}, "sk": {"S": event_sk(sequence)}},
+        )
+    report = audit.verify_chain(customer.account_id)
+
+    # then the verifier reports the truncation against the checkpoint
+    assert not report.ok
+    assert report.problems == [
+        "sequences 3-4 missing after sequence 2: the checkpoint of sequence 4 says they "
+        "were written (truncated)"
+    ]
+
+
+def test_a_writer_with_the_key_cannot_rechain_events_written_before_the_last_checkpoint(
+    new_account, checkpoint
+):
+    # given a checkpointed chain of four events
+    customer = new_account()
+    record_key_events(customer.account_id, 3)
+    checkpoint()
+    events = chain(customer.account_id)
+
+    # when a writer holding the audit key rewrites event 2 and re-chains and re-signs the rest
+    key = audit_signing_key()
+    events[1].target = "key:somebody_else"
+    events[1].digest = audit.event_digest(events[1])
+    events[1].mac = audit.event_mac(events[1], key)
+    events[1].save()
+    relink(events[1:], signing_key=key)
+    report = audit.verify_chain(customer.account_id)
+
+    # then the checkpoint gives it away
+    assert not report.ok
+    assert report.problems == [
+        "sequence 4: digest differs from its checkpoint: the chain was rewritten after the "
+        "checkpoint was taken"
+    ]
+
+
+def test_a_writer_with_the_key_can_append_after_the_last_checkpoint_undetected(
+    new_account, checkpoint
+):
+    # The documented limit: what a writer holding the key signs after the last checkpoint
+    # is indistinguishable from a real event.
+    customer = new_account()
+    checkpoint()
+    head = chain(customer.account_id)[-1]
+    forged = audit.build_event(
+        customer.account_id,
+        previous=head,
+        actor="operator",
+        action="key.created",
+        target="key:forged",
+        now=clock.utcnow(),
+        signing_key=audit_signing_key(),
+    )
+    forged.save()
+
+    assert audit.verify_chain(customer.account_id).ok
+
+
+def test_the_checkpoint_job_writes_each_new_head_once(new_account, checkpoint):
+    first, second = new_account(), new_account()
+    record_key_events(first.account_id, 2)
+
+    written = checkpoint()
+    again = checkpoint()
+    record_key_events(second.account_id, 1)
+    after_a_new_event = checkpoint()
+
+    assert written == {"accounts": 2, "checkpoints_written": 2}
+    assert again == {"accounts": 2, "checkpoints_written": 0}
+    assert after_a_new_event == {"accounts": 2, "checkpoints_written": 1}
+
+
+def test_a_checkpoint_cannot_be_deleted_while_it_is_locked(new_account, checkpoint):
+    customer = new_account()
+    checkpoint()
+    s3 = boto3.client("s3", region_name=get_settings().region)
+    bucket = get_settings().audit_checkpoint_bucket
+    (version,) = s3.list_object_versions(Bucket=bucket)["Versions"]
+
+    with pytest.raises(ClientError) as refused:
+        s3.delete_object(Bucket=bucket, Key=version["Key"], VersionId=version["VersionId"])
+
+    assert refused.value.response["Error"]["Code"] == "AccessDenied"
+    assert version["Key"] == f"checkpoints/{customer.account_id}/{1:012d}.json"
+
+
+def test_the_verifier_fails_on_an_unknown_account(aws):
+    report = audit.verify_chain("acct_doesnotexist")
+
+    assert not report.ok
+    assert report.problems == ["no account 'acct_doesnotexist' is known"]
+
+
+def chain(account_id: str):
+    from tollgate.store import audit as store
+
+    return store.chain(account_id)
+
+
+def audit_signing_key() -> bytes:
+    from tollgate import secrets
+
+    return secrets.audit_keys(get_settings())[0]

@@ -1,17 +1,26 @@
 """Which AWS actions a function really performs, checked against its IAM policy.
 
 A botocore hook records every DynamoDB, Secrets Manager and S3 call made while a function's
-handler runs, as (IAM action, resource ARN) pairs; ``denied`` says which of them the
-function's policy in template.yaml does not allow. Signing a presigned URL counts as the call
-the URL will make (S3 checks the signer's permissions when the URL is used).
+handler runs, as ``Call``s (IAM action, resource ARN, and for DynamoDB the partition key values
+the call touches); ``denied`` says which of them the function's policy in template.yaml does
+not allow. Signing a presigned URL counts as the call the URL will make (S3 checks the
+signer's permissions when the URL is used).
+
+Conditions: ``dynamodb:LeadingKeys`` and ``dynamodb:Attributes`` under
+``ForAllValues:StringLike`` or ``ForAllValues:StringEquals``, evaluated as IAM does (a call
+without values, e.g. a Scan's leading keys or a read without a projection, passes a
+ForAllValues condition), and ``dynamodb:Select`` under ``StringEquals`` (absent: no match).
+Attributes are those a read projects or a PutItem writes. Any other condition fails the
+check, so that a policy never relies on one this checker would silently ignore.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fnmatch
+import re
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 from botocore import handlers
 
@@ -47,17 +56,29 @@ _S3_BUCKET_ACTIONS = {
 }
 
 
+class Call(NamedTuple):
+    action: str
+    resource: str
+    leading_keys: tuple[str, ...] = ()
+    attributes: tuple[str, ...] = ()
+    select: str | None = None
+
+
+# The tables' partition key attribute (every table's, and every index's is gsi1pk).
+_PARTITION_KEYS = ("pk", "gsi1pk")
+
+
 class CallRecorder:
     def __init__(self, names: LocalNames) -> None:
         self.names = names
-        self.calls: list[tuple[str, str]] | None = None
+        self.calls: list[Call] | None = None
 
     def install(self) -> None:
         """Register with every botocore session created from now on."""
         handlers.BUILTIN_HANDLERS.append(("before-parameter-build.*.*", self._record))
 
     @contextlib.contextmanager
-    def recording(self) -> Iterator[list[tuple[str, str]]]:
+    def recording(self) -> Iterator[list[Call]]:
         self.calls = []
         try:
             yield self.calls
@@ -71,31 +92,46 @@ class CallRecorder:
         if service == "dynamodb":
             self.calls.extend(self._dynamodb(operation, params))
         elif service == "secretsmanager":
-            self.calls.append((f"secretsmanager:{operation}", self._secret_arn(params["SecretId"])))
+            self.calls.append(
+                Call(f"secretsmanager:{operation}", self._secret_arn(params["SecretId"]))
+            )
         elif service == "s3":
-            self.calls.extend(_s3(operation, params))
+            self.calls.extend(Call(*call) for call in _s3(operation, params))
         else:
-            self.calls.append((f"{service}:{operation}", "*"))
+            self.calls.append(Call(f"{service}:{operation}", "*"))
 
-    def _dynamodb(self, operation: str, params: dict[str, Any]) -> list[tuple[str, str]]:
+    def _dynamodb(self, operation: str, params: dict[str, Any]) -> list[Call]:
         if operation == "TransactWriteItems":
             found = []
             for item in params["TransactItems"]:
                 ((kind, spec),) = item.items()
-                found.append((f"dynamodb:{_TRANSACT_ACTIONS[kind]}", self._table_arn(spec)))
+                action = f"dynamodb:{_TRANSACT_ACTIONS[kind]}"
+                found.append(Call(action, self._table_arn(spec), _item_keys(spec)))
             return found
         if operation == "TransactGetItems":
             return [
-                ("dynamodb:GetItem", self._table_arn(i["Get"])) for i in params["TransactItems"]
+                Call("dynamodb:GetItem", self._table_arn(i["Get"]), _item_keys(i["Get"]))
+                for i in params["TransactItems"]
             ]
-        if operation in ("BatchGetItem", "BatchWriteItem"):
+        if operation == "BatchGetItem":
             return [
-                (f"dynamodb:{operation}", self._table_arn({"TableName": table}))
+                Call(
+                    "dynamodb:BatchGetItem",
+                    self._table_arn({"TableName": table}),
+                    tuple(k for key in spec["Keys"] for k in _item_keys({"Key": key})),
+                )
+                for table, spec in params["RequestItems"].items()
+            ]
+        if operation == "BatchWriteItem":
+            return [
+                Call(f"dynamodb:{operation}", self._table_arn({"TableName": table}))
                 for table in params["RequestItems"]
             ]
         if "TableName" not in params:
-            return [(f"dynamodb:{operation}", "*")]
-        return [(f"dynamodb:{operation}", self._table_arn(params))]
+            return [Call(f"dynamodb:{operation}", "*")]
+        action, table = f"dynamodb:{operation}", self._table_arn(params)
+        keys = _query_keys(params) if operation == "Query" else _item_keys(params)
+        return [Call(action, table, keys, _attributes(params), params.get("Select"))]
 
     def _table_arn(self, params: dict[str, Any]) -> str:
         arn = f"arn:aws:dynamodb:{self.names.region}:{ACCOUNT_ID}:table/{params['TableName']}"
@@ -105,6 +141,34 @@ class CallRecorder:
         if secret_id.startswith("arn:"):
             return secret_id
         return f"arn:aws:secretsmanager:{self.names.region}:{ACCOUNT_ID}:secret:{secret_id}"
+
+
+def _item_keys(spec: dict[str, Any]) -> tuple[str, ...]:
+    """The partition key value of the item a request names (its Key, or the Item it puts)."""
+    item = spec.get("Key") or spec.get("Item") or {}
+    return tuple(item[name]["S"] for name in _PARTITION_KEYS if name in item)[:1]
+
+
+_EQUALITY = re.compile(r"(#?\w+)\s*=\s*(:\w+)")
+
+
+def _query_keys(params: dict[str, Any]) -> tuple[str, ...]:
+    """The partition key value a Query's key condition names."""
+    names = params.get("ExpressionAttributeNames", {})
+    values = params.get("ExpressionAttributeValues", {})
+    for name, value in _EQUALITY.findall(params.get("KeyConditionExpression", "")):
+        if names.get(name, name) in _PARTITION_KEYS:
+            return (values[value]["S"],)
+    return ()
+
+
+def _attributes(params: dict[str, Any]) -> tuple[str, ...]:
+    """The attribute names a read projects (ProjectionExpression) or a PutItem writes."""
+    if "Item" in params:
+        return tuple(params["Item"])
+    names = params.get("ExpressionAttributeNames", {})
+    projection = params.get("ProjectionExpression", "")
+    return tuple(names.get(part.strip(), part.strip()) for part in projection.split(",") if part)
 
 
 def _s3(operation: str, params: dict[str, Any]) -> list[tuple[str, str]]:
@@ -146,19 +210,46 @@ def secret_arn(resource: str, names: LocalNames) -> str:
     return f"arn:aws:secretsmanager:{names.region}:{ACCOUNT_ID}:secret:{resource}"
 
 
-def denied(
-    calls: list[tuple[str, str]], policies: list[Any], names: LocalNames
-) -> list[tuple[str, str]]:
+def condition_holds(condition: dict[str, Any], call: Call) -> bool:
+    """Whether a statement's Condition block lets the call through (see the module's note)."""
+    for operator, tests in condition.items():
+        for key, patterns in tests.items():
+            if (operator, key) == ("StringEquals", "dynamodb:Select"):
+                if call.select not in as_list(patterns):
+                    return False
+                continue
+            values = {
+                "dynamodb:LeadingKeys": call.leading_keys,
+                "dynamodb:Attributes": call.attributes,
+            }
+            if key not in values or operator not in (
+                "ForAllValues:StringLike",
+                "ForAllValues:StringEquals",
+            ):
+                raise AssertionError(f"the IAM checker does not understand {operator} {key}")
+            like = operator.endswith("Like")
+            if not all(
+                any(
+                    fnmatch.fnmatchcase(value, p) if like else value == p for p in as_list(patterns)
+                )
+                for value in values[key]
+            ):
+                return False
+    return True
+
+
+def denied(calls: list[Call], policies: list[Any], names: LocalNames) -> list[Call]:
     allows = [s for s in statements(policies, names) if s["Effect"] == "Allow"]
 
-    def allowed(action: str, resource: str) -> bool:
+    def allowed(call: Call) -> bool:
         return any(
-            any(fnmatch.fnmatchcase(action, pattern) for pattern in as_list(s["Action"]))
+            any(fnmatch.fnmatchcase(call.action, pattern) for pattern in as_list(s["Action"]))
             and any(
-                fnmatch.fnmatchcase(resource, secret_arn(pattern, names))
+                fnmatch.fnmatchcase(call.resource, secret_arn(pattern, names))
                 for pattern in as_list(s["Resource"])
             )
+            and condition_holds(s.get("Condition", {}), call)
             for s in allows
         )
 
-    return [call for call in calls if not allowed(*call)]
+    return [call for call in calls if not allowed(Call(*call))]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -250,3 +251,131 @@ def test_a_malformed_filter_time_names_its_parameter():
         audit.parse_time("yesterday", "to")
 
     assert refused.value.param == "to"
+
+
+# ------------------------------------------------------------------------------ signatures
+
+KEY, OLD_KEY = b"k" * 32, b"o" * 32
+
+
+def signed_chain(count: int, *, start: datetime, key: bytes = KEY) -> list:
+    events, previous = [], None
+    for index in range(count):
+        previous = audit.build_event(
+            ACCOUNT,
+            previous=previous,
+            actor="key:key_admin",
+            action="key.updated",
+            target=f"key:key_{index}",
+            now=start + timedelta(hours=index),
+            signing_key=key,
+        )
+        events.append(previous)
+    return events
+
+
+def checkpoint_of(event, *, key: bytes = KEY) -> audit.Checkpoint:
+    return audit.Checkpoint(
+        account_id=ACCOUNT,
+        sequence=int(event.sequence),
+        digest=event.digest,
+        event_created_at=audit.canonical_document(event)["created_at"],
+        checkpointed_at="2026-11-23T12:00:00.000000+0000",
+    ).signed(key)
+
+
+def test_the_hmac_is_hmac_sha256_of_the_canonical_json_by_the_audit_key():
+    (event,) = signed_chain(1, start=NOW)
+
+    assert event.mac == hmac.new(KEY, audit.canonical_json(event), hashlib.sha256).hexdigest()
+
+
+def test_a_signed_chain_with_its_checkpoint_verifies_with_an_older_key_still_accepted():
+    events = signed_chain(2, start=NOW, key=OLD_KEY)
+    events += [
+        audit.build_event(
+            ACCOUNT,
+            previous=events[-1],
+            actor="operator",
+            action="key.created",
+            target="key:k",
+            now=NOW + timedelta(hours=3),
+            signing_key=KEY,
+        )
+    ]
+
+    report = audit.check_chain(
+        events,
+        account_id=ACCOUNT,
+        now=NOW + timedelta(days=1),
+        keys=(KEY, OLD_KEY),
+        checkpoints=[checkpoint_of(events[1])],
+    )
+
+    assert report.ok, report.problems
+    assert report.notes == [
+        "sequence 3 written after the last checkpoint: vouched for by HMAC only"
+    ]
+
+
+def test_unsigned_events_may_only_precede_the_first_signed_one():
+    legacy = chain_of(2, start=NOW)
+    signed = audit.build_event(
+        ACCOUNT,
+        previous=legacy[-1],
+        actor="operator",
+        action="key.created",
+        target="key:k",
+        now=NOW + timedelta(hours=3),
+        signing_key=KEY,
+    )
+    unsigned_after = audit.build_event(
+        ACCOUNT, previous=signed, actor="operator", action="x", target="y", now=NOW
+    )
+    now = NOW + timedelta(days=1)
+
+    before = audit.check_chain([*legacy, signed], account_id=ACCOUNT, now=now, keys=(KEY,))
+    after = audit.check_chain(
+        [*legacy, signed, unsigned_after], account_id=ACCOUNT, now=now, keys=(KEY,)
+    )
+
+    assert before.ok, before.problems
+    assert [p.split(":")[0] for p in after.problems] == ["sequence 4"]
+
+
+def test_a_checkpoint_not_signed_with_the_audit_key_is_reported_as_forged():
+    events = signed_chain(2, start=NOW)
+
+    report = audit.check_chain(
+        events,
+        account_id=ACCOUNT,
+        now=NOW + timedelta(days=1),
+        keys=(KEY,),
+        checkpoints=[checkpoint_of(events[1], key=b"not the key"), None],
+    )
+
+    assert report.problems == ["a checkpoint is not signed with the audit key (forged)"] * 2
+
+
+def test_a_checkpoint_ahead_of_a_chain_whose_events_expired_is_not_an_error():
+    events = signed_chain(3, start=NOW)
+    long_after = NOW + timedelta(days=200)
+
+    report = audit.check_chain(
+        [],
+        account_id=ACCOUNT,
+        now=long_after,
+        keys=(KEY,),
+        checkpoints=[checkpoint_of(events[2])],
+    )
+
+    assert report.ok, report.problems
+    assert "sequences 1-3 expired after the checkpoint of sequence 3" in report.notes
+
+
+def test_a_checkpoint_round_trips_through_its_json_and_junk_is_not_one():
+    checkpoint = checkpoint_of(signed_chain(1, start=NOW)[0])
+
+    assert audit.Checkpoint.from_json(checkpoint.to_json()) == checkpoint
+    assert audit.Checkpoint.from_json(b"[1, 2]") is None
+    assert audit.Checkpoint.from_json(b"not json") is None

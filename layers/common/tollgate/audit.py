@@ -47,8 +47,24 @@ printed by jq, hashed with ``printf %s "$line" | sha256sum``, must equal that it
       sequence: (.sequence.N | tonumber), source_ip: .source_ip.S, target: .target.S,
       ttl: (.ttl.N | tonumber)}'
 
-What the chain cannot show on its own: that the newest events were removed (nothing comes
-after them). ``ChainReport.last_digest`` is the value to keep elsewhere to close that gap.
+The chain alone proves nothing against someone who can write the table: SHA-256 is public,
+so an edited event with its digest recomputed, and the events after it re-linked, form a valid
+chain, and deleting the newest events leaves no trace. Two things close that:
+
+- ``mac``: hex HMAC-SHA256 of the same canonical JSON, keyed by the audit key (the UTF-8
+  bytes of the first comma-separated entry of the ``AuditKeySecret``; older entries still
+  verify after a rotation). Only the functions that write events, the checkpoint job and the
+  operator can read it: ``printf %s "$line" | openssl dgst -sha256 -hmac "$KEY"``. Events
+  written before signing began carry none; an unsigned event after a signed one is an error.
+- checkpoints: every hour the checkpoint job writes each account's new head (sequence,
+  digest, its ``created_at``, the time of the checkpoint) as signed JSON to
+  ``checkpoints/<account>/<sequence>.json`` in a bucket whose Object Lock locks every version
+  longer than the events live (``tollgate.store.audit_checkpoints``). A checkpointed event
+  whose digest changed, or a chain that ends before its newest checkpoint (unless that event
+  expired), is an error.
+
+Someone who holds the key (a writer's role) can still append forged events, or rewrite or
+delete those written since the last checkpoint; nothing before it (docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -57,6 +73,7 @@ import calendar
 import dataclasses
 import enum
 import hashlib
+import hmac
 import json
 import random
 import time
@@ -66,10 +83,14 @@ from decimal import Decimal
 from typing import Any
 
 from tollgate import clock
+from tollgate import secrets as tollgate_secrets
 from tollgate.errors import BadRequest, Conflict
 from tollgate.secret_keys import SECRET_PREFIX
+from tollgate.settings import Settings, get_settings
 from tollgate.store import audit as store
-from tollgate.store.layout import account_pk, timestamp
+from tollgate.store import audit_checkpoints as checkpoint_store
+from tollgate.store.keys import get_account
+from tollgate.store.layout import account_pk, parse_timestamp, timestamp
 from tollgate.store.models import AuditEvent
 
 GENESIS_DIGEST = "0" * 64
@@ -117,8 +138,9 @@ def record(
     source_ip: str | None = None,
     changes: Mapping[str, Change] | None = None,
     now: datetime | None = None,
+    settings: Settings | None = None,
 ) -> AuditEvent:
-    """Append the next event to the account's chain and return it.
+    """Append the next event to the account's chain, signed with the audit key, and return it.
 
     ``changes`` maps a field to ``(before, after)`` or ``{"before": ..., "after": ...}``;
     fields named like a secret or a digest, secret-looking values and unchanged fields are
@@ -129,6 +151,7 @@ def record(
         if not isinstance(value, str) or not value:
             raise ValueError(f"an audit event needs a non-empty {name}")
     recorded = normalize_changes(changes)
+    signing_key = tollgate_secrets.audit_keys(settings or get_settings())[0]
     for attempt in range(MAX_ATTEMPTS):
         event = build_event(
             account_id,
@@ -140,6 +163,7 @@ def record(
             source_ip=source_ip,
             changes=recorded,
             now=now or clock.utcnow(),
+            signing_key=signing_key,
         )
         if store.append_event(event):
             return event
@@ -161,9 +185,10 @@ def build_event(
     source_ip: str | None = None,
     changes: dict[str, Any] | None = None,
     now: datetime,
+    signing_key: bytes | None = None,
 ) -> AuditEvent:
-    """The event that follows ``previous`` (None: the account's first), digest included; not
-    stored. ``changes`` must already be normalized."""
+    """The event that follows ``previous`` (None: the account's first), digest and (given a
+    key) HMAC included; not stored. ``changes`` must already be normalized."""
     created_at = now if now.tzinfo else now.replace(tzinfo=UTC)
     sequence = previous.sequence + 1 if previous else 1
     event = AuditEvent(
@@ -183,6 +208,8 @@ def build_event(
         ttl=created_at + RETENTION,
     )
     event.digest = event_digest(event)
+    if signing_key is not None:
+        event.mac = event_mac(event, signing_key)
     return event
 
 
@@ -278,6 +305,17 @@ def event_digest(event: AuditEvent) -> str:
     return hashlib.sha256(canonical_json(event)).hexdigest()
 
 
+def event_mac(event: AuditEvent, key: bytes) -> str:
+    """Hex HMAC-SHA256 of the same canonical JSON, keyed by the audit key."""
+    return hmac.new(key, canonical_json(event), hashlib.sha256).hexdigest()
+
+
+def _signed_by(mac: str | None, message: bytes, keys: Iterable[bytes]) -> bool:
+    return mac is not None and any(
+        hmac.compare_digest(mac, hmac.new(key, message, hashlib.sha256).hexdigest()) for key in keys
+    )
+
+
 # ------------------------------------------------------------------------------ reading
 
 
@@ -360,21 +398,107 @@ def event_view(event: AuditEvent) -> dict[str, Any]:
     }
 
 
+# ------------------------------------------------------------------------------ checkpoints
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """An account's head as the checkpoint job saw it, signed with the audit key."""
+
+    account_id: str
+    sequence: int
+    digest: str
+    event_created_at: str  # the head event's created_at, as stored
+    checkpointed_at: str
+    mac: str | None = None
+
+    def signed_part(self) -> bytes:
+        document = dataclasses.asdict(self)
+        del document["mac"]
+        return json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
+
+    def signed(self, key: bytes) -> Checkpoint:
+        mac = hmac.new(key, self.signed_part(), hashlib.sha256).hexdigest()
+        return dataclasses.replace(self, mac=mac)
+
+    def to_json(self) -> bytes:
+        return json.dumps(dataclasses.asdict(self), sort_keys=True).encode()
+
+    @classmethod
+    def from_json(cls, body: bytes) -> Checkpoint | None:
+        """The checkpoint in an object's body, or None when it is not one."""
+        try:
+            document = json.loads(body)
+            document["sequence"] = int(document["sequence"])
+            return cls(**document)
+        except (ValueError, TypeError, KeyError):
+            return None
+
+
+def take_checkpoints(settings: Settings, now: datetime) -> dict[str, int]:
+    """Checkpoint every account whose newest event has no checkpoint yet. The bucket's Object
+    Lock keeps each one for its retention, out of reach of the functions that write events."""
+    signing_key = tollgate_secrets.audit_keys(settings)[0]
+    objects = checkpoint_store.checkpoint_objects(settings)
+    heads = store.heads()
+    written = 0
+    for account_id, head in sorted(heads.items()):
+        key = checkpoint_store.checkpoint_key(account_id, int(head.sequence))
+        if objects.exists(key):
+            continue
+        checkpoint = Checkpoint(
+            account_id=account_id,
+            sequence=int(head.sequence),
+            digest=head.digest,
+            event_created_at=timestamp(head.created_at),
+            checkpointed_at=timestamp(now),
+        )
+        objects.put(key, checkpoint.signed(signing_key).to_json())
+        written += 1
+    return {"accounts": len(heads), "checkpoints_written": written}
+
+
 # ------------------------------------------------------------------------------ verifying
 
 
-def verify_chain(account_id: str, *, now: datetime | None = None) -> ChainReport:
-    """Walk every stored event of the account (expired ones too) and report what is wrong."""
-    return check_chain(store.chain(account_id), account_id=account_id, now=now or clock.utcnow())
+def verify_chain(
+    account_id: str, *, now: datetime | None = None, settings: Settings | None = None
+) -> ChainReport:
+    """Walk every stored event of the account (expired ones too), check each one's HMAC and
+    the account's checkpoints, and report what is wrong."""
+    settings = settings or get_settings()
+    events = store.chain(account_id)
+    bodies = checkpoint_store.checkpoint_objects(settings).every_version(account_id)
+    if not events and not bodies and get_account(account_id) is None:
+        problems = [f"no account {account_id!r} is known"]
+        return ChainReport(account_id, False, 0, None, None, None, problems, [])
+    return check_chain(
+        events,
+        account_id=account_id,
+        now=now or clock.utcnow(),
+        keys=tollgate_secrets.audit_keys(settings),
+        checkpoints=[Checkpoint.from_json(body) for body in bodies],
+    )
 
 
-def check_chain(events: Iterable[AuditEvent], *, account_id: str, now: datetime) -> ChainReport:
+def check_chain(
+    events: Iterable[AuditEvent],
+    *,
+    account_id: str,
+    now: datetime,
+    keys: tuple[bytes, ...] | None = None,
+    checkpoints: Iterable[Checkpoint | None] = (),
+) -> ChainReport:
     """Check events ordered by sequence, oldest first: each must match its digest and follow
-    its predecessor; a gap is an error unless the events in it have expired."""
+    its predecessor; a gap is an error unless the events in it have expired. Given the audit
+    keys, each event must carry a valid HMAC (unsigned events may only precede the first signed
+    one: they were written before signing began); each checkpoint must be signed and agree
+    with the chain."""
     problems: list[str] = []
     notes: list[str] = []
     checked: list[AuditEvent] = []
     previous: AuditEvent | None = None
+    signed_seen = False
     for event in events:
         sequence = int(event.sequence)
         label = f"sequence {sequence}"
@@ -384,6 +508,11 @@ def check_chain(events: Iterable[AuditEvent], *, account_id: str, now: datetime)
             problems.append(f"{label}: stored under sort key {event.sk!r} (altered)")
         if event_digest(event) != event.digest:
             problems.append(f"{label}: digest mismatch, the event was altered after it was written")
+        elif keys is not None:
+            problem = _signature_problem(event, keys, signed_seen)
+            signed_seen = signed_seen or event.mac is not None
+            if problem:
+                problems.append(f"{label}: {problem}")
         first_expected = previous.sequence + 1 if previous else 1
         if previous is not None and sequence <= previous.sequence:
             problems.append(f"{label}: out of order after sequence {previous.sequence} (altered)")
@@ -410,6 +539,8 @@ def check_chain(events: Iterable[AuditEvent], *, account_id: str, now: datetime)
             )
         checked.append(event)
         previous = event
+    if keys is not None:
+        _check_checkpoints(checked, account_id, now, keys, list(checkpoints), problems, notes)
     if not checked:
         notes.append("no events are stored for this account")
     return ChainReport(
@@ -422,6 +553,63 @@ def check_chain(events: Iterable[AuditEvent], *, account_id: str, now: datetime)
         problems=problems,
         notes=notes,
     )
+
+
+def _signature_problem(event: AuditEvent, keys: tuple[bytes, ...], signed_seen: bool) -> str:
+    if event.mac is None:
+        if signed_seen:
+            return "no HMAC after signed events: written or rewritten without the audit key"
+        return ""
+    if not _signed_by(event.mac, canonical_json(event), keys):
+        return "HMAC mismatch: the event was rewritten by someone without the audit key"
+    return ""
+
+
+def _check_checkpoints(
+    events: list[AuditEvent],
+    account_id: str,
+    now: datetime,
+    keys: tuple[bytes, ...],
+    checkpoints: list[Checkpoint | None],
+    problems: list[str],
+    notes: list[str],
+) -> None:
+    """Every checkpoint must be signed and name the digest its event still has; the newest
+    one must not be ahead of the chain (the newest events deleted) unless it expired."""
+    by_sequence = {int(event.sequence): event for event in events}
+    last = int(events[-1].sequence) if events else 0
+    valid: list[Checkpoint] = []
+    for checkpoint in checkpoints:
+        if (
+            checkpoint is None
+            or checkpoint.account_id != account_id
+            or not _signed_by(checkpoint.mac, checkpoint.signed_part(), keys)
+        ):
+            problems.append("a checkpoint is not signed with the audit key (forged)")
+            continue
+        valid.append(checkpoint)
+        event = by_sequence.get(checkpoint.sequence)
+        if event is not None and event.digest != checkpoint.digest:
+            problems.append(
+                f"sequence {checkpoint.sequence}: digest differs from its checkpoint: the "
+                "chain was rewritten after the checkpoint was taken"
+            )
+    if not valid:
+        return
+    newest = max(valid, key=lambda checkpoint: checkpoint.sequence)
+    if newest.sequence > last:
+        gap = _describe_gap(last + 1, newest.sequence)
+        if _expired(parse_timestamp(newest.event_created_at), now):
+            notes.append(f"{gap} expired after the checkpoint of sequence {newest.sequence}")
+        else:
+            after = f" after sequence {last}" if last else ""
+            problems.append(
+                f"{gap} missing{after}: the checkpoint of sequence {newest.sequence} says they "
+                "were written (truncated)"
+            )
+    elif newest.sequence < last:
+        gap = _describe_gap(newest.sequence + 1, last)
+        notes.append(f"{gap} written after the last checkpoint: vouched for by HMAC only")
 
 
 def _describe_gap(first: int, last: int) -> str:

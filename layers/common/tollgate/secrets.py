@@ -62,3 +62,21 @@ def stripe_secrets(settings: Settings) -> StripeSecrets:
         api_key=api_key if isinstance(api_key, str) and api_key else None,
         webhook_secrets=webhook_secrets,
     )
+
+
+def audit_keys(settings: Settings) -> tuple[bytes, ...]:
+    """The audit trail's HMAC keys, newest (the one that signs) first; InternalError when the
+    secret has none, so that no administrative action goes unsigned."""
+    value = None
+    if settings.audit_key_secret:
+        try:
+            value = parameters.get_secret(
+                settings.audit_key_secret, max_age=settings.secrets_max_age_seconds
+            )
+        except parameters.exceptions.GetParameterError:
+            value = None
+    found = tuple(part.strip().encode() for part in str(value or "").split(",") if part.strip())
+    if not found:
+        logger.error("the audit key secret has no value; audit events cannot be signed")
+        raise InternalError("The audit trail is not configured.")
+    return found

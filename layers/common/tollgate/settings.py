@@ -34,6 +34,8 @@ class Settings:
     checkout_max_usd: str = "1000.00"
     checkout_success_url: str = "https://example.com/tollgate/topup/success"
     checkout_cancel_url: str = "https://example.com/tollgate/topup/cancelled"
+    audit_key_secret: str | None = None  # the audit trail's HMAC key(s)
+    audit_checkpoint_bucket: str | None = None  # the Object Lock bucket of audit checkpoints
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -74,6 +76,8 @@ class Settings:
             checkout_cancel_url=env.get(
                 "TOLLGATE_CHECKOUT_CANCEL_URL", "https://example.com/tollgate/topup/cancelled"
             ),
+            audit_key_secret=env.get("AUDIT_KEY_SECRET") or None,
+            audit_checkpoint_bucket=env.get("AUDIT_CHECKPOINT_BUCKET") or None,
         )
 
 

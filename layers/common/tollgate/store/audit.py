@@ -1,8 +1,10 @@
 """Audit events in AuditTable: pk ``ACCOUNT#<id>``, sk ``EVENT#<sequence, 12 digits>``.
 
 The sort key orders an account's events by sequence, so a gap is visible in the keys alone.
-Only two operations touch the table, the two its IAM allows: a conditional PutItem that never
-overwrites, and Query. Nothing here updates, deletes, gets or scans an event.
+The writers do two things, the two their IAM allows: a conditional PutItem that never
+overwrites, and a Query of the newest event's chain fields. The checkpoint job scans for each
+account's head; AuditFunction and the verifier query whole events. Nothing here updates,
+deletes or gets an event.
 """
 
 from __future__ import annotations
@@ -23,17 +25,26 @@ def event_sk(sequence: int) -> str:
     return f"{EVENT_PREFIX}{sequence:012d}"
 
 
+# What a writer reads of the chain, and all its IAM lets it read: the fields the next event
+# links to. The trail's content is for AuditFunction and the operator.
+HEAD_ATTRIBUTES = ("pk", "sk", "sequence", "digest", "created_at")
+
+
 def latest_event(account_id: str) -> AuditEvent | None:
-    """The account's newest event (expired or not): one consistent Query, newest first."""
+    """The chain fields (HEAD_ATTRIBUTES) of the account's newest event, expired or not: one
+    consistent Query, newest first."""
     with storage_errors("latest_audit_event"):
-        found = AuditEvent.query(
+        answer = AuditEvent._get_connection().query(
             account_pk(account_id),
-            AuditEvent.sk.startswith(EVENT_PREFIX),
+            range_key_condition=AuditEvent.sk.startswith(EVENT_PREFIX),
+            attributes_to_get=list(HEAD_ATTRIBUTES),
+            select="SPECIFIC_ATTRIBUTES",
             scan_index_forward=False,
             consistent_read=True,
             limit=1,
         )
-        return next(iter(found), None)
+    items = answer.get("Items") or []
+    return AuditEvent.from_raw_data(items[0]) if items else None
 
 
 def append_event(event: AuditEvent) -> bool:
@@ -99,3 +110,20 @@ def chain(account_id: str) -> list[AuditEvent]:
                 consistent_read=True,
             )
         )
+
+
+def heads() -> dict[str, AuditEvent]:
+    """Each account's newest stored event, by account id: one Scan of the chain fields.
+
+    The table holds 90 days of administrative actions, a small table; the hourly checkpoint
+    job reads it whole rather than keeping an index of heads the writers could rewrite."""
+    found: dict[str, AuditEvent] = {}
+    with storage_errors("audit_heads"):
+        scanned = AuditEvent.scan(
+            attributes_to_get=["pk", "sk", "account_id", "sequence", "digest", "created_at"]
+        )
+        for event in scanned:
+            current = found.get(event.account_id)
+            if current is None or event.sequence > current.sequence:
+                found[event.account_id] = event
+    return found

@@ -340,6 +340,7 @@ class AuditEvent(_Item):
     previous_digest = UnicodeAttribute()
     previous_created_at = UTCDateTimeAttribute(null=True)  # None for an account's first event
     digest = UnicodeAttribute()
+    mac = UnicodeAttribute(null=True)  # HMAC-SHA256 of the canonical JSON, by the audit key
     created_at = UTCDateTimeAttribute()
     ttl = TTLAttribute()
 
