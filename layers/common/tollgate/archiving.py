@@ -106,6 +106,7 @@ def record_line(record: UsageRecord) -> dict[str, Any]:
         "account_id": record.account_id,
         "key_id": record.key_id,
         "model": record.model,
+        "requested_model": record.requested_model or record.model,
         "provider": record.provider,
         "upstream_model": record.upstream_model,
         "route": int(record.route),

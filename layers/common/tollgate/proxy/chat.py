@@ -34,17 +34,13 @@ CHARS_PER_TOKEN = 4  # for estimates only, when an upstream never reported usage
 
 async def chat_completions(runtime: Runtime, request: Request, key: KeyRecord, send: Send) -> None:
     body = await request.json()
-    await ChatCall(runtime, request, key, body, wire="openai", requested=body.get("model")).run(
-        send
-    )
+    await ChatCall(runtime, request, key, body, wire="openai").run(send)
 
 
 async def messages(runtime: Runtime, request: Request, key: KeyRecord, send: Send) -> None:
     body = await request.json()
     chat_body = anthropic_messages.to_chat_request(body)
-    await ChatCall(runtime, request, key, chat_body, wire="anthropic", requested=body["model"]).run(
-        send
-    )
+    await ChatCall(runtime, request, key, chat_body, wire="anthropic").run(send)
 
 
 class ChatCall(ProxyCall):
@@ -58,11 +54,9 @@ class ChatCall(ProxyCall):
         body: dict[str, Any],
         *,
         wire: str,
-        requested: Any,
     ) -> None:
         super().__init__(runtime, request, key, body)
         self.wire = wire
-        self.requested = requested
         self.record_endpoint = "messages" if wire == "anthropic" else "chat.completions"
         self.stream = bool(body.get("stream"))
 
@@ -101,13 +95,13 @@ class ChatCall(ProxyCall):
         charge = await self.settle(hold, pricing.chat_charge(model, usage))
         completion.setdefault("usage", usage.openai())["cost"] = usd_number(charge)
         if self.wire == "anthropic":
-            completion = anthropic_messages.from_chat_completion(completion, model=self.requested)
+            completion = anthropic_messages.from_chat_completion(completion, model=model.id)
         await send_json(send, 200, completion, self.headers(charge))
 
     async def _stream(self, routes: list[Model], hold: Hold, send: Send) -> None:
         model, adapter, response = await self.open_upstream(routes, self._build)
         translator = adapter.chat_stream(model_id=model.id)
-        client = _ClientStream(self.wire, send, self.requested)
+        client = _ClientStream(self.wire, send, model.id)
         await start(send, 200, {**self.headers(None), "content-type": "text/event-stream"})
         failure: TollgateError | None = None
         try:
@@ -170,12 +164,12 @@ class ChatCall(ProxyCall):
 class _ClientStream:
     """Writes translated chunks to the client in its wire format and notices it leaving."""
 
-    def __init__(self, wire: str, send: Send, requested: Any) -> None:
+    def __init__(self, wire: str, send: Send, model_id: str) -> None:
         self.send = send
         self.gone = False
         self.last: dict[str, Any] | None = None
         self.encoder = (
-            anthropic_messages.MessagesStreamEncoder(requested) if wire == "anthropic" else None
+            anthropic_messages.MessagesStreamEncoder(model_id) if wire == "anthropic" else None
         )
 
     async def send_chunks(self, chunks: list[dict[str, Any]]) -> bool:

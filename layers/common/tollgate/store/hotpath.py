@@ -73,7 +73,7 @@ class UsageRecord:
     request_id: str
     account_id: str
     key_id: str
-    model: str
+    model: str  # the model that served (or last tried); the rollup's model
     provider: str
     upstream_model: str
     route: int
@@ -94,6 +94,7 @@ class UsageRecord:
     hold: int = 0
     charge: int = 0
     usage_estimated: bool = False
+    requested_model: str | None = None  # the model the client asked for
 
 
 class HotPath:
@@ -556,6 +557,7 @@ def _abandoned_usage(hold: Hold) -> UsageRecord:
         account_id=hold.account_id,
         key_id=hold.key_id,
         model=hold.model,
+        requested_model=hold.model,
         provider=hold.model.partition("/")[0],
         upstream_model="",
         route=0,

@@ -243,7 +243,8 @@ class UsageRecord(_Item):
     request_id = UnicodeAttribute()
     account_id = UnicodeAttribute()
     key_id = UnicodeAttribute()
-    model = UnicodeAttribute()
+    model = UnicodeAttribute()  # the model that served (or was last tried)
+    requested_model = UnicodeAttribute(null=True)  # what the client asked for; absent before
     provider = UnicodeAttribute()
     upstream_model = UnicodeAttribute()
     route = NumberAttribute(default=0)
