@@ -111,5 +111,5 @@ def test_the_hold_is_the_worst_case_of_the_routes_the_key_allows(hotpath, upstre
     assert answer.status_code == 200, answer.text
     dearest = catalog.model("anthropic/claude-opus-4-5")
     assert only_record(account_id).hold < pricing.chat_hold(
-        dearest, prompt_bytes=0, images=0, max_output=20
+        dearest, pricing.ChatInput(), max_output=20
     )

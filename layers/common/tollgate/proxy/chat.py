@@ -63,13 +63,15 @@ class ChatCall(ProxyCall):
     async def run(self, send: Send) -> None:
         model = self._validate()
         routes = self.routes(model)
-        prompt_bytes, images = prompt_size(self.body["messages"])
+        prompt = chat_input(self.body)
         max_output = self.body.get("max_completion_tokens") or self.body.get("max_tokens")
-        choices = self.body.get("n") if isinstance(self.body.get("n"), int) else 1
+        n = self.body.get("n")
+        choices = n if isinstance(n, int) else 1
         amount = max(
-            pricing.chat_hold(
-                m, prompt_bytes=prompt_bytes, images=images, max_output=max_output, choices=choices
-            )
+            pricing.chat_hold(m, prompt, max_output=max_output, choices=choices) for m in routes
+        )
+        tokens = max(
+            pricing.chat_bound(m, prompt, max_output=max_output, choices=choices).total
             for m in routes
         )
 
@@ -79,7 +81,7 @@ class ChatCall(ProxyCall):
             else:
                 await self._complete(routes, hold, send)
 
-        await self.held(model, amount, work)
+        await self.held(model, amount, work, tokens=tokens)
 
     def _build(self, adapter, model: Model, provider, api_key: str):
         return adapter.build_chat(
@@ -138,9 +140,8 @@ class ChatCall(ProxyCall):
 
     def _estimate(self, output_chars: int) -> Usage:
         self.outcome.usage_estimated = True
-        prompt_bytes, _ = prompt_size(self.body["messages"])
         return Usage(
-            input_tokens=math.ceil(prompt_bytes / CHARS_PER_TOKEN),
+            input_tokens=math.ceil(chat_input(self.body).text_bytes / CHARS_PER_TOKEN),
             output_tokens=math.ceil(output_chars / CHARS_PER_TOKEN),
         )
 
@@ -206,13 +207,30 @@ class _ClientStream:
         return not self.gone
 
 
-def prompt_size(messages: list[Any]) -> tuple[int, int]:
-    """UTF-8 bytes of the messages (an upper bound on their tokens) and their image count."""
-    images = sum(
-        1
-        for message in messages
-        if isinstance(message.get("content"), list)
-        for part in message["content"]
-        if isinstance(part, dict) and part.get("type") in ("image_url", "input_image")
-    )
-    return len(dumps(messages)), images
+IMAGE_PARTS = ("image_url", "input_image")
+TEXT_PARTS = ("text", "input_text", "output_text", "refusal")
+
+
+def chat_input(body: dict[str, Any]) -> pricing.ChatInput:
+    """What a chat request bills as input: the UTF-8 bytes of the whole body (messages, tools,
+    tool choice, response format...: an upper bound on their tokens) but its images, which
+    are counted, as are parts of any other kind (documents, files, audio)."""
+    images = other = 0
+    messages = []
+    for message in body.get("messages") or []:
+        content = message.get("content") if isinstance(message, dict) else None
+        if not isinstance(content, list):
+            messages.append(message)
+            continue
+        parts = []
+        for part in content:
+            kind = part.get("type") if isinstance(part, dict) else None
+            if kind in IMAGE_PARTS:
+                images += 1
+                continue  # billed as an image, not as the bytes of its URL or data
+            if kind not in TEXT_PARTS:
+                other += 1
+            parts.append(part)
+        messages.append({**message, "content": parts})
+    text_bytes = len(dumps({**body, "messages": messages}))
+    return pricing.ChatInput(text_bytes=text_bytes, images=images, other_media=other)

@@ -95,8 +95,17 @@ class ProxyCall:
             if m.supports(self.endpoint) and key_policy.allows_model(self.key.policy, m.id)
         ]
 
-    async def held(self, model: Model, amount: int, work: Callable[[Hold], Awaitable[None]]):
-        """Take the hold, run ``work``, and settle whatever ``work`` did or failed to do."""
+    async def held(
+        self,
+        model: Model,
+        amount: int,
+        work: Callable[[Hold], Awaitable[None]],
+        *,
+        tokens: int = 0,
+    ):
+        """Take the hold of ``amount`` (and, for a key with a token rate limit, ``tokens``, the
+        most tokens the request can bill), run ``work``, and settle whatever ``work`` did or
+        failed to do."""
         now = clock.utcnow()
         hold = Hold(
             request_id=self.request.request_id,
@@ -107,6 +116,7 @@ class ProxyCall:
             created_at=now,
             expires_at=now + HOLD_LIFETIME,
             endpoint=self.record_endpoint,
+            tokens=tokens,
         )
         await blocking(self.runtime.hotpath.hold, hold, self.key.policy)
         self.outcome.model = model
