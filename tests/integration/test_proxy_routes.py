@@ -3,6 +3,7 @@ the key allows it; what the usage record and the answer say about the model that
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -113,3 +114,24 @@ def test_the_hold_is_the_worst_case_of_the_routes_the_key_allows(hotpath, upstre
     assert only_record(account_id).hold < pricing.chat_hold(
         dearest, pricing.ChatInput(), max_output=20
     )
+
+
+def test_a_messages_stream_names_the_model_that_served(hotpath, upstreams, customer):
+    _, secret = customer()
+    app = proxy_app(hotpath, local_catalog(upstreams))
+    body = {
+        "model": MINI,
+        "max_tokens": 20,
+        "stream": True,
+        "messages": [{"role": "user", "content": MINI_FAILS}],
+    }
+
+    answer = post(app, "/v1/messages", secret, body)
+
+    events = [
+        json.loads(line.removeprefix("data: "))
+        for line in answer.text.splitlines()
+        if line.startswith("data: ")
+    ]
+    start = next(event for event in events if event["type"] == "message_start")
+    assert start["message"]["model"] == FLASH_LITE
