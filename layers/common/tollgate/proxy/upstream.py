@@ -25,6 +25,7 @@ from tollgate.proxy.threads import blocking
 
 READ_SIZE = 16 * 1024
 MAX_IDLE_SECONDS = 4.0  # below the usual keep-alive timeouts of servers (5 s and up)
+_Host = tuple[str, str, int]  # scheme, host, port
 STALE = ConnectionError  # reset, broken pipe, or closed before any byte (RemoteDisconnected)
 
 
@@ -88,8 +89,7 @@ class ConnectionPool:
         self.max_idle = max_idle
         self.clock = clock
         self._lock = threading.Lock()
-        self._idle: dict[tuple[str, str, int], deque[tuple[float, http.client.HTTPConnection]]]
-        self._idle = {}
+        self._idle: dict[_Host, deque[tuple[float, http.client.HTTPConnection]]] = {}
 
     def get(
         self, scheme: str, host: str, port: int, *, fresh: bool = False
@@ -120,7 +120,7 @@ class ConnectionPool:
         with self._lock:
             self._idle.setdefault(key, deque()).append((self.clock(), connection))
 
-    def _take_idle(self, key: tuple[str, str, int]) -> http.client.HTTPConnection | None:
+    def _take_idle(self, key: _Host) -> http.client.HTTPConnection | None:
         """The most recently used idle connection young enough to reuse; older ones close."""
         now = self.clock()
         with self._lock:

@@ -19,13 +19,7 @@ from typing import Any
 
 from tollgate.aws import AwsError
 from tollgate.aws.dynamodb_json import deserialize_item, serialize, serialize_item
-from tollgate.errors import (
-    BadRequest,
-    InternalError,
-    PaymentRequired,
-    RateLimited,
-    Unauthenticated,
-)
+from tollgate.errors import BadRequest, InternalError, PaymentRequired, RateLimited, Unauthenticated
 from tollgate.key_policy import KeyPolicy, SpendCap, spend_period
 from tollgate.money import format_usd
 from tollgate.settings import Settings
@@ -218,7 +212,8 @@ class HotPath:
                 raise _bound_above_tpm(hold.tokens, policy.tpm)
             conditions.append("(attribute_not_exists(tokens) OR tokens <= :room)")
             update += ", tokens :bound"
-            values[":room"] = serialize(policy.tpm - max(hold.tokens, 1))  # a full window: no
+            # even a request bounded at 0 tokens needs one token of room, as before
+            values[":room"] = serialize(policy.tpm - max(hold.tokens, 1))
             values[":bound"] = serialize(hold.tokens)
         return {
             "Update": {
