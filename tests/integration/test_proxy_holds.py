@@ -11,6 +11,7 @@ import pytest
 from devstack.upstreams import RunningUpstreams, start_upstreams
 from tests.support.proxy import UPSTREAM_KEYS, local_catalog, post, proxy_app
 from tollgate import keys, ledger, pricing
+from tollgate.key_policy import KeyPolicy
 from tollgate.money import charge_nanos
 from tollgate.providers.base import Usage
 from tollgate.store import layout
@@ -116,3 +117,21 @@ def test_an_anthropic_system_prompt_and_tools_are_held(hotpath, upstreams, custo
     assert answer.status_code == 200, answer.text
     held_input = len(system) + 50 * 1_000
     assert only_record(account_id).hold >= input_cost(catalog.model(HAIKU), held_input)
+
+
+def test_a_request_that_could_bill_more_than_its_keys_tpm_gets_400(hotpath, upstreams, new_account):
+    account = new_account()
+    ledger.credit(account.account_id, 10**9, kind="adjustment", reason="test credit")
+    limited = keys.NewKey(name="ci", role="inference", policy=KeyPolicy(tpm=60))
+    secret = keys.create_key(account.account_id, limited).secret
+    app = proxy_app(hotpath, local_catalog(upstreams))
+    hello = [{"role": "user", "content": "Hi"}]
+
+    unbounded = post(app, "/v1/chat/completions", secret, {"model": GPT41, "messages": hello})
+    bounded = post(
+        app, "/v1/chat/completions", secret, {"model": GPT41, "messages": hello, "max_tokens": 5}
+    )
+
+    assert unbounded.status_code == 400
+    assert unbounded.json()["error"]["code"] == "request_above_tpm"
+    assert bounded.status_code == 200, bounded.text

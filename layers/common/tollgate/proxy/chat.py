@@ -209,12 +209,22 @@ class _ClientStream:
 
 IMAGE_PARTS = ("image_url", "input_image")
 TEXT_PARTS = ("text", "input_text", "output_text", "refusal")
+# Settings of a chat request that are not billed as input; every other field is (erring high).
+CONTROLS = frozenset(
+    {
+        "model", "max_tokens", "max_completion_tokens", "n", "stream", "stream_options",
+        "temperature", "top_p", "seed", "user", "store", "logprobs", "top_logprobs",
+        "presence_penalty", "frequency_penalty", "parallel_tool_calls", "service_tier",
+        "reasoning_effort",
+    }
+)  # fmt: skip
 
 
 def chat_input(body: dict[str, Any]) -> pricing.ChatInput:
-    """What a chat request bills as input: the UTF-8 bytes of the whole body (messages, tools,
-    tool choice, response format...: an upper bound on their tokens) but its images, which
-    are counted, as are parts of any other kind (documents, files, audio)."""
+    """What a chat request bills as input: the UTF-8 bytes of the whole body but its controls
+    (``CONTROLS``) and images (messages, tools, tool choice, response format...: an upper
+    bound on their tokens), its images by count, and the number of parts of any other kind
+    (documents, files, audio)."""
     images = other = 0
     messages = []
     for message in body.get("messages") or []:
@@ -232,5 +242,6 @@ def chat_input(body: dict[str, Any]) -> pricing.ChatInput:
                 other += 1
             parts.append(part)
         messages.append({**message, "content": parts})
-    text_bytes = len(dumps({**body, "messages": messages}))
+    billed = {name: value for name, value in body.items() if name not in CONTROLS}
+    text_bytes = len(dumps({**billed, "messages": messages}))
     return pricing.ChatInput(text_bytes=text_bytes, images=images, other_media=other)
