@@ -2,13 +2,13 @@
 
 The hold is an upper bound: every input token is at least one UTF-8 byte of the request's
 billed text (messages, system prompt, tools, tool choice, response format: the whole body but
-image data), each input image counts as the most its model bills one image, any other input
-medium (a document, a file, audio) as the model's whole context, and the output is bounded
-by the request's max tokens or, failing that, the model's maximum. The charge prices real
-usage: cache reads at the cached-input price, cache writes at the cache-write price, the rest
-of the prompt at the input price, every output token (reasoning included) at the output
-price; prompts above a model's long-context threshold use its long-context prices. Rounded
-up once (money.charge_nanos).
+its controls and image data), each input image counts as the most its model bills one image,
+any other input medium (a document, a file, audio) as the model's whole context, and the
+output is bounded by the request's max tokens or, failing that, the model's maximum. The
+charge prices real usage: cache reads at the cached-input price, cache writes at the
+cache-write price, the rest of the prompt at the input price, every output token (reasoning
+included) at the output price; prompts above a model's long-context threshold use its
+long-context prices. Rounded up once (money.charge_nanos).
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ UNKNOWN_IMAGE_TOKENS = max(tokens for _, tokens in IMAGE_TOKENS)  # a model not 
 class ChatInput:
     """What a chat request bills as input, as far as the gateway can bound it."""
 
-    text_bytes: int = 0  # UTF-8 bytes of the billed text: the whole request body but images
+    text_bytes: int = 0  # UTF-8 bytes of the billed text: the body but controls and images
     images: int = 0
     other_media: int = 0  # documents, files, audio: bounded by the model's context only
 
