@@ -30,6 +30,7 @@ class KeepAliveServer(socketserver.ThreadingTCPServer):
         self.connections: list[socket.socket] = []
         self.requests = 0
         self.drop = False  # close the connection on a request instead of answering it
+        self.garble = False  # answer with a line that is not an HTTP status line
 
     @property
     def url(self) -> str:
@@ -58,6 +59,10 @@ class KeepAliveHandler(BaseHTTPRequestHandler):
         with self.server.lock:
             self.server.requests += 1
         if self.server.drop:
+            self.close_connection = True
+            return
+        if self.server.garble:
+            self.wfile.write(b"NOT HTTP\r\n\r\n")
             self.close_connection = True
             return
         self.send_response(200)
@@ -158,3 +163,13 @@ def test_a_fresh_connection_dropped_before_an_answer_is_not_retried(server):
 
     assert failed.value.timeout is False
     assert len(server.connections) == 1 and server.requests == 1
+
+
+def test_a_garbled_answer_is_an_unreachable_upstream_not_a_crash(server):
+    client = UpstreamClient(clock=FakeClock())
+    server.garble = True
+
+    with pytest.raises(UpstreamUnreachable) as failed:
+        exchange(client, server)
+
+    assert failed.value.timeout is False

@@ -180,8 +180,8 @@ class UpstreamClient:
                     fresh = True
                     continue
                 raise UpstreamUnreachable(f"connection dropped: {error}", timeout=False) from error
-            except OSError as error:
+            except (OSError, http.client.HTTPException) as error:  # e.g. a garbled status line
                 connection.close()
-                raise UpstreamUnreachable(f"request failed: {error}", timeout=False) from error
+                raise UpstreamUnreachable(f"request failed: {error!r}", timeout=False) from error
             headers = {name.lower(): value for name, value in response.getheaders()}
             return UpstreamResponse(response.status, headers, response, connection, self.pool)
