@@ -307,7 +307,7 @@ def test_a_months_batch_holds_its_records_in_order_with_a_manifest_that_matches(
     }
     assert lines[0]["created_at"] == "2026-06-28T09:07:30.250000+00:00"
     assert manifest == {
-        "schema_version": 1,
+        "schema_version": 2,
         "account_id": customer.account_id,
         "month": "2026-06",
         "record_count": 6,
@@ -426,7 +426,7 @@ def test_the_owner_lists_its_archives_with_month_size_and_count(invoke, archived
             "record_count": 2,
             "size_bytes": batch.size_bytes,
             "sha256": batch.sha256,
-            "schema_version": 1,
+            "schema_version": 2,
             "created_at": int(at_run_time(date(2026, 9, 29)).timestamp()),
         }
     ]
