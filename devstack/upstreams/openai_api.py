@@ -237,7 +237,10 @@ async def chat_completions(exchange: Exchange) -> None:
         ends_with_tool_result=isinstance(last, dict) and last.get("role") == "tool",
     )
     completion = common.complete(strip_markers(last_text), max_tokens, tool_call)
-    prompt = common.count_tokens("\n".join(_prompt_texts(messages)))
+    billed = _prompt_texts(messages)
+    if body.get("tools"):  # tool definitions are billed as prompt tokens, as OpenAI does
+        billed.append(common.json_text(body["tools"]))
+    prompt = common.count_tokens("\n".join(billed))
     the_usage = usage(prompt, completion, controls)
     identity = {
         "id": new_id("chatcmpl-"),

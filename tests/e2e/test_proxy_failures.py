@@ -17,7 +17,7 @@ import pytest
 from tests.e2e.stack import dynamodb, nanos, new_customer, usage_records, wallet
 from tollgate import pricing
 from tollgate.catalog import load_catalog
-from tollgate.proxy.chat import prompt_size
+from tollgate.proxy.chat import chat_input
 
 pytestmark = pytest.mark.e2e
 
@@ -175,10 +175,8 @@ def test_bad_requests_get_openai_errors_and_hold_nothing(devstack, body, status,
 def test_fifty_concurrent_requests_on_a_wallet_for_ten_holds(devstack):
     catalog = load_catalog()
     messages = [{"role": "user", "content": "Concurrency [[mock:latency_ms=800]]"}]
-    prompt_bytes, images = prompt_size(messages)
-    hold = pricing.chat_hold(
-        catalog.model("openai/gpt-4.1"), prompt_bytes=prompt_bytes, images=images, max_output=2000
-    )
+    body = {"model": "openai/gpt-4.1", "messages": messages, "max_tokens": 2000}
+    hold = pricing.chat_hold(catalog.model("openai/gpt-4.1"), chat_input(body), max_output=2000)
     credit = hold * 10 + hold // 2
     customer = new_customer(devstack, credit_usd=f"{credit / 10**9:.9f}")
     openai_client = client(devstack, customer.api_key)

@@ -47,6 +47,7 @@ ARCHIVE_FIELDS = {
     "account_id",
     "key_id",
     "model",
+    "requested_model",
     "provider",
     "upstream_model",
     "route",
@@ -281,6 +282,7 @@ def test_a_months_batch_holds_its_records_in_order_with_a_manifest_that_matches(
         "account_id": customer.account_id,
         "key_id": customer.key_id,
         "model": "openai/gpt-4o-mini",
+        "requested_model": "openai/gpt-4o-mini",
         "provider": "openai",
         "upstream_model": "gpt-4o-mini-2024-07-18",
         "route": 0,
@@ -305,7 +307,7 @@ def test_a_months_batch_holds_its_records_in_order_with_a_manifest_that_matches(
     }
     assert lines[0]["created_at"] == "2026-06-28T09:07:30.250000+00:00"
     assert manifest == {
-        "schema_version": 1,
+        "schema_version": 2,
         "account_id": customer.account_id,
         "month": "2026-06",
         "record_count": 6,
@@ -424,7 +426,7 @@ def test_the_owner_lists_its_archives_with_month_size_and_count(invoke, archived
             "record_count": 2,
             "size_bytes": batch.size_bytes,
             "sha256": batch.sha256,
-            "schema_version": 1,
+            "schema_version": 2,
             "created_at": int(at_run_time(date(2026, 9, 29)).timestamp()),
         }
     ]

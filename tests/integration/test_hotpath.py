@@ -6,6 +6,8 @@ every call is also checked against ProxyFunction's IAM policy.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -15,11 +17,11 @@ from tests.support.environment import NAMES, TEMPLATE
 from tests.support.iam import denied
 from tests.support.lean_dynamodb import a_usage
 from tollgate import keys
-from tollgate.errors import PaymentRequired, RateLimited, Unauthenticated
+from tollgate.errors import BadRequest, PaymentRequired, RateLimited, Unauthenticated
 from tollgate.key_policy import KeyPolicy, SpendCap
 from tollgate.store import layout
 from tollgate.store.hotpath import Hold
-from tollgate.store.models import ApiKey, LedgerEntry, UsageRollup, Wallet
+from tollgate.store.models import ApiKey, LedgerEntry, RateWindow, UsageRollup, Wallet
 from tollgate.store.models import UsageRecord as UsageModel
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -197,3 +199,71 @@ def test_the_token_limit_counts_the_tokens_each_settle_reports(hotpath, funded):
         hotpath.hold(a_hold(account_id, key_id, 10, "req-2"), limited)
 
     assert balance_and_held(account_id) == (1_000_000 - 5, 0)
+
+
+def window_tokens(key_id: str, at: datetime = NOW) -> int:
+    minute = int(at.timestamp()) // 60
+    window = RateWindow.get(layout.key_pk(key_id), layout.rate_sk(minute), consistent_read=True)
+    return window.tokens
+
+
+def a_bounded_hold(account_id: str, key_id: str, tokens: int, request_id: str = "req-1") -> Hold:
+    """A hold of a request that can bill at most ``tokens`` tokens."""
+    return replace(a_hold(account_id, key_id, 10, request_id), tokens=tokens)
+
+
+def test_concurrent_holds_reserve_their_tokens_and_only_those_that_fit_pass(
+    hotpath, funded, atomic_requests
+):
+    account_id, key_id = funded
+    limited = KeyPolicy(tpm=60)  # room for two requests of at most 26 tokens, not three
+
+    def one(index: int) -> str:
+        try:
+            hotpath.hold(a_bounded_hold(account_id, key_id, 26, f"req-{index}"), limited)
+            return "held"
+        except RateLimited:
+            return "429"
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        outcomes = list(pool.map(one, range(20)))
+
+    assert outcomes.count("held") == 2 and outcomes.count("429") == 18
+    assert window_tokens(key_id) == 52
+    assert balance_and_held(account_id) == (1_000_000 - 20, 20)
+
+
+def test_a_settle_corrects_the_reservation_to_the_tokens_billed(hotpath, funded):
+    account_id, key_id = funded
+    limited = KeyPolicy(tpm=100)
+    first = a_bounded_hold(account_id, key_id, 80, "req-1")
+    hotpath.hold(first, limited)
+    hotpath.settle(first, a_usage(first, 5), limited)  # 12 + 34 = 46 tokens billed
+
+    hotpath.hold(a_bounded_hold(account_id, key_id, 54, "req-2"), limited)  # 46 + 54 = 100
+    with pytest.raises(RateLimited):
+        hotpath.hold(a_bounded_hold(account_id, key_id, 1, "req-3"), limited)
+
+    assert window_tokens(key_id) == 100
+
+
+def test_a_request_that_could_bill_more_than_the_tpm_is_refused_with_400(hotpath, funded):
+    account_id, key_id = funded
+
+    with pytest.raises(BadRequest) as refused:
+        hotpath.hold(a_bounded_hold(account_id, key_id, 61), KeyPolicy(tpm=60))
+
+    assert refused.value.status == 400 and refused.value.code == "request_above_tpm"
+    assert balance_and_held(account_id) == (1_000_000, 0)
+
+
+def test_a_released_hold_gives_its_tokens_back_to_its_window(hotpath, funded):
+    account_id, key_id = funded
+    limited = KeyPolicy(tpm=60)
+    hotpath.hold(a_bounded_hold(account_id, key_id, 50), limited)
+    (expired,) = hotpath.expired_holds(NOW + timedelta(hours=1))
+
+    assert hotpath.release(expired) is True
+
+    assert window_tokens(key_id) == 0
+    hotpath.hold(a_bounded_hold(account_id, key_id, 60, "req-2"), limited)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from tollgate import pricing
 from tollgate.catalog import load_catalog
+from tollgate.pricing import ChatInput
 
 CATALOG = load_catalog()
 
@@ -55,7 +56,7 @@ def test_one_token_costs_the_per_token_price():
 def test_the_hold_covers_the_worst_case_of_the_request():
     gpt4o = CATALOG.model("openai/gpt-4o")
 
-    hold = pricing.chat_hold(gpt4o, prompt_bytes=400, images=0, max_output=100)
+    hold = pricing.chat_hold(gpt4o, ChatInput(text_bytes=400), max_output=100)
 
     assert hold == 400 * 2_500 + 100 * 10_000
     assert hold >= pricing.chat_charge(gpt4o, Usage(input_tokens=400, output_tokens=100))
@@ -64,24 +65,40 @@ def test_the_hold_covers_the_worst_case_of_the_request():
 def test_without_max_tokens_the_hold_assumes_the_models_maximum_output():
     gpt4o = CATALOG.model("openai/gpt-4o")
 
-    hold = pricing.chat_hold(gpt4o, prompt_bytes=0, images=0, max_output=None)
+    hold = pricing.chat_hold(gpt4o, ChatInput(), max_output=None)
 
     assert hold == gpt4o.max_output_tokens * 10_000
 
 
-def test_images_in_the_prompt_add_a_fixed_allowance_each():
+def test_an_input_image_holds_the_most_its_model_bills_one_image():
+    gpt4o, mini = CATALOG.model("openai/gpt-4o"), CATALOG.model("openai/gpt-4o-mini")
+    haiku, flash = (
+        CATALOG.model("anthropic/claude-haiku-4-5"),
+        CATALOG.model("gemini/gemini-2.5-flash"),
+    )
+
+    def image_tokens(model):
+        bound = pricing.chat_bound(model, ChatInput(images=1), max_output=1)
+        return bound.input
+
+    assert image_tokens(gpt4o) >= 85 + 8 * 170  # eight high-detail tiles
+    assert image_tokens(mini) >= 2_833 + 8 * 5_667  # gpt-4o-mini bills images ~33x
+    assert image_tokens(haiku) >= 1_600
+    assert image_tokens(flash) >= 258
+
+
+def test_a_document_in_the_prompt_holds_the_models_whole_context():
     gpt4o = CATALOG.model("openai/gpt-4o")
 
-    with_image = pricing.chat_hold(gpt4o, prompt_bytes=0, images=1, max_output=1)
-    without = pricing.chat_hold(gpt4o, prompt_bytes=0, images=0, max_output=1)
+    bound = pricing.chat_bound(gpt4o, ChatInput(text_bytes=10, other_media=1), max_output=1)
 
-    assert with_image - without == pricing.IMAGE_TOKEN_ALLOWANCE * 2_500
+    assert bound.input == gpt4o.context_length
 
 
 def test_several_choices_hold_room_for_each_answer():
     gpt4o = CATALOG.model("openai/gpt-4o")
 
-    one = pricing.chat_hold(gpt4o, prompt_bytes=0, images=0, max_output=100)
-    three = pricing.chat_hold(gpt4o, prompt_bytes=0, images=0, max_output=100, choices=3)
+    one = pricing.chat_hold(gpt4o, ChatInput(), max_output=100)
+    three = pricing.chat_hold(gpt4o, ChatInput(), max_output=100, choices=3)
 
     assert three == 3 * one

@@ -40,7 +40,7 @@ from tollgate.store import archives as store
 from tollgate.store.layout import USAGE_RETENTION, USAGE_TTL_GRACE
 from tollgate.store.models import ArchiveBatch, ArchiveProgress, UsageRecord
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: lines carry requested_model
 BATCH_LIFETIME = timedelta(days=730)  # the bucket's expiry of archives/
 RESERVE_SECONDS = 120.0  # kept back from the invocation's time for the work in progress
 GZIP = "application/gzip"
@@ -98,7 +98,7 @@ def _last_day(month: date) -> date:
 
 
 def record_line(record: UsageRecord) -> dict[str, Any]:
-    """One usage record as one JSON object of the archive (schema version 1): metadata only,
+    """One usage record as one JSON object of the archive (schema version 2): metadata only,
     the same fields in the same order every time."""
     return {
         "request_id": record.request_id,
@@ -106,6 +106,7 @@ def record_line(record: UsageRecord) -> dict[str, Any]:
         "account_id": record.account_id,
         "key_id": record.key_id,
         "model": record.model,
+        "requested_model": record.requested_model or record.model,
         "provider": record.provider,
         "upstream_model": record.upstream_model,
         "route": int(record.route),

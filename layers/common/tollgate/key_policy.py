@@ -104,10 +104,14 @@ def check_endpoint(policy: KeyPolicy, endpoint: str) -> None:
         )
 
 
-def check_model(policy: KeyPolicy, model_id: str) -> None:
+def allows_model(policy: KeyPolicy, model_id: str) -> bool:
     if policy.allowed_models is None:
-        return
-    if not any(fnmatch.fnmatchcase(model_id, pattern) for pattern in policy.allowed_models):
+        return True
+    return any(fnmatch.fnmatchcase(model_id, pattern) for pattern in policy.allowed_models)
+
+
+def check_model(policy: KeyPolicy, model_id: str) -> None:
+    if not allows_model(policy, model_id):
         raise Forbidden(
             f"This API key may not use the model '{model_id}'.",
             code="model_not_allowed",

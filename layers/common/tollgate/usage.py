@@ -34,6 +34,7 @@ CSV_COLUMNS = (
     "created_at",
     "key_id",
     "model",
+    "requested_model",
     "provider",
     "endpoint",
     "stream",
@@ -154,6 +155,7 @@ def usage_view(record: UsageRecord) -> dict[str, Any]:
         "created_at": int(record.created_at.timestamp()),
         "key_id": record.key_id,
         "model": record.model,
+        "requested_model": record.requested_model or record.model,
         "provider": record.provider,
         "upstream_model": record.upstream_model,
         "route": int(record.route),  # 0: the model itself; n: its n-th fallback
@@ -183,7 +185,7 @@ def usage_csv(records: Iterable[UsageRecord]) -> str:
 def _csv_row(record: UsageRecord) -> dict[str, Any]:
     row = usage_view(record)
     row["created_at"] = spreadsheet.time(record.created_at)
-    for column in ("request_id", "key_id", "model", "provider", "error_type"):
+    for column in ("request_id", "key_id", "model", "requested_model", "provider", "error_type"):
         row[column] = spreadsheet.text(row[column])
     return row
 

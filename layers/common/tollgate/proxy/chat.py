@@ -34,17 +34,13 @@ CHARS_PER_TOKEN = 4  # for estimates only, when an upstream never reported usage
 
 async def chat_completions(runtime: Runtime, request: Request, key: KeyRecord, send: Send) -> None:
     body = await request.json()
-    await ChatCall(runtime, request, key, body, wire="openai", requested=body.get("model")).run(
-        send
-    )
+    await ChatCall(runtime, request, key, body, wire="openai").run(send)
 
 
 async def messages(runtime: Runtime, request: Request, key: KeyRecord, send: Send) -> None:
     body = await request.json()
     chat_body = anthropic_messages.to_chat_request(body)
-    await ChatCall(runtime, request, key, chat_body, wire="anthropic", requested=body["model"]).run(
-        send
-    )
+    await ChatCall(runtime, request, key, chat_body, wire="anthropic").run(send)
 
 
 class ChatCall(ProxyCall):
@@ -58,24 +54,24 @@ class ChatCall(ProxyCall):
         body: dict[str, Any],
         *,
         wire: str,
-        requested: Any,
     ) -> None:
         super().__init__(runtime, request, key, body)
         self.wire = wire
-        self.requested = requested
         self.record_endpoint = "messages" if wire == "anthropic" else "chat.completions"
         self.stream = bool(body.get("stream"))
 
     async def run(self, send: Send) -> None:
         model = self._validate()
         routes = self.routes(model)
-        prompt_bytes, images = prompt_size(self.body["messages"])
+        prompt = chat_input(self.body)
         max_output = self.body.get("max_completion_tokens") or self.body.get("max_tokens")
-        choices = self.body.get("n") if isinstance(self.body.get("n"), int) else 1
+        n = self.body.get("n")
+        choices = n if isinstance(n, int) else 1
         amount = max(
-            pricing.chat_hold(
-                m, prompt_bytes=prompt_bytes, images=images, max_output=max_output, choices=choices
-            )
+            pricing.chat_hold(m, prompt, max_output=max_output, choices=choices) for m in routes
+        )
+        tokens = max(
+            pricing.chat_bound(m, prompt, max_output=max_output, choices=choices).total
             for m in routes
         )
 
@@ -85,7 +81,7 @@ class ChatCall(ProxyCall):
             else:
                 await self._complete(routes, hold, send)
 
-        await self.held(model, amount, work)
+        await self.held(model, amount, work, tokens=tokens)
 
     def _build(self, adapter, model: Model, provider, api_key: str):
         return adapter.build_chat(
@@ -101,13 +97,13 @@ class ChatCall(ProxyCall):
         charge = await self.settle(hold, pricing.chat_charge(model, usage))
         completion.setdefault("usage", usage.openai())["cost"] = usd_number(charge)
         if self.wire == "anthropic":
-            completion = anthropic_messages.from_chat_completion(completion, model=self.requested)
+            completion = anthropic_messages.from_chat_completion(completion, model=model.id)
         await send_json(send, 200, completion, self.headers(charge))
 
     async def _stream(self, routes: list[Model], hold: Hold, send: Send) -> None:
         model, adapter, response = await self.open_upstream(routes, self._build)
         translator = adapter.chat_stream(model_id=model.id)
-        client = _ClientStream(self.wire, send, self.requested)
+        client = _ClientStream(self.wire, send, model.id)
         await start(send, 200, {**self.headers(None), "content-type": "text/event-stream"})
         failure: TollgateError | None = None
         try:
@@ -144,9 +140,8 @@ class ChatCall(ProxyCall):
 
     def _estimate(self, output_chars: int) -> Usage:
         self.outcome.usage_estimated = True
-        prompt_bytes, _ = prompt_size(self.body["messages"])
         return Usage(
-            input_tokens=math.ceil(prompt_bytes / CHARS_PER_TOKEN),
+            input_tokens=math.ceil(chat_input(self.body).text_bytes / CHARS_PER_TOKEN),
             output_tokens=math.ceil(output_chars / CHARS_PER_TOKEN),
         )
 
@@ -170,12 +165,12 @@ class ChatCall(ProxyCall):
 class _ClientStream:
     """Writes translated chunks to the client in its wire format and notices it leaving."""
 
-    def __init__(self, wire: str, send: Send, requested: Any) -> None:
+    def __init__(self, wire: str, send: Send, model_id: str) -> None:
         self.send = send
         self.gone = False
         self.last: dict[str, Any] | None = None
         self.encoder = (
-            anthropic_messages.MessagesStreamEncoder(requested) if wire == "anthropic" else None
+            anthropic_messages.MessagesStreamEncoder(model_id) if wire == "anthropic" else None
         )
 
     async def send_chunks(self, chunks: list[dict[str, Any]]) -> bool:
@@ -212,13 +207,41 @@ class _ClientStream:
         return not self.gone
 
 
-def prompt_size(messages: list[Any]) -> tuple[int, int]:
-    """UTF-8 bytes of the messages (an upper bound on their tokens) and their image count."""
-    images = sum(
-        1
-        for message in messages
-        if isinstance(message.get("content"), list)
-        for part in message["content"]
-        if isinstance(part, dict) and part.get("type") in ("image_url", "input_image")
-    )
-    return len(dumps(messages)), images
+IMAGE_PARTS = ("image_url", "input_image")
+TEXT_PARTS = ("text", "input_text", "output_text", "refusal")
+# Settings of a chat request that are not billed as input; every other field is (erring high).
+CONTROLS = frozenset(
+    {
+        "model", "max_tokens", "max_completion_tokens", "n", "stream", "stream_options",
+        "temperature", "top_p", "seed", "user", "store", "logprobs", "top_logprobs",
+        "presence_penalty", "frequency_penalty", "parallel_tool_calls", "service_tier",
+        "reasoning_effort",
+    }
+)  # fmt: skip
+
+
+def chat_input(body: dict[str, Any]) -> pricing.ChatInput:
+    """What a chat request bills as input: the UTF-8 bytes of the whole body but its controls
+    (``CONTROLS``) and images (messages, tools, tool choice, response format...: an upper
+    bound on their tokens), its images by count, and the number of parts of any other kind
+    (documents, files, audio)."""
+    images = other = 0
+    messages = []
+    for message in body.get("messages") or []:
+        content = message.get("content") if isinstance(message, dict) else None
+        if not isinstance(content, list):
+            messages.append(message)
+            continue
+        parts = []
+        for part in content:
+            kind = part.get("type") if isinstance(part, dict) else None
+            if kind in IMAGE_PARTS:
+                images += 1
+                continue  # billed as an image, not as the bytes of its URL or data
+            if kind not in TEXT_PARTS:
+                other += 1
+            parts.append(part)
+        messages.append({**message, "content": parts})
+    billed = {name: value for name, value in body.items() if name not in CONTROLS}
+    text_bytes = len(dumps({**billed, "messages": messages}))
+    return pricing.ChatInput(text_bytes=text_bytes, images=images, other_media=other)

@@ -34,9 +34,8 @@ class EmbeddingsCall(ProxyCall):
         model = self.model_for(self.body.get("model"))
         if self.body.get("input") in (None, "", []):
             raise BadRequest("'input' is required.", param="input")
-        amount = max(
-            pricing.embeddings_cost(m, len(dumps(self.body["input"]))) for m in self.routes(model)
-        )
+        tokens = len(dumps(self.body["input"]))  # bytes: an upper bound on the input's tokens
+        amount = max(pricing.embeddings_cost(m, tokens) for m in self.routes(model))
 
         async def work(hold: Hold) -> None:
             chosen, adapter, response = await self.open_upstream(
@@ -56,7 +55,7 @@ class EmbeddingsCall(ProxyCall):
             _add_cost(answer, charge)
             await send_json(send, 200, answer, self.headers(charge))
 
-        await self.held(model, amount, work)
+        await self.held(model, amount, work, tokens=tokens)
 
 
 class ImagesCall(ProxyCall):
@@ -88,7 +87,8 @@ class ImagesCall(ProxyCall):
             _add_cost(answer, charge)
             await send_json(send, 200, answer, self.headers(charge))
 
-        await self.held(model, amount, work)
+        # the prompt's bytes; the tokens of the images made are counted when they are known
+        await self.held(model, amount, work, tokens=len(dumps(self.body["prompt"])))
 
 
 def _add_cost(answer: dict[str, Any], charge: int) -> None:

@@ -87,10 +87,25 @@ class ProxyCall:
         return model
 
     def routes(self, model: Model) -> list[Model]:
-        return [m for m in self.runtime.catalog.routes(model) if m.supports(self.endpoint)]
+        """The model, then those of its fallbacks that serve the endpoint and that the key
+        allows: a request never reaches a model its key excludes, and is held for these only."""
+        return [
+            m
+            for m in self.runtime.catalog.routes(model)
+            if m.supports(self.endpoint) and key_policy.allows_model(self.key.policy, m.id)
+        ]
 
-    async def held(self, model: Model, amount: int, work: Callable[[Hold], Awaitable[None]]):
-        """Take the hold, run ``work``, and settle whatever ``work`` did or failed to do."""
+    async def held(
+        self,
+        model: Model,
+        amount: int,
+        work: Callable[[Hold], Awaitable[None]],
+        *,
+        tokens: int = 0,
+    ):
+        """Take the hold of ``amount`` (and, for a key with a token rate limit, ``tokens``, the
+        most tokens the request can bill), run ``work``, and settle whatever ``work`` did or
+        failed to do."""
         now = clock.utcnow()
         hold = Hold(
             request_id=self.request.request_id,
@@ -101,6 +116,7 @@ class ProxyCall:
             created_at=now,
             expires_at=now + HOLD_LIFETIME,
             endpoint=self.record_endpoint,
+            tokens=tokens,
         )
         await blocking(self.runtime.hotpath.hold, hold, self.key.policy)
         self.outcome.model = model
@@ -183,6 +199,7 @@ class ProxyCall:
             account_id=hold.account_id,
             key_id=hold.key_id,
             model=model.id,
+            requested_model=hold.model,
             provider=model.provider,
             upstream_model=model.upstream_id,
             route=outcome.route,

@@ -2,14 +2,20 @@
 
 http.client keeps the proxy's import light (no httpx, no aiohttp); the blocking calls run in
 threads so the event loop keeps streaming other responses. Idle keep-alive connections are
-pooled per host. Connect and read timeouts are separate.
+pooled per host, for at most ``max_idle`` seconds: servers close idle connections after their
+keep-alive timeout (often 5 s or more), and a Lambda container thaws with connections the
+provider closed while it was frozen. A request that fails on a reused connection before any
+byte of an answer is sent once more on a new connection: the server closed it meanwhile.
+Connect and read timeouts are separate.
 """
 
 from __future__ import annotations
 
 import http.client
-import queue
-from collections.abc import AsyncIterator
+import threading
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -18,6 +24,9 @@ from tollgate.providers.base import UpstreamCall
 from tollgate.proxy.threads import blocking
 
 READ_SIZE = 16 * 1024
+MAX_IDLE_SECONDS = 4.0  # below the usual keep-alive timeouts of servers (5 s and up)
+_Host = tuple[str, str, int]  # scheme, host, port
+STALE = ConnectionError  # reset, broken pipe, or closed before any byte (RemoteDisconnected)
 
 
 class UpstreamUnreachable(Exception):
@@ -67,21 +76,33 @@ class UpstreamResponse:
 
 
 class ConnectionPool:
-    def __init__(self, *, connect_timeout: float, read_timeout: float) -> None:
+    def __init__(
+        self,
+        *,
+        connect_timeout: float,
+        read_timeout: float,
+        max_idle: float = MAX_IDLE_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
-        self._idle: dict[tuple[str, str, int], queue.SimpleQueue] = {}
+        self.max_idle = max_idle
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._idle: dict[_Host, deque[tuple[float, http.client.HTTPConnection]]] = {}
 
-    def get(self, scheme: str, host: str, port: int) -> tuple[http.client.HTTPConnection, bool]:
+    def get(
+        self, scheme: str, host: str, port: int, *, fresh: bool = False
+    ) -> tuple[http.client.HTTPConnection, bool]:
         """A connection and whether it was reused (a reused one may have been closed by the
-        server meanwhile)."""
-        idle = self._idle.setdefault((scheme, host, port), queue.SimpleQueue())
-        try:
-            return idle.get_nowait(), True
-        except queue.Empty:
-            pass
+        server meanwhile). An idle one older than ``max_idle`` is closed, not reused; ``fresh``
+        skips the idle ones."""
+        if not fresh:
+            reused = self._take_idle((scheme, host, port))
+            if reused is not None:
+                return reused, True
         if scheme == "https":
-            connection = http.client.HTTPSConnection(
+            connection: http.client.HTTPConnection = http.client.HTTPSConnection(
                 host, port, timeout=self.connect_timeout, context=tls.client_context()
             )
         else:
@@ -96,12 +117,38 @@ class ConnectionPool:
             connection.host,
             connection.port,
         )
-        self._idle.setdefault(key, queue.SimpleQueue()).put(connection)
+        with self._lock:
+            self._idle.setdefault(key, deque()).append((self.clock(), connection))
+
+    def _take_idle(self, key: _Host) -> http.client.HTTPConnection | None:
+        """The most recently used idle connection young enough to reuse; older ones close."""
+        now = self.clock()
+        with self._lock:
+            idle = self._idle.get(key) or deque()
+            expired = [connection for since, connection in idle if now - since > self.max_idle]
+            young = deque(entry for entry in idle if now - entry[0] <= self.max_idle)
+            self._idle[key] = young
+            taken = young.pop()[1] if young else None
+        for connection in expired:
+            connection.close()
+        return taken
 
 
 class UpstreamClient:
-    def __init__(self, *, connect_timeout: float = 5.0, read_timeout: float = 120.0) -> None:
-        self.pool = ConnectionPool(connect_timeout=connect_timeout, read_timeout=read_timeout)
+    def __init__(
+        self,
+        *,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 120.0,
+        max_idle: float = MAX_IDLE_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.pool = ConnectionPool(
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            max_idle=max_idle,
+            clock=clock,
+        )
 
     async def send(self, call: UpstreamCall) -> UpstreamResponse:
         """Send the request and wait for the status line and headers."""
@@ -111,9 +158,12 @@ class UpstreamClient:
         url = urlsplit(call.url)
         port = url.port or (443 if url.scheme == "https" else 80)
         target = url.path + (f"?{url.query}" if url.query else "")
-        for attempt in (1, 2):
+        fresh = False
+        while True:
             try:
-                connection, reused = self.pool.get(url.scheme, url.hostname or "", port)
+                connection, reused = self.pool.get(
+                    url.scheme, url.hostname or "", port, fresh=fresh
+                )
             except TimeoutError as error:
                 raise UpstreamUnreachable("connect timed out", timeout=True) from error
             except OSError as error:
@@ -124,14 +174,14 @@ class UpstreamClient:
             except TimeoutError as error:
                 connection.close()
                 raise UpstreamUnreachable("no answer in time", timeout=True) from error
-            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError) as error:
+            except STALE as error:
                 connection.close()
-                if reused and attempt == 1:
-                    continue  # the server closed an idle keep-alive connection: try a fresh one
+                if reused:  # the server closed it while it was idle: once more, on a new one
+                    fresh = True
+                    continue
                 raise UpstreamUnreachable(f"connection dropped: {error}", timeout=False) from error
-            except OSError as error:
+            except (OSError, http.client.HTTPException) as error:  # e.g. a garbled status line
                 connection.close()
-                raise UpstreamUnreachable(f"request failed: {error}", timeout=False) from error
+                raise UpstreamUnreachable(f"request failed: {error!r}", timeout=False) from error
             headers = {name.lower(): value for name, value in response.getheaders()}
             return UpstreamResponse(response.status, headers, response, connection, self.pool)
-        raise AssertionError("unreachable")

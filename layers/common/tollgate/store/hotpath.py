@@ -19,7 +19,7 @@ from typing import Any
 
 from tollgate.aws import AwsError
 from tollgate.aws.dynamodb_json import deserialize_item, serialize, serialize_item
-from tollgate.errors import InternalError, PaymentRequired, RateLimited, Unauthenticated
+from tollgate.errors import BadRequest, InternalError, PaymentRequired, RateLimited, Unauthenticated
 from tollgate.key_policy import KeyPolicy, SpendCap, spend_period
 from tollgate.money import format_usd
 from tollgate.settings import Settings
@@ -64,6 +64,7 @@ class Hold:
     expires_at: datetime
     endpoint: str = ""  # as usage records name it: chat.completions, messages, embeddings...
     spend_period: str | None = None  # the spend counter the hold reserved, when the key is capped
+    tokens: int = 0  # the most tokens the request can bill: reserved in a tpm key's rate window
 
 
 @dataclass(slots=True)
@@ -73,7 +74,7 @@ class UsageRecord:
     request_id: str
     account_id: str
     key_id: str
-    model: str
+    model: str  # the model that served (or last tried); the rollup's model
     provider: str
     upstream_model: str
     route: int
@@ -94,6 +95,7 @@ class UsageRecord:
     hold: int = 0
     charge: int = 0
     usage_estimated: bool = False
+    requested_model: str | None = None  # the model the client asked for
 
 
 class HotPath:
@@ -195,28 +197,48 @@ class HotPath:
         return {"Update": update}
 
     def _count_request(self, hold: Hold, policy: KeyPolicy) -> dict[str, Any]:
-        minute = _minute(hold.created_at)
-        conditions, values = (
-            [],
-            {
-                ":one": serialize(1),
-                ":ttl": serialize((minute + 3) * 60),
-            },
-        )
+        """The minute's window counts the request (requests < rpm) and, for a tpm key, reserves
+        the most tokens it can bill (reserved + bound <= tpm), in the hold's transaction, so
+        concurrent holds cannot pass the limit together; the settle corrects the reservation
+        to the tokens billed. A request whose bound alone exceeds tpm could never pass."""
+        conditions: list[str] = []
+        update = "ADD requests :one"
+        values = {":one": serialize(1), ":ttl": serialize(_window_ttl(hold))}
         if policy.rpm:
             conditions.append("(attribute_not_exists(requests) OR requests < :rpm)")
             values[":rpm"] = serialize(policy.rpm)
         if policy.tpm:
-            conditions.append("(attribute_not_exists(tokens) OR tokens < :tpm)")
-            values[":tpm"] = serialize(policy.tpm)
+            if hold.tokens > policy.tpm:
+                raise _bound_above_tpm(hold.tokens, policy.tpm)
+            conditions.append("(attribute_not_exists(tokens) OR tokens <= :room)")
+            update += ", tokens :bound"
+            # even a request bounded at 0 tokens needs one token of room, as before
+            values[":room"] = serialize(policy.tpm - max(hold.tokens, 1))
+            values[":bound"] = serialize(hold.tokens)
         return {
             "Update": {
                 "TableName": self.tables.keys,
-                "Key": _key(layout.key_pk(hold.key_id), layout.rate_sk(minute)),
-                "UpdateExpression": "ADD requests :one SET #ttl = if_not_exists(#ttl, :ttl)",
+                "Key": _key(layout.key_pk(hold.key_id), layout.rate_sk(_minute(hold.created_at))),
+                "UpdateExpression": f"{update} SET #ttl = if_not_exists(#ttl, :ttl)",
                 "ConditionExpression": " AND ".join(conditions),
                 "ExpressionAttributeNames": {"#ttl": "ttl"},
                 "ExpressionAttributeValues": values,
+            }
+        }
+
+    def _adjust_window(self, hold: Hold, tokens: int) -> dict[str, Any]:
+        """Add ``tokens`` (negative: give back) to the hold's minute window; the window keeps
+        its expiry, and one already deleted comes back only to expire again."""
+        return {
+            "Update": {
+                "TableName": self.tables.keys,
+                "Key": _key(layout.key_pk(hold.key_id), layout.rate_sk(_minute(hold.created_at))),
+                "UpdateExpression": "ADD tokens :tokens SET #ttl = if_not_exists(#ttl, :ttl)",
+                "ExpressionAttributeNames": {"#ttl": "ttl"},
+                "ExpressionAttributeValues": {
+                    ":tokens": serialize(tokens),
+                    ":ttl": serialize(_window_ttl(hold)),
+                },
             }
         }
 
@@ -293,19 +315,9 @@ class HotPath:
                     }
                 }
             )
-        if policy.tpm:
-            items.append(
-                {
-                    "Update": {
-                        "TableName": self.tables.keys,
-                        "Key": _key(key_pk, layout.rate_sk(_minute(hold.created_at))),
-                        "UpdateExpression": "ADD tokens :tokens",
-                        "ExpressionAttributeValues": {
-                            ":tokens": serialize(usage.input_tokens + usage.output_tokens)
-                        },
-                    }
-                }
-            )
+        if policy.tpm:  # the reservation becomes the tokens billed
+            billed = usage.input_tokens + usage.output_tokens
+            items.append(self._adjust_window(hold, billed - hold.tokens))
         return self._take_hold(f"settle:{hold.request_id}", items)
 
     def expired_holds(self, now: datetime, page_size: int = 100) -> Iterator[Hold]:
@@ -365,6 +377,8 @@ class HotPath:
                     }
                 }
             )
+        if hold.tokens:
+            items.append(self._adjust_window(hold, -hold.tokens))
         return self._take_hold(f"release:{hold.request_id}", items)
 
     def _delete_hold(self, hold: Hold) -> dict[str, Any]:
@@ -481,6 +495,19 @@ def _minute(at: datetime) -> int:
     return int(at.timestamp()) // 60
 
 
+def _window_ttl(hold: Hold) -> int:
+    return (_minute(hold.created_at) + 3) * 60
+
+
+def _bound_above_tpm(tokens: int, tpm: int) -> BadRequest:
+    return BadRequest(
+        f"This request may bill up to {tokens} tokens (its input plus max_tokens), more than "
+        f"this API key's limit of {tpm} tokens per minute: lower max_tokens or the input.",
+        code="request_above_tpm",
+        param="max_tokens",
+    )
+
+
 def _key_refusal(policy: KeyPolicy, now: datetime) -> Unauthenticated:
     if policy.expires_at is not None and policy.expires_at <= now:
         return Unauthenticated("This API key has expired.", code="key_expired")
@@ -529,6 +556,8 @@ def _hold_item(hold: Hold, policy: KeyPolicy) -> dict[str, Any]:
     }
     if policy.spend_cap is not None:  # the reaper gives the reservation back to this counter
         item["spend_period"] = _period(hold, policy.spend_cap)
+    if policy.tpm:  # ... and these tokens back to the hold's rate window
+        item["tokens"] = hold.tokens
     return item
 
 
@@ -543,6 +572,7 @@ def _hold_from_item(item: dict[str, Any]) -> Hold:
         expires_at=layout.parse_timestamp(item["expires_at"]),
         endpoint=item.get("endpoint") or "",
         spend_period=item.get("spend_period"),
+        tokens=item.get("tokens") or 0,
     )
 
 
@@ -556,6 +586,7 @@ def _abandoned_usage(hold: Hold) -> UsageRecord:
         account_id=hold.account_id,
         key_id=hold.key_id,
         model=hold.model,
+        requested_model=hold.model,
         provider=hold.model.partition("/")[0],
         upstream_model="",
         route=0,

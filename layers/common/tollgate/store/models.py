@@ -133,7 +133,8 @@ class SpendCounter(_Item):
 
 
 class RateWindow(_Item):
-    """pk ``KEY#<key id>``, sk ``RATE#<unix minute>``: requests and tokens in one minute."""
+    """pk ``KEY#<key id>``, sk ``RATE#<unix minute>``: requests and tokens in one minute (the
+    tokens billed by settled requests plus those reserved by holds in flight)."""
 
     Meta = _meta(_settings.keys_table)
     requests = NumberAttribute(default=0)
@@ -217,6 +218,7 @@ class Hold(_Item):
     expires_at = UTCDateTimeAttribute()
     endpoint = UnicodeAttribute(default="")
     spend_period = UnicodeAttribute(null=True)  # the key's spend counter the hold reserved
+    tokens = NumberAttribute(null=True)  # the tokens it reserved in a tpm key's rate window
     gsi1pk = UnicodeAttribute()
     gsi1sk = UnicodeAttribute()
     by_expiry = HoldsByExpiry()
@@ -243,7 +245,8 @@ class UsageRecord(_Item):
     request_id = UnicodeAttribute()
     account_id = UnicodeAttribute()
     key_id = UnicodeAttribute()
-    model = UnicodeAttribute()
+    model = UnicodeAttribute()  # the model that served (or was last tried)
+    requested_model = UnicodeAttribute(null=True)  # what the client asked for; absent before
     provider = UnicodeAttribute()
     upstream_model = UnicodeAttribute()
     route = NumberAttribute(default=0)
