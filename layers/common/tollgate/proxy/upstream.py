@@ -7,8 +7,10 @@ pooled per host. Connect and read timeouts are separate.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import queue
+import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -57,6 +59,12 @@ class UpstreamResponse:
             self._release()
 
     def close(self) -> None:
+        """Hang up on the upstream, also waking a read blocked in a worker thread (closing
+        alone would leave it blocked: the response's file still holds the socket)."""
+        sock = self._connection.sock
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
         self._connection.close()
 
     def _release(self) -> None:
