@@ -227,6 +227,37 @@ def test_a_settle_whose_answer_was_lost_reports_what_it_charged(app, customer, s
     assert held == 0 and 10**9 - balance == int(Decimal(record["charge_usd"]) * 10**9)
 
 
+class LostHoldAnswer:
+    """DynamoDB applies the first hold but its answer is lost; the retry reaches a DynamoDB
+    (moto here) that does not recognise the retried transaction's token."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.lost = False
+
+    def call(self, operation: str, payload: dict[str, Any]) -> dict[str, Any]:
+        first = payload.get("TransactItems", [{}])[0]
+        answer = self.inner.call(operation, payload)
+        if operation == "TransactWriteItems" and "ConditionCheck" in first and not self.lost:
+            self.lost = True
+            raise AwsError("Timeout", "dynamodb: TimeoutError: timed out", retryable=False)
+        return answer
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_hold_whose_answer_was_lost_is_still_settled_once(app, customer, stream):
+    buyer = customer()
+    app.runtime.hotpath.dynamodb = LostHoldAnswer(app.runtime.hotpath.dynamodb)
+
+    answer = run(app, CHAT, chat("Hello there", stream=stream), buyer.api_key)
+
+    assert answer.status == 200
+    record = usage_of(buyer, answer.headers["x-request-id"])
+    assert answer.cost() == Decimal(record["charge_usd"]) > 0
+    balance, held = wallet(buyer.account_id)
+    assert held == 0 and 10**9 - balance == int(Decimal(record["charge_usd"]) * 10**9)
+
+
 # ------------------------------------------------------- item 12: a client that hangs up mid-stream
 
 

@@ -31,7 +31,7 @@ from tollgate.proxy.http import Request
 from tollgate.proxy.runtime import Runtime
 from tollgate.proxy.threads import blocking
 from tollgate.proxy.upstream import UpstreamResponse, UpstreamUnreachable
-from tollgate.store.hotpath import Hold, KeyRecord, UsageRecord
+from tollgate.store.hotpath import Hold, KeyRecord, OutcomeUnknown, UsageRecord
 
 ATTEMPTS_PER_ROUTE = 2
 HOLD_LIFETIME = timedelta(seconds=300 + 60)  # the function's timeout plus a margin
@@ -102,8 +102,13 @@ class ProxyCall:
             expires_at=now + HOLD_LIFETIME,
             endpoint=self.record_endpoint,
         )
-        await blocking(self.runtime.hotpath.hold, hold, self.key.policy)
         self.outcome.model = model
+        try:
+            await blocking(self.runtime.hotpath.hold, hold, self.key.policy)
+        except OutcomeUnknown:  # the hold may be taken: give it back with the error's record
+            self._failed(500, "internal_error")
+            await self.settle(hold, 0)
+            raise
         try:
             await work(hold)
         except TollgateError as error:

@@ -172,7 +172,8 @@ class HotPath:
         if policy.rpm or policy.tpm:
             refusals[len(items)] = _rate_refusal(policy, hold.created_at)
             items.append(self._count_request(hold, policy))
-        self._transact(f"hold:{hold.request_id}", items, refusals)
+        # the hold record is new (one per request): if it exists, an earlier attempt applied
+        self._transact(f"hold:{hold.request_id}", items, refusals, applied_if_refused=2)
 
     def _reserve_spend(self, hold: Hold, cap: SpendCap) -> dict[str, Any]:
         limit = cap.amount - hold.amount
@@ -390,7 +391,7 @@ class HotPath:
             self._transact(token, items, {0: _HoldGone()})
         except _HoldGone:
             return usage is not None and self._recorded(usage) is True
-        except _OutcomeUnknown:
+        except OutcomeUnknown:
             if usage is not None and self._recorded(usage) is True:
                 return True
             raise
@@ -458,7 +459,12 @@ class HotPath:
         }
 
     def _transact(
-        self, token: str, items: list[dict[str, Any]], refusals: dict[int, Exception]
+        self,
+        token: str,
+        items: list[dict[str, Any]],
+        refusals: dict[int, Exception],
+        *,
+        applied_if_refused: int | None = None,
     ) -> None:
         """One transaction, retried on conflicts, throttling and lost answers. The client
         request token makes a retry of an applied transaction a no-op (DynamoDB keeps it for
@@ -474,6 +480,8 @@ class HotPath:
                 return
             except AwsError as error:
                 reasons = [r.get("Code") for r in error.cancellation_reasons or []]
+                if maybe_applied and _refused(reasons, applied_if_refused):
+                    return  # DynamoDB's token makes a retry a no-op; a local emulator may not
                 for index, refusal in refusals.items():
                     if index < len(reasons) and reasons[index] == "ConditionalCheckFailed":
                         raise refusal from error
@@ -481,7 +489,7 @@ class HotPath:
                 maybe_applied = maybe_applied or lost
                 if not (error.retryable or lost) or attempt + 1 == TRANSACTION_ATTEMPTS:
                     if maybe_applied:
-                        raise _OutcomeUnknown(TRY_AGAIN) from error
+                        raise OutcomeUnknown(TRY_AGAIN) from error
                     raise InternalError(TRY_AGAIN) from error
                 time.sleep(random.uniform(0, 0.025 * 2**attempt))
 
@@ -496,8 +504,12 @@ class _HoldGone(Exception):
     """The settle or the release found no hold to take."""
 
 
-class _OutcomeUnknown(InternalError):
+class OutcomeUnknown(InternalError):
     """A transaction's answer was lost after it was sent: it may or may not have applied."""
+
+
+def _refused(reasons: list[str | None], index: int | None) -> bool:
+    return index is not None and index < len(reasons) and reasons[index] == "ConditionalCheckFailed"
 
 
 def _policy(item: dict[str, Any]) -> KeyPolicy:
