@@ -5,6 +5,7 @@ equals its usage record's charge, whatever went wrong and whenever the client le
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -25,6 +26,7 @@ from tollgate.catalog import load_catalog
 from tollgate.money import format_usd
 from tollgate.proxy.app import ProxyApp
 from tollgate.proxy.chat import prompt_size
+from tollgate.store.models import UsageRecord
 
 PROVIDER_KEYS = {"openai": "mock-openai", "anthropic": "mock-anthropic", "gemini": "mock-gemini"}
 CHAT = "/v1/chat/completions"
@@ -82,8 +84,6 @@ def usage_of(customer: Customer, request_id: str) -> dict[str, Any]:
     request = event("usage_get", key=customer.admin_key, path_parameters={"request_id": request_id})
     result = handle("UsageFunction", request)
     assert result["statusCode"] == 200, result["body"]
-    import json
-
     return json.loads(result["body"])
 
 
@@ -172,6 +172,24 @@ def test_a_broken_stream_sends_its_estimated_charge_before_the_error(app, custom
     assert answer.cost() == Decimal(record["charge_usd"]) > 0
     if path == CHAT:
         validate_openai("CreateChatCompletionStreamResponse", events[-2])
+
+
+def test_a_requests_charge_is_read_by_its_id_at_once_without_the_lagging_index(
+    app, customer, monkeypatch
+):
+    # given the by_request_and_day index (eventually consistent on AWS) made unusable
+    buyer = customer()
+
+    def lagging(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("read through the eventually consistent index")
+
+    monkeypatch.setattr(UsageRecord.by_request_and_day, "query", lagging)
+
+    # when a stream ends, its record is read by request id at once: consistent reads only
+    answer = run(app, CHAT, chat("Hello", stream=True), buyer.api_key)
+
+    record = usage_of(buyer, answer.headers["x-request-id"])
+    assert answer.cost() == Decimal(record["charge_usd"]) > 0
 
 
 # ------------------------------------------------- item 10: an error before output charges nothing

@@ -274,12 +274,7 @@ class HotPath:
                     },
                 }
             },
-            {
-                "Put": {
-                    "TableName": self.tables.metadata,
-                    "Item": serialize_item(_usage_item(usage)),
-                }
-            },
+            *self._usage_items(usage),
             self._rollup(usage),
         ]
         key_pk = layout.key_pk(hold.key_id)
@@ -350,12 +345,7 @@ class HotPath:
                     "ExpressionAttributeValues": {":hold": serialize(hold.amount)},
                 }
             },
-            {
-                "Put": {
-                    "TableName": self.tables.metadata,
-                    "Item": serialize_item(_usage_item(usage)),
-                }
-            },
+            *self._usage_items(usage),
             self._rollup(usage),
         ]
         if hold.spend_period is not None:
@@ -419,6 +409,20 @@ class HotPath:
             item = deserialize_item(answer.get("Item") or {})
             return item.get("status") == usage.status and item.get("charge") == usage.charge
         return None
+
+    def _usage_items(self, usage: UsageRecord) -> list[dict[str, Any]]:
+        """The usage record and its pointer by request id (one consistent read finds it)."""
+        record = _usage_item(usage)
+        pointer = {
+            "pk": record["pk"],
+            "sk": layout.request_sk(usage.request_id),
+            "usage_sk": record["sk"],
+            "ttl": record["ttl"],
+        }
+        return [
+            {"Put": {"TableName": self.tables.metadata, "Item": serialize_item(item)}}
+            for item in (record, pointer)
+        ]
 
     def _rollup(self, usage: UsageRecord) -> dict[str, Any]:
         """Add the request to its day's rollup for its key and model (what /v1/usage/summary
