@@ -48,8 +48,11 @@ def new_customer(devstack: dict[str, str], *, credit_usd: str | None) -> Custome
     url = devstack["TOLLGATE_URL"]
     operator = {"Authorization": f"Bearer {devstack['TOLLGATE_OPERATOR_KEY']}"}
     email = f"customer-{uuid.uuid4().hex[:12]}@example.com"
-    created = httpx.post(
-        f"{url}/operator/accounts", json={"email": email, "name": "E2E"}, headers=operator
+    created = httpx.post(  # the first request of a session may meet a cold stack: 60 s
+        f"{url}/operator/accounts",
+        json={"email": email, "name": "E2E"},
+        headers=operator,
+        timeout=60,
     ).json()
     admin = created["admin_key"]["secret"]
     key = httpx.post(
