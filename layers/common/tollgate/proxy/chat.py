@@ -2,7 +2,9 @@
 
 One pipeline serves both client formats: an Anthropic Messages request is translated into the
 OpenAI chat request every adapter understands, and the answer is translated back. A stream
-cut before the upstream reported usage is charged an estimate and marked so.
+announces its hold (``x-tollgate-hold``) and ends with its cost in its last event. A stream
+cut before the upstream reported usage, or left by its client, is charged an estimate of
+what was delivered and marked so (``cut``, ``client_closed``).
 """
 
 from __future__ import annotations
