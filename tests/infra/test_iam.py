@@ -49,6 +49,7 @@ EXPECTED_GRANTS = {
         ("dynamodb:UpdateItem", TABLE.format("WalletTable")),  # balance, held, daily charges
         ("dynamodb:DeleteItem", TABLE.format("WalletTable")),  # settle releases the hold
         ("dynamodb:PutItem", TABLE.format("MetadataTable")),  # usage record
+        ("dynamodb:GetItem", TABLE.format("MetadataTable")),  # a lost settle's record read back
         ("dynamodb:UpdateItem", TABLE.format("MetadataTable")),  # the day's usage rollup
         ("secretsmanager:GetSecretValue", "tollgate/dev/provider-keys"),
     },

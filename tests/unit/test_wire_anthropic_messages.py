@@ -939,3 +939,22 @@ def test_an_upstream_failure_mid_stream_reaches_the_sdk_as_an_error_event():
     )
     with pytest.raises(anthropic.APIStatusError, match="Upstream failed"):
         final_message_from_sdk(payload)
+
+
+def test_a_broken_stream_tells_its_cost_in_a_message_delta_before_the_error():
+    # given a stream that broke after some text
+    encoder = MessagesStreamEncoder("m")
+    payload = (
+        encoder.encode(chunk({"content": "Partial"}))
+        + encoder.usage_before_error({"prompt_tokens": 5, "completion_tokens": 2, "cost": 0.0003})
+        + encoder.error({"type": "error", "error": {"type": "api_error", "message": "Cut."}})
+    )
+
+    # then the open block is closed, the usage with its cost comes next, the error last
+    names = [name for name, _ in decoded_events(payload)]
+    assert names[-3:] == ["content_block_stop", "message_delta", "error"]
+    delta = decoded_events(payload)[-2][1]
+    assert delta["delta"]["stop_reason"] is None
+    assert delta["usage"]["cost"] == 0.0003 and delta["usage"]["output_tokens"] == 2
+    with pytest.raises(anthropic.APIStatusError, match="Cut"):
+        final_message_from_sdk(payload)

@@ -1,12 +1,12 @@
 """The usage API: an account's request metadata for the last 90 days (never a prompt or a
 response: records hold none), one record by request id, and daily summaries.
 
-Filters (query parameters): ``key_id``, ``model``, ``status`` (settled, error, abandoned),
-``endpoint``, ``from`` and ``to`` (ISO 8601 date or time, or unix seconds). The hot API covers
-the last 90 days: ``from`` defaults to 90 days ago and may not be earlier (a day's slack is
-clamped, for clients that compute "90 days ago" themselves); older usage is in the monthly
-archives (``/v1/archives``). The summary comes from the daily rollups the settle keeps up, so
-it reads one item per day, key and model, not the records.
+Filters (query parameters): ``key_id``, ``model``, ``status`` (settled, error, abandoned,
+client_closed), ``endpoint``, ``from`` and ``to`` (ISO 8601 date or time, or unix seconds). The
+hot API covers the last 90 days: ``from`` defaults to 90 days ago and may not be earlier (a
+day's slack is clamped, for clients that compute "90 days ago" themselves); older usage is in
+the monthly archives (``/v1/archives``). The summary comes from the daily rollups the settle
+keeps up, so it reads one item per day, key and model, not the records.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from tollgate.store.pagination import page_size
 
 HOT_WINDOW = layout.USAGE_RETENTION
 CLAMP_SLACK = timedelta(days=1)
-STATUSES = ("settled", "error", "abandoned")
+STATUSES = ("settled", "error", "abandoned", "client_closed")
 ENDPOINTS = ("chat.completions", "messages", "embeddings", "images.generations")
 MAX_CSV_ROWS = 10_000
 CSV_COLUMNS = (
@@ -116,7 +116,7 @@ def export(
 def get_usage(account_id: str, request_id: str, now: datetime | None = None) -> UsageRecord:
     """One record of the caller's account; another account's request is not found either."""
     now = now or clock.utcnow()
-    record = store.record_by_request(request_id, now=now)
+    record = store.record_by_request(account_id, request_id, now=now)
     if record is None or record.account_id != account_id or record.created_at < now - HOT_WINDOW:
         raise NotFound(
             f"No usage record for request '{request_id}' in the last 90 days.",

@@ -2,11 +2,14 @@
 
 One pipeline serves both client formats: an Anthropic Messages request is translated into the
 OpenAI chat request every adapter understands, and the answer is translated back. A stream
-cut before the upstream reported usage is charged an estimate and marked so.
+announces its hold (``x-tollgate-hold``) and ends with its cost in its last event. A stream
+cut before the upstream reported usage, or left by its client, is charged an estimate of
+what was delivered and marked so (``cut``, ``client_closed``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 from typing import Any
 
@@ -21,10 +24,11 @@ from tollgate.errors import (
     openai_body,
 )
 from tollgate.observability import logger
-from tollgate.providers.base import ProviderError, Usage
+from tollgate.providers.base import ChatStream, ProviderError, Usage
 from tollgate.proxy.http import Request, Send, dumps, send_chunk, send_json, start
 from tollgate.proxy.pipeline import ProxyCall, usd_number
 from tollgate.proxy.runtime import Runtime
+from tollgate.proxy.upstream import UpstreamResponse
 from tollgate.sse import encode
 from tollgate.store.hotpath import Hold, KeyRecord
 from tollgate.wire import anthropic_messages
@@ -94,49 +98,75 @@ class ChatCall(ProxyCall):
             response, lambda status, raw: adapter.parse_chat(status, raw, model_id=model.id)
         )
         self.outcome.usage = usage
-        charge = await self.settle(hold, pricing.chat_charge(model, usage))
-        completion.setdefault("usage", usage.openai())["cost"] = usd_number(charge)
-        if self.wire == "anthropic":
+        completion.setdefault("usage", usage.openai())
+        if self.wire == "anthropic":  # translated before the settle: nothing may fail after it
             completion = anthropic_messages.from_chat_completion(completion, model=model.id)
+        charge = await self.settle(hold, pricing.chat_charge(model, usage))
+        completion["usage"]["cost"] = usd_number(charge)
         await send_json(send, 200, completion, self.headers(charge))
 
     async def _stream(self, routes: list[Model], hold: Hold, send: Send) -> None:
+        """Relay the stream, then settle what was delivered and tell the client in the last
+        event (its cost), before [DONE] or the error that ends a broken stream."""
         model, adapter, response = await self.open_upstream(routes, self._build)
         translator = adapter.chat_stream(model_id=model.id)
-        client = _ClientStream(self.wire, send, model.id)
-        await start(send, 200, {**self.headers(None), "content-type": "text/event-stream"})
-        failure: TollgateError | None = None
-        try:
-            async for data in response.chunks():
-                if not await client.send_chunks(translator.feed(data)):
-                    break
-            else:
-                await client.send_chunks(translator.close())
-        except ProviderError as error:
-            message = f"The upstream stream broke: {error.message}"
-            failure = UpstreamError(message, code="stream_cut")
-        except OSError as error:
-            failure = UpstreamError(f"The upstream stream was cut: {error}", code="stream_cut")
-        except Exception:
-            logger.exception("stream failed", extra={"request_id": self.request.request_id})
-            failure = InternalError("The stream failed inside the gateway.")
-        finally:
-            response.close()
-            self.upstream_done()
+        client = _ClientStream(self.wire, send, model.id, translator)
+        headers = {**self.headers(hold=hold), "content-type": "text/event-stream"}
+        await start(send, 200, headers)
+        failure = await self._relay(response, translator, client)
         if not translator.completed and failure is None and not client.gone:
             failure = UpstreamError("The upstream stream ended early.", code="stream_cut")
-        usage = translator.usage if translator.completed else None
+        usage = translator.usage if translator.completed and not client.gone else None
         if usage is None:
             usage = self._estimate(translator.output_chars)
         self.outcome.usage = usage
-        if failure is not None or client.gone:
-            self.outcome.status = "cut"
-            self.outcome.error_type = "client_disconnected" if client.gone else failure.code
-        charge = await self.settle(hold, pricing.chat_charge(model, usage), stream=True)
-        if failure is not None:
-            await client.fail(failure)
-        else:
-            await client.finish(usage, charge, translator.finish_reason, self._include_usage())
+        if client.gone:
+            self.outcome.status = self.outcome.error_type = "client_closed"
+        elif failure is not None:
+            self.outcome.status, self.outcome.error_type = "cut", failure.code
+        try:
+            charge = await self.settle(hold, pricing.chat_charge(model, usage), stream=True)
+        except TollgateError as error:  # the charge is unknown: say so, and nothing else
+            await client.fail(error)
+            return
+        await client.finish(usage, charge, translator.finish_reason, failure)
+
+    async def _relay(
+        self, response: UpstreamResponse, translator: ChatStream, client: _ClientStream
+    ) -> TollgateError | None:
+        """Upstream chunks to the client until the upstream ends or fails (returned) or the
+        client hangs up (``client.gone``): then the upstream read stops and its connection
+        is closed, so nothing more is read, nor charged."""
+        hang_up = asyncio.ensure_future(self.request.disconnected())
+        chunks = response.chunks()
+        try:
+            while True:
+                read = asyncio.ensure_future(anext(chunks))
+                await asyncio.wait((read, hang_up), return_when=asyncio.FIRST_COMPLETED)
+                if hang_up.done():
+                    client.gone = True
+                    response.close()  # wakes the read blocked in its worker thread
+                    read.cancel()
+                    await asyncio.gather(read, return_exceptions=True)
+                    return None
+                try:
+                    data = read.result()
+                except StopAsyncIteration:
+                    await client.send_chunks(translator.close())
+                    return None
+                if not await client.send_chunks(translator.feed(data)):
+                    return None
+        except ProviderError as error:
+            return UpstreamError(f"The upstream stream broke: {error.message}", code="stream_cut")
+        except OSError as error:
+            return UpstreamError(f"The upstream stream was cut: {error}", code="stream_cut")
+        except Exception:
+            logger.exception("stream failed", extra={"request_id": self.request.request_id})
+            return InternalError("The stream failed inside the gateway.")
+        finally:
+            hang_up.cancel()
+            response.close()
+            self.upstream_done()
 
     def _estimate(self, output_chars: int) -> Usage:
         self.outcome.usage_estimated = True
@@ -157,45 +187,56 @@ class ChatCall(ProxyCall):
                 raise BadRequest(f"'{name}' must be a positive integer.", param=name)
         return self.model_for(self.body.get("model"))
 
-    def _include_usage(self) -> bool:
-        options = self.body.get("stream_options") or {}
-        return bool(options.get("include_usage")) if isinstance(options, dict) else False
-
 
 class _ClientStream:
-    """Writes translated chunks to the client in its wire format and notices it leaving."""
+    """Writes translated chunks to the client in its wire format, and the stream's end: the
+    usage with its cost, then [DONE] (OpenAI), message_stop (Anthropic) or an error event."""
 
-    def __init__(self, wire: str, send: Send, model_id: str) -> None:
+    def __init__(self, wire: str, send: Send, model_id: str, translator: ChatStream) -> None:
         self.send = send
         self.gone = False
-        self.last: dict[str, Any] | None = None
+        self.translator = translator
         self.encoder = (
             anthropic_messages.MessagesStreamEncoder(model_id) if wire == "anthropic" else None
         )
 
     async def send_chunks(self, chunks: list[dict[str, Any]]) -> bool:
         for chunk in chunks:
-            self.last = chunk
             data = self.encoder.encode(chunk) if self.encoder else encode(chunk)
             if not await self._write(data):
                 return False
         return True
 
-    async def finish(self, usage: Usage, charge: int, finish_reason: Any, include: bool) -> None:
+    async def finish(
+        self, usage: Usage, charge: int, finish_reason: Any, failure: TollgateError | None
+    ) -> None:
         usage_body = {**usage.openai(), "cost": usd_number(charge)}
         if self.encoder is not None:
-            await self._write(self.encoder.finish(usage_body, finish_reason), more=False)
-            return
-        if include and self.last is not None:
-            final = {key: self.last[key] for key in ("id", "object", "created", "model")}
-            await self._write(encode({**final, "choices": [], "usage": usage_body}))
-        await self._write(encode("[DONE]"), more=False)
+            if failure is None:
+                await self._write(self.encoder.finish(usage_body, finish_reason), more=False)
+                return
+            await self._write(self.encoder.usage_before_error(usage_body))
+        else:
+            # always, asked for with stream_options.include_usage or not: the cost is here
+            await self._write(encode({**self._chunk_fields(), "choices": [], "usage": usage_body}))
+            if failure is None:
+                await self._write(encode("[DONE]"), more=False)
+                return
+        await self.fail(failure)
 
     async def fail(self, error: TollgateError) -> None:
         if self.encoder is not None:
             await self._write(self.encoder.error(anthropic_body(error)), more=False)
         else:
             await self._write(encode(openai_body(error)), more=False)
+
+    def _chunk_fields(self) -> dict[str, Any]:
+        return {
+            "id": self.translator.id,
+            "object": "chat.completion.chunk",
+            "created": self.translator.created,
+            "model": self.translator.model_id,
+        }
 
     async def _write(self, data: bytes, *, more: bool = True) -> bool:
         if self.gone:

@@ -58,6 +58,12 @@ class Request:
     async def json(self) -> dict[str, Any]:
         return json_object(await self.body() or b"null")
 
+    async def disconnected(self) -> None:
+        """Returns once the client has hung up (ASGI ``http.disconnect``); only after the body
+        was read, and only while the response is not complete (then the server says so too)."""
+        while (await self._receive())["type"] != "http.disconnect":
+            pass
+
 
 def _json_header(headers: dict[str, str], name: str) -> dict[str, Any]:
     raw = headers.get(name)

@@ -31,7 +31,7 @@ from tollgate.proxy.http import Request
 from tollgate.proxy.runtime import Runtime
 from tollgate.proxy.threads import blocking
 from tollgate.proxy.upstream import UpstreamResponse, UpstreamUnreachable
-from tollgate.store.hotpath import Hold, KeyRecord, UsageRecord
+from tollgate.store.hotpath import Hold, KeyRecord, OutcomeUnknown, UsageRecord
 
 ATTEMPTS_PER_ROUTE = 2
 HOLD_LIFETIME = timedelta(seconds=300 + 60)  # the function's timeout plus a margin
@@ -118,8 +118,13 @@ class ProxyCall:
             endpoint=self.record_endpoint,
             tokens=tokens,
         )
-        await blocking(self.runtime.hotpath.hold, hold, self.key.policy)
         self.outcome.model = model
+        try:
+            await blocking(self.runtime.hotpath.hold, hold, self.key.policy)
+        except OutcomeUnknown:  # the hold may be taken: give it back with the error's record
+            self._failed(500, "internal_error")
+            await self.settle(hold, 0)
+            raise
         try:
             await work(hold)
         except TollgateError as error:
@@ -188,7 +193,8 @@ class ProxyCall:
 
     async def settle(self, hold: Hold, charge: int, *, stream: bool = False) -> int:
         """Record the usage and charge ``charge`` (never more than the hold: the wallet
-        cannot go negative); returns what was charged."""
+        cannot go negative); returns what was charged, the figure the client is told: 0 when
+        the reaper had released the hold (its record says so)."""
         if charge > hold.amount:
             metrics.add_metric(name="ChargeCappedAtHold", unit="Count", value=1)
             charge = hold.amount
@@ -224,13 +230,18 @@ class ProxyCall:
         self.settled = True
         if not await blocking(self.runtime.hotpath.settle, hold, record, self.key.policy):
             logger.warning("hold already released", extra={"request_id": hold.request_id})
+            charge = 0
         metrics.add_metric(name="GatewayOverheadMs", unit="Milliseconds", value=record.overhead_ms)
         return charge
 
-    def headers(self, charge: int | None) -> dict[str, str]:
+    def headers(self, charge: int | None = None, *, hold: Hold | None = None) -> dict[str, str]:
+        """The request id, and the cost (a complete answer) or the hold (a stream's start:
+        its cost comes in its last event)."""
         headers = {"x-request-id": self.request.request_id}
         if charge is not None:
             headers["x-tollgate-cost"] = format_usd(charge)
+        if hold is not None:
+            headers["x-tollgate-hold"] = format_usd(hold.amount)
         return headers
 
 

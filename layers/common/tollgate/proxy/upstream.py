@@ -11,7 +11,9 @@ Connect and read timeouts are separate.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
+import socket
 import threading
 import time
 from collections import deque
@@ -44,6 +46,7 @@ class UpstreamResponse:
     _response: http.client.HTTPResponse
     _connection: http.client.HTTPConnection
     _pool: ConnectionPool
+    _released: bool = False  # back in the pool (or closed): no longer this response's to close
 
     async def read(self) -> bytes:
         try:
@@ -66,9 +69,22 @@ class UpstreamResponse:
             self._release()
 
     def close(self) -> None:
+        """Hang up on the upstream, also waking a read blocked in a worker thread (closing
+        alone would leave it blocked: the response's file still holds the socket). A
+        connection already back in the pool may serve another request: it is left alone."""
+        if self._released:
+            return
+        self._released = True
+        sock = self._connection.sock
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
         self._connection.close()
 
     def _release(self) -> None:
+        if self._released:
+            return
+        self._released = True
         if self._response.isclosed() and not self._response.will_close:
             self._pool.put(self._connection)
         else:

@@ -30,6 +30,7 @@ HOLD_TTL_GRACE = timedelta(days=7)  # the reaper releases holds long before TTL 
 SPEND_COUNTER_LIFETIME = timedelta(days=62)  # outlives a day's or a month's period
 HOLDS_BY_EXPIRY_INDEX = "by_expiry"
 ABANDONED = "abandoned"
+TRY_AGAIN = "The request could not be completed; try again."
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +174,8 @@ class HotPath:
         if policy.rpm or policy.tpm:
             refusals[len(items)] = _rate_refusal(policy, hold.created_at)
             items.append(self._count_request(hold, policy))
-        self._transact(f"hold:{hold.request_id}", items, refusals)
+        # the hold record is new (one per request): if it exists, an earlier attempt applied
+        self._transact(f"hold:{hold.request_id}", items, refusals, applied_if_refused=2)
 
     def _reserve_spend(self, hold: Hold, cap: SpendCap) -> dict[str, Any]:
         limit = cap.amount - hold.amount
@@ -245,7 +247,9 @@ class HotPath:
     def settle(self, hold: Hold, usage: UsageRecord, policy: KeyPolicy) -> bool:
         """Release the hold, charge ``usage.charge``, add it to the key's spend and the day's
         ledger entry, and write the usage record: one transaction. False when the hold was
-        already gone (the reaper released it): nothing is written then."""
+        already gone (the reaper released it): nothing is written then. When DynamoDB's answer
+        is lost, the record is read back, so True means charged, whatever was lost on the way;
+        an outcome that stays unknown raises InternalError."""
         account = layout.account_pk(hold.account_id)
         refund = hold.amount - usage.charge
         at = layout.timestamp(usage.created_at)
@@ -292,12 +296,7 @@ class HotPath:
                     },
                 }
             },
-            {
-                "Put": {
-                    "TableName": self.tables.metadata,
-                    "Item": serialize_item(_usage_item(usage)),
-                }
-            },
+            *self._usage_items(usage),
             self._rollup(usage),
         ]
         key_pk = layout.key_pk(hold.key_id)
@@ -318,7 +317,7 @@ class HotPath:
         if policy.tpm:  # the reservation becomes the tokens billed
             billed = usage.input_tokens + usage.output_tokens
             items.append(self._adjust_window(hold, billed - hold.tokens))
-        return self._take_hold(f"settle:{hold.request_id}", items)
+        return self._take_hold(f"settle:{hold.request_id}", items, usage)
 
     def expired_holds(self, now: datetime, page_size: int = 100) -> Iterator[Hold]:
         """Holds that expired before ``now``, longest expired first, a page at a time. The
@@ -358,12 +357,7 @@ class HotPath:
                     "ExpressionAttributeValues": {":hold": serialize(hold.amount)},
                 }
             },
-            {
-                "Put": {
-                    "TableName": self.tables.metadata,
-                    "Item": serialize_item(_usage_item(usage)),
-                }
-            },
+            *self._usage_items(usage),
             self._rollup(usage),
         ]
         if hold.spend_period is not None:
@@ -390,13 +384,59 @@ class HotPath:
             }
         }
 
-    def _take_hold(self, token: str, items: list[dict[str, Any]]) -> bool:
-        """Apply a transaction whose first item deletes the hold; False if it was gone."""
+    def _take_hold(
+        self, token: str, items: list[dict[str, Any]], usage: UsageRecord | None = None
+    ) -> bool:
+        """Apply a transaction whose first item deletes the hold: True once it applied, False
+        when another took the hold first. For a settle (``usage``, the record it writes), a
+        lost answer (a timeout after the request left) or a retry that finds the hold gone
+        may hide our own earlier attempt: the usage record, read back, tells."""
         try:
             self._transact(token, items, {0: _HoldGone()})
         except _HoldGone:
-            return False
+            return usage is not None and self._recorded(usage) is True
+        except OutcomeUnknown:
+            if usage is not None and self._recorded(usage) is True:
+                return True
+            raise
         return True
+
+    def _recorded(self, usage: UsageRecord) -> bool | None:
+        """Whether the stored usage record of the request is ``usage`` (None: unreadable)."""
+        key = _key(
+            layout.account_pk(usage.account_id), layout.usage_sk(usage.created_at, usage.request_id)
+        )
+        for _ in range(TRANSACTION_ATTEMPTS):
+            try:
+                answer = self.dynamodb.call(
+                    "GetItem",
+                    {
+                        "TableName": self.tables.metadata,
+                        "Key": key,
+                        "ConsistentRead": True,
+                        "ProjectionExpression": "#status, charge",
+                        "ExpressionAttributeNames": {"#status": "status"},
+                    },
+                )
+            except AwsError:
+                continue
+            item = deserialize_item(answer.get("Item") or {})
+            return item.get("status") == usage.status and item.get("charge") == usage.charge
+        return None
+
+    def _usage_items(self, usage: UsageRecord) -> list[dict[str, Any]]:
+        """The usage record and its pointer by request id (one consistent read finds it)."""
+        record = _usage_item(usage)
+        pointer = {
+            "pk": record["pk"],
+            "sk": layout.request_sk(usage.request_id),
+            "usage_sk": record["sk"],
+            "ttl": record["ttl"],
+        }
+        return [
+            {"Put": {"TableName": self.tables.metadata, "Item": serialize_item(item)}}
+            for item in (record, pointer)
+        ]
 
     def _rollup(self, usage: UsageRecord) -> dict[str, Any]:
         """Add the request to its day's rollup for its key and model (what /v1/usage/summary
@@ -437,7 +477,12 @@ class HotPath:
         }
 
     def _transact(
-        self, token: str, items: list[dict[str, Any]], refusals: dict[int, Exception]
+        self,
+        token: str,
+        items: list[dict[str, Any]],
+        refusals: dict[int, Exception],
+        *,
+        applied_if_refused: int | None = None,
     ) -> None:
         """One transaction, retried on conflicts, throttling and lost answers. The client
         request token makes a retry of an applied transaction a no-op (DynamoDB keeps it for
@@ -446,18 +491,24 @@ class HotPath:
             "TransactItems": items,
             "ClientRequestToken": hashlib.sha256(token.encode()).hexdigest()[:36],
         }
+        maybe_applied = False  # an earlier attempt's answer was lost after it was sent
         for attempt in range(TRANSACTION_ATTEMPTS):
             try:
                 self.dynamodb.call("TransactWriteItems", payload)
                 return
             except AwsError as error:
                 reasons = [r.get("Code") for r in error.cancellation_reasons or []]
+                if maybe_applied and _refused(reasons, applied_if_refused):
+                    return  # DynamoDB's token makes a retry a no-op; a local emulator may not
                 for index, refusal in refusals.items():
                     if index < len(reasons) and reasons[index] == "ConditionalCheckFailed":
                         raise refusal from error
-                retry = error.retryable or error.code in ("Timeout", "ConnectionError")
-                if not retry or attempt + 1 == TRANSACTION_ATTEMPTS:
-                    raise InternalError("The request could not be completed; try again.") from error
+                lost = error.code in ("Timeout", "ConnectionError") and not error.retryable
+                maybe_applied = maybe_applied or lost
+                if not (error.retryable or lost) or attempt + 1 == TRANSACTION_ATTEMPTS:
+                    if maybe_applied:
+                        raise OutcomeUnknown(TRY_AGAIN) from error
+                    raise InternalError(TRY_AGAIN) from error
                 time.sleep(random.uniform(0, 0.025 * 2**attempt))
 
     def _call(self, operation: str, payload: dict[str, Any]) -> dict[str, Any]:
@@ -469,6 +520,14 @@ class HotPath:
 
 class _HoldGone(Exception):
     """The settle or the release found no hold to take."""
+
+
+class OutcomeUnknown(InternalError):
+    """A transaction's answer was lost after it was sent: it may or may not have applied."""
+
+
+def _refused(reasons: list[str | None], index: int | None) -> bool:
+    return index is not None and index < len(reasons) and reasons[index] == "ConditionalCheckFailed"
 
 
 def _policy(item: dict[str, Any]) -> KeyPolicy:

@@ -29,6 +29,12 @@ def usage_sk(at: datetime, request_id: str) -> str:
     return f"USAGE#{timestamp(at)}#{request_id}"
 
 
+def request_sk(request_id: str) -> str:
+    """In the account's partition: the pointer to a request's usage record, written with it,
+    so one strongly consistent read finds it (the by_request_and_day index cannot)."""
+    return f"REQUEST#{request_id}"
+
+
 def request_pk(request_id: str) -> str:
     """The by_request_and_day index's key of a usage record."""
     return f"REQUEST#{request_id}"

@@ -273,6 +273,15 @@ class UsageRecord(_Item):
     ttl = TTLAttribute()
 
 
+class UsagePointer(_Item):
+    """pk ``ACCOUNT#<id>``, sk ``REQUEST#<request id>``: where the request's usage record is,
+    written in the same transaction, read consistently by ``GET /v1/usage/{request_id}``."""
+
+    Meta = _meta(_settings.metadata_table)
+    usage_sk = UnicodeAttribute()
+    ttl = TTLAttribute()
+
+
 class UsageRollup(_Item):
     """pk ``ACCOUNT#<id>``, sk ``ROLLUP#<date>#<key id>#<model>``: one UTC day of a key's use
     of a model, added to by every settle (and every released hold) in its transaction."""

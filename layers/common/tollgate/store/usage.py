@@ -15,8 +15,8 @@ from pynamodb.expressions.condition import Condition
 
 from tollgate.errors import BadRequest
 from tollgate.store import layout
-from tollgate.store.errors import storage_errors
-from tollgate.store.models import UsageRecord, UsageRollup
+from tollgate.store.errors import get_item, storage_errors
+from tollgate.store.models import UsagePointer, UsageRecord, UsageRollup
 from tollgate.store.pagination import decode_cursor, encode_cursor
 
 USAGE_PREFIX = "USAGE#"
@@ -74,16 +74,22 @@ def _matching(query: RecordQuery, now: datetime, cursor: str | None) -> Iterator
     )
 
 
-def record_by_request(request_id: str, *, now: datetime) -> UsageRecord | None:
-    """The usage record of a request (any account: the caller checks the owner)."""
-    with storage_errors("get_usage"):
-        for entry in UsageRecord.by_request_and_day.query(layout.request_pk(request_id)):
-            try:
-                record = UsageRecord.get(entry.pk, entry.sk)
-            except UsageRecord.DoesNotExist:
-                return None
-            return record if record.ttl > now else None
-    return None
+def record_by_request(account_id: str, request_id: str, *, now: datetime) -> UsageRecord | None:
+    """The usage record of one of the account's requests, read consistently: there as soon as
+    the proxy answered. Records written before their pointer existed come from the index."""
+    partition = layout.account_pk(account_id)
+    pointer = get_item(UsagePointer, partition, layout.request_sk(request_id))
+    if pointer is not None:
+        record = get_item(UsageRecord, partition, pointer.usage_sk)
+    else:
+        with storage_errors("get_usage"):
+            entry = next(
+                iter(UsageRecord.by_request_and_day.query(layout.request_pk(request_id))), None
+            )
+        record = None
+        if entry is not None and entry.pk == partition:
+            record = get_item(UsageRecord, entry.pk, entry.sk)
+    return record if record is not None and record.ttl > now else None
 
 
 def rollups(

@@ -519,6 +519,21 @@ class MessagesStreamEncoder:
         events.append(encode({"type": "message_stop"}, "message_stop"))
         return b"".join(events)
 
+    def usage_before_error(self, usage: dict[str, Any]) -> bytes:
+        """The usage (and cost) of a stream that broke: the open block closed, then a
+        ``message_delta`` without a stop reason; ``error`` follows it and ends the stream."""
+        if self._ended:
+            return b""
+        events = [] if self._started else [self._message_start({})]
+        events.append(self._close_block())
+        delta = {
+            "type": "message_delta",
+            "delta": {"stop_reason": None, "stop_sequence": None},
+            "usage": _delta_usage(usage),
+        }
+        events.append(encode(delta, "message_delta"))
+        return b"".join(events)
+
     def error(self, body: dict[str, Any]) -> bytes:
         """An ``error`` event for an upstream failure after the stream began; it ends the stream."""
         self._ended = True

@@ -1,0 +1,349 @@
+"""What the client sees is what it paid: through the proxy's ASGI app, against moto and the mock
+upstreams, every answer's cost (the ``x-tollgate-cost`` header, or a stream's last event)
+equals its usage record's charge, whatever went wrong and whenever the client left."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import boto3
+import pytest
+from boto3.dynamodb.conditions import Key
+
+from devstack.upstreams import RunningUpstreams, start_upstreams
+from tests.integration.conftest import event, handle
+from tests.support.environment import NAMES
+from tests.support.openapi import validate_openai
+from tests.support.proxy_asgi import Exchange, call, proxy_app
+from tollgate import keys, ledger, pricing
+from tollgate.aws import AwsError
+from tollgate.catalog import load_catalog
+from tollgate.money import format_usd
+from tollgate.proxy.app import ProxyApp
+from tollgate.proxy.chat import prompt_size
+from tollgate.store.models import UsageRecord
+
+PROVIDER_KEYS = {"openai": "mock-openai", "anthropic": "mock-anthropic", "gemini": "mock-gemini"}
+CHAT = "/v1/chat/completions"
+MESSAGES = "/v1/messages"
+MODEL = "openai/gpt-4.1"
+
+
+@pytest.fixture(scope="module")
+def upstreams() -> Iterator[RunningUpstreams]:
+    running = start_upstreams(PROVIDER_KEYS)
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def app(aws, atomic_requests, upstreams, tmp_path) -> ProxyApp:
+    return proxy_app(upstreams, PROVIDER_KEYS, tmp_path)
+
+
+@dataclass
+class Customer:
+    account_id: str
+    admin_key: str
+    api_key: str
+
+
+@pytest.fixture
+def customer(new_account) -> Callable[..., Customer]:
+    def build(credit: int = 10**9) -> Customer:
+        account = new_account()
+        if credit:
+            ledger.credit(account.account_id, credit, kind="adjustment", reason="test credit")
+        key = keys.create_key(account.account_id, keys.NewKey(name="ci", role="inference"))
+        return Customer(account.account_id, account.admin_key, key.secret)
+
+    return build
+
+
+def chat(text: str, *, stream: bool = False, **extra: Any) -> dict[str, Any]:
+    body = {"model": MODEL, "messages": [{"role": "user", "content": text}], "max_tokens": 200}
+    return {**body, "stream": stream, **extra}
+
+
+def anthropic_message(text: str, *, stream: bool = False) -> dict[str, Any]:
+    body = {"model": MODEL, "max_tokens": 200, "messages": [{"role": "user", "content": text}]}
+    return {**body, "stream": stream}
+
+
+def run(app: ProxyApp, path: str, body: Any, key: str, **options: Any) -> Exchange:
+    return asyncio.run(call(app, path, body, key=key, **options))
+
+
+def usage_of(customer: Customer, request_id: str) -> dict[str, Any]:
+    """The request's usage record, read through GET /v1/usage/{request_id} at once."""
+    request = event("usage_get", key=customer.admin_key, path_parameters={"request_id": request_id})
+    result = handle("UsageFunction", request)
+    assert result["statusCode"] == 200, result["body"]
+    return json.loads(result["body"])
+
+
+def wallet(account_id: str) -> tuple[int, int]:
+    table = boto3.resource("dynamodb", region_name=NAMES.region).Table(NAMES.ref("WalletTable"))
+    item = table.get_item(Key={"pk": f"ACCOUNT#{account_id}", "sk": "WALLET"})["Item"]
+    return int(item["balance"]), int(item["held"])
+
+
+def charges_in_ledger(account_id: str) -> int:
+    table = boto3.resource("dynamodb", region_name=NAMES.region).Table(NAMES.ref("WalletTable"))
+    items = table.query(
+        KeyConditionExpression=Key("pk").eq(f"ACCOUNT#{account_id}")
+        & Key("sk").begins_with("LEDGER#")
+    )["Items"]
+    return -sum(int(item["amount"]) for item in items if item["kind"] == "charge")
+
+
+def data_events(exchange: Exchange) -> list[Any]:
+    return [data for _, data in exchange.events()]
+
+
+# ------------------------------------------------------------------ item 11: streams say their cost
+
+
+def test_an_openai_stream_announces_its_hold_and_ends_with_its_cost_unasked(app, customer):
+    # given a customer who streams without asking for include_usage
+    buyer = customer()
+
+    # when the stream completes
+    answer = run(app, CHAT, chat("Tell me a story", stream=True), buyer.api_key)
+
+    # then the hold is announced up front, and the last chunk before [DONE] carries the cost
+    assert answer.status == 200 and answer.complete
+    events = data_events(answer)
+    assert events[-1] == "[DONE]"
+    final = events[-2]
+    validate_openai("CreateChatCompletionStreamResponse", final)
+    assert final["choices"] == [] and final["usage"]["cost"] > 0
+    record = usage_of(buyer, answer.headers["x-request-id"])
+    assert Decimal(str(final["usage"]["cost"])) == Decimal(record["charge_usd"])
+    assert answer.headers["x-tollgate-hold"] == format_usd(record_hold(buyer, record))
+    assert (record["status"], record["status_code"]) == ("settled", 200)
+
+
+def record_hold(buyer: Customer, record: dict[str, Any]) -> int:
+    table = boto3.resource("dynamodb", region_name=NAMES.region).Table(NAMES.ref("MetadataTable"))
+    items = table.query(
+        KeyConditionExpression=Key("pk").eq(f"ACCOUNT#{buyer.account_id}")
+        & Key("sk").begins_with("USAGE#")
+    )["Items"]
+    (item,) = [i for i in items if i["request_id"] == record["request_id"]]
+    return int(item["hold"])
+
+
+def test_an_anthropic_stream_carries_its_cost_in_message_delta(app, customer):
+    buyer = customer()
+
+    answer = run(app, MESSAGES, anthropic_message("Tell me a story", stream=True), buyer.api_key)
+
+    assert answer.status == 200 and "x-tollgate-hold" in answer.headers
+    deltas = [data for name, data in answer.events() if name == "message_delta"]
+    assert [name for name, _ in answer.events()][-1] == "message_stop"
+    record = usage_of(buyer, answer.headers["x-request-id"])
+    assert Decimal(str(deltas[-1]["usage"]["cost"])) == Decimal(record["charge_usd"]) > 0
+
+
+@pytest.mark.parametrize("fault", ["cut", "malformed"])
+@pytest.mark.parametrize("path", [CHAT, MESSAGES])
+def test_a_broken_stream_sends_its_estimated_charge_before_the_error(app, customer, fault, path):
+    # given an upstream whose stream breaks midway
+    buyer = customer()
+    text = f"Tell me a story [[mock:fault={fault}]]"
+    body = chat(text, stream=True) if path == CHAT else anthropic_message(text, stream=True)
+
+    # when the client streams it
+    answer = run(app, path, body, buyer.api_key)
+
+    # then the estimate it is charged arrives before the error that ends the stream
+    names = [name for name, _ in answer.events()]
+    events = data_events(answer)
+    assert "error" in events[-1] or names[-1] == "error"
+    assert answer.cost() is not None
+    record = usage_of(buyer, answer.headers["x-request-id"])
+    assert record["status"] == "cut" and record["usage_estimated"] is True
+    assert answer.cost() == Decimal(record["charge_usd"]) > 0
+    if path == CHAT:
+        validate_openai("CreateChatCompletionStreamResponse", events[-2])
+
+
+def test_a_requests_charge_is_read_by_its_id_at_once_without_the_lagging_index(
+    app, customer, monkeypatch
+):
+    # given the by_request_and_day index (eventually consistent on AWS) made unusable
+    buyer = customer()
+
+    def lagging(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("read through the eventually consistent index")
+
+    monkeypatch.setattr(UsageRecord.by_request_and_day, "query", lagging)
+
+    # when a stream ends, its record is read by request id at once: consistent reads only
+    answer = run(app, CHAT, chat("Hello", stream=True), buyer.api_key)
+
+    record = usage_of(buyer, answer.headers["x-request-id"])
+    assert answer.cost() == Decimal(record["charge_usd"]) > 0
+
+
+# ------------------------------------------------- item 10: an error before output charges nothing
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_an_upstream_error_before_any_output_charges_nothing_and_says_so(app, customer, stream):
+    buyer = customer()
+
+    answer = run(app, CHAT, chat("Hello [[mock:fault=500]]", stream=stream), buyer.api_key)
+
+    assert answer.status == 502 and answer.headers["x-tollgate-cost"] == "0.00"
+    record = usage_of(buyer, answer.headers["x-request-id"])
+    assert (record["status"], record["status_code"], record["charge_usd"]) == ("error", 502, "0.00")
+    assert wallet(buyer.account_id) == (10**9, 0)
+
+
+class LostSettleAnswers:
+    """DynamoDB applies a settle but its answer never arrives, nor those of the retries (as
+    when the service is slow and the client times out while the writes queue behind)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.lost: set[str] = set()
+
+    def call(self, operation: str, payload: dict[str, Any]) -> dict[str, Any]:
+        token = str(payload.get("ClientRequestToken"))
+        first = payload.get("TransactItems", [{}])[0]
+        is_settle = "Delete" in first and len(payload["TransactItems"]) > 4
+        if operation == "TransactWriteItems" and is_settle:
+            if token not in self.lost:
+                self.inner.call(operation, payload)
+                self.lost.add(token)
+            raise AwsError("Timeout", "dynamodb: TimeoutError: timed out", retryable=False)
+        return self.inner.call(operation, payload)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_settle_whose_answer_was_lost_reports_what_it_charged(app, customer, stream):
+    # given a settle that DynamoDB applies while its answer (and its retries') are lost
+    buyer = customer()
+    app.runtime.hotpath.dynamodb = LostSettleAnswers(app.runtime.hotpath.dynamodb)
+
+    # when the request completes
+    answer = run(app, CHAT, chat("Hello there", stream=stream), buyer.api_key)
+
+    # then the client is told the charge its record shows, not a 500 for a charged request
+    assert answer.status == 200
+    record = usage_of(buyer, answer.headers["x-request-id"])
+    assert record["status"] == "settled"
+    assert answer.cost() == Decimal(record["charge_usd"]) > 0
+    balance, held = wallet(buyer.account_id)
+    assert held == 0 and 10**9 - balance == int(Decimal(record["charge_usd"]) * 10**9)
+
+
+class LostHoldAnswer:
+    """DynamoDB applies the first hold but its answer is lost; the retry reaches a DynamoDB
+    (moto here) that does not recognise the retried transaction's token."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.lost = False
+
+    def call(self, operation: str, payload: dict[str, Any]) -> dict[str, Any]:
+        first = payload.get("TransactItems", [{}])[0]
+        answer = self.inner.call(operation, payload)
+        if operation == "TransactWriteItems" and "ConditionCheck" in first and not self.lost:
+            self.lost = True
+            raise AwsError("Timeout", "dynamodb: TimeoutError: timed out", retryable=False)
+        return answer
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_hold_whose_answer_was_lost_is_still_settled_once(app, customer, stream):
+    buyer = customer()
+    app.runtime.hotpath.dynamodb = LostHoldAnswer(app.runtime.hotpath.dynamodb)
+
+    answer = run(app, CHAT, chat("Hello there", stream=stream), buyer.api_key)
+
+    assert answer.status == 200
+    record = usage_of(buyer, answer.headers["x-request-id"])
+    assert answer.cost() == Decimal(record["charge_usd"]) > 0
+    balance, held = wallet(buyer.account_id)
+    assert held == 0 and 10**9 - balance == int(Decimal(record["charge_usd"]) * 10**9)
+
+
+# ------------------------------------------------------- item 12: a client that hangs up mid-stream
+
+
+@pytest.mark.parametrize("path", [CHAT, MESSAGES])
+def test_a_client_that_hangs_up_mid_stream_pays_only_what_was_delivered(
+    app, customer, upstreams, path
+):
+    # given a long stream, paced by the upstream, that the client leaves after a few chunks
+    buyer = customer()
+    text = "Tell me a story [[mock:chunk_delay_ms=20]]"
+    body = chat(text, stream=True) if path == CHAT else anthropic_message(text, stream=True)
+    whole = run(app, path, body, buyer.api_key)
+    full = usage_of(buyer, whole.headers["x-request-id"])
+
+    # when the client hangs up after three chunks
+    cut = run(app, path, body, buyer.api_key, disconnect_after_chunks=3)
+
+    # then the proxy stops, records client_closed and charges the delivered output only
+    record = usage_of(buyer, cut.headers["x-request-id"])
+    assert (record["status"], record["status_code"]) == ("client_closed", 200)
+    assert record["usage_estimated"] is True
+    assert record["output_tokens"] < full["output_tokens"]
+    assert Decimal(record["charge_usd"]) < Decimal(full["charge_usd"])
+    balance, held = wallet(buyer.account_id)
+    spent = Decimal(full["charge_usd"]) + Decimal(record["charge_usd"])
+    assert held == 0 and 10**9 - balance == int(spent * 10**9)
+
+
+# ------------------------------------------------------------------------------- the acceptance
+
+
+FAULTS = ["", "[[mock:fault=500]]", "[[mock:fault=cut]]", "[[mock:fault=malformed]]"]
+
+
+def test_a_hundred_concurrent_requests_each_see_exactly_what_they_paid(app, customer):
+    # given a wallet that affords about ten holds
+    texts = [f"Story {FAULTS[n % 4]}" for n in range(100)]
+    longest = max(texts, key=len)
+    size, images = prompt_size([{"role": "user", "content": longest}])
+    hold = pricing.chat_hold(
+        load_catalog().model(MODEL), prompt_bytes=size, images=images, max_output=200
+    )
+    credit = hold * 10 + hold // 2
+    buyer = customer(credit)
+
+    # when a hundred requests, half of them streams, a quarter each with a fault, run at once
+    async def everyone() -> list[Exchange]:
+        return await asyncio.gather(
+            *(
+                call(app, CHAT, chat(text, stream=n % 2 == 1), key=buyer.api_key)
+                for n, text in enumerate(texts)
+            )
+        )
+
+    answers = asyncio.run(everyone())
+
+    # then every client's observed cost is its record's charge, and they add up to the debit
+    assert any(a.status == 200 for a in answers)
+    observed_total = 0
+    for answer in answers:
+        observed = answer.cost()
+        assert observed is not None, (answer.status, answer.body[-300:])
+        if answer.status == 402:
+            assert observed == 0
+            continue
+        record = usage_of(buyer, answer.headers["x-request-id"])
+        assert observed == Decimal(record["charge_usd"]), (answer.status, record)
+        observed_total += int(observed * 10**9)
+    balance, held = wallet(buyer.account_id)
+    assert held == 0
+    assert credit - balance == observed_total == charges_in_ledger(buyer.account_id)
