@@ -25,7 +25,7 @@ from tollgate.aws import AwsError
 from tollgate.catalog import load_catalog
 from tollgate.money import format_usd
 from tollgate.proxy.app import ProxyApp
-from tollgate.proxy.chat import prompt_size
+from tollgate.proxy.chat import chat_input
 from tollgate.store.models import UsageRecord
 
 PROVIDER_KEYS = {"openai": "mock-openai", "anthropic": "mock-anthropic", "gemini": "mock-gemini"}
@@ -314,10 +314,7 @@ def test_a_hundred_concurrent_requests_each_see_exactly_what_they_paid(app, cust
     # given a wallet that affords about ten holds
     texts = [f"Story {FAULTS[n % 4]}" for n in range(100)]
     longest = max(texts, key=len)
-    size, images = prompt_size([{"role": "user", "content": longest}])
-    hold = pricing.chat_hold(
-        load_catalog().model(MODEL), prompt_bytes=size, images=images, max_output=200
-    )
+    hold = pricing.chat_hold(load_catalog().model(MODEL), chat_input(chat(longest)), max_output=200)
     credit = hold * 10 + hold // 2
     buyer = customer(credit)
 
