@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 from tests.integration.conftest import event
-from tollgate import clock
+from tests.support.lean_dynamodb import a_usage
+from tollgate import clock, keys, ledger
 from tollgate.secret_keys import digest
 from tollgate.store import keys as key_store
+from tollgate.store.hotpath import Hold
 
 POLICY = {
     "name": "search worker",
@@ -164,3 +166,41 @@ def test_the_list_filters_by_role_environment_and_status(invoke, new_account):
         ).status
         == 400
     )
+
+
+def spend_through(hotpath, account_id: str, key_id: str, *, charge: int) -> None:
+    """One request the proxy held and settled on the key, charged ``charge`` nano-USD."""
+    ledger.credit(account_id, charge, kind="adjustment", reason="test credit")
+    policy = keys.policy_of(key_store.get_key(key_id))
+    now = clock.utcnow()
+    hold = Hold(
+        "req-spend", account_id, key_id, "openai/gpt-4o", charge, now, now + timedelta(minutes=6)
+    )
+    hotpath.hold(hold, policy)
+    hotpath.settle(hold, a_usage(hold, charge), policy)
+
+
+def test_a_capped_key_is_listed_read_and_changed_with_its_spend(invoke, hotpath, new_account):
+    account = new_account()
+    capped = create(
+        invoke,
+        account.admin_key,
+        name="capped",
+        spend_cap={"amount_usd": "5.00", "period": "month"},
+    ).body
+    spend_through(hotpath, account.account_id, capped["id"], charge=250_000_000)
+
+    listed = invoke("KeysFunction", event("keys_list", key=account.admin_key, query={}))
+    read = invoke("KeysFunction", key_event("keys_get", account.admin_key, capped["id"]))
+    changed = invoke(
+        "KeysFunction",
+        key_event("keys_update", account.admin_key, capped["id"], {"name": "renamed"}),
+    )
+
+    assert listed.status == 200, listed.body
+    shown = {key["id"]: key for key in listed.body["data"]}[capped["id"]]
+    assert shown["spend_cap"]["spent_usd"] == "0.25"
+    assert read.status == 200, read.body
+    assert read.body["spend_cap"]["spent_usd"] == "0.25"
+    assert changed.status == 200, changed.body
+    assert changed.body["name"] == "renamed" and changed.body["spend_cap"]["amount_usd"] == "5.00"
