@@ -45,8 +45,10 @@ def test_a_key_is_created_with_its_whole_policy(invoke, new_account):
     assert key["spend_cap"]["spent_usd"] == "0.00"
     assert key["rate_limit"] == {"rpm": 60, "tpm": 50000}
     assert key["tags"] == {"team": "search"}
-    copy = key_store.find_secret(digest(key["secret"]))
-    assert copy.allowed_endpoints == ["chat.completions"] and copy.rpm == 60
+    record = key_store.get_key(key["id"])
+    assert record.allowed_endpoints == ["chat.completions"] and record.rpm == 60
+    secret = key_store.find_secret(digest(key["secret"]))
+    assert set(secret.attribute_values) == {"pk", "sk", "key_id", "account_id"}
 
 
 def test_one_key_is_read_by_its_id(invoke, new_account):
@@ -59,9 +61,12 @@ def test_one_key_is_read_by_its_id(invoke, new_account):
     assert answer.body["id"] == created["id"] and "secret" not in answer.body
 
 
-def test_a_change_reaches_the_secret_copy_the_proxy_reads(invoke, new_account):
+def test_a_change_reaches_the_record_the_proxy_reads_at_a_new_revision(
+    invoke, hotpath, new_account
+):
     account = new_account()
     created = create(invoke, account.admin_key, name="ci").body
+    before = hotpath.find_key(digest(created["secret"]))
 
     answer = invoke(
         "KeysFunction",
@@ -70,7 +75,8 @@ def test_a_change_reaches_the_secret_copy_the_proxy_reads(invoke, new_account):
 
     assert answer.status == 200
     assert answer.body["rate_limit"] == {"rpm": 5, "tpm": None}
-    assert key_store.find_secret(digest(created["secret"])).rpm == 5
+    after = hotpath.find_key(digest(created["secret"]))
+    assert after.policy.rpm == 5 and after.revision == before.revision + 1
 
 
 def test_an_empty_or_unknown_change_is_a_400(invoke, new_account):

@@ -29,6 +29,7 @@ class Request:
             for name, value in scope.get("headers", [])
         }
         self._receive = receive
+        self._body: bytes | None = None  # kept: a request re-run after a stale key reads it again
         context = _request_context(self.headers)
         self.request_id: str = context.get("requestId") or str(uuid.uuid4())
         identity = context.get("identity") or {}
@@ -36,6 +37,11 @@ class Request:
         self.source_ip: str = identity.get("sourceIp") or client[0]
 
     async def body(self) -> bytes:
+        if self._body is None:
+            self._body = await self._read_body()
+        return self._body
+
+    async def _read_body(self) -> bytes:
         declared = self.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
             raise _too_large()

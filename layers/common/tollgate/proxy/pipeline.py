@@ -102,7 +102,7 @@ class ProxyCall:
             expires_at=now + HOLD_LIFETIME,
             endpoint=self.record_endpoint,
         )
-        await blocking(self.runtime.hotpath.hold, hold, self.key.policy)
+        await blocking(self.runtime.hotpath.hold, hold, self.key.policy, self.key)
         self.outcome.model = model
         try:
             await work(hold)
