@@ -18,8 +18,9 @@ import pytest
 
 from devstack.up import secret_names_to_keys, write_local_catalog
 from devstack.upstreams import RunningUpstreams, start_upstreams
-from tests.integration.conftest import event
-from tests.support.environment import NAMES
+from tests.integration.conftest import RECORDER, event
+from tests.support.environment import NAMES, TEMPLATE
+from tests.support.iam import denied
 from tollgate import clock, keys, ledger
 from tollgate.catalog import Provider, load_catalog
 from tollgate.proxy.app import ProxyApp
@@ -316,3 +317,20 @@ def test_a_hold_on_a_stale_record_is_refused_and_one_on_a_fresh_record_holds_onc
 
     wallet = Wallet.get(layout.account_pk(record.account_id), layout.WALLET_SK)
     assert wallet.held == 1_000
+
+
+def test_reading_and_proving_a_key_stays_inside_the_proxys_iam_policy(hotpath, inference):
+    _, key_id, secret = inference
+    proxy_function = TEMPLATE.functions()["ProxyFunction"]
+
+    with RECORDER.recording() as calls:
+        record = hotpath.find_key(digest(secret))
+        now = clock.utcnow()
+        hotpath.hold(
+            Hold("req-iam", record.account_id, key_id, CHEAP, 1, now, now + timedelta(minutes=6)),
+            record.policy,
+            record,
+        )
+
+    assert calls
+    assert not denied(calls, proxy_function.policies, NAMES)
