@@ -23,11 +23,13 @@ from tests.support.environment import NAMES, TEMPLATE
 from tests.support.iam import denied
 from tollgate import clock, keys, ledger
 from tollgate.catalog import Provider, load_catalog
+from tollgate.errors import Conflict
 from tollgate.proxy.app import ProxyApp
 from tollgate.proxy.runtime import KeyCache, Runtime
 from tollgate.proxy.upstream import UpstreamClient
 from tollgate.secret_keys import digest
 from tollgate.settings import get_settings
+from tollgate.store import keys as key_store
 from tollgate.store import layout
 from tollgate.store.hotpath import Hold, KeyChanged
 from tollgate.store.models import Wallet
@@ -334,3 +336,23 @@ def test_reading_and_proving_a_key_stays_inside_the_proxys_iam_policy(hotpath, i
 
     assert calls
     assert not denied(calls, proxy_function.policies, NAMES)
+
+
+def test_a_rotation_racing_a_change_is_a_conflict_and_writes_nothing(invoke, inference):
+    admin_key, key_id, secret = inference
+    stale = key_store.get_key(key_id)
+    manage(invoke, "keys_update", admin_key, key_id, {"name": "renamed"})
+
+    with pytest.raises(Conflict) as refused:
+        key_store.rotate_key(
+            stale,
+            digest=digest("tg-new"),
+            prefix="tg-new",
+            last_four="-new",
+            grace_until=None,
+            now=clock.utcnow(),
+        )
+
+    assert refused.value.code == "key_changed"
+    assert key_store.find_secret(digest("tg-new")) is None
+    assert key_store.find_secret(digest(secret)).grace_until is None

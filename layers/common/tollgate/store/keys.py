@@ -145,8 +145,8 @@ def rotate_key(
     revised = Conflict(
         "The key was changed or revoked while it was being rotated.", code="key_changed"
     )
-    with (
-        storage_errors("rotate_key", conditions={0: revised}),
+    with (  # PynamoDB sends puts before updates: the new secret is item 0, the key item 1
+        storage_errors("rotate_key", conditions={1: revised}),
         TransactWrite(connection=connection()) as tx,
     ):
         tx.update(
