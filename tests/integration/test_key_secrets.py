@@ -190,6 +190,30 @@ def test_an_old_admin_secret_in_grace_still_works_until_the_key_is_revoked(invok
     assert listed.status == 200
 
 
+def test_an_expiry_reaches_every_secret_of_a_twice_rotated_admin_key(
+    invoke, new_account, monkeypatch
+):
+    account = new_account()
+    ops = invoke(
+        "KeysFunction",
+        event("keys_create", key=account.admin_key, body={"name": "ops", "role": "admin"}),
+    ).body
+    second = rotate(invoke, account.admin_key, ops["id"], grace_seconds=3600)
+    third = rotate(invoke, account.admin_key, ops["id"], grace_seconds=3600)
+    soon = clock.utcnow() + timedelta(minutes=10)
+    manage(
+        invoke, "keys_update", account.admin_key, ops["id"], {"expires_at": int(soon.timestamp())}
+    )
+
+    later = soon + timedelta(minutes=1)
+    monkeypatch.setattr(clock, "utcnow", lambda: later)
+
+    for secret in (ops["secret"], second, third):
+        listed = invoke("KeysFunction", event("keys_list", key=secret, query={}))
+        assert listed.status == 401, listed.body
+        assert listed.body["error"]["code"] == "key_expired"
+
+
 # ------------------------------------------------------------------ proxy routes
 
 
