@@ -19,6 +19,7 @@ from tollgate.settings import Settings
 from tollgate.store.hotpath import HotPath, KeyRecord, Tables
 
 KEY_CACHE_SECONDS = 60.0
+LOOKUP_STRIPES = 64  # locks shared by digests, so memory stays bounded whatever is presented
 
 
 class KeyCache:
@@ -30,12 +31,26 @@ class KeyCache:
         self.hotpath = hotpath
         self.ttl = ttl
         self._records: dict[str, tuple[float, KeyRecord]] = {}
+        self._lookups = [threading.Lock() for _ in range(LOOKUP_STRIPES)]
 
     def resolve(self, secret: str, *, fresh: bool = False) -> KeyRecord:
         digest = secret_digest(secret)
-        cached = None if fresh else self._records.get(digest)
-        if cached and cached[0] > time.monotonic():
-            return cached[1]
+        if fresh:
+            return self._look_up(digest)
+        cached = self._cached(digest)
+        if cached is not None:
+            return cached
+        with self._lookup_lock(digest):  # a burst on a cold key reads it once, not per request
+            return self._cached(digest) or self._look_up(digest)
+
+    def _cached(self, digest: str) -> KeyRecord | None:
+        cached = self._records.get(digest)
+        return cached[1] if cached and cached[0] > time.monotonic() else None
+
+    def _lookup_lock(self, digest: str) -> threading.Lock:
+        return self._lookups[int(digest[:8], 16) % LOOKUP_STRIPES]
+
+    def _look_up(self, digest: str) -> KeyRecord:
         self._records.pop(digest, None)
         record = self.hotpath.find_key(digest)
         if record is None:
