@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 from tests.integration.conftest import event
-from tollgate import clock
+from tests.support.lean_dynamodb import a_usage
+from tollgate import clock, keys, ledger
 from tollgate.secret_keys import digest
 from tollgate.store import keys as key_store
+from tollgate.store.hotpath import Hold
 
 POLICY = {
     "name": "search worker",
@@ -43,8 +45,10 @@ def test_a_key_is_created_with_its_whole_policy(invoke, new_account):
     assert key["spend_cap"]["spent_usd"] == "0.00"
     assert key["rate_limit"] == {"rpm": 60, "tpm": 50000}
     assert key["tags"] == {"team": "search"}
-    copy = key_store.find_secret(digest(key["secret"]))
-    assert copy.allowed_endpoints == ["chat.completions"] and copy.rpm == 60
+    record = key_store.get_key(key["id"])
+    assert record.allowed_endpoints == ["chat.completions"] and record.rpm == 60
+    secret = key_store.find_secret(digest(key["secret"]))
+    assert set(secret.attribute_values) == {"pk", "sk", "key_id", "account_id"}
 
 
 def test_one_key_is_read_by_its_id(invoke, new_account):
@@ -57,9 +61,12 @@ def test_one_key_is_read_by_its_id(invoke, new_account):
     assert answer.body["id"] == created["id"] and "secret" not in answer.body
 
 
-def test_a_change_reaches_the_secret_copy_the_proxy_reads(invoke, new_account):
+def test_a_change_reaches_the_record_the_proxy_reads_at_a_new_revision(
+    invoke, hotpath, new_account
+):
     account = new_account()
     created = create(invoke, account.admin_key, name="ci").body
+    before = hotpath.find_key(digest(created["secret"]))
 
     answer = invoke(
         "KeysFunction",
@@ -68,7 +75,8 @@ def test_a_change_reaches_the_secret_copy_the_proxy_reads(invoke, new_account):
 
     assert answer.status == 200
     assert answer.body["rate_limit"] == {"rpm": 5, "tpm": None}
-    assert key_store.find_secret(digest(created["secret"])).rpm == 5
+    after = hotpath.find_key(digest(created["secret"]))
+    assert after.policy.rpm == 5 and after.revision == before.revision + 1
 
 
 def test_an_empty_or_unknown_change_is_a_400(invoke, new_account):
@@ -164,3 +172,41 @@ def test_the_list_filters_by_role_environment_and_status(invoke, new_account):
         ).status
         == 400
     )
+
+
+def spend_through(hotpath, account_id: str, key_id: str, *, charge: int) -> None:
+    """One request the proxy held and settled on the key, charged ``charge`` nano-USD."""
+    ledger.credit(account_id, charge, kind="adjustment", reason="test credit")
+    policy = keys.policy_of(key_store.get_key(key_id))
+    now = clock.utcnow()
+    hold = Hold(
+        "req-spend", account_id, key_id, "openai/gpt-4o", charge, now, now + timedelta(minutes=6)
+    )
+    hotpath.hold(hold, policy)
+    hotpath.settle(hold, a_usage(hold, charge), policy)
+
+
+def test_a_capped_key_is_listed_read_and_changed_with_its_spend(invoke, hotpath, new_account):
+    account = new_account()
+    capped = create(
+        invoke,
+        account.admin_key,
+        name="capped",
+        spend_cap={"amount_usd": "5.00", "period": "month"},
+    ).body
+    spend_through(hotpath, account.account_id, capped["id"], charge=250_000_000)
+
+    listed = invoke("KeysFunction", event("keys_list", key=account.admin_key, query={}))
+    read = invoke("KeysFunction", key_event("keys_get", account.admin_key, capped["id"]))
+    changed = invoke(
+        "KeysFunction",
+        key_event("keys_update", account.admin_key, capped["id"], {"name": "renamed"}),
+    )
+
+    assert listed.status == 200, listed.body
+    shown = {key["id"]: key for key in listed.body["data"]}[capped["id"]]
+    assert shown["spend_cap"]["spent_usd"] == "0.25"
+    assert read.status == 200, read.body
+    assert read.body["spend_cap"]["spent_usd"] == "0.25"
+    assert changed.status == 200, changed.body
+    assert changed.body["name"] == "renamed" and changed.body["spend_cap"]["amount_usd"] == "5.00"

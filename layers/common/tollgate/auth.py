@@ -59,15 +59,18 @@ def _is_operator(digest: str, settings: Settings) -> bool:
 
 
 def _key_principal(digest: str) -> Principal:
-    item = store.find_secret(digest)
-    if item is None:
+    """The key a secret opens, as its one record stands now: the secret item says which key
+    and whether the secret itself is still good (rotated out, grace over); the key record says
+    everything else. Two strongly consistent reads, so a change acts on the next request."""
+    secret = store.find_secret(digest)
+    key = store.get_key(secret.key_id) if secret is not None else None
+    if secret is None or key is None or key.account_id != secret.account_id:
         raise Unauthenticated("Invalid API key.", code="invalid_api_key")
     now = clock.utcnow()
-    rotated_out = item.grace_until is not None and item.grace_until <= now
-    if item.status == "rotated" or rotated_out:
+    if secret.grace_until is not None and secret.grace_until <= now:
         raise Unauthenticated("This API key was rotated; use its new secret.", code="key_rotated")
-    if item.status != "active":
+    if key.status != "active":
         raise Unauthenticated("This API key has been revoked.", code="key_revoked")
-    if item.expires_at is not None and item.expires_at <= now:
+    if key.expires_at is not None and key.expires_at <= now:
         raise Unauthenticated("This API key has expired.", code="key_expired")
-    return Principal(role=item.role, account_id=item.account_id, key_id=item.key_id)
+    return Principal(role=key.role, account_id=key.account_id, key_id=key.key_id)

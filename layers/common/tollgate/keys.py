@@ -2,8 +2,9 @@
 
 A secret is ``tg-`` followed by 256 random bits (base64url). Only its SHA-256 digest is stored;
 the public key id, the visible prefix and the last four characters identify it afterwards.
-What a key may do is its policy (``tollgate.key_policy``), copied onto its secret items so
-the proxy reads everything it enforces in one lookup.
+What a key may do is its policy (``tollgate.key_policy``). The key record alone holds its
+status, role and policy; each secret item only says which key it opens and, once rotated out,
+when it stops. So a change, a revocation or an expiry applies to every secret of the key.
 """
 
 from __future__ import annotations
@@ -137,7 +138,7 @@ def update_key(
     after["name"] = text_field(body, "name", max_length=100) if "name" in body else key.name
     changes = {name: value for name, value in after.items() if before.get(name) != value}
     if changes:
-        store.update_key(key, changes, now=now)
+        store.update_key(key, changes)  # re-reads the key as it now stands
     return key, {name: (before.get(name), value) for name, value in changes.items()}
 
 
@@ -171,17 +172,17 @@ def rotate_key(
 
 
 def revoke_key(account_id: str, key_id: str, *, now: datetime | None = None) -> ApiKey:
-    """Revoke one of the account's keys, every live secret of it included; revoking a revoked
+    """Revoke one of the account's keys, and so every secret it ever had; revoking a revoked
     key changes nothing."""
     now = now or clock.utcnow()
     key = get_key(account_id, key_id)
     if key.status != "revoked":
-        store.update_key(key, {"status": "revoked", "revoked_at": now}, now=now)
+        store.update_key(key, {"status": "revoked", "revoked_at": now})
     return key
 
 
 def policy_of(key: Any) -> KeyPolicy:
-    """The policy held on a key record or on one of its secret items."""
+    """The policy held on a key record."""
     cap = (
         SpendCap(int(key.spend_cap), key.spend_cap_period)
         if key.spend_cap is not None and key.spend_cap_period

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 from tollgate import key_policy
@@ -24,7 +25,7 @@ from tollgate.proxy.http import Receive, Request, Send, send_json
 from tollgate.proxy.runtime import Runtime
 from tollgate.proxy.threads import blocking
 from tollgate.secret_keys import presented_key
-from tollgate.store.hotpath import KeyRecord
+from tollgate.store.hotpath import KeyChanged, KeyRecord
 
 Handler = Callable[[Runtime, Request, KeyRecord, Send], Awaitable[None]]
 Route = tuple[Handler, str, str]  # handler, wire format, endpoint name in key policies
@@ -42,6 +43,8 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/v1/embeddings"): (media.embeddings, "openai", "embeddings"),
     ("POST", "/v1/images/generations"): (media.images, "openai", "images.generations"),
 }
+
+UNHELD_ENDPOINTS = frozenset({"models"})  # no hold to prove a cached key current
 
 
 class ProxyApp:
@@ -64,11 +67,7 @@ class ProxyApp:
         try:
             if route is None:
                 raise NotFound(f"No route {request.method} {request.path}.", code="unknown_route")
-            handler, _, endpoint = route
-            key = await blocking(self.runtime.authenticate, presented_key(request.headers))
-            key_policy.check_source_ip(key.policy, request.source_ip)
-            key_policy.check_endpoint(key.policy, endpoint)
-            await handler(self.runtime, request, key, send)
+            await self._serve(request, route, send)
         except TollgateError as error:
             await _send_error(send, request, error, wire)
         except Exception:
@@ -76,6 +75,27 @@ class ProxyApp:
             await _send_error(send, request, InternalError("Internal error."), wire)
         finally:
             metrics.flush_metrics()  # no Lambda handler decorator flushes for an ASGI app
+
+    async def _serve(self, request: Request, route: Route, send: Send) -> None:
+        """Authorise the request and run its route. A cached key record is never trusted
+        alone: the hold proves it current, and when the hold finds it stale (a revocation, a
+        change, an expiry, the secret rotated out) the key is read anew and the request
+        authorised and run once more, so the change acts on this very request. A route
+        without a hold reads the key anew every time."""
+        handler, _, endpoint = route
+        secret = presented_key(request.headers)
+        fresh = endpoint in UNHELD_ENDPOINTS
+        while True:
+            key = await blocking(partial(self.runtime.authenticate, secret, fresh=fresh))
+            key_policy.check_source_ip(key.policy, request.source_ip)
+            key_policy.check_endpoint(key.policy, endpoint)
+            try:
+                await handler(self.runtime, request, key, send)
+                return
+            except KeyChanged:
+                if fresh:
+                    raise
+                fresh = True
 
 
 async def _send_error(send: Send, request: Request, error: TollgateError, wire: str) -> None:

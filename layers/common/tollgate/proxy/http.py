@@ -30,6 +30,7 @@ class Request:
             for name, value in scope.get("headers", [])
         }
         self._receive = receive
+        self._body: bytes | None = None  # kept: a request re-run after a stale key reads it again
         context = _json_header(self.headers, "x-amzn-request-context")
         self.request_id: str = context.get("requestId") or str(uuid.uuid4())
         lambda_config = _json_header(self.headers, "x-amzn-lambda-context").get("env_config")
@@ -41,6 +42,11 @@ class Request:
         self.source_ip: str = identity.get("sourceIp") or client[0]
 
     async def body(self) -> bytes:
+        if self._body is None:
+            self._body = await self._read_body()
+        return self._body
+
+    async def _read_body(self) -> bytes:
         declared = self.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
             raise _too_large()

@@ -120,7 +120,7 @@ class ProxyCall:
         )
         self.outcome.model = model
         try:
-            await blocking(self.runtime.hotpath.hold, hold, self.key.policy)
+            await blocking(self.runtime.hotpath.hold, hold, self.key.policy, self.key)
         except OutcomeUnknown:  # the hold may be taken: give it back with the error's record
             self._failed(500, "internal_error")
             await self.settle(hold, 0)

@@ -19,32 +19,44 @@ from tollgate.settings import Settings
 from tollgate.store.hotpath import HotPath, KeyRecord, Tables
 
 KEY_CACHE_SECONDS = 60.0
+LOOKUP_STRIPES = 64  # locks shared by digests, so memory stays bounded whatever is presented
 
 
 class KeyCache:
-    """Key records by secret digest for a minute. Revocation still takes effect on the next
-    request: the hold transaction re-checks the key's status."""
+    """Key records by secret digest for a minute. A cached record is never trusted alone: the
+    hold transaction proves it current (key at the same revision, secret still good), and a
+    route without a hold asks for a ``fresh`` read."""
 
     def __init__(self, hotpath: HotPath, ttl: float = KEY_CACHE_SECONDS) -> None:
         self.hotpath = hotpath
         self.ttl = ttl
         self._records: dict[str, tuple[float, KeyRecord]] = {}
+        self._lookups = [threading.Lock() for _ in range(LOOKUP_STRIPES)]
 
-    def resolve(self, secret: str) -> KeyRecord:
+    def resolve(self, secret: str, *, fresh: bool = False) -> KeyRecord:
         digest = secret_digest(secret)
+        if fresh:
+            return self._look_up(digest)
+        cached = self._cached(digest)
+        if cached is not None:
+            return cached
+        with self._lookup_lock(digest):  # a burst on a cold key reads it once, not per request
+            return self._cached(digest) or self._look_up(digest)
+
+    def _cached(self, digest: str) -> KeyRecord | None:
         cached = self._records.get(digest)
-        if cached and cached[0] > time.monotonic():
-            return cached[1]
+        return cached[1] if cached and cached[0] > time.monotonic() else None
+
+    def _lookup_lock(self, digest: str) -> threading.Lock:
+        return self._lookups[int(digest[:8], 16) % LOOKUP_STRIPES]
+
+    def _look_up(self, digest: str) -> KeyRecord:
+        self._records.pop(digest, None)
         record = self.hotpath.find_key(digest)
         if record is None:
             raise Unauthenticated("Invalid API key.", code="invalid_api_key")
-        if record.status == "rotated":
-            raise Unauthenticated(
-                "This API key was rotated; use its new secret.", code="key_rotated"
-            )
-        if record.status != "active":
-            raise Unauthenticated("This API key has been revoked.", code="key_revoked")
-        self._records[digest] = (time.monotonic() + self.ttl, record)
+        if record.status == "active":
+            self._records[digest] = (time.monotonic() + self.ttl, record)
         return record
 
     def forget(self, secret: str) -> None:
@@ -114,18 +126,21 @@ class Runtime:
             ),
         )
 
-    def authenticate(self, secret: str | None) -> KeyRecord:
+    def authenticate(self, secret: str | None, *, fresh: bool = False) -> KeyRecord:
+        """The key behind ``secret``, from the cache unless ``fresh`` (then read anew)."""
         if secret is None:
             raise Unauthenticated(
                 "Missing API key. Send it as 'Authorization: Bearer <key>' or 'x-api-key'.",
                 code="missing_api_key",
             )
-        record = self.key_cache.resolve(secret)
+        record = self.key_cache.resolve(secret, fresh=fresh)
         now = clock.utcnow()
         if record.grace_until is not None and record.grace_until <= now:
             raise Unauthenticated(
                 "This API key was rotated; use its new secret.", code="key_rotated"
             )
+        if record.status != "active":
+            raise Unauthenticated("This API key has been revoked.", code="key_revoked")
         key_policy.check_expiry(record.policy, now)
         if record.role != "inference":
             raise Forbidden(

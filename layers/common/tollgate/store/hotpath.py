@@ -1,8 +1,9 @@
 """The proxy's DynamoDB round trips, over the lean AWS client (no botocore, no PynamoDB).
 
-Three calls: find the key a presented secret belongs to (cold key cache only), the hold
-transaction and the settle transaction. The reaper's two share them: the expired holds, and
-the release of one, which competes with a late settle for the hold. Items are written in
+Three calls: find the key a presented secret belongs to (two reads, secret then key; cold
+key cache only), the hold transaction (which also proves a cached key current) and the
+settle transaction. The reaper's two share them: the expired holds, and the release of one,
+which competes with a late settle for the hold. Items are written in
 exactly the shapes the PynamoDB models in ``store.models`` read; ``tests/integration`` reads
 them back through those models.
 """
@@ -46,12 +47,22 @@ class Tables:
 
 @dataclass(frozen=True, slots=True)
 class KeyRecord:
+    """A key as one of its secrets opens it: the key record's status, role, policy and
+    revision, and that secret's own end (once rotated out)."""
+
     key_id: str
     account_id: str
     role: str
     status: str
     policy: KeyPolicy = field(default_factory=KeyPolicy)
     grace_until: datetime | None = None  # a rotated-out secret works until then
+    digest: str = ""  # the secret's, which the hold checks is still good
+    revision: int = 0  # the key record's, which the hold checks is still current
+
+
+class KeyChanged(Unauthenticated):
+    """The hold found the key or the secret no longer as the caller's record of them says
+    (revoked, expired, changed since, or the secret rotated out): read them again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,45 +116,38 @@ class HotPath:
         self.tables = tables
 
     def find_key(self, digest: str) -> KeyRecord | None:
-        answer = self._call(
-            "GetItem",
-            {
-                "TableName": self.tables.keys,
-                "Key": _key(layout.secret_pk(digest), layout.SECRET_SK),
-                "ConsistentRead": True,
-            },
-        )
-        if "Item" not in answer:
+        """The key a secret opens, as it stands now (two strongly consistent reads)."""
+        secret = self._get(layout.secret_pk(digest), layout.SECRET_SK)
+        key = self._get(layout.key_pk(secret["key_id"]), layout.KEY_SK) if secret else None
+        if secret is None or key is None or key["account_id"] != secret["account_id"]:
             return None
-        item = deserialize_item(answer["Item"])
         return KeyRecord(
-            item["key_id"],
-            item["account_id"],
-            item["role"],
-            item["status"],
-            policy=_policy(item),
-            grace_until=layout.parse_timestamp(item.get("grace_until")),
+            key["key_id"],
+            key["account_id"],
+            key["role"],
+            key["status"],
+            policy=_policy(key),
+            grace_until=layout.parse_timestamp(secret.get("grace_until")),
+            digest=digest,
+            revision=int(key.get("revision") or 0),
         )
 
-    def hold(self, hold: Hold, policy: KeyPolicy) -> None:
+    def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
+        answer = self._call(
+            "GetItem",
+            {"TableName": self.tables.keys, "Key": _key(pk, sk), "ConsistentRead": True},
+        )
+        return deserialize_item(answer["Item"]) if "Item" in answer else None
+
+    def hold(self, hold: Hold, policy: KeyPolicy, key: KeyRecord | None = None) -> None:
         """One transaction: the key is still active and unexpired, its spend cap and rate
-        window have room, and the balance covers the hold, which moves into held."""
+        window have room, and the balance covers the hold, which moves into held. With the
+        caller's ``key`` record (perhaps cached), the transaction also proves it current: the
+        key's revision is unchanged and the secret is still good; else ``KeyChanged``."""
         account = layout.account_pk(hold.account_id)
         key_pk = layout.key_pk(hold.key_id)
         items = [
-            {
-                "ConditionCheck": {
-                    "TableName": self.tables.keys,
-                    "Key": _key(key_pk, layout.KEY_SK),
-                    "ConditionExpression": "#status = :active AND "
-                    "(attribute_not_exists(expires_at) OR expires_at > :now)",
-                    "ExpressionAttributeNames": {"#status": "status"},
-                    "ExpressionAttributeValues": {
-                        ":active": serialize("active"),
-                        ":now": serialize(layout.timestamp(hold.created_at)),
-                    },
-                }
-            },
+            {"ConditionCheck": _key_in_force(self.tables.keys, key_pk, hold.created_at, key)},
             {
                 "Update": {
                     "TableName": self.tables.wallet,
@@ -162,7 +166,7 @@ class HotPath:
             },
         ]
         refusals: dict[int, Exception] = {
-            0: _key_refusal(policy, hold.created_at),
+            0: _key_refusal(policy, hold.created_at, changed=key is not None),
             1: PaymentRequired(
                 "Insufficient balance for this request: top up the wallet or lower max_tokens.",
                 code="insufficient_balance",
@@ -174,8 +178,12 @@ class HotPath:
         if policy.rpm or policy.tpm:
             refusals[len(items)] = _rate_refusal(policy, hold.created_at)
             items.append(self._count_request(hold, policy))
+        if key is not None:  # checked first: a secret rotated out is refused before all else
+            refusals = {len(items): _rotated_out(), **refusals}
+            items.append({"ConditionCheck": _secret_good(self.tables.keys, key, hold.created_at)})
+        token = f"hold:{hold.request_id}:{key.revision if key else ''}"
         # the hold record is new (one per request): if it exists, an earlier attempt applied
-        self._transact(f"hold:{hold.request_id}", items, refusals, applied_if_refused=2)
+        self._transact(token, items, refusals, applied_if_refused=2)
 
     def _reserve_spend(self, hold: Hold, cap: SpendCap) -> dict[str, Any]:
         limit = cap.amount - hold.amount
@@ -567,10 +575,53 @@ def _bound_above_tpm(tokens: int, tpm: int) -> BadRequest:
     )
 
 
-def _key_refusal(policy: KeyPolicy, now: datetime) -> Unauthenticated:
+def _key_in_force(table: str, key_pk: str, now: datetime, key: KeyRecord | None) -> dict[str, Any]:
+    """The key is active and unexpired and, when the caller read it at a revision, still at
+    that revision (a key written before revisions existed has none, which is revision 0)."""
+    condition = "#status = :active AND (attribute_not_exists(expires_at) OR expires_at > :now)"
+    values = {
+        ":active": serialize("active"),
+        ":now": serialize(layout.timestamp(now)),
+    }
+    if key is not None:
+        unchanged = "revision = :revision"
+        if key.revision == 0:
+            unchanged = f"({unchanged} OR attribute_not_exists(revision))"
+        condition += f" AND {unchanged}"
+        values[":revision"] = serialize(key.revision)
+    return {
+        "TableName": table,
+        "Key": _key(key_pk, layout.KEY_SK),
+        "ConditionExpression": condition,
+        "ExpressionAttributeNames": {"#status": "status"},
+        "ExpressionAttributeValues": values,
+    }
+
+
+def _secret_good(table: str, key: KeyRecord, now: datetime) -> dict[str, Any]:
+    """The presented secret still opens the key: not deleted, not rotated out at or before
+    ``now``."""
+    return {
+        "TableName": table,
+        "Key": _key(layout.secret_pk(key.digest), layout.SECRET_SK),
+        "ConditionExpression": "key_id = :key AND "
+        "(attribute_not_exists(grace_until) OR grace_until > :now)",
+        "ExpressionAttributeValues": {
+            ":key": serialize(key.key_id),
+            ":now": serialize(layout.timestamp(now)),
+        },
+    }
+
+
+def _key_refusal(policy: KeyPolicy, now: datetime, *, changed: bool) -> Unauthenticated:
+    refusal = KeyChanged if changed else Unauthenticated
     if policy.expires_at is not None and policy.expires_at <= now:
-        return Unauthenticated("This API key has expired.", code="key_expired")
-    return Unauthenticated("This API key has been revoked.", code="key_revoked")
+        return refusal("This API key has expired.", code="key_expired")
+    return refusal("This API key has been revoked.", code="key_revoked")
+
+
+def _rotated_out() -> KeyChanged:
+    return KeyChanged("This API key was rotated; use its new secret.", code="key_rotated")
 
 
 def _cap_refusal(cap: SpendCap) -> PaymentRequired:

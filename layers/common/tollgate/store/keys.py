@@ -21,33 +21,12 @@ from tollgate.store.models import (
 )
 from tollgate.store.pagination import decode_cursor, encode_cursor, page_size
 
-POLICY_ATTRIBUTES = (
-    "environment",
-    "allowed_models",
-    "allowed_endpoints",
-    "allowed_cidrs",
-    "expires_at",
-    "spend_cap",
-    "spend_cap_period",
-    "rpm",
-    "tpm",
-)
 
-
-def secret_item(key: ApiKey, digest: str | None = None) -> KeySecret:
-    """The secret-lookup item that goes with a key record: a copy of its status, role and
-    policy, so the proxy finds everything it enforces in one read."""
-    item = KeySecret(
-        pk=secret_pk(digest or key.digest),
-        sk=SECRET_SK,
-        key_id=key.key_id,
-        account_id=key.account_id,
-        role=key.role,
-        status=key.status,
+def secret_item(key: ApiKey) -> KeySecret:
+    """The lookup item of a key's current secret: which key it opens, nothing more."""
+    return KeySecret(
+        pk=secret_pk(key.digest), sk=SECRET_SK, key_id=key.key_id, account_id=key.account_id
     )
-    for name in POLICY_ATTRIBUTES:
-        setattr(item, name, getattr(key, name))
-    return item
 
 
 def create_account(account: Account, wallet: Wallet, admin_key: ApiKey) -> None:
@@ -133,35 +112,13 @@ def list_keys(
     return keys, encode_cursor(results.last_evaluated_key)
 
 
-def live_secret_digests(key: ApiKey, *, now: datetime) -> list[str]:
-    """The digests whose secret items still open this key: the current one and, while its
-    grace lasts, the rotated-out one."""
-    digests = [key.digest]
-    if key.previous_digest:
-        previous = find_secret(key.previous_digest)
-        if previous and previous.grace_until and previous.grace_until > now:
-            digests.append(key.previous_digest)
-    return digests
-
-
-def update_key(key: ApiKey, changes: dict[str, Any], *, now: datetime) -> None:
-    """Set (or, for None, remove) attributes of the key record and, in the same transaction,
-    of every live copy of it (its secret items)."""
-    copied = {name: value for name, value in changes.items() if name in KEY_COPY_ATTRIBUTES}
-    with storage_errors("update_key"), TransactWrite(connection=connection()) as tx:
-        tx.update(key, actions=_actions(ApiKey, changes), condition=ApiKey.pk.exists())
-        if copied:
-            for digest in live_secret_digests(key, now=now):
-                tx.update(
-                    KeySecret(secret_pk(digest), SECRET_SK),
-                    actions=_actions(KeySecret, copied),
-                    condition=KeySecret.pk.exists(),
-                )
-    for name, value in changes.items():
-        setattr(key, name, value)
-
-
-KEY_COPY_ATTRIBUTES = frozenset({*POLICY_ATTRIBUTES, "status"})
+def update_key(key: ApiKey, changes: dict[str, Any]) -> None:
+    """Set (or, for None, remove) attributes of the key record and bump its revision; ``key``
+    is refreshed from the stored result. Every secret of the key reads this one record, so
+    the change applies to all of them."""
+    actions = [*_actions(ApiKey, changes), ApiKey.revision.add(1)]
+    with storage_errors("update_key"):
+        key.update(actions=actions, condition=ApiKey.pk.exists())
 
 
 def _actions(model: type, changes: dict[str, Any]) -> list:
@@ -181,24 +138,49 @@ def rotate_key(
     now: datetime,
 ) -> None:
     """A new secret for the same key id; the old secret works until ``grace_until`` (or stops
-    at once). One transaction."""
+    at once). One transaction, on condition that the key is still active and unchanged since
+    it was read; older secrets keep the end they were given."""
     old = key.digest
-    key.digest, key.prefix, key.last_four = digest, prefix, last_four
-    key.previous_digest = old if grace_until else None
-    key.rotated_at = now
     ends = grace_until or now
-    with storage_errors("rotate_key"), TransactWrite(connection=connection()) as tx:
-        tx.save(key, condition=ApiKey.pk.exists() & (ApiKey.status == "active"))
-        tx.save(secret_item(key), condition=KeySecret.pk.does_not_exist())
+    revised = Conflict(
+        "The key was changed or revoked while it was being rotated.", code="key_changed"
+    )
+    with (  # PynamoDB sends puts before updates: the new secret is item 0, the key item 1
+        storage_errors("rotate_key", conditions={1: revised}),
+        TransactWrite(connection=connection()) as tx,
+    ):
+        tx.update(
+            key,
+            actions=[
+                ApiKey.digest.set(digest),
+                ApiKey.prefix.set(prefix),
+                ApiKey.last_four.set(last_four),
+                ApiKey.rotated_at.set(now),
+                ApiKey.revision.add(1),
+            ],
+            condition=ApiKey.pk.exists() & (ApiKey.status == "active") & _unchanged(key),
+        )
+        tx.save(
+            KeySecret(
+                pk=secret_pk(digest), sk=SECRET_SK, key_id=key.key_id, account_id=key.account_id
+            ),
+            condition=KeySecret.pk.does_not_exist(),
+        )
         tx.update(
             KeySecret(secret_pk(old), SECRET_SK),
-            actions=[
-                KeySecret.grace_until.set(ends),
-                KeySecret.ttl.set(ends + timedelta(days=1)),
-                *([] if grace_until else [KeySecret.status.set("rotated")]),
-            ],
+            actions=[KeySecret.grace_until.set(ends), KeySecret.ttl.set(ends + timedelta(days=1))],
             condition=KeySecret.pk.exists(),
         )
+    key.digest, key.prefix, key.last_four, key.rotated_at = digest, prefix, last_four, now
+    key.revision = int(key.revision or 0) + 1
+
+
+def _unchanged(key: ApiKey) -> Any:
+    """The key record still has the revision ``key`` was read at (a key written before
+    revisions existed has none: 0)."""
+    if key.revision:
+        return ApiKey.revision == key.revision
+    return ApiKey.revision.does_not_exist() | (ApiKey.revision == 0)
 
 
 def spend_counters(keys_and_periods: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
@@ -207,7 +189,7 @@ def spend_counters(keys_and_periods: list[tuple[str, str]]) -> dict[tuple[str, s
         return {}
     wanted = [(key_pk(key_id), f"SPEND#{period}") for key_id, period in keys_and_periods]
     with storage_errors("spend_counters"):
-        found = {(c.pk, c.sk): c.spent for c in SpendCounter.batchget_item(wanted)}
+        found = {(c.pk, c.sk): c.spent for c in SpendCounter.batch_get(wanted)}
     return {
         pair: int(found.get((key_pk(pair[0]), f"SPEND#{pair[1]}"), 0)) for pair in keys_and_periods
     }

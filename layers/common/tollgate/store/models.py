@@ -67,7 +67,7 @@ class AccountEmail(_Item):
 
 
 class _KeyPolicyItem(_Item):
-    """What a key may do (tollgate.key_policy), on the key record and on its secret items."""
+    """What a key may do (tollgate.key_policy); only the key record holds it."""
 
     environment = UnicodeAttribute(default="")
     allowed_models = ListAttribute(of=UnicodeAttribute, null=True)
@@ -81,7 +81,9 @@ class _KeyPolicyItem(_Item):
 
 
 class ApiKey(_KeyPolicyItem):
-    """pk ``KEY#<key id>``, sk ``KEY``: the authoritative record of a key (status, role)."""
+    """pk ``KEY#<key id>``, sk ``KEY``: the one record of a key's status, role and policy,
+    whichever of its secrets is presented. ``revision`` goes up with every change (PATCH,
+    revocation, rotation), so a cached copy can be proven current by a condition on it."""
 
     Meta = _meta(_settings.keys_table)
     key_id = UnicodeAttribute()
@@ -97,25 +99,25 @@ class ApiKey(_KeyPolicyItem):
     last_used_at = UTCDateTimeAttribute(null=True)  # set by the proxy's settle transaction
     spend = NumberAttribute(default=0)  # nano-USD charged through this key
     tags = JSONAttribute(null=True)
-    previous_digest = UnicodeAttribute(null=True)  # the rotated-out secret, while in grace
+    revision = NumberAttribute(default=0)  # absent on keys written before it existed: 0
     rotated_at = UTCDateTimeAttribute(null=True)
     gsi1pk = UnicodeAttribute()
     gsi1sk = UnicodeAttribute()
     by_account = KeysByAccount()
 
 
-class KeySecret(_KeyPolicyItem):
+class KeySecret(_Item):
     """pk ``SECRET#<sha256 of the secret>``, sk ``SECRET``: how a presented secret finds its key.
 
-    Carries a copy of the key's status, role and policy so that authenticating a request is
-    one consistent read; a rotated-out secret works until ``grace_until`` (``ttl`` removes it).
+    Holds only what is about the secret itself: whose it is and, once rotated out, when it
+    stops (``grace_until``; the moment of rotation when there is no grace; ``ttl`` removes it
+    a day later). The key's status, role and policy are read from the key record. Items
+    written before this also carry a copy of those; nothing reads it any more.
     """
 
     Meta = _meta(_settings.keys_table)
     key_id = UnicodeAttribute()
     account_id = UnicodeAttribute()
-    role = UnicodeAttribute()
-    status = UnicodeAttribute(default="active")
     grace_until = UTCDateTimeAttribute(null=True)
     ttl = TTLAttribute(null=True)
 
