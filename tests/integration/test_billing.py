@@ -526,3 +526,44 @@ def test_only_the_operator_may_adjust_a_wallet(invoke, customer):
 
     assert answer.status == 403
     assert call(invoke, "wallet_get", customer.admin_key).body["balance_usd"] == "0.00"
+
+
+@pytest.mark.parametrize(
+    "amount", ["999999999999999", "100000.01", " 5.00", "5.00 ", "\t5.00"], ids=repr
+)
+def test_an_adjustment_above_the_maximum_or_with_surrounding_spaces_is_refused(
+    invoke, customer, amount
+):
+    # given the template's default operator-adjustment maximum of 100000 USD
+    # when the operator credits more than that, or an amount padded with spaces
+    answer = adjust(
+        invoke, customer.account_id, {"amount_usd": amount, "direction": "credit", "reason": "x"}
+    )
+
+    # then it is refused naming the field, and the wallet is untouched
+    assert answer.status == 400
+    assert answer.body["error"]["param"] == "amount_usd"
+    assert call(invoke, "wallet_get", customer.admin_key).body["balance_usd"] == "0.00"
+
+
+def test_an_adjustment_of_exactly_the_maximum_is_accepted(invoke, customer):
+    answer = adjust(
+        invoke,
+        customer.account_id,
+        {"amount_usd": "100000.00", "direction": "credit", "reason": "large prepayment"},
+    )
+
+    assert answer.status == 201, answer.body
+
+
+@pytest.mark.parametrize("amount", [" 20.00", "20.00 ", "\n20.00", "999999999999999"], ids=repr)
+def test_checkout_refuses_an_amount_with_spaces_or_far_above_the_maximum(
+    invoke, customer, standin, amount
+):
+    sessions = len(standin.app.sessions)
+
+    answer = call(invoke, "wallet_checkout", customer.admin_key, body={"amount_usd": amount})
+
+    assert answer.status == 400
+    assert answer.body["error"]["param"] == "amount_usd"
+    assert len(standin.app.sessions) == sessions

@@ -65,7 +65,7 @@ DIRECTIONS = ("credit", "debit")
 NANOS_PER_CENT = NANOS_PER_USD // 100
 STRIPE_TIMEOUT_SECONDS = 10
 STRIPE_RETRIES = 2
-_CENTS = re.compile(r"-?[0-9]+(?:\.[0-9]{1,2})?")
+_CENTS = re.compile(r"[0-9]+(?:\.[0-9]{1,2})?")
 
 
 # ------------------------------------------------------------------------------ wallet
@@ -178,24 +178,29 @@ def parse_checkout_amount(body: Mapping[str, Any], settings: Settings) -> int:
     at most 2 decimals, between the operator's minimum and maximum."""
     reject_unknown_fields(body, ("amount_usd",))
     low, high = parse_usd(settings.checkout_min_usd), parse_usd(settings.checkout_max_usd)
+    return _amount_field(body, low, high, example="20.00", cents_only=True)
+
+
+def _amount_field(
+    body: Mapping[str, Any], low: int, high: int, *, example: str, cents_only: bool
+) -> int:
+    """``amount_usd`` in nano-USD, between ``low`` and ``high``: a decimal string exactly as
+    written (no sign, no surrounding spaces) or a whole number; BadRequest naming the field."""
     bounds = f"between {format_usd(low)} and {format_usd(high)} USD"
     value = body.get("amount_usd")
-    if value is None:
-        raise BadRequest(
-            f"'amount_usd' is required, a decimal string {bounds}.", param="amount_usd"
-        )
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
-    if not isinstance(value, str) or not _CENTS.fullmatch(value.strip()):
-        raise BadRequest(
-            f"'amount_usd' must be a decimal string with at most 2 decimals, e.g. \"20.00\", "
-            f"{bounds}.",
-            param="amount_usd",
-        )
+    shape = _CENTS if cents_only else None
     try:
-        amount = parse_usd(value.strip())
+        if not isinstance(value, str) or (shape is not None and not shape.fullmatch(value)):
+            raise MoneyError("not a decimal string")
+        amount = parse_usd(value)
     except MoneyError:
-        raise BadRequest(f"'amount_usd' must be {bounds}.", param="amount_usd") from None
+        decimals = "with at most 2 decimals " if cents_only else ""
+        raise BadRequest(
+            f"'amount_usd' must be a decimal string {decimals}{bounds}, e.g. \"{example}\".",
+            param="amount_usd",
+        ) from None
     if not low <= amount <= high:
         raise BadRequest(f"'amount_usd' must be {bounds}.", param="amount_usd")
     return amount
@@ -339,19 +344,12 @@ class Adjustment:
     reason: str
 
 
-def parse_adjustment(body: Mapping[str, Any]) -> Adjustment:
+def parse_adjustment(body: Mapping[str, Any], settings: Settings) -> Adjustment:
+    """An operator's adjustment: a positive ``amount_usd`` up to the deployment's maximum
+    (``AdjustmentMaxUsd``), its ``direction`` and a ``reason``."""
     reject_unknown_fields(body, ("amount_usd", "direction", "reason"))
-    value = body.get("amount_usd")
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = str(value)
-    try:
-        amount = parse_usd(value) if isinstance(value, str) else 0
-    except MoneyError:
-        amount = 0
-    if amount <= 0:
-        raise BadRequest(
-            "'amount_usd' must be a positive decimal string, e.g. \"5.00\".", param="amount_usd"
-        )
+    high = parse_usd(settings.adjustment_max_usd)
+    amount = _amount_field(body, 1, high, example="5.00", cents_only=False)
     if "direction" not in body:
         raise BadRequest("'direction' is required: credit or debit.", param="direction")
     return Adjustment(

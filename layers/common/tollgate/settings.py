@@ -32,6 +32,7 @@ class Settings:
     stripe_api_base: str | None = None  # devstack's Stripe stand-in; None: Stripe itself
     checkout_min_usd: str = "5.00"
     checkout_max_usd: str = "1000.00"
+    adjustment_max_usd: str = "100000.00"  # the largest operator credit or debit
     checkout_success_url: str = "https://example.com/tollgate/topup/success"
     checkout_cancel_url: str = "https://example.com/tollgate/topup/cancelled"
 
@@ -68,6 +69,7 @@ class Settings:
             stripe_api_base=env.get("STRIPE_API_BASE") or None,
             checkout_min_usd=env.get("TOLLGATE_CHECKOUT_MIN_USD", "5.00"),
             checkout_max_usd=env.get("TOLLGATE_CHECKOUT_MAX_USD", "1000.00"),
+            adjustment_max_usd=env.get("TOLLGATE_ADJUSTMENT_MAX_USD", "100000.00"),
             checkout_success_url=env.get(
                 "TOLLGATE_CHECKOUT_SUCCESS_URL", "https://example.com/tollgate/topup/success"
             ),
