@@ -27,17 +27,24 @@ dispute flags.
 Answers: 200 once the event's outcome is durable, whatever it was; a 5xx (storage, Stripe API
 for disputes, configuration) only when it is not, so that Stripe retries.
 
-Two outcomes are recorded rather than retried, because no retry could change them; both are
-answered 200 so Stripe stops, and both leave an error log (ids only) and a metric for the
-operator:
+Only sessions this deployment created are acted on: checkout records each session it creates
+as an ``open`` payment under its account, and a session event is looked up there first (by the
+account in its metadata and the session id). Anything else, however validly signed (a session
+created outside this deployment, another account's session, an amount nobody checked out), is
+**unknown_session**: only the event's marker is written, nothing is credited or recorded, and
+the operator gets an error log (ids only) and the ``PaymentsForUnknownSessions`` metric, which
+an alarm watches.
+
+Three outcomes are recorded rather than retried, because no retry could change them; all are
+answered 200 so Stripe stops, and all leave an error log (ids only) and a metric for the
+operator: unknown_session (above), and
 
 - **mismatch**: the session's amount or currency differs from the open payment checkout
   recorded (or is not a positive USD amount): nothing is credited, the payment becomes
   ``mismatch``. Someone must look at it; the money is in Stripe, to be refunded or credited
   by hand with an adjustment.
-- **unknown account**: the metadata names an account without a wallet (deleted, or a session
-  not created by this deployment): nothing is credited, the payment is recorded ``failed``
-  under that account id.
+- **unknown account**: the account whose checkout created the session has no wallet any more:
+  nothing is credited, the payment is recorded ``failed``.
 """
 
 from __future__ import annotations
@@ -85,8 +92,8 @@ class StripeEvent:
 @dataclasses.dataclass(frozen=True, slots=True)
 class WebhookResult:
     """What processing an event did: ``outcome`` is one of credited, already_credited,
-    processing, failed, expired, mismatch, unknown_account, unattributed, flagged, ignored,
-    duplicate."""
+    processing, failed, expired, mismatch, unknown_session, unknown_account, unattributed,
+    flagged, ignored, duplicate."""
 
     event_id: str
     event_type: str
@@ -279,6 +286,8 @@ def _record_status(event: StripeEvent, context: _Context, status: str) -> str:
     session = _session(event)
     if session is None or session.account_id is None:
         return _unattributed(event, context, "no session or account id")
+    if store.get_payment(session.account_id, session.id) is None:
+        return _unknown_session(event, context, session)
     written = _write_status(event, context, session, status)
     if written is Written.DUPLICATE:
         return "duplicate"
@@ -291,11 +300,12 @@ def _credit(event: StripeEvent, context: _Context) -> str:
         return _unattributed(event, context, "no session or account id")
     log = {"event_id": event.id, "account_id": session.account_id, "payment_id": session.id}
     payment = store.get_payment(session.account_id, session.id)
-    if payment is not None and payment.status == "paid":  # credited by its sibling event
+    if payment is None:
+        return _unknown_session(event, context, session)
+    if payment.status == "paid":  # credited by its sibling event
         return _already_credited(event, context)
     amount = session.amount_nanos
-    expected = (int(payment.amount), payment.currency) if payment is not None else None
-    if amount is None or (expected is not None and expected != (amount, session.currency)):
+    if amount is None or (int(payment.amount), payment.currency) != (amount, session.currency):
         return _mismatch(event, context, session, log)
 
     receipt_url = _receipt_url(context, session.payment_intent_id, log)
@@ -340,6 +350,18 @@ def _credit(event: StripeEvent, context: _Context) -> str:
 def _already_credited(event: StripeEvent, context: _Context) -> str:
     written = store.mark_processed(_marker(event, context))
     return "duplicate" if written is Written.DUPLICATE else "already_credited"
+
+
+def _unknown_session(event: StripeEvent, context: _Context, session: _Session) -> str:
+    """Not a session this deployment created: nothing credited or recorded, only the marker
+    (see the module docstring)."""
+    logger.error(
+        "stripe event for a checkout session this deployment did not create; ignored",
+        extra={"event_id": event.id, "account_id": session.account_id, "payment_id": session.id},
+    )
+    metrics.add_metric(name="PaymentsForUnknownSessions", unit="Count", value=1)
+    written = store.mark_processed(_marker(event, context))
+    return "duplicate" if written is Written.DUPLICATE else "unknown_session"
 
 
 def _mismatch(event: StripeEvent, context: _Context, session: _Session, log: dict) -> str:

@@ -2,8 +2,9 @@
 
 Items:
 - payment ``ACCOUNT#<id> · PAYMENT#<checkout session id>`` (``Payment``): written ``open`` when
-  checkout creates the session, then moved on by the webhook: ``processing`` (an async method
-  is pending), ``paid`` (credited), ``failed``, ``expired`` or ``mismatch`` (never credited);
+  checkout creates the session, then moved on by the webhook (which never creates one):
+  ``processing`` (an async method is pending), ``paid`` (credited), ``failed``, ``expired``
+  or ``mismatch`` (never credited);
 - processed event ``STRIPE_EVENT#<event id> · EVENT`` (``ProcessedEvent``, TTL 90 days): a
   webhook event already handled. Every webhook write carries this marker with the condition
   that it does not exist yet, in the same transaction as its effect, so a replayed or
@@ -156,7 +157,8 @@ def _payment_actions(
 
 
 def _status_in(statuses: Iterable[str]):
-    return Payment.pk.does_not_exist() | Payment.status.is_in(*statuses)
+    """The payment checkout recorded, in one of ``statuses`` (a webhook never creates one)."""
+    return Payment.pk.exists() & Payment.status.is_in(*statuses)
 
 
 def mark_processed(marker: ProcessedEvent) -> Written:
@@ -211,8 +213,8 @@ def credit_payment(
     receipt_url: str | None,
 ) -> Written:
     """ONE transaction: the event marker (new), the wallet's balance += the entry's amount (the
-    wallet exists), the top-up ledger entry, and the payment set to ``paid`` (not paid yet and,
-    if checkout recorded it, for the same amount and currency). Nothing is written unless all
+    wallet exists), the top-up ledger entry, and the payment checkout recorded set to ``paid``
+    (not paid yet, for the same amount and currency). Nothing is written unless all
     four are: DUPLICATE, NO_WALLET or PAYMENT_MOVED_ON (paid already, or another amount) say
     which condition stopped it."""
     account_id, amount, now = entry.account_id, int(entry.amount), entry.created_at
@@ -243,7 +245,7 @@ def credit_payment(
                 receipt_url=receipt_url,
                 now=now,
             ),
-            condition=Payment.pk.does_not_exist() | same_payment,
+            condition=same_payment,
         )
 
     # PynamoDB sends puts before updates: marker 0, ledger entry 1, wallet 2, payment 3.
