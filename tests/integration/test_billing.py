@@ -72,6 +72,7 @@ def test_a_new_wallet_is_empty(invoke, customer):
         "account_id": customer.account_id,
         "balance_usd": "0.00",
         "held_usd": "0.00",
+        "disputed_usd": "0.00",
         "available_usd": "0.00",
         "currency": "usd",
     }
@@ -195,6 +196,65 @@ def test_a_later_ledger_page_continues_the_running_balance(invoke, customer):
     pages = [[e["balance_after_usd"] for e in p.body["data"]] for p in (first, second, third)]
     assert pages == [["31.00", "15.00"], ["7.00", "3.00"], ["1.00"]]
     assert third.body["has_more"] is False
+
+
+@pytest.fixture
+def a_day_with_charges_around_two_top_ups(customer, proxy_path):
+    """5.00 the day before; then, on one UTC day, 1.00 charged at 10:00, a 20.00 top-up at
+    12:00, 0.50 charged at 14:00, a 3.00 top-up at 15:00 and 0.25 charged at 16:00. The
+    day's three charges are one ledger entry."""
+    hold, settle = proxy_path
+    at = NOW.replace(hour=0)
+    credit(customer.account_id, "5.00", at - timedelta(hours=12), reason="welcome")
+    settle(hold(customer.account_id, USD("2.00"), "req-1", at + timedelta(hours=10)), USD("1.00"))
+    credit(customer.account_id, "20.00", at + timedelta(hours=12), "topup", "top-up")
+    settle(hold(customer.account_id, USD("2.00"), "req-2", at + timedelta(hours=14)), USD("0.50"))
+    credit(customer.account_id, "3.00", at + timedelta(hours=15), "topup", "top-up")
+    settle(hold(customer.account_id, USD("2.00"), "req-3", at + timedelta(hours=16)), USD("0.25"))
+    # the true balance after each entry, newest first: the day's charge entry stands for the
+    # day's charges so far, so the balance after it is the balance after the last of them
+    return [
+        ("charge", "-1.75", "26.25"),
+        ("topup", "3.00", "26.50"),
+        ("topup", "20.00", "24.00"),
+        ("adjustment", "5.00", "5.00"),
+    ]
+
+
+def test_the_running_balance_is_the_true_balance_after_each_entry_around_a_days_charges(
+    invoke, customer, a_day_with_charges_around_two_top_ups
+):
+    answer = call(invoke, "wallet_ledger", customer.admin_key)
+
+    rows = [(e["kind"], e["amount_usd"], e["balance_after_usd"]) for e in answer.body["data"]]
+    assert rows == a_day_with_charges_around_two_top_ups
+
+
+def test_the_running_balance_is_the_same_across_pages_of_one_entry(
+    invoke, customer, a_day_with_charges_around_two_top_ups
+):
+    rows, cursor = [], None
+    for _ in range(4):
+        query = {"limit": "1", **({"cursor": cursor} if cursor else {})}
+        page = call(invoke, "wallet_ledger", customer.admin_key, query=query).body
+        rows += [(e["kind"], e["amount_usd"], e["balance_after_usd"]) for e in page["data"]]
+        cursor = page["next_cursor"]
+
+    assert rows == a_day_with_charges_around_two_top_ups
+
+
+def test_the_running_balance_is_the_same_in_the_csv(
+    customer, a_day_with_charges_around_two_top_ups
+):
+    result = handle(
+        "BillingFunction",
+        event("wallet_ledger_csv", key=customer.admin_key, query={"format": "csv"}),
+    )
+
+    rows = list(csv.DictReader(io.StringIO(result["body"])))
+    assert [(r["kind"], r["amount_usd"], r["balance_after_usd"]) for r in rows] == (
+        a_day_with_charges_around_two_top_ups
+    )
 
 
 def test_a_cursor_of_another_account_is_refused(invoke, customer, new_account):

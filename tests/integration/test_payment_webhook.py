@@ -9,6 +9,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -19,13 +20,17 @@ import stripe
 
 import functions.payment_webhook.app as webhook_app
 from devstack.lambda_runtime import LambdaContext
-from tests.integration.conftest import EVENTS
-from tollgate import audit, billing, payments
+from tests.integration.conftest import EVENTS, event
+from tests.support.environment import OPERATOR_KEY
+from tollgate import audit, billing, clock, keys, payments
+from tollgate.errors import PaymentRequired
+from tollgate.key_policy import KeyPolicy
 from tollgate.money import parse_usd
 from tollgate.settings import get_settings
 from tollgate.store import keys as key_store
 from tollgate.store import payments as payment_store
 from tollgate.store import wallet as wallet_store
+from tollgate.store.hotpath import Hold
 from tollgate.store.layout import account_pk
 from tollgate.store.models import LedgerEntry
 
@@ -627,7 +632,9 @@ def test_a_dispute_flags_the_account_of_its_payment_and_is_audited(
     events, _ = audit.list_events(customer.account_id, action="payment.disputed")
     (disputed,) = events
     assert (disputed.actor, disputed.target) == ("stripe", "payment:ch_test_1")
-    assert balance(customer.account_id) == 20 * 10**9  # top-ups are not taken back here
+    # and the disputed 20.00 is held back, not taken: the dispute is not decided yet
+    wallet = wallet_store.get_wallet(customer.account_id)
+    assert (int(wallet.balance), int(wallet.disputed)) == (0, 20 * 10**9)
 
 
 def test_a_dispute_naming_its_account_in_metadata_flags_it(deliver, account):
@@ -701,3 +708,130 @@ def test_a_storage_failure_answers_5xx_so_stripe_retries(deliver, account, check
     assert answer.body["error"]["code"] == "internal_error"
     assert balance(customer.account_id) == 0
     assert processed_events() == 0
+
+
+# ------------------------------------------------------------------------------ disputed money
+
+
+@pytest.fixture
+def disputed_top_up(deliver, account, checkout, stripe_api, invoke):
+    """A customer whose 20.00 top-up (its only money) is disputed by the cardholder."""
+    customer = account()
+    checkout(customer.account_id, "20.00")
+    session = checkout_session(customer.account_id)
+    deliver(stripe_event("checkout.session.completed", session))
+    stripe_api.sessions.append(session)
+    opened = deliver(stripe_event("charge.dispute.created", dispute()))
+    assert (opened.status, opened.body["outcome"]) == (200, "flagged")
+    return customer
+
+
+def wallet_seen_by(invoke, key: str) -> dict[str, Any]:
+    answer = invoke("BillingFunction", event("wallet_get", key=key))
+    assert answer.status == 200, answer.body
+    return answer.body
+
+
+def a_request_hold(hotpath, account_id: str, usd: str) -> None:
+    inference = keys.create_key(account_id, keys.NewKey(name="ci", role="inference"))
+    now = clock.utcnow()
+    hold = Hold(
+        "req-after-dispute",
+        account_id,
+        inference.key.key_id,
+        "openai/gpt-4o-mini",
+        parse_usd(usd),
+        now,
+        now + timedelta(minutes=6),
+    )
+    hotpath.hold(hold, KeyPolicy())
+
+
+def test_a_disputed_top_up_is_held_back_so_it_cannot_be_spent(invoke, hotpath, disputed_top_up):
+    customer = disputed_top_up
+
+    # then the disputed 20.00 is no longer available, though it is still the wallet's money
+    wallet = wallet_seen_by(invoke, customer.admin_key)
+    assert (wallet["balance_usd"], wallet["available_usd"], wallet["disputed_usd"]) == (
+        "20.00",
+        "0.00",
+        "20.00",
+    )
+    # and no request can hold any of it
+    with pytest.raises(PaymentRequired):
+        a_request_hold(hotpath, customer.account_id, "0.01")
+
+
+def test_the_operator_sees_the_dispute_flag_and_the_disputed_amount(invoke, disputed_top_up):
+    customer = disputed_top_up
+
+    answer = invoke(
+        "AccountFunction",
+        event(
+            "adjustment_create",
+            key=OPERATOR_KEY,
+            body={"amount_usd": "1.00", "direction": "credit", "reason": "goodwill"},
+            path_parameters={"account_id": customer.account_id},
+        ),
+    )
+
+    assert answer.status == 201, answer.body
+    assert answer.body["account_flagged"] == "dispute dp_test_1"
+    assert answer.body["wallet"]["disputed_usd"] == "20.00"
+    assert answer.body["wallet"]["available_usd"] == "1.00"
+
+
+def test_a_dispute_won_releases_the_held_back_money(deliver, invoke, disputed_top_up):
+    customer = disputed_top_up
+
+    answer = deliver(stripe_event("charge.dispute.closed", dispute(status="won")))
+
+    assert (answer.status, answer.body["outcome"]) == (200, "dispute_won")
+    wallet = wallet_seen_by(invoke, customer.admin_key)
+    assert (wallet["balance_usd"], wallet["available_usd"], wallet["disputed_usd"]) == (
+        "20.00",
+        "20.00",
+        "0.00",
+    )
+    assert [e.kind for e in ledger(customer.account_id)] == ["topup"]
+
+
+def test_a_dispute_lost_takes_the_money_with_a_ledger_entry(deliver, invoke, disputed_top_up):
+    customer = disputed_top_up
+
+    answer = deliver(stripe_event("charge.dispute.closed", dispute(status="lost")))
+    replay = deliver(stripe_event("charge.dispute.closed", dispute(status="lost")))
+
+    assert (answer.status, answer.body["outcome"]) == (200, "dispute_lost")
+    assert replay.body["outcome"] == "already_closed"
+    wallet = wallet_seen_by(invoke, customer.admin_key)
+    assert (wallet["balance_usd"], wallet["available_usd"], wallet["disputed_usd"]) == (
+        "0.00",
+        "0.00",
+        "0.00",
+    )
+    lost = [e for e in ledger(customer.account_id) if e.kind == "dispute"]
+    assert [(int(e.amount), e.reference) for e in lost] == [(-20 * 10**9, "dp_test_1")]
+
+
+def test_a_dispute_of_money_already_spent_takes_the_available_balance_below_zero(
+    deliver, invoke, account, checkout, stripe_api, hotpath
+):
+    # given 20.00 topped up and 5.00 of it held by a request in flight
+    customer = account()
+    checkout(customer.account_id, "20.00")
+    session = checkout_session(customer.account_id)
+    deliver(stripe_event("checkout.session.completed", session))
+    stripe_api.sessions.append(session)
+    a_request_hold(hotpath, customer.account_id, "5.00")
+
+    # when the 20.00 is disputed
+    deliver(stripe_event("charge.dispute.created", dispute()))
+
+    # then what is owed shows as a negative available balance
+    wallet = wallet_seen_by(invoke, customer.admin_key)
+    assert (wallet["held_usd"], wallet["available_usd"], wallet["disputed_usd"]) == (
+        "5.00",
+        "-5.00",
+        "20.00",
+    )

@@ -19,17 +19,18 @@ session credit once, in whichever order they arrive).
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
 from pynamodb.exceptions import PutError, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
+from tollgate.errors import InternalError
 from tollgate.store.connection import connection
 from tollgate.store.errors import cancellation_codes, get_item, storage_errors
 from tollgate.store.layout import account_pk
-from tollgate.store.models import Account, LedgerEntry, Payment, ProcessedEvent, Wallet
-from tollgate.store.wallet import wallet_key
+from tollgate.store.models import Account, Dispute, LedgerEntry, Payment, ProcessedEvent, Wallet
+from tollgate.store.wallet import SNAPSHOT_ATTEMPTS, day_charges_check, wallet_key
 
 PAYMENT_PREFIX = "PAYMENT#"
 EVENT_PREFIX = "STRIPE_EVENT#"
@@ -55,6 +56,8 @@ class Written(enum.Enum):
     PAYMENT_MOVED_ON = "payment_moved_on"  # the payment is past this update (or paid): no effect
     NO_WALLET = "no_wallet"  # the account has no wallet: nothing written
     NO_ACCOUNT = "no_account"  # the account does not exist: nothing written
+    DISPUTE_CLOSED = "dispute_closed"  # the dispute was closed already: only the marker
+    CHARGES_MOVED = "charges_moved"  # a request settled meanwhile: nothing written, try again
 
 
 def payment_sk(session_id: str) -> str:
@@ -226,6 +229,7 @@ def credit_payment(
     )
 
     def write(tx: TransactWrite) -> None:
+        check(tx)
         tx.save(marker, condition=_new(marker))
         tx.update(
             Wallet(*wallet_key(account_id)),
@@ -248,25 +252,122 @@ def credit_payment(
             condition=same_payment,
         )
 
-    # PynamoDB sends puts before updates: marker 0, ledger entry 1, wallet 2, payment 3.
-    return _transact("credit_payment", write, {2: Written.NO_WALLET, 3: Written.PAYMENT_MOVED_ON})
+    # PynamoDB sends checks, then puts, then updates: the day's charges 0, marker 1, ledger
+    # entry 2, wallet 3, payment 4.
+    conditions = {0: Written.CHARGES_MOVED, 3: Written.NO_WALLET, 4: Written.PAYMENT_MOVED_ON}
+    for _ in range(SNAPSHOT_ATTEMPTS):
+        check = day_charges_check(entry)
+        written = _transact("credit_payment", write, conditions, marker=1)
+        if written is not Written.CHARGES_MOVED:
+            return written
+    raise InternalError("The wallet is busy with requests; try again.")
 
 
 # ------------------------------------------------------------------------------ disputes
 
 
-def flag_account(marker: ProcessedEvent, account_id: str, reason: str) -> Written:
-    """The event and ``Account.flagged = reason`` (the account exists), atomically."""
+DISPUTE_PREFIX = "DISPUTE#"
+DISPUTE_SK = "DISPUTE"
+
+
+def get_dispute(dispute_id: str) -> Dispute | None:
+    return get_item(Dispute, f"{DISPUTE_PREFIX}{dispute_id}", DISPUTE_SK)
+
+
+def open_dispute(
+    marker: ProcessedEvent, account_id: str, dispute_id: str, amount: int, *, now: datetime
+) -> Written:
+    """ONE transaction: the event, ``Account.flagged`` (the account exists), the dispute
+    (``open``, new) and ``amount`` moved from the wallet's balance to ``disputed``, so it can
+    be neither spent nor debited until the dispute closes. The balance may go below zero when
+    the disputed money was spent already: what is owed then blocks new requests."""
+    dispute = Dispute(
+        f"{DISPUTE_PREFIX}{dispute_id}",
+        DISPUTE_SK,
+        dispute_id=dispute_id,
+        account_id=account_id,
+        amount=amount,
+        status="open",
+        created_at=now,
+        updated_at=now,
+    )
 
     def write(tx: TransactWrite) -> None:
         tx.save(marker, condition=_new(marker))
+        tx.save(dispute, condition=Dispute.pk.does_not_exist())
         tx.update(
             Account(account_pk(account_id), PROFILE_SK),
-            actions=[Account.flagged.set(reason)],
+            actions=[Account.flagged.set(f"dispute {dispute_id}")],
+            condition=Account.pk.exists(),
+        )
+        tx.update(
+            Wallet(*wallet_key(account_id)),
+            actions=[
+                Wallet.balance.add(-amount),
+                Wallet.disputed.add(amount),
+                Wallet.updated_at.set(now),
+            ],
+            condition=Wallet.pk.exists(),
+        )
+
+    # Puts, then updates: marker 0, dispute 1, account 2, wallet 3.
+    return _transact(
+        "open_dispute",
+        write,
+        {1: Written.DISPUTE_CLOSED, 2: Written.NO_ACCOUNT, 3: Written.NO_ACCOUNT},
+    )
+
+
+def close_dispute(
+    marker: ProcessedEvent, dispute: Dispute, *, won: bool, entry: LedgerEntry | None, now: datetime
+) -> Written:
+    """ONE transaction: the event, the open dispute moved to won or lost, and its amount out of
+    ``disputed``: back to the balance when won; when lost, gone, with ``entry`` (the negative
+    ``dispute`` ledger entry, which records the day's charges before it) in the ledger."""
+    amount, account_id = int(dispute.amount), dispute.account_id
+    check: Callable[[TransactWrite], None] | None = None
+
+    def write(tx: TransactWrite) -> None:
+        if check is not None:
+            check(tx)
+        tx.save(marker, condition=_new(marker))
+        if entry is not None:
+            tx.save(entry, condition=LedgerEntry.pk.does_not_exist())
+        tx.update(
+            Wallet(*wallet_key(account_id)),
+            actions=[
+                Wallet.disputed.add(-amount),
+                *([Wallet.balance.add(amount)] if won else []),
+                Wallet.updated_at.set(now),
+            ],
+            condition=Wallet.pk.exists(),
+        )
+        tx.update(
+            Dispute(dispute.pk, dispute.sk),
+            actions=[
+                Dispute.status.set("won" if won else "lost"),
+                Dispute.updated_at.set(now),
+            ],
+            condition=Dispute.status == "open",
+        )
+        tx.update(
+            Account(account_pk(account_id), PROFILE_SK),
+            actions=[
+                Account.flagged.set(f"dispute {dispute.dispute_id} {'won' if won else 'lost'}")
+            ],
             condition=Account.pk.exists(),
         )
 
-    return _transact("flag_account", write, {1: Written.NO_ACCOUNT})
+    if entry is None:  # marker 0, wallet 1, dispute 2, account 3
+        return _transact("close_dispute", write, {2: Written.DISPUTE_CLOSED})
+    # the day's charges 0, marker 1, entry 2, wallet 3, dispute 4, account 5
+    conditions = {0: Written.CHARGES_MOVED, 4: Written.DISPUTE_CLOSED}
+    for _ in range(SNAPSHOT_ATTEMPTS):
+        check = day_charges_check(entry)
+        written = _transact("close_dispute", write, conditions, marker=1)
+        if written is not Written.CHARGES_MOVED:
+            return written
+    raise InternalError("The wallet is busy with requests; try again.")
 
 
 # ------------------------------------------------------------------------------ plumbing
@@ -276,10 +377,12 @@ def _new(marker: ProcessedEvent):
     return ProcessedEvent.pk.does_not_exist()
 
 
-def _transact(operation: str, write, conditions: dict[int, Written] | None = None) -> Written:
-    """Run one transaction whose item 0 is the event marker. A failed condition on the marker
-    means the event was processed already (it wins over any other failed condition); on item
-    N, ``conditions[N]``. Anything else is an InternalError (storage_errors).
+def _transact(
+    operation: str, write, conditions: dict[int, Written] | None = None, *, marker: int = 0
+) -> Written:
+    """Run one transaction whose item ``marker`` is the event marker. A failed condition on the
+    marker means the event was processed already (it wins over any other failed condition); on
+    item N, ``conditions[N]``. Anything else is an InternalError (storage_errors).
 
     Item numbers are those of the request PynamoDB sends, which groups the items by kind
     (condition checks, deletes, puts, updates), each group in the order it was added: the
@@ -290,7 +393,7 @@ def _transact(operation: str, write, conditions: dict[int, Written] | None = Non
                 write(tx)
         except TransactWriteError as error:
             codes = cancellation_codes(error)
-            if codes and codes[0] == "ConditionalCheckFailed":
+            if marker < len(codes) and codes[marker] == "ConditionalCheckFailed":
                 return Written.DUPLICATE
             for index, written in (conditions or {}).items():
                 if index < len(codes) and codes[index] == "ConditionalCheckFailed":
