@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, urlparse
 import boto3
 import pytest
 import stripe
+from aws_lambda_powertools.utilities import parameters
 
 import functions.payment_webhook.app as webhook_app
 from devstack.lambda_runtime import LambdaContext
@@ -454,6 +455,24 @@ def test_a_base64_encoded_body_is_verified_on_its_decoded_bytes(deliver, account
 
     assert (answer.status, answer.body["outcome"]) == (200, "credited")
     assert balance(customer.account_id) == 20 * 10**9
+
+
+def test_while_the_signing_secret_rolls_both_secrets_verify(deliver, account, checkout):
+    # given the operator put the new signing secret beside the old one, comma-separated
+    boto3.client("secretsmanager", region_name=get_settings().region).put_secret_value(
+        SecretId=get_settings().stripe_webhook_secret,
+        SecretString=f"{WEBHOOK_SECRET}, whsec_new",
+    )
+    parameters.clear_caches()
+    customer = account()
+    checkout(customer.account_id)
+    completed = stripe_event("checkout.session.completed", checkout_session(customer.account_id))
+
+    # when Stripe signs with the new one
+    answer = deliver(completed, secret="whsec_new")
+
+    # then it is verified and credited
+    assert (answer.status, answer.body["outcome"]) == (200, "credited")
 
 
 # ------------------------------------------------------------------------------ rejected
