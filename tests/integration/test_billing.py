@@ -20,6 +20,7 @@ from tollgate.errors import NotFound
 from tollgate.key_policy import KeyPolicy
 from tollgate.settings import get_settings
 from tollgate.store import payments as payment_store
+from tollgate.store import wallet as wallet_store
 from tollgate.store.billing import list_ledger
 from tollgate.store.hotpath import Hold, UsageRecord
 from tollgate.store.layout import account_pk
@@ -255,6 +256,38 @@ def test_the_running_balance_is_the_same_in_the_csv(
     assert [(r["kind"], r["amount_usd"], r["balance_after_usd"]) for r in rows] == (
         a_day_with_charges_around_two_top_ups
     )
+
+
+def test_a_charge_settling_while_a_credit_is_written_is_placed_before_it(
+    invoke, customer, proxy_path, monkeypatch
+):
+    # given 5.00 and a request in flight, which settles 1.00 just after a credit of 20.00 has
+    # read the day's charges and before its transaction is written
+    hold, settle = proxy_path
+    credit(customer.account_id, "5.00", NOW - timedelta(days=1))
+    in_flight = hold(customer.account_id, USD("2.00"), "req-1", NOW)
+    real_check = wallet_store.day_charges_check
+    settled: list[bool] = []
+
+    def settle_in_between(entry):
+        check = real_check(entry)
+        if not settled:
+            settle(in_flight, USD("1.00"))
+            settled.append(True)
+        return check
+
+    monkeypatch.setattr(wallet_store, "day_charges_check", settle_in_between)
+
+    # when the credit is written
+    credit(customer.account_id, "20.00", NOW + timedelta(hours=1), "topup", "top-up")
+
+    # then it was tried again and counts the charge that came first
+    rows = call(invoke, "wallet_ledger", customer.admin_key).body["data"]
+    assert [(e["kind"], e["amount_usd"], e["balance_after_usd"]) for e in rows] == [
+        ("charge", "-1.00", "24.00"),
+        ("topup", "20.00", "24.00"),
+        ("adjustment", "5.00", "5.00"),
+    ]
 
 
 def test_a_cursor_of_another_account_is_refused(invoke, customer, new_account):
