@@ -99,7 +99,7 @@ class StripeEvent:
 class WebhookResult:
     """What processing an event did: ``outcome`` is one of credited, already_credited,
     processing, failed, expired, mismatch, unknown_session, unknown_account, unattributed,
-    flagged, ignored, duplicate."""
+    flagged, dispute_won, dispute_lost, already_closed, ignored, duplicate."""
 
     event_id: str
     event_type: str
@@ -429,7 +429,7 @@ def _dispute_created(event: StripeEvent, context: _Context) -> str:
         return "duplicate"
     if written is Written.NO_ACCOUNT:
         return _unattributed(event, context, "dispute names an account that does not exist")
-    if written is Written.DISPUTE_CLOSED:  # the same dispute, seen under another event id
+    if written is Written.DISPUTE_MOVED_ON:  # the same dispute, seen under another event id
         return _ignore(event, context)
     logger.warning("payment disputed; account flagged, amount held back", extra=log)
     metrics.add_metric(name="PaymentsDisputed", unit="Count", value=1)
@@ -487,7 +487,7 @@ def _dispute_closed(event: StripeEvent, context: _Context) -> str:
     written = store.close_dispute(marker, found, won=won, entry=entry, now=context.now)
     if written is Written.DUPLICATE:
         return "duplicate"
-    if written is Written.DISPUTE_CLOSED:
+    if written is Written.DISPUTE_MOVED_ON:
         return "duplicate" if _ignore(event, context) == "duplicate" else "already_closed"
     outcome = "dispute_won" if won else "dispute_lost"
     _audit(

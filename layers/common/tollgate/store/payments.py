@@ -1,10 +1,13 @@
-"""Payments and processed Stripe events in WalletTable; the dispute flag in KeysTable.
+"""Payments, disputes and processed Stripe events in WalletTable; the dispute flag in
+KeysTable.
 
 Items:
 - payment ``ACCOUNT#<id> · PAYMENT#<checkout session id>`` (``Payment``): written ``open`` when
   checkout creates the session, then moved on by the webhook (which never creates one):
   ``processing`` (an async method is pending), ``paid`` (credited), ``failed``, ``expired``
   or ``mismatch`` (never credited);
+- dispute ``DISPUTE#<dispute id> · DISPUTE`` (``Dispute``): ``open`` while its amount is held
+  back in the wallet's ``disputed``, then ``won`` or ``lost``;
 - processed event ``STRIPE_EVENT#<event id> · EVENT`` (``ProcessedEvent``, TTL 90 days): a
   webhook event already handled. Every webhook write carries this marker with the condition
   that it does not exist yet, in the same transaction as its effect, so a replayed or
@@ -56,7 +59,7 @@ class Written(enum.Enum):
     PAYMENT_MOVED_ON = "payment_moved_on"  # the payment is past this update (or paid): no effect
     NO_WALLET = "no_wallet"  # the account has no wallet: nothing written
     NO_ACCOUNT = "no_account"  # the account does not exist: nothing written
-    DISPUTE_CLOSED = "dispute_closed"  # the dispute was closed already: only the marker
+    DISPUTE_MOVED_ON = "dispute_moved_on"  # the dispute is past this step: only the marker
     CHARGES_MOVED = "charges_moved"  # a request settled meanwhile: nothing written, try again
 
 
@@ -314,7 +317,7 @@ def open_dispute(
     return _transact(
         "open_dispute",
         write,
-        {1: Written.DISPUTE_CLOSED, 2: Written.NO_ACCOUNT, 3: Written.NO_ACCOUNT},
+        {1: Written.DISPUTE_MOVED_ON, 2: Written.NO_ACCOUNT, 3: Written.NO_ACCOUNT},
     )
 
 
@@ -359,9 +362,9 @@ def close_dispute(
         )
 
     if entry is None:  # marker 0, wallet 1, dispute 2, account 3
-        return _transact("close_dispute", write, {2: Written.DISPUTE_CLOSED})
+        return _transact("close_dispute", write, {2: Written.DISPUTE_MOVED_ON})
     # the day's charges 0, marker 1, entry 2, wallet 3, dispute 4, account 5
-    conditions = {0: Written.CHARGES_MOVED, 4: Written.DISPUTE_CLOSED}
+    conditions = {0: Written.CHARGES_MOVED, 4: Written.DISPUTE_MOVED_ON}
     for _ in range(SNAPSHOT_ATTEMPTS):
         check = day_charges_check(entry)
         written = _transact("close_dispute", write, conditions, marker=1)
