@@ -9,6 +9,7 @@ import secrets
 from devstack.template import LocalNames, Template, resolve
 
 STACK = "tollgate-local"
+STRIPE_TEST_API_KEY = "sk_test_devstack"  # what devstack's Stripe stand-in accepts
 REGION = "us-east-1"
 
 # The process-wide settings every local function shares: fake credentials so that nothing can
@@ -46,7 +47,6 @@ def development_secrets(
     return {
         "OperatorKeySecret": hashlib.sha256(operator_key.encode()).hexdigest(),
         "ProviderKeysSecret": json.dumps(provider_keys),
-        "StripeSecret": json.dumps(
-            {"api_key": "sk_test_devstack", "webhook_secret": stripe_webhook_secret}
-        ),
+        "StripeApiKeySecret": STRIPE_TEST_API_KEY,
+        "StripeWebhookSecret": stripe_webhook_secret,
     }

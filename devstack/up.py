@@ -109,9 +109,7 @@ def start_stack(*, port: int, aws_port: int, state_dir: Path) -> Stack:
         stripe_webhook_secret=webhook_secret,
     )
     # The Stripe stand-in, with the secret's test key; webhooks go to the API once it runs.
-    stripe = start_stripe_standin(
-        json.loads(secret_values["StripeSecret"])["api_key"], webhook_secret
-    )
+    stripe = start_stripe_standin(secret_values["StripeApiKeySecret"], webhook_secret)
     environment = {
         **stack.BASE_ENVIRONMENT,
         "AWS_ENDPOINT_URL": aws_url,

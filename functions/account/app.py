@@ -36,9 +36,14 @@ def create_account():
 @app.post("/operator/accounts/<account_id>/adjustments")
 def adjust_wallet(account_id: str):
     api.principal(app, OPERATOR, settings)
-    adjustment = billing.parse_adjustment(api.json_body(app))
+    adjustment = billing.parse_adjustment(api.json_body(app), settings)
     entry, wallet = billing.adjust_wallet(account_id, adjustment)
-    view = billing.adjustment_view(entry, wallet, adjustment.direction)
+    view = billing.adjustment_view(
+        entry,
+        wallet,
+        adjustment.direction,
+        account_flagged=billing.account_flag(account_id),
+    )
     audit.record(
         account_id,
         actor=audit.OPERATOR_ACTOR,

@@ -24,7 +24,8 @@ EXPECTED_GRANTS = {
         ("dynamodb:PutItem", TABLE.format("KeysTable")),  # account, email guard, admin key
         ("dynamodb:PutItem", TABLE.format("WalletTable")),  # wallet at zero, adjustment entry
         ("dynamodb:UpdateItem", TABLE.format("WalletTable")),  # adjustment: conditional balance
-        ("dynamodb:GetItem", TABLE.format("WalletTable")),  # the wallet after an adjustment
+        ("dynamodb:GetItem", TABLE.format("WalletTable")),  # the wallet, the day's charges
+        ("dynamodb:ConditionCheckItem", TABLE.format("WalletTable")),  # day's charges unchanged
         ("dynamodb:PutItem", TABLE.format("AuditTable")),  # audit events (conditional)
         ("dynamodb:Query", TABLE.format("AuditTable")),  # the chain's head, to append
         ("secretsmanager:GetSecretValue", "tollgate/dev/operator-key-digest"),
@@ -39,7 +40,7 @@ EXPECTED_GRANTS = {
         ("dynamodb:GetItem", TABLE.format("WalletTable")),  # wallet, one payment
         ("dynamodb:Query", TABLE.format("WalletTable")),  # ledger pages, payments
         ("dynamodb:PutItem", TABLE.format("WalletTable")),  # the open payment of a checkout
-        ("secretsmanager:GetSecretValue", "tollgate/dev/stripe"),  # the Stripe API key
+        ("secretsmanager:GetSecretValue", "tollgate/dev/stripe-api-key"),  # Checkout Sessions
     },
     "ProxyFunction": {
         ("dynamodb:GetItem", TABLE.format("KeysTable")),  # the key behind a presented secret
@@ -57,11 +58,13 @@ EXPECTED_GRANTS = {
         ("dynamodb:GetItem", TABLE.format("WalletTable")),  # event processed?, the payment
         ("dynamodb:PutItem", TABLE.format("WalletTable")),  # event marker, ledger entry
         ("dynamodb:UpdateItem", TABLE.format("WalletTable")),  # balance, payment status
+        ("dynamodb:ConditionCheckItem", TABLE.format("WalletTable")),  # day's charges unchanged
         ("dynamodb:UpdateItem", TABLE.format("KeysTable")),  # dispute flag on the account
         ("dynamodb:PutItem", TABLE.format("AuditTable")),  # wallet.credited, payment.disputed
         ("dynamodb:Query", TABLE.format("AuditTable")),  # the previous event, for the chain
         AUDIT_KEY,  # signs its audit events
-        ("secretsmanager:GetSecretValue", "tollgate/dev/stripe"),
+        ("secretsmanager:GetSecretValue", "tollgate/dev/stripe-webhook-secret"),  # signatures
+        ("secretsmanager:GetSecretValue", "tollgate/dev/stripe-api-key"),  # receipts, disputes
     },
     "UsageFunction": {
         ("dynamodb:GetItem", TABLE.format("KeysTable")),  # the admin key behind a secret
@@ -303,3 +306,28 @@ def test_audit_writers_may_read_only_the_chain_head(logical_id):
             "StringEquals": {"dynamodb:Select": "SPECIFIC_ATTRIBUTES"},
         }
     ]
+
+
+def test_only_the_webhook_function_may_read_the_stripe_signing_secret():
+    # the signing secret is what makes a webhook event credit a wallet: a customer-facing
+    # function that could read it could forge credits
+    signing_secret = "tollgate/dev/stripe-webhook-secret"
+    readers = {
+        logical_id
+        for logical_id in TEMPLATE.functions()
+        if any(resource == signing_secret for _, resource in grants(logical_id))
+    }
+
+    assert readers == {"PaymentWebhookFunction"}
+    assert ("secretsmanager:GetSecretValue", signing_secret) not in grants("BillingFunction")
+
+
+def test_only_the_functions_that_call_stripe_may_read_its_api_key():
+    api_key = "tollgate/dev/stripe-api-key"
+    readers = {
+        logical_id
+        for logical_id in TEMPLATE.functions()
+        if any(resource == api_key for _, resource in grants(logical_id))
+    }
+
+    assert readers == {"BillingFunction", "PaymentWebhookFunction"}

@@ -190,7 +190,13 @@ def emitted_metrics() -> set[str]:
 
 def test_every_alarm_watches_a_metric_the_code_emits_under_its_service():
     alarms = TEMPLATE.of_type("AWS::CloudWatch::Alarm")
-    assert {"ArchiveFailuresAlarm", "ArchiveBacklogAlarm", "OrphanedHoldsAlarm"} <= set(alarms)
+    assert {
+        "ArchiveFailuresAlarm",
+        "ArchiveBacklogAlarm",
+        "OrphanedHoldsAlarm",
+        "WebhookFailuresAlarm",
+        "UnknownSessionPaymentsAlarm",
+    } <= set(alarms)
     emitted = emitted_metrics()
     environment = TEMPLATE.document["Globals"]["Function"]["Environment"]["Variables"]
     for name, alarm in alarms.items():

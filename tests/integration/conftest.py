@@ -52,7 +52,8 @@ def aws() -> Iterator[None]:
 
 def assert_every_ledger_adds_up() -> None:
     """The money invariant, checked after every test for every account in WalletTable: the
-    sum of an account's ledger entries equals its wallet's balance plus what it holds."""
+    sum of an account's ledger entries equals its wallet's balance plus what it holds (for
+    requests in flight, and back while a payment is disputed)."""
     table = boto3.resource("dynamodb", region_name=NAMES.region).Table(NAMES.ref("WalletTable"))
     wallets: dict[str, int] = {}
     ledgers: dict[str, int] = {}
@@ -61,7 +62,9 @@ def assert_every_ledger_adds_up() -> None:
         page = table.scan(**scan)
         for item in page["Items"]:
             if item["sk"] == "WALLET":
-                wallets[item["pk"]] = int(item.get("balance", 0)) + int(item.get("held", 0))
+                wallets[item["pk"]] = sum(
+                    int(item.get(part, 0)) for part in ("balance", "held", "disputed")
+                )
             elif item["sk"].startswith("LEDGER#"):
                 ledgers[item["pk"]] = ledgers.get(item["pk"], 0) + int(item["amount"])
         if "LastEvaluatedKey" not in page:

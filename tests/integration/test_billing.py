@@ -20,6 +20,7 @@ from tollgate.errors import NotFound
 from tollgate.key_policy import KeyPolicy
 from tollgate.settings import get_settings
 from tollgate.store import payments as payment_store
+from tollgate.store import wallet as wallet_store
 from tollgate.store.billing import list_ledger
 from tollgate.store.hotpath import Hold, UsageRecord
 from tollgate.store.layout import account_pk
@@ -72,6 +73,7 @@ def test_a_new_wallet_is_empty(invoke, customer):
         "account_id": customer.account_id,
         "balance_usd": "0.00",
         "held_usd": "0.00",
+        "disputed_usd": "0.00",
         "available_usd": "0.00",
         "currency": "usd",
     }
@@ -195,6 +197,97 @@ def test_a_later_ledger_page_continues_the_running_balance(invoke, customer):
     pages = [[e["balance_after_usd"] for e in p.body["data"]] for p in (first, second, third)]
     assert pages == [["31.00", "15.00"], ["7.00", "3.00"], ["1.00"]]
     assert third.body["has_more"] is False
+
+
+@pytest.fixture
+def a_day_with_charges_around_two_top_ups(customer, proxy_path):
+    """5.00 the day before; then, on one UTC day, 1.00 charged at 10:00, a 20.00 top-up at
+    12:00, 0.50 charged at 14:00, a 3.00 top-up at 15:00 and 0.25 charged at 16:00. The
+    day's three charges are one ledger entry."""
+    hold, settle = proxy_path
+    at = NOW.replace(hour=0)
+    credit(customer.account_id, "5.00", at - timedelta(hours=12), reason="welcome")
+    settle(hold(customer.account_id, USD("2.00"), "req-1", at + timedelta(hours=10)), USD("1.00"))
+    credit(customer.account_id, "20.00", at + timedelta(hours=12), "topup", "top-up")
+    settle(hold(customer.account_id, USD("2.00"), "req-2", at + timedelta(hours=14)), USD("0.50"))
+    credit(customer.account_id, "3.00", at + timedelta(hours=15), "topup", "top-up")
+    settle(hold(customer.account_id, USD("2.00"), "req-3", at + timedelta(hours=16)), USD("0.25"))
+    # the true balance after each entry, newest first: the day's charge entry stands for the
+    # day's charges so far, so the balance after it is the balance after the last of them
+    return [
+        ("charge", "-1.75", "26.25"),
+        ("topup", "3.00", "26.50"),
+        ("topup", "20.00", "24.00"),
+        ("adjustment", "5.00", "5.00"),
+    ]
+
+
+def test_the_running_balance_is_the_true_balance_after_each_entry_around_a_days_charges(
+    invoke, customer, a_day_with_charges_around_two_top_ups
+):
+    answer = call(invoke, "wallet_ledger", customer.admin_key)
+
+    rows = [(e["kind"], e["amount_usd"], e["balance_after_usd"]) for e in answer.body["data"]]
+    assert rows == a_day_with_charges_around_two_top_ups
+
+
+def test_the_running_balance_is_the_same_across_pages_of_one_entry(
+    invoke, customer, a_day_with_charges_around_two_top_ups
+):
+    rows, cursor = [], None
+    for _ in range(4):
+        query = {"limit": "1", **({"cursor": cursor} if cursor else {})}
+        page = call(invoke, "wallet_ledger", customer.admin_key, query=query).body
+        rows += [(e["kind"], e["amount_usd"], e["balance_after_usd"]) for e in page["data"]]
+        cursor = page["next_cursor"]
+
+    assert rows == a_day_with_charges_around_two_top_ups
+
+
+def test_the_running_balance_is_the_same_in_the_csv(
+    customer, a_day_with_charges_around_two_top_ups
+):
+    result = handle(
+        "BillingFunction",
+        event("wallet_ledger_csv", key=customer.admin_key, query={"format": "csv"}),
+    )
+
+    rows = list(csv.DictReader(io.StringIO(result["body"])))
+    assert [(r["kind"], r["amount_usd"], r["balance_after_usd"]) for r in rows] == (
+        a_day_with_charges_around_two_top_ups
+    )
+
+
+def test_a_charge_settling_while_a_credit_is_written_is_placed_before_it(
+    invoke, customer, proxy_path, monkeypatch
+):
+    # given 5.00 and a request in flight, which settles 1.00 just after a credit of 20.00 has
+    # read the day's charges and before its transaction is written
+    hold, settle = proxy_path
+    credit(customer.account_id, "5.00", NOW - timedelta(days=1))
+    in_flight = hold(customer.account_id, USD("2.00"), "req-1", NOW)
+    real_check = wallet_store.day_charges_check
+    settled: list[bool] = []
+
+    def settle_in_between(entry):
+        check = real_check(entry)
+        if not settled:
+            settle(in_flight, USD("1.00"))
+            settled.append(True)
+        return check
+
+    monkeypatch.setattr(wallet_store, "day_charges_check", settle_in_between)
+
+    # when the credit is written
+    credit(customer.account_id, "20.00", NOW + timedelta(hours=1), "topup", "top-up")
+
+    # then it was tried again and counts the charge that came first
+    rows = call(invoke, "wallet_ledger", customer.admin_key).body["data"]
+    assert [(e["kind"], e["amount_usd"], e["balance_after_usd"]) for e in rows] == [
+        ("charge", "-1.00", "24.00"),
+        ("topup", "20.00", "24.00"),
+        ("adjustment", "5.00", "5.00"),
+    ]
 
 
 def test_a_cursor_of_another_account_is_refused(invoke, customer, new_account):
@@ -526,3 +619,44 @@ def test_only_the_operator_may_adjust_a_wallet(invoke, customer):
 
     assert answer.status == 403
     assert call(invoke, "wallet_get", customer.admin_key).body["balance_usd"] == "0.00"
+
+
+@pytest.mark.parametrize(
+    "amount", ["999999999999999", "100000.01", " 5.00", "5.00 ", "\t5.00"], ids=repr
+)
+def test_an_adjustment_above_the_maximum_or_with_surrounding_spaces_is_refused(
+    invoke, customer, amount
+):
+    # given the template's default operator-adjustment maximum of 100000 USD
+    # when the operator credits more than that, or an amount padded with spaces
+    answer = adjust(
+        invoke, customer.account_id, {"amount_usd": amount, "direction": "credit", "reason": "x"}
+    )
+
+    # then it is refused naming the field, and the wallet is untouched
+    assert answer.status == 400
+    assert answer.body["error"]["param"] == "amount_usd"
+    assert call(invoke, "wallet_get", customer.admin_key).body["balance_usd"] == "0.00"
+
+
+def test_an_adjustment_of_exactly_the_maximum_is_accepted(invoke, customer):
+    answer = adjust(
+        invoke,
+        customer.account_id,
+        {"amount_usd": "100000.00", "direction": "credit", "reason": "large prepayment"},
+    )
+
+    assert answer.status == 201, answer.body
+
+
+@pytest.mark.parametrize("amount", [" 20.00", "20.00 ", "\n20.00", "999999999999999"], ids=repr)
+def test_checkout_refuses_an_amount_with_spaces_or_far_above_the_maximum(
+    invoke, customer, standin, amount
+):
+    sessions = len(standin.app.sessions)
+
+    answer = call(invoke, "wallet_checkout", customer.admin_key, body={"amount_usd": amount})
+
+    assert answer.status == 400
+    assert answer.body["error"]["param"] == "amount_usd"
+    assert len(standin.app.sessions) == sessions

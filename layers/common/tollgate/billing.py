@@ -8,22 +8,25 @@ The ledger and its running balance
 Every movement of money is a ledger entry: ``topup`` (a Stripe payment credited by the
 webhook), ``adjustment`` (the operator's credit or debit, signed) and ``charge``. Charges are
 not one entry per request: the proxy's settle transaction adds each request's charge to one
-entry per UTC day (``LEDGER#<date>#charges``, created with that day's first charge), so a
-``charge`` entry is the day's charges so far. It sorts before the other entries of its day.
+entry per UTC day (``LEDGER#<date>T24:00:00#charges``, created with that day's first charge),
+so a ``charge`` entry is the day's charges so far. It is keyed at the end of its day, so it
+sorts after the day's other entries: "after" a day's charge entry means after the day's latest
+charge. Every other entry records the day's charges made before it (``charges_before``, read
+and checked unchanged in the transaction that writes it), so the charges of a day can be
+placed around its top-ups and adjustments.
 
 Holds (money reserved for in-flight requests) move money from ``balance`` to ``held`` without
 a ledger entry; only the settled charge is written. So at any moment the sum of all ledger
 entries equals ``balance + held``, and the running balance shown with each entry,
-``balance_after_usd``, is that sum up to and including the entry, in listing order::
+``balance_after_usd``, is the wallet's true funds right after the entry. ``RunningBalance``
+walks newest first from ``balance + held``: after a day's charge entry, the funds are those
+after the newer entries minus their amounts; after a top-up or adjustment, they are that minus
+the day's charges made after it (the day's total less its ``charges_before``).
 
-    balance_after(newest entry) = balance + held
-    balance_after(next older)   = balance_after(newer) - amount(newer)
-
-For a later page, ``balance + held`` minus the sum of every entry newer than the page's first
-entry is where the page starts (one Query reading only amounts). Within a day the rolled-up
-charge entry sits before that day's top-ups and adjustments, so the figures inside a day follow
-that order; the figure at each day's boundary is exact. A request settling between the wallet
-read and the ledger read can make the newest figure lag by that one charge.
+A later page is walked from the wallet through every entry newer than the page (one Query
+reading only key, kind and amounts); a CSV export carries one walk across its pages. A request
+settling between the wallet read and the ledger read can make the newest figure lag by that
+one charge.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from tollgate.money import NANOS_PER_USD, MoneyError, format_usd, parse_usd
 from tollgate.observability import logger
 from tollgate.settings import Settings
 from tollgate.store import billing as store
+from tollgate.store import keys as key_store
 from tollgate.store import payments as payment_store
 from tollgate.store import wallet as wallet_store
 from tollgate.store.models import LedgerEntry, Payment, Wallet
@@ -65,7 +69,7 @@ DIRECTIONS = ("credit", "debit")
 NANOS_PER_CENT = NANOS_PER_USD // 100
 STRIPE_TIMEOUT_SECONDS = 10
 STRIPE_RETRIES = 2
-_CENTS = re.compile(r"-?[0-9]+(?:\.[0-9]{1,2})?")
+_CENTS = re.compile(r"[0-9]+(?:\.[0-9]{1,2})?")
 
 
 # ------------------------------------------------------------------------------ wallet
@@ -78,16 +82,22 @@ def get_wallet(account_id: str) -> Wallet:
     return found
 
 
+def wallet_funds(wallet: Wallet) -> int:
+    """The wallet's money, what its ledger sums to: available + held + disputed."""
+    return int(wallet.balance or 0) + int(wallet.held or 0) + int(wallet.disputed or 0)
+
+
 def wallet_view(wallet: Wallet) -> dict[str, Any]:
-    """The wallet's money (what its ledger sums to), the part held for requests in flight, and
-    the rest, available to new requests. (Stored, ``balance`` is already net of holds.)"""
-    available, held = int(wallet.balance or 0), int(wallet.held or 0)
+    """The wallet's money (what its ledger sums to), the part held for requests in flight, the
+    part held back while a payment is disputed, and the rest, available to new requests (below
+    zero when disputed money was spent already). Stored, ``balance`` is the available part."""
     return {
         "object": "wallet",
         "account_id": wallet.account_id,
-        "balance_usd": format_usd(available + held),
-        "held_usd": format_usd(held),
-        "available_usd": format_usd(available),
+        "balance_usd": format_usd(wallet_funds(wallet)),
+        "held_usd": format_usd(int(wallet.held or 0)),
+        "disputed_usd": format_usd(int(wallet.disputed or 0)),
+        "available_usd": format_usd(int(wallet.balance or 0)),
         "currency": CURRENCY,
     }
 
@@ -101,14 +111,38 @@ class LedgerRow:
     balance_after: int  # nano-USD: balance + held right after this entry
 
 
+class RunningBalance:
+    """Walks the ledger newest first, from the funds after the newest entry, giving each entry
+    the funds right after it (see the module docstring); it carries on across pages."""
+
+    def __init__(self, funds_after_newest: int) -> None:
+        self.funds = funds_after_newest  # right after the last entry walked
+        self.day: str | None = None
+        self.day_charges = 0  # the walked day's charges made before that point
+
+    def rows(self, entries: Sequence[LedgerEntry]) -> list[LedgerRow]:
+        return [self._row(entry) for entry in entries]
+
+    def _row(self, entry: LedgerEntry) -> LedgerRow:
+        day = entry.sk.removeprefix(store.LEDGER_PREFIX)[:10]
+        if day != self.day:  # the previous day's remaining charges came before this entry
+            self.funds -= self.day_charges
+            self.day, self.day_charges = day, 0
+        if entry.kind == "charge":  # the day's charges, all made before the end of its day
+            self.day_charges += int(entry.amount)
+            return LedgerRow(entry, self.funds)
+        before = self.day_charges if entry.charges_before is None else int(entry.charges_before)
+        self.funds -= self.day_charges - before  # the charges made after this entry
+        self.day_charges = before
+        row = LedgerRow(entry, self.funds)
+        self.funds -= int(entry.amount)
+        return row
+
+
 def running_balances(entries: Sequence[LedgerEntry], funds_after_first: int) -> list[LedgerRow]:
     """Each entry (newest first) with the funds right after it; ``funds_after_first`` is the
     figure after the first (newest) entry of the list."""
-    rows, funds = [], funds_after_first
-    for entry in entries:
-        rows.append(LedgerRow(entry, funds))
-        funds -= int(entry.amount)
-    return rows
+    return RunningBalance(funds_after_first).rows(entries)
 
 
 def ledger_format(value: str | None) -> str:
@@ -120,12 +154,23 @@ def ledger_page(
     account_id: str, *, limit: int | None = None, cursor: str | None = None
 ) -> tuple[list[LedgerRow], str | None]:
     """One page of the ledger, newest first, each entry with its running balance."""
-    wallet = get_wallet(account_id)
+    rows, next_cursor, _ = _ledger_page(account_id, limit=limit, cursor=cursor, walk=None)
+    return rows, next_cursor
+
+
+def _ledger_page(
+    account_id: str, *, limit: int | None, cursor: str | None, walk: RunningBalance | None
+) -> tuple[list[LedgerRow], str | None, RunningBalance]:
+    """A page and the walk that continues after it. Without ``walk``, one starts from the
+    wallet (balance + held is the funds after the newest entry) and, for a later page, walks
+    the entries newer than the page first."""
+    fresh = walk is None
+    if walk is None:
+        walk = RunningBalance(wallet_funds(get_wallet(account_id)))
     entries, next_cursor = store.list_ledger(account_id, limit=limit, cursor=cursor)
-    funds = int(wallet.balance or 0) + int(wallet.held or 0)
-    if cursor and entries:
-        funds -= store.sum_ledger_after(account_id, entries[0].sk)
-    return running_balances(entries, funds), next_cursor
+    if fresh and cursor and entries:
+        walk.rows(store.ledger_newer_than(account_id, entries[0].sk))
+    return walk.rows(entries), next_cursor, walk
 
 
 def ledger_export(
@@ -134,9 +179,9 @@ def ledger_export(
     """The ledger for a CSV export: every entry (from ``cursor`` on), at most MAX_CSV_ROWS;
     the cursor returned continues a longer ledger."""
     rows: list[LedgerRow] = []
-    next_cursor = cursor
+    next_cursor, walk = cursor, None
     while True:
-        page, next_cursor = ledger_page(account_id, limit=100, cursor=next_cursor)
+        page, next_cursor, walk = _ledger_page(account_id, limit=100, cursor=next_cursor, walk=walk)
         rows.extend(page)
         if next_cursor is None or len(rows) >= MAX_CSV_ROWS:
             return rows, next_cursor
@@ -178,34 +223,39 @@ def parse_checkout_amount(body: Mapping[str, Any], settings: Settings) -> int:
     at most 2 decimals, between the operator's minimum and maximum."""
     reject_unknown_fields(body, ("amount_usd",))
     low, high = parse_usd(settings.checkout_min_usd), parse_usd(settings.checkout_max_usd)
+    return _amount_field(body, low, high, example="20.00", cents_only=True)
+
+
+def _amount_field(
+    body: Mapping[str, Any], low: int, high: int, *, example: str, cents_only: bool
+) -> int:
+    """``amount_usd`` in nano-USD, between ``low`` and ``high``: a decimal string exactly as
+    written (no sign, no surrounding spaces) or a whole number; BadRequest naming the field."""
     bounds = f"between {format_usd(low)} and {format_usd(high)} USD"
     value = body.get("amount_usd")
-    if value is None:
-        raise BadRequest(
-            f"'amount_usd' is required, a decimal string {bounds}.", param="amount_usd"
-        )
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
-    if not isinstance(value, str) or not _CENTS.fullmatch(value.strip()):
-        raise BadRequest(
-            f"'amount_usd' must be a decimal string with at most 2 decimals, e.g. \"20.00\", "
-            f"{bounds}.",
-            param="amount_usd",
-        )
+    shape = _CENTS if cents_only else None
     try:
-        amount = parse_usd(value.strip())
+        if not isinstance(value, str) or (shape is not None and not shape.fullmatch(value)):
+            raise MoneyError("not a decimal string")
+        amount = parse_usd(value)
     except MoneyError:
-        raise BadRequest(f"'amount_usd' must be {bounds}.", param="amount_usd") from None
+        decimals = "with at most 2 decimals " if cents_only else ""
+        raise BadRequest(
+            f"'amount_usd' must be a decimal string {decimals}{bounds}, e.g. \"{example}\".",
+            param="amount_usd",
+        ) from None
     if not low <= amount <= high:
         raise BadRequest(f"'amount_usd' must be {bounds}.", param="amount_usd")
     return amount
 
 
 def stripe_api_key(settings: Settings) -> str:
-    """The Stripe API key, from the Stripe secret ``{"api_key", "webhook_secret"}``."""
-    key = secrets.stripe_secrets(settings).api_key
+    """The Stripe API key, from its own secret (``tollgate/<env>/stripe-api-key``)."""
+    key = secrets.stripe_api_key(settings)
     if not key:
-        logger.error("the Stripe secret has no api_key; top-ups are unavailable")
+        logger.error("no Stripe API key; top-ups are unavailable")
         raise UpstreamError(
             "Payments are not configured on this gateway (no Stripe API key).",
             code="payments_not_configured",
@@ -339,19 +389,12 @@ class Adjustment:
     reason: str
 
 
-def parse_adjustment(body: Mapping[str, Any]) -> Adjustment:
+def parse_adjustment(body: Mapping[str, Any], settings: Settings) -> Adjustment:
+    """An operator's adjustment: a positive ``amount_usd`` up to the deployment's maximum
+    (``AdjustmentMaxUsd``), its ``direction`` and a ``reason``."""
     reject_unknown_fields(body, ("amount_usd", "direction", "reason"))
-    value = body.get("amount_usd")
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = str(value)
-    try:
-        amount = parse_usd(value) if isinstance(value, str) else 0
-    except MoneyError:
-        amount = 0
-    if amount <= 0:
-        raise BadRequest(
-            "'amount_usd' must be a positive decimal string, e.g. \"5.00\".", param="amount_usd"
-        )
+    high = parse_usd(settings.adjustment_max_usd)
+    amount = _amount_field(body, 1, high, example="5.00", cents_only=False)
     if "direction" not in body:
         raise BadRequest("'direction' is required: credit or debit.", param="direction")
     return Adjustment(
@@ -359,6 +402,12 @@ def parse_adjustment(body: Mapping[str, Any]) -> Adjustment:
         direction=choice_field(body, "direction", DIRECTIONS, default="credit"),
         reason=text_field(body, "reason", required=True, max_length=500),
     )
+
+
+def account_flag(account_id: str) -> str | None:
+    """Why the operator should look at the account (a payment dispute), if anything."""
+    account = key_store.get_account(account_id)
+    return account.flagged if account is not None else None
 
 
 def adjust_wallet(
@@ -384,7 +433,11 @@ def adjust_wallet(
     return entry, get_wallet(account_id)
 
 
-def adjustment_view(entry: LedgerEntry, wallet: Wallet, direction: str) -> dict[str, Any]:
+def adjustment_view(
+    entry: LedgerEntry, wallet: Wallet, direction: str, *, account_flagged: str | None = None
+) -> dict[str, Any]:
+    """The adjustment and the wallet after it, with what the operator should know of the
+    account (``account_flagged``: e.g. an open payment dispute)."""
     return {
         "object": "adjustment",
         "id": entry.entry_id,
@@ -394,6 +447,7 @@ def adjustment_view(entry: LedgerEntry, wallet: Wallet, direction: str) -> dict[
         "reason": entry.reason,
         "created_at": _unix(entry.created_at),
         "wallet": wallet_view(wallet),
+        "account_flagged": account_flagged,
     }
 
 
@@ -401,7 +455,7 @@ def adjustment_changes(entry: LedgerEntry, wallet: Wallet) -> dict[str, tuple[An
     """What the audit trail records of an adjustment: the entry and the balance it moved
     (``before`` is the balance after it minus the entry; a charge settling at the same
     moment is not in it)."""
-    amount, after = int(entry.amount), int(wallet.balance or 0) + int(wallet.held or 0)
+    amount, after = int(entry.amount), wallet_funds(wallet)
     return {
         "ledger_entry": (None, entry.entry_id),
         "amount_usd": (None, format_usd(amount)),

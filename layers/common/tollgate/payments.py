@@ -3,9 +3,10 @@ dispute flags.
 
 ``handle_webhook`` is the whole of ``POST /webhooks/stripe``:
 
-1. the ``Stripe-Signature`` header is verified on the raw body with the webhook secret (5
-   minutes of tolerance); a missing or wrong signature, a stale timestamp or a body that is
-   not a JSON event is a BadRequest (400) and nothing is written;
+1. the ``Stripe-Signature`` header is verified on the raw body with the webhook signing secret
+   (its own secret, which only this function may read; 5 minutes of tolerance); a missing or
+   wrong signature, a stale timestamp or a body that is not a JSON event is a BadRequest (400)
+   and nothing is written;
 2. an event already processed (``tollgate.store.payments``: a marker per event id) is
    acknowledged without effect;
 3. the event's effect and its marker are written in ONE transaction:
@@ -19,7 +20,12 @@ dispute flags.
    - ``checkout.session.completed`` still ``unpaid`` (an async method): payment ``processing``;
    - ``checkout.session.async_payment_failed`` / ``checkout.session.expired``: ``failed`` /
      ``expired``;
-   - ``charge.dispute.created``: the account is flagged ``dispute <id>`` for the operator;
+   - ``charge.dispute.created``: the account is flagged ``dispute <id>`` for the operator, and
+     the disputed amount moves from the wallet's balance to ``disputed``: it can be neither
+     spent (the hold checks the balance) nor debited while the dispute is open, and when it
+     was spent already the balance goes below zero until the customer tops up;
+   - ``charge.dispute.closed``: won (or an inquiry closed) gives the amount back to the
+     balance; lost takes it out of ``disputed`` with a ``dispute`` ledger entry;
    - any other type: only the marker.
 
    Credits and disputes then append an audit event (actor ``stripe``).
@@ -27,17 +33,24 @@ dispute flags.
 Answers: 200 once the event's outcome is durable, whatever it was; a 5xx (storage, Stripe API
 for disputes, configuration) only when it is not, so that Stripe retries.
 
-Two outcomes are recorded rather than retried, because no retry could change them; both are
-answered 200 so Stripe stops, and both leave an error log (ids only) and a metric for the
-operator:
+Only sessions this deployment created are acted on: checkout records each session it creates
+as an ``open`` payment under its account, and a session event is looked up there first (by the
+account in its metadata and the session id). Anything else, however validly signed (a session
+created outside this deployment, another account's session, an amount nobody checked out), is
+**unknown_session**: only the event's marker is written, nothing is credited or recorded, and
+the operator gets an error log (ids only) and the ``PaymentsForUnknownSessions`` metric, which
+an alarm watches.
+
+Three outcomes are recorded rather than retried, because no retry could change them; all are
+answered 200 so Stripe stops, and all leave an error log (ids only) and a metric for the
+operator: unknown_session (above), and
 
 - **mismatch**: the session's amount or currency differs from the open payment checkout
   recorded (or is not a positive USD amount): nothing is credited, the payment becomes
   ``mismatch``. Someone must look at it; the money is in Stripe, to be refunded or credited
   by hand with an adjustment.
-- **unknown account**: the metadata names an account without a wallet (deleted, or a session
-  not created by this deployment): nothing is credited, the payment is recorded ``failed``
-  under that account id.
+- **unknown account**: the account whose checkout created the session has no wallet any more:
+  nothing is credited, the payment is recorded ``failed``.
 """
 
 from __future__ import annotations
@@ -85,8 +98,8 @@ class StripeEvent:
 @dataclasses.dataclass(frozen=True, slots=True)
 class WebhookResult:
     """What processing an event did: ``outcome`` is one of credited, already_credited,
-    processing, failed, expired, mismatch, unknown_account, unattributed, flagged, ignored,
-    duplicate."""
+    processing, failed, expired, mismatch, unknown_session, unknown_account, unattributed,
+    flagged, dispute_won, dispute_lost, already_closed, ignored, duplicate."""
 
     event_id: str
     event_type: str
@@ -135,7 +148,7 @@ def verify_event(
     """The event, if ``signature`` is Stripe's signature of ``payload`` by one of the secrets
     less than five minutes ago and the payload is an event; BadRequest otherwise."""
     if not webhook_secrets:
-        logger.error("the Stripe secret has no webhook_secret; webhooks cannot be verified")
+        logger.error("no Stripe webhook signing secret; webhooks cannot be verified")
         raise InternalError("Payments are not configured.")
     if not signature:
         raise BadRequest("The Stripe-Signature header is missing.", code="missing_signature")
@@ -188,9 +201,9 @@ def handle_webhook(
     now: datetime | None = None,
 ) -> WebhookResult:
     """Verify, deduplicate and apply one webhook delivery (see the module docstring)."""
-    stripe_secrets = tollgate_secrets.stripe_secrets(settings)
-    event = verify_event(payload, signature, stripe_secrets.webhook_secrets)
-    context = _Context(settings, stripe_secrets.api_key, request_id, now or clock.utcnow())
+    event = verify_event(payload, signature, tollgate_secrets.stripe_webhook_secrets(settings))
+    api_key = tollgate_secrets.stripe_api_key(settings)
+    context = _Context(settings, api_key, request_id, now or clock.utcnow())
     log = {"event_id": event.id, "event_type": event.type}
     if store.is_processed(event.id):
         outcome = "duplicate"
@@ -279,6 +292,8 @@ def _record_status(event: StripeEvent, context: _Context, status: str) -> str:
     session = _session(event)
     if session is None or session.account_id is None:
         return _unattributed(event, context, "no session or account id")
+    if store.get_payment(session.account_id, session.id) is None:
+        return _unknown_session(event, context, session)
     written = _write_status(event, context, session, status)
     if written is Written.DUPLICATE:
         return "duplicate"
@@ -291,11 +306,12 @@ def _credit(event: StripeEvent, context: _Context) -> str:
         return _unattributed(event, context, "no session or account id")
     log = {"event_id": event.id, "account_id": session.account_id, "payment_id": session.id}
     payment = store.get_payment(session.account_id, session.id)
-    if payment is not None and payment.status == "paid":  # credited by its sibling event
+    if payment is None:
+        return _unknown_session(event, context, session)
+    if payment.status == "paid":  # credited by its sibling event
         return _already_credited(event, context)
     amount = session.amount_nanos
-    expected = (int(payment.amount), payment.currency) if payment is not None else None
-    if amount is None or (expected is not None and expected != (amount, session.currency)):
+    if amount is None or (int(payment.amount), payment.currency) != (amount, session.currency):
         return _mismatch(event, context, session, log)
 
     receipt_url = _receipt_url(context, session.payment_intent_id, log)
@@ -342,6 +358,18 @@ def _already_credited(event: StripeEvent, context: _Context) -> str:
     return "duplicate" if written is Written.DUPLICATE else "already_credited"
 
 
+def _unknown_session(event: StripeEvent, context: _Context, session: _Session) -> str:
+    """Not a session this deployment created: nothing credited or recorded, only the marker
+    (see the module docstring)."""
+    logger.error(
+        "stripe event for a checkout session this deployment did not create; ignored",
+        extra={"event_id": event.id, "account_id": session.account_id, "payment_id": session.id},
+    )
+    metrics.add_metric(name="PaymentsForUnknownSessions", unit="Count", value=1)
+    written = store.mark_processed(_marker(event, context))
+    return "duplicate" if written is Written.DUPLICATE else "unknown_session"
+
+
 def _mismatch(event: StripeEvent, context: _Context, session: _Session, log: dict) -> str:
     """Not credited: recorded as ``mismatch`` (see the module docstring)."""
     logger.error("stripe payment does not match its checkout; not credited", extra=log)
@@ -379,7 +407,9 @@ def _write_status(event: StripeEvent, context: _Context, session: _Session, stat
 
 def _dispute_created(event: StripeEvent, context: _Context) -> str:
     dispute = event.object
-    dispute_id = dispute.get("id") if isinstance(dispute.get("id"), str) else "unknown"
+    dispute_id = dispute.get("id")
+    if not (isinstance(dispute_id, str) and _STRIPE_ID.fullmatch(dispute_id)):
+        return _unattributed(event, context, "dispute without an id")
     charge = dispute.get("charge") if isinstance(dispute.get("charge"), str) else None
     intent = dispute.get("payment_intent")
     intent = intent if isinstance(intent, str) and intent else None
@@ -391,12 +421,17 @@ def _dispute_created(event: StripeEvent, context: _Context) -> str:
         return _unattributed(event, context, "dispute of an unknown payment")
     log = {"event_id": event.id, "account_id": account_id, "dispute_id": dispute_id}
     flag = f"dispute {dispute_id}"
-    written = store.flag_account(_marker(event, context, account_id), account_id, flag)
+    amount = _dispute_amount(dispute)
+    written = store.open_dispute(
+        _marker(event, context, account_id), account_id, dispute_id, amount, now=context.now
+    )
     if written is Written.DUPLICATE:
         return "duplicate"
     if written is Written.NO_ACCOUNT:
         return _unattributed(event, context, "dispute names an account that does not exist")
-    logger.warning("payment disputed; account flagged", extra=log)
+    if written is Written.DISPUTE_MOVED_ON:  # the same dispute, seen under another event id
+        return _ignore(event, context)
+    logger.warning("payment disputed; account flagged, amount held back", extra=log)
     metrics.add_metric(name="PaymentsDisputed", unit="Count", value=1)
     reason = dispute.get("reason") if isinstance(dispute.get("reason"), str) else None
     _audit(
@@ -404,9 +439,68 @@ def _dispute_created(event: StripeEvent, context: _Context) -> str:
         context,
         action="payment.disputed",
         target=f"payment:{charge or intent or dispute_id}",
-        changes={"flagged": (None, flag), "reason": (None, reason)},
+        changes={
+            "flagged": (None, flag),
+            "reason": (None, reason),
+            "disputed_usd": (None, format_usd(amount)),
+        },
     )
     return "flagged"
+
+
+def _dispute_amount(dispute: dict[str, Any]) -> int:
+    """The disputed amount in nano-USD (Stripe gives cents); 0 unless a positive USD amount."""
+    amount, currency = dispute.get("amount"), dispute.get("currency")
+    if not (isinstance(amount, int) and not isinstance(amount, bool) and amount > 0):
+        return 0
+    return amount * NANOS_PER_CENT if currency == CREDIT_CURRENCY else 0
+
+
+# Closed disputes that leave the money with the customer; "lost" takes it.
+RELEASED_DISPUTE_STATUSES = ("won", "warning_closed", "prevented")
+
+
+def _dispute_closed(event: StripeEvent, context: _Context) -> str:
+    """A dispute closed: the held-back amount is released (won) or debited (lost)."""
+    dispute_id = event.object.get("id")
+    status = event.object.get("status")
+    found = None
+    if isinstance(dispute_id, str) and _STRIPE_ID.fullmatch(dispute_id):
+        found = store.get_dispute(dispute_id)
+    if found is None:
+        return _unattributed(event, context, "closed dispute never opened here")
+    won = status in RELEASED_DISPUTE_STATUSES
+    if not won and status != "lost":
+        logger.error("closed dispute with an unknown status", extra={"event_id": event.id})
+        return _ignore(event, context)
+    entry = None
+    if not won and int(found.amount) > 0:
+        entry = ledger.new_entry(
+            found.account_id,
+            -int(found.amount),
+            kind="dispute",
+            reason="payment dispute lost",
+            reference=found.dispute_id,
+            now=context.now,
+        )
+    marker = _marker(event, context, found.account_id)
+    written = store.close_dispute(marker, found, won=won, entry=entry, now=context.now)
+    if written is Written.DUPLICATE:
+        return "duplicate"
+    if written is Written.DISPUTE_MOVED_ON:
+        return "duplicate" if _ignore(event, context) == "duplicate" else "already_closed"
+    outcome = "dispute_won" if won else "dispute_lost"
+    _audit(
+        found.account_id,
+        context,
+        action="payment.dispute_closed",
+        target=f"dispute:{found.dispute_id}",
+        changes={
+            "status": ("open", status),
+            "disputed_usd": (format_usd(int(found.amount)), "0.00"),
+        },
+    )
+    return outcome
 
 
 _HANDLERS: dict[str, Callable[[StripeEvent, _Context], str]] = {
@@ -415,6 +509,7 @@ _HANDLERS: dict[str, Callable[[StripeEvent, _Context], str]] = {
     "checkout.session.async_payment_failed": _checkout_failed,
     "checkout.session.expired": _checkout_expired,
     "charge.dispute.created": _dispute_created,
+    "charge.dispute.closed": _dispute_closed,
 }
 
 

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 from aws_lambda_powertools.utilities import parameters
 
-from tollgate.errors import InternalError
 from tollgate.observability import logger
 from tollgate.settings import Settings
 
@@ -23,45 +20,31 @@ def operator_key_digests(settings: Settings) -> frozenset[str]:
     return frozenset(part.strip().lower() for part in str(value).split(",") if part.strip())
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class StripeSecrets:
-    """The Stripe secret's JSON object: the API key and the webhook signing secret(s).
-
-    ``webhook_secret`` may be one string or a list of them (during a signing-secret roll,
-    Stripe signs with both the old and the new one for a while).
-    """
-
-    api_key: str | None
-    webhook_secrets: tuple[str, ...]
-
-    def __repr__(self) -> str:  # never print a secret
-        return f"StripeSecrets(api_key={'set' if self.api_key else None}, webhook_secrets=...)"
+def stripe_api_key(settings: Settings) -> str | None:
+    """The Stripe API key (``tollgate/<env>/stripe-api-key``); None when this function is not
+    given that secret or it has no value."""
+    value = _secret_text(settings.stripe_api_key_secret, settings, "Stripe API key")
+    return (value or "").strip() or None
 
 
-def stripe_secrets(settings: Settings) -> StripeSecrets:
-    """The Stripe secret, cached per container like every secret; InternalError when it has
-    no usable value (a deployment without its Stripe secret cannot accept webhooks)."""
+def stripe_webhook_secrets(settings: Settings) -> tuple[str, ...]:
+    """The webhook signing secret(s) (``tollgate/<env>/stripe-webhook-secret``): during a
+    signing-secret roll Stripe signs with the old and the new one for a while, so the value
+    may hold two, comma-separated. Empty when there is none."""
+    value = _secret_text(settings.stripe_webhook_secret, settings, "Stripe webhook secret")
+    return tuple(part.strip() for part in (value or "").split(",") if part.strip())
+
+
+def _secret_text(secret_id: str | None, settings: Settings, what: str) -> str | None:
+    if secret_id is None:
+        logger.error("a secret this function needs is not given to it", extra={"secret": what})
+        return None
     try:
-        value = parameters.get_secret(
-            settings.stripe_secret, transform="json", max_age=settings.secrets_max_age_seconds
-        )
-    except (
-        parameters.exceptions.GetParameterError,
-        parameters.exceptions.TransformParameterError,
-    ):
-        logger.error("the Stripe secret has no JSON value; payments cannot be processed")
-        raise InternalError("Payments are not configured.") from None
-    if not isinstance(value, dict):
-        logger.error("the Stripe secret is not a JSON object")
-        raise InternalError("Payments are not configured.")
-    webhook = value.get("webhook_secret")
-    candidates = webhook if isinstance(webhook, list) else [webhook]
-    webhook_secrets = tuple(s for s in candidates if isinstance(s, str) and s)
-    api_key = value.get("api_key")
-    return StripeSecrets(
-        api_key=api_key if isinstance(api_key, str) and api_key else None,
-        webhook_secrets=webhook_secrets,
-    )
+        value = parameters.get_secret(secret_id, max_age=settings.secrets_max_age_seconds)
+    except parameters.exceptions.GetParameterError:
+        logger.error("a secret has no value", extra={"secret": what})
+        return None
+    return str(value)
 
 
 def audit_keys(settings: Settings) -> tuple[bytes, ...]:

@@ -23,15 +23,19 @@ class Settings:
     archive_bucket: str
     operator_key_secret: str
     provider_keys_secret: str
-    stripe_secret: str
     catalog_path: str | None = None
     secrets_max_age_seconds: int = 300
     aws_endpoint_url: str | None = None  # a local stand-in for AWS (devstack's moto)
     upstream_connect_timeout_seconds: float = 5.0
     upstream_read_timeout_seconds: float = 240.0  # a long non-streamed answer takes minutes
     stripe_api_base: str | None = None  # devstack's Stripe stand-in; None: Stripe itself
+    # Each Stripe secret is given only to the functions that need it (None elsewhere): the API
+    # key to those that call Stripe, the webhook signing secret to the webhook alone.
+    stripe_api_key_secret: str | None = None
+    stripe_webhook_secret: str | None = None
     checkout_min_usd: str = "5.00"
     checkout_max_usd: str = "1000.00"
+    adjustment_max_usd: str = "100000.00"  # the largest operator credit or debit
     checkout_success_url: str = "https://example.com/tollgate/topup/success"
     checkout_cancel_url: str = "https://example.com/tollgate/topup/cancelled"
     audit_key_secret: str | None = None  # the audit trail's HMAC key(s)
@@ -61,15 +65,17 @@ class Settings:
             archive_bucket=required("ARCHIVE_BUCKET"),
             operator_key_secret=required("OPERATOR_KEY_SECRET"),
             provider_keys_secret=required("PROVIDER_KEYS_SECRET"),
-            stripe_secret=required("STRIPE_SECRET"),
             catalog_path=env.get("TOLLGATE_CATALOG_PATH") or None,
             secrets_max_age_seconds=int(max_age),
             aws_endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
             upstream_connect_timeout_seconds=_seconds(env, "TOLLGATE_UPSTREAM_CONNECT_TIMEOUT", 5),
             upstream_read_timeout_seconds=_seconds(env, "TOLLGATE_UPSTREAM_READ_TIMEOUT", 240),
             stripe_api_base=env.get("STRIPE_API_BASE") or None,
+            stripe_api_key_secret=env.get("STRIPE_API_KEY_SECRET_ID") or None,
+            stripe_webhook_secret=env.get("STRIPE_WEBHOOK_SECRET_ID") or None,
             checkout_min_usd=env.get("TOLLGATE_CHECKOUT_MIN_USD", "5.00"),
             checkout_max_usd=env.get("TOLLGATE_CHECKOUT_MAX_USD", "1000.00"),
+            adjustment_max_usd=env.get("TOLLGATE_ADJUSTMENT_MAX_USD", "100000.00"),
             checkout_success_url=env.get(
                 "TOLLGATE_CHECKOUT_SUCCESS_URL", "https://example.com/tollgate/topup/success"
             ),

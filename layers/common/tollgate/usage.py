@@ -1,12 +1,12 @@
 """The usage API: an account's request metadata for the last 90 days (never a prompt or a
 response: records hold none), one record by request id, and daily summaries.
 
-Filters (query parameters): ``key_id``, ``model``, ``status`` (settled, error, abandoned,
-client_closed), ``endpoint``, ``from`` and ``to`` (ISO 8601 date or time, or unix seconds). The
-hot API covers the last 90 days: ``from`` defaults to 90 days ago and may not be earlier (a
-day's slack is clamped, for clients that compute "90 days ago" themselves); older usage is in
-the monthly archives (``/v1/archives``). The summary comes from the daily rollups the settle
-keeps up, so it reads one item per day, key and model, not the records.
+Filters (query parameters): ``key_id``, ``model``, ``status`` (one of ``STATUSES``),
+``endpoint``, ``from`` and ``to`` (ISO 8601 date or time, or unix seconds). The hot API covers
+the last 90 days: ``from`` defaults to 90 days ago and may not be earlier (a day's slack is
+clamped, for clients that compute "90 days ago" themselves); older usage is in the monthly
+archives (``/v1/archives``). The summary comes from the daily rollups the settle keeps up, so
+it reads one item per day, key and model, not the records.
 """
 
 from __future__ import annotations
@@ -26,7 +26,10 @@ from tollgate.store.pagination import page_size
 
 HOT_WINDOW = layout.USAGE_RETENTION
 CLAMP_SLACK = timedelta(days=1)
-STATUSES = ("settled", "error", "abandoned", "client_closed")
+# Every status the proxy's settle (tollgate.proxy) and the reaper write on a usage record:
+# answered in full, answered with an error, a stream cut by the upstream or the gateway, a
+# stream the client hung up on, and a hold the reaper released.
+STATUSES = ("settled", "error", "cut", "client_closed", "abandoned")
 ENDPOINTS = ("chat.completions", "messages", "embeddings", "images.generations")
 MAX_CSV_ROWS = 10_000
 CSV_COLUMNS = (

@@ -1,7 +1,7 @@
 """Queries behind the wallet, ledger and payments routes (WalletTable).
 
 Ledger entries sort by time within the account's partition (``LEDGER#<iso time>#<id>``; the
-proxy's daily charge entry ``LEDGER#<date>#charges`` sorts before that day's other entries).
+proxy's daily charge entry ``LEDGER#<date>T24:00:00#charges`` sorts after that day's others).
 Payments are keyed by their Checkout Session id (``PAYMENT#cs_...``), which does not sort by
 time: an account's payments are few (one per top-up), so they are read whole and ordered by
 creation time here. Writing and reading one payment is ``tollgate.store.payments``.
@@ -41,21 +41,22 @@ def list_ledger(
     return entries, encode_cursor(results.last_evaluated_key)
 
 
-def sum_ledger_after(account_id: str, sk: str) -> int:
-    """The sum, in nano-USD, of the account's ledger entries newer than the one at ``sk``
-    (reads only their amounts)."""
+def ledger_newer_than(account_id: str, sk: str) -> list[LedgerEntry]:
+    """The account's ledger entries newer than the one at ``sk``, newest first, with only what
+    a running balance needs (key, kind, amount, the day's charges before them)."""
     partition = account_pk(account_id)
-    total = 0
-    with storage_errors("sum_ledger_after"):
-        for entry in LedgerEntry.query(
-            partition,
-            LedgerEntry.sk > sk,
-            attributes_to_get=["sk", "amount"],
-            consistent_read=True,
-        ):
-            if entry.sk.startswith(LEDGER_PREFIX):
-                total += int(entry.amount)
-    return total
+    with storage_errors("ledger_newer_than"):
+        return [
+            entry
+            for entry in LedgerEntry.query(
+                partition,
+                LedgerEntry.sk > sk,
+                scan_index_forward=False,
+                attributes_to_get=["pk", "sk", "kind", "amount", "charges_before"],
+                consistent_read=True,
+            )
+            if entry.sk.startswith(LEDGER_PREFIX)
+        ]
 
 
 # ------------------------------------------------------------------------------ payments

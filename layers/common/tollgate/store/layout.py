@@ -51,8 +51,10 @@ def usage_day_pk(day: date) -> str:
 
 
 def daily_charges_sk(at: datetime) -> str:
-    """The ledger entry that rolls up one UTC day's charges (sorts before that day's others)."""
-    return f"LEDGER#{at.astimezone(UTC).date().isoformat()}#charges"
+    """The ledger entry that rolls up one UTC day's charges. It is keyed at the end of its day
+    (ISO 8601's 24:00), so it sorts after that day's other entries: the balance after it is
+    the balance after the day's last charge."""
+    return f"LEDGER#{at.astimezone(UTC).date().isoformat()}T24:00:00#charges"
 
 
 # Usage is hot for 90 days; TTL deletes it USAGE_TTL_GRACE later, which is the time the

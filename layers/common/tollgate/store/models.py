@@ -154,12 +154,15 @@ class HoldsByExpiry(GlobalSecondaryIndex["Hold"]):
 
 
 class Wallet(_Item):
-    """pk ``ACCOUNT#<id>``, sk ``WALLET``: balance and held amount in nano-USD."""
+    """pk ``ACCOUNT#<id>``, sk ``WALLET``: in nano-USD, ``balance`` (available to new
+    requests), ``held`` (reserved for requests in flight) and ``disputed`` (held back while a
+    payment is disputed); the ledger sums to the three together."""
 
     Meta = _meta(_settings.wallet_table)
     account_id = UnicodeAttribute()
     balance = NumberAttribute(default=0)
     held = NumberAttribute(default=0)
+    disputed = NumberAttribute(default=0)
     currency = UnicodeAttribute(default="USD")
     updated_at = UTCDateTimeAttribute()
 
@@ -170,12 +173,16 @@ class LedgerEntry(_Item):
     Meta = _meta(_settings.wallet_table)
     entry_id = UnicodeAttribute()
     account_id = UnicodeAttribute()
-    kind = UnicodeAttribute()  # topup, charge, adjustment
+    kind = UnicodeAttribute()  # topup, charge, adjustment, dispute (a dispute lost)
     amount = NumberAttribute()  # signed nano-USD
     reason = UnicodeAttribute(default="")
     reference = UnicodeAttribute(null=True)
     receipt_url = UnicodeAttribute(null=True)  # a Stripe top-up's receipt
     created_at = UTCDateTimeAttribute()
+    # On every entry but the daily charge entry: that day's charges so far when this entry was
+    # written (tollgate.store.wallet.day_charges_check), so the ledger can show the true
+    # balance after it.
+    charges_before = NumberAttribute(null=True)
 
 
 class Payment(_Item):
@@ -205,6 +212,19 @@ class ProcessedEvent(_Item):
     account_id = UnicodeAttribute(null=True)
     processed_at = UTCDateTimeAttribute()
     ttl = TTLAttribute()
+
+
+class Dispute(_Item):
+    """pk ``DISPUTE#<Stripe dispute id>``, sk ``DISPUTE``: a disputed payment, its account and
+    the amount held back from the wallet until it closes (status open, won or lost)."""
+
+    Meta = _meta(_settings.wallet_table)
+    dispute_id = UnicodeAttribute()
+    account_id = UnicodeAttribute()
+    amount = NumberAttribute()  # nano-USD held back
+    status = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
 
 
 class Hold(_Item):

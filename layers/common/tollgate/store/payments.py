@@ -1,9 +1,13 @@
-"""Payments and processed Stripe events in WalletTable; the dispute flag in KeysTable.
+"""Payments, disputes and processed Stripe events in WalletTable; the dispute flag in
+KeysTable.
 
 Items:
 - payment ``ACCOUNT#<id> · PAYMENT#<checkout session id>`` (``Payment``): written ``open`` when
-  checkout creates the session, then moved on by the webhook: ``processing`` (an async method
-  is pending), ``paid`` (credited), ``failed``, ``expired`` or ``mismatch`` (never credited);
+  checkout creates the session, then moved on by the webhook (which never creates one):
+  ``processing`` (an async method is pending), ``paid`` (credited), ``failed``, ``expired``
+  or ``mismatch`` (never credited);
+- dispute ``DISPUTE#<dispute id> · DISPUTE`` (``Dispute``): ``open`` while its amount is held
+  back in the wallet's ``disputed``, then ``won`` or ``lost``;
 - processed event ``STRIPE_EVENT#<event id> · EVENT`` (``ProcessedEvent``, TTL 90 days): a
   webhook event already handled. Every webhook write carries this marker with the condition
   that it does not exist yet, in the same transaction as its effect, so a replayed or
@@ -18,17 +22,18 @@ session credit once, in whichever order they arrive).
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
 from pynamodb.exceptions import PutError, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
+from tollgate.errors import InternalError
 from tollgate.store.connection import connection
 from tollgate.store.errors import cancellation_codes, get_item, storage_errors
 from tollgate.store.layout import account_pk
-from tollgate.store.models import Account, LedgerEntry, Payment, ProcessedEvent, Wallet
-from tollgate.store.wallet import wallet_key
+from tollgate.store.models import Account, Dispute, LedgerEntry, Payment, ProcessedEvent, Wallet
+from tollgate.store.wallet import SNAPSHOT_ATTEMPTS, day_charges_check, wallet_key
 
 PAYMENT_PREFIX = "PAYMENT#"
 EVENT_PREFIX = "STRIPE_EVENT#"
@@ -54,6 +59,8 @@ class Written(enum.Enum):
     PAYMENT_MOVED_ON = "payment_moved_on"  # the payment is past this update (or paid): no effect
     NO_WALLET = "no_wallet"  # the account has no wallet: nothing written
     NO_ACCOUNT = "no_account"  # the account does not exist: nothing written
+    DISPUTE_MOVED_ON = "dispute_moved_on"  # the dispute is past this step: only the marker
+    CHARGES_MOVED = "charges_moved"  # a request settled meanwhile: nothing written, try again
 
 
 def payment_sk(session_id: str) -> str:
@@ -156,7 +163,8 @@ def _payment_actions(
 
 
 def _status_in(statuses: Iterable[str]):
-    return Payment.pk.does_not_exist() | Payment.status.is_in(*statuses)
+    """The payment checkout recorded, in one of ``statuses`` (a webhook never creates one)."""
+    return Payment.pk.exists() & Payment.status.is_in(*statuses)
 
 
 def mark_processed(marker: ProcessedEvent) -> Written:
@@ -211,8 +219,8 @@ def credit_payment(
     receipt_url: str | None,
 ) -> Written:
     """ONE transaction: the event marker (new), the wallet's balance += the entry's amount (the
-    wallet exists), the top-up ledger entry, and the payment set to ``paid`` (not paid yet and,
-    if checkout recorded it, for the same amount and currency). Nothing is written unless all
+    wallet exists), the top-up ledger entry, and the payment checkout recorded set to ``paid``
+    (not paid yet, for the same amount and currency). Nothing is written unless all
     four are: DUPLICATE, NO_WALLET or PAYMENT_MOVED_ON (paid already, or another amount) say
     which condition stopped it."""
     account_id, amount, now = entry.account_id, int(entry.amount), entry.created_at
@@ -224,6 +232,7 @@ def credit_payment(
     )
 
     def write(tx: TransactWrite) -> None:
+        check(tx)
         tx.save(marker, condition=_new(marker))
         tx.update(
             Wallet(*wallet_key(account_id)),
@@ -243,28 +252,125 @@ def credit_payment(
                 receipt_url=receipt_url,
                 now=now,
             ),
-            condition=Payment.pk.does_not_exist() | same_payment,
+            condition=same_payment,
         )
 
-    # PynamoDB sends puts before updates: marker 0, ledger entry 1, wallet 2, payment 3.
-    return _transact("credit_payment", write, {2: Written.NO_WALLET, 3: Written.PAYMENT_MOVED_ON})
+    # PynamoDB sends checks, then puts, then updates: the day's charges 0, marker 1, ledger
+    # entry 2, wallet 3, payment 4.
+    conditions = {0: Written.CHARGES_MOVED, 3: Written.NO_WALLET, 4: Written.PAYMENT_MOVED_ON}
+    for _ in range(SNAPSHOT_ATTEMPTS):
+        check = day_charges_check(entry)
+        written = _transact("credit_payment", write, conditions, marker=1)
+        if written is not Written.CHARGES_MOVED:
+            return written
+    raise InternalError("The wallet is busy with requests; try again.")
 
 
 # ------------------------------------------------------------------------------ disputes
 
 
-def flag_account(marker: ProcessedEvent, account_id: str, reason: str) -> Written:
-    """The event and ``Account.flagged = reason`` (the account exists), atomically."""
+DISPUTE_PREFIX = "DISPUTE#"
+DISPUTE_SK = "DISPUTE"
+
+
+def get_dispute(dispute_id: str) -> Dispute | None:
+    return get_item(Dispute, f"{DISPUTE_PREFIX}{dispute_id}", DISPUTE_SK)
+
+
+def open_dispute(
+    marker: ProcessedEvent, account_id: str, dispute_id: str, amount: int, *, now: datetime
+) -> Written:
+    """ONE transaction: the event, ``Account.flagged`` (the account exists), the dispute
+    (``open``, new) and ``amount`` moved from the wallet's balance to ``disputed``, so it can
+    be neither spent nor debited until the dispute closes. The balance may go below zero when
+    the disputed money was spent already: what is owed then blocks new requests."""
+    dispute = Dispute(
+        f"{DISPUTE_PREFIX}{dispute_id}",
+        DISPUTE_SK,
+        dispute_id=dispute_id,
+        account_id=account_id,
+        amount=amount,
+        status="open",
+        created_at=now,
+        updated_at=now,
+    )
 
     def write(tx: TransactWrite) -> None:
         tx.save(marker, condition=_new(marker))
+        tx.save(dispute, condition=Dispute.pk.does_not_exist())
         tx.update(
             Account(account_pk(account_id), PROFILE_SK),
-            actions=[Account.flagged.set(reason)],
+            actions=[Account.flagged.set(f"dispute {dispute_id}")],
+            condition=Account.pk.exists(),
+        )
+        tx.update(
+            Wallet(*wallet_key(account_id)),
+            actions=[
+                Wallet.balance.add(-amount),
+                Wallet.disputed.add(amount),
+                Wallet.updated_at.set(now),
+            ],
+            condition=Wallet.pk.exists(),
+        )
+
+    # Puts, then updates: marker 0, dispute 1, account 2, wallet 3.
+    return _transact(
+        "open_dispute",
+        write,
+        {1: Written.DISPUTE_MOVED_ON, 2: Written.NO_ACCOUNT, 3: Written.NO_ACCOUNT},
+    )
+
+
+def close_dispute(
+    marker: ProcessedEvent, dispute: Dispute, *, won: bool, entry: LedgerEntry | None, now: datetime
+) -> Written:
+    """ONE transaction: the event, the open dispute moved to won or lost, and its amount out of
+    ``disputed``: back to the balance when won; when lost, gone, with ``entry`` (the negative
+    ``dispute`` ledger entry, which records the day's charges before it) in the ledger."""
+    amount, account_id = int(dispute.amount), dispute.account_id
+    check: Callable[[TransactWrite], None] | None = None
+
+    def write(tx: TransactWrite) -> None:
+        if check is not None:
+            check(tx)
+        tx.save(marker, condition=_new(marker))
+        if entry is not None:
+            tx.save(entry, condition=LedgerEntry.pk.does_not_exist())
+        tx.update(
+            Wallet(*wallet_key(account_id)),
+            actions=[
+                Wallet.disputed.add(-amount),
+                *([Wallet.balance.add(amount)] if won else []),
+                Wallet.updated_at.set(now),
+            ],
+            condition=Wallet.pk.exists(),
+        )
+        tx.update(
+            Dispute(dispute.pk, dispute.sk),
+            actions=[
+                Dispute.status.set("won" if won else "lost"),
+                Dispute.updated_at.set(now),
+            ],
+            condition=Dispute.status == "open",
+        )
+        tx.update(
+            Account(account_pk(account_id), PROFILE_SK),
+            actions=[
+                Account.flagged.set(f"dispute {dispute.dispute_id} {'won' if won else 'lost'}")
+            ],
             condition=Account.pk.exists(),
         )
 
-    return _transact("flag_account", write, {1: Written.NO_ACCOUNT})
+    if entry is None:  # marker 0, wallet 1, dispute 2, account 3
+        return _transact("close_dispute", write, {2: Written.DISPUTE_MOVED_ON})
+    # the day's charges 0, marker 1, entry 2, wallet 3, dispute 4, account 5
+    conditions = {0: Written.CHARGES_MOVED, 4: Written.DISPUTE_MOVED_ON}
+    for _ in range(SNAPSHOT_ATTEMPTS):
+        check = day_charges_check(entry)
+        written = _transact("close_dispute", write, conditions, marker=1)
+        if written is not Written.CHARGES_MOVED:
+            return written
+    raise InternalError("The wallet is busy with requests; try again.")
 
 
 # ------------------------------------------------------------------------------ plumbing
@@ -274,10 +380,12 @@ def _new(marker: ProcessedEvent):
     return ProcessedEvent.pk.does_not_exist()
 
 
-def _transact(operation: str, write, conditions: dict[int, Written] | None = None) -> Written:
-    """Run one transaction whose item 0 is the event marker. A failed condition on the marker
-    means the event was processed already (it wins over any other failed condition); on item
-    N, ``conditions[N]``. Anything else is an InternalError (storage_errors).
+def _transact(
+    operation: str, write, conditions: dict[int, Written] | None = None, *, marker: int = 0
+) -> Written:
+    """Run one transaction whose item ``marker`` is the event marker. A failed condition on the
+    marker means the event was processed already (it wins over any other failed condition); on
+    item N, ``conditions[N]``. Anything else is an InternalError (storage_errors).
 
     Item numbers are those of the request PynamoDB sends, which groups the items by kind
     (condition checks, deletes, puts, updates), each group in the order it was added: the
@@ -288,7 +396,7 @@ def _transact(operation: str, write, conditions: dict[int, Written] | None = Non
                 write(tx)
         except TransactWriteError as error:
             codes = cancellation_codes(error)
-            if codes and codes[0] == "ConditionalCheckFailed":
+            if marker < len(codes) and codes[marker] == "ConditionalCheckFailed":
                 return Written.DUPLICATE
             for index, written in (conditions or {}).items():
                 if index < len(codes) and codes[index] == "ConditionalCheckFailed":

@@ -2,13 +2,55 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from pynamodb.transactions import TransactWrite
 
-from tollgate.errors import Conflict, NotFound
+from tollgate.errors import Conflict, InternalError, NotFound
 from tollgate.store.connection import connection
 from tollgate.store.errors import get_item, storage_errors
-from tollgate.store.layout import WALLET_SK, account_pk
+from tollgate.store.layout import WALLET_SK, account_pk, daily_charges_sk
 from tollgate.store.models import LedgerEntry, Wallet
+
+T = TypeVar("T")
+SNAPSHOT_ATTEMPTS = 5
+
+
+class DayChargesMoved(Conflict):
+    """A request settled between reading the day's charges and writing an entry: try again."""
+
+    def __init__(self) -> None:
+        super().__init__("The day's charges moved; try again.", code="day_charges_moved")
+
+
+def day_charges_check(entry: LedgerEntry) -> Callable[[TransactWrite], None]:
+    """Record on ``entry`` the charges of its UTC day so far (``charges_before``), and return
+    what adds to a transaction the check that they are still that; PynamoDB sends condition
+    checks first, so it is the transaction's item 0 (DayChargesMoved when it fails)."""
+    charges_sk = daily_charges_sk(entry.created_at)
+    charges = get_item(LedgerEntry, entry.pk, charges_sk)
+    seen = int(charges.amount) if charges is not None else None
+    entry.charges_before = seen or 0
+    unchanged = LedgerEntry.pk.does_not_exist() if seen is None else LedgerEntry.amount == seen
+
+    def check(tx: TransactWrite) -> None:
+        tx.condition_check(LedgerEntry, entry.pk, charges_sk, condition=unchanged)
+
+    return check
+
+
+def retrying_day_charges(attempt: Callable[[], T]) -> T:
+    """``attempt`` again while a request settles in between (DayChargesMoved)."""
+    for _ in range(SNAPSHOT_ATTEMPTS - 1):
+        try:
+            return attempt()
+        except DayChargesMoved:
+            continue
+    try:
+        return attempt()
+    except DayChargesMoved:
+        raise InternalError("The wallet is busy with requests; try again.") from None
 
 
 def wallet_key(account_id: str) -> tuple[str, str]:
@@ -23,17 +65,26 @@ def apply_credit(entry: LedgerEntry) -> None:
     """Add a positive ledger entry to the wallet's balance: both or neither are written."""
     pk, sk = wallet_key(entry.account_id)
     no_wallet = NotFound(f"Account {entry.account_id} has no wallet.", code="account_not_found")
-    # PynamoDB sends a transaction's puts before its updates: the wallet update is item 1.
-    with (
-        storage_errors("apply_credit", conditions={1: no_wallet}),
-        TransactWrite(connection=connection()) as tx,
-    ):
-        tx.update(
-            Wallet(pk, sk),
-            actions=[Wallet.balance.add(entry.amount), Wallet.updated_at.set(entry.created_at)],
-            condition=Wallet.pk.exists(),
-        )
-        tx.save(entry, condition=LedgerEntry.pk.does_not_exist())
+
+    # Items: the day's charges check 0, the entry 1 (puts go before updates), the wallet 2.
+    def attempt() -> None:
+        check = day_charges_check(entry)
+        with (
+            storage_errors("apply_credit", conditions={0: DayChargesMoved(), 2: no_wallet}),
+            TransactWrite(connection=connection()) as tx,
+        ):
+            check(tx)
+            tx.update(
+                Wallet(pk, sk),
+                actions=[
+                    Wallet.balance.add(entry.amount),
+                    Wallet.updated_at.set(entry.created_at),
+                ],
+                condition=Wallet.pk.exists(),
+            )
+            tx.save(entry, condition=LedgerEntry.pk.does_not_exist())
+
+    retrying_day_charges(attempt)
 
 
 def apply_debit(entry: LedgerEntry) -> None:
@@ -49,18 +100,24 @@ def apply_debit(entry: LedgerEntry) -> None:
         code="insufficient_balance",
         param="amount_usd",
     )
-    # PynamoDB sends a transaction's puts before its updates: the wallet update is item 1.
-    try:
+
+    # Items: the day's charges check 0, the entry 1 (puts go before updates), the wallet 2.
+    def attempt() -> None:
+        check = day_charges_check(entry)
         with (
-            storage_errors("apply_debit", conditions={1: short}),
+            storage_errors("apply_debit", conditions={0: DayChargesMoved(), 2: short}),
             TransactWrite(connection=connection()) as tx,
         ):
+            check(tx)
             tx.update(
                 Wallet(pk, sk),
                 actions=[Wallet.balance.add(-amount), Wallet.updated_at.set(entry.created_at)],
                 condition=Wallet.pk.exists() & (Wallet.balance >= amount),
             )
             tx.save(entry, condition=LedgerEntry.pk.does_not_exist())
+
+    try:
+        retrying_day_charges(attempt)
     except Conflict:
         if get_wallet(entry.account_id) is None:
             raise NotFound(
