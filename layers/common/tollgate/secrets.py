@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aws_lambda_powertools.utilities import parameters
 
+from tollgate.errors import InternalError
 from tollgate.observability import logger
 from tollgate.settings import Settings
 
