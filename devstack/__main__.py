@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -31,7 +32,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devstack", description=__doc__.split("\n")[0])
     parser.add_argument("--port", type=int, default=8787, help="API port (0 picks a free one)")
     parser.add_argument("--aws-port", type=int, default=0, help="moto server port (0: free)")
-    parser.add_argument("--state-dir", type=Path, default=ROOT / ".devstack")
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=Path(os.environ.get("DEVSTACK_STATE_DIR") or ROOT / ".devstack"),
+        help="where the running stack keeps its state (default: $DEVSTACK_STATE_DIR, .devstack)",
+    )
     commands = parser.add_subparsers(dest="command")
     invoke = commands.add_parser("invoke", help="run one function once with an event file")
     invoke.add_argument("logical_id", help="the function's logical id in template.yaml")
