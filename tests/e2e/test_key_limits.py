@@ -60,7 +60,8 @@ def test_scopes_refuse_models_endpoints_and_networks_outside_them(devstack):
 def test_a_spend_cap_stops_spending_at_the_cap(devstack):
     customer = new_customer(devstack, credit_usd="1.00")
     cap = "0.0001"
-    secret = scoped_key(devstack, customer, spend_cap={"amount_usd": cap, "period": "day"})[
+    # lifetime, not day: a run across midnight would open a second day's cap
+    secret = scoped_key(devstack, customer, spend_cap={"amount_usd": cap, "period": "lifetime"})[
         "secret"
     ]
 
@@ -96,15 +97,15 @@ def test_a_rate_limit_lets_exactly_its_requests_through_a_minute(devstack):
         except openai.RateLimitError as error:
             return "429", error.response.headers.get("retry-after")
 
-    minute = int(time.time()) // 60
+    first_minute = int(time.time()) // 60
     with concurrent.futures.ThreadPoolExecutor(max_workers=20) as pool:
         outcomes = list(pool.map(one, range(20)))
-    same_minute = int(time.time()) // 60 == minute
+    minutes = int(time.time()) // 60 - first_minute + 1  # a loaded machine may cross minutes
 
     passed = [o for o, _ in outcomes if o == "ok"]
     limited = [after for o, after in outcomes if o == "429"]
     assert len(passed) + len(limited) == 20
-    assert len(passed) == 5 if same_minute else len(passed) <= 10
+    assert len(passed) == 5 if minutes == 1 else 5 <= len(passed) <= 5 * minutes
     assert all(after and 1 <= int(after) <= 60 for after in limited)
 
 
