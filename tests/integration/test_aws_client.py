@@ -392,11 +392,13 @@ def test_timeout_after_sending_may_have_been_applied():
 
 
 def test_refused_connection_is_retryable_because_nothing_was_sent():
-    with socket.create_server(("127.0.0.1", 0)) as placeholder:
+    # a port bound but not listening refuses, and no other process can take it meanwhile
+    with socket.socket() as placeholder:
+        placeholder.bind(("127.0.0.1", 0))
         port = placeholder.getsockname()[1]
-    client = dynamodb_client(REGION, CREDENTIALS, f"http://127.0.0.1:{port}")
+        client = dynamodb_client(REGION, CREDENTIALS, f"http://127.0.0.1:{port}")
 
-    with pytest.raises(AwsError) as raised:
-        client.call("GetItem", {})
+        with pytest.raises(AwsError) as raised:
+            client.call("GetItem", {})
 
     assert (raised.value.code, raised.value.retryable) == ("ConnectionError", True)
