@@ -12,7 +12,14 @@ import httpx
 import openai
 import pytest
 
-from tests.e2e.stack import ROOT, nanos, new_customer, usage_records
+from tests.e2e.stack import (
+    COMMAND_TIMEOUT_S,
+    HTTP_TIMEOUT_S,
+    ROOT,
+    nanos,
+    new_customer,
+    usage_records,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -22,6 +29,7 @@ def scoped_key(devstack, customer, **policy) -> dict:
         f"{devstack['TOLLGATE_URL']}/v1/keys",
         headers={"Authorization": f"Bearer {customer.admin_key}"},
         json={"role": "inference", **policy},
+        timeout=HTTP_TIMEOUT_S,
     )
     assert answer.status_code == 201, answer.text
     return answer.json()
@@ -117,6 +125,7 @@ def test_a_revoked_scoped_key_still_cannot_spend(devstack):
     httpx.delete(
         f"{devstack['TOLLGATE_URL']}/v1/keys/{key['id']}",
         headers={"Authorization": f"Bearer {customer.admin_key}"},
+        timeout=HTTP_TIMEOUT_S,
     )
 
     with pytest.raises(openai.AuthenticationError):
@@ -127,12 +136,24 @@ def test_every_key_action_is_audited_and_the_chain_verifies(devstack):
     customer = new_customer(devstack, credit_usd=None)
     admin = {"Authorization": f"Bearer {customer.admin_key}"}
     url = devstack["TOLLGATE_URL"]
-    key = httpx.post(f"{url}/v1/keys", headers=admin, json={"name": "audited"}).json()
-    httpx.patch(f"{url}/v1/keys/{key['id']}", headers=admin, json={"environment": "prod"})
-    httpx.post(f"{url}/v1/keys/{key['id']}/rotate", headers=admin, json={"grace_seconds": 60})
-    httpx.delete(f"{url}/v1/keys/{key['id']}", headers=admin)
+    key = httpx.post(
+        f"{url}/v1/keys", headers=admin, json={"name": "audited"}, timeout=HTTP_TIMEOUT_S
+    ).json()
+    httpx.patch(
+        f"{url}/v1/keys/{key['id']}",
+        headers=admin,
+        json={"environment": "prod"},
+        timeout=HTTP_TIMEOUT_S,
+    )
+    httpx.post(
+        f"{url}/v1/keys/{key['id']}/rotate",
+        headers=admin,
+        json={"grace_seconds": 60},
+        timeout=HTTP_TIMEOUT_S,
+    )
+    httpx.delete(f"{url}/v1/keys/{key['id']}", headers=admin, timeout=HTTP_TIMEOUT_S)
 
-    events = httpx.get(f"{url}/v1/audit", headers=admin).json()["data"]
+    events = httpx.get(f"{url}/v1/audit", headers=admin, timeout=HTTP_TIMEOUT_S).json()["data"]
     verified = subprocess.run(
         [
             sys.executable,
@@ -146,7 +167,7 @@ def test_every_key_action_is_audited_and_the_chain_verifies(devstack):
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=COMMAND_TIMEOUT_S,
     )
 
     actions = [e["action"] for e in events if e["target"] == f"key:{key['id']}"]
