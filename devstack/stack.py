@@ -24,6 +24,9 @@ BASE_ENVIRONMENT = {
     # The mock upstreams answer at once, or never (`[[mock:fault=timeout]]`, which waits this
     # long): generous, so that a loaded machine's slow answer is never taken for a timeout.
     "TOLLGATE_UPSTREAM_READ_TIMEOUT": "30",
+    # moto answers one request at a time, in the same process as everything else: on a loaded
+    # machine an answer can take longer than DynamoDB's ever would.
+    "TOLLGATE_AWS_TIMEOUT": "60",
 }
 
 
