@@ -8,7 +8,8 @@ examples in the README's order. So the shell examples run in order, each in bash
 carried to the next (`set -a`); `curl` on PATH is the real curl with `--fail-with-body`, so an
 HTTP error fails the example. Python examples run with `exec`, each in a fresh namespace
 holding the printed values. Every example runs in a scratch folder that holds the repository's
-folders, so `.venv/bin/python` and `events/...` resolve and files they write go nowhere.
+folders, so `.venv/bin/python` and `events/...` resolve and files they write go nowhere; its
+`.devstack` is this stack's state folder.
 
 The stack is the README's own (not the e2e tier's shared one): the README describes a fresh
 `make run`, and its archive example batches this month, which a stack can do once.
@@ -125,6 +126,7 @@ class Reader:
         for entry in ROOT.iterdir():
             if entry.is_dir() and entry.name not in (".git", ".devstack"):
                 (self.folder / entry.name).symlink_to(entry)
+        (self.folder / ".devstack").symlink_to(contract["STATE_DIR"])  # this stack's state
         bin_dir = home / "bin"
         bin_dir.mkdir()
         curl = bin_dir / "curl"
