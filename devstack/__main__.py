@@ -34,7 +34,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devstack", description=__doc__.split("\n")[0])
     parser.add_argument("--port", type=int, default=8787, help="API port (0 picks a free one)")
     parser.add_argument("--aws-port", type=int, default=0, help="moto server port (0: free)")
-    parser.add_argument("--state-dir", type=Path, default=ROOT / ".devstack")
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=Path(os.environ.get("DEVSTACK_STATE_DIR") or ROOT / ".devstack"),
+        help="where the running stack keeps its state (default: $DEVSTACK_STATE_DIR, .devstack)",
+    )
     parser.add_argument(
         "--verbose", action="store_true", help="print function logs on stderr, not to a file"
     )

@@ -22,7 +22,12 @@ BASE_ENVIRONMENT = {
     "AWS_DEFAULT_REGION": REGION,
     "POWERTOOLS_TRACE_DISABLED": "true",
     "TOLLGATE_SECRETS_MAX_AGE": "5",
-    "TOLLGATE_UPSTREAM_READ_TIMEOUT": "5",  # the mock upstreams answer at once, or never
+    # The mock upstreams answer at once, or never (`[[mock:fault=timeout]]`, which waits this
+    # long): generous, so that a loaded machine's slow answer is never taken for a timeout.
+    "TOLLGATE_UPSTREAM_READ_TIMEOUT": "30",
+    # moto answers one request at a time, in the same process as everything else: on a loaded
+    # machine an answer can take longer than DynamoDB's ever would.
+    "TOLLGATE_AWS_TIMEOUT": "60",
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import signal
@@ -15,15 +16,18 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-READY_TIMEOUT_SECONDS = 90
+READY_TIMEOUT_SECONDS = 600  # a deadline, not a wait: generous for a loaded machine
 
 
 def read_contract(process: subprocess.Popen[str]) -> dict[str, str]:
     """The NAME=value lines devstack prints before `devstack ready`."""
     lines: queue.Queue[str | None] = queue.Queue()
 
+    output = process.stdout
+    assert output is not None, "devstack's stdout is a pipe"
+
     def pump() -> None:
-        for line in process.stdout:
+        for line in output:
             lines.put(line.rstrip("\n"))
         lines.put(None)
 
@@ -31,7 +35,10 @@ def read_contract(process: subprocess.Popen[str]) -> dict[str, str]:
     contract: dict[str, str] = {}
     deadline = time.monotonic() + READY_TIMEOUT_SECONDS
     while True:
-        line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
+        try:
+            line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
+        except queue.Empty:
+            raise RuntimeError(f"devstack not ready in {READY_TIMEOUT_SECONDS} s") from None
         if line is None:
             raise RuntimeError(f"devstack exited with {process.wait()} before it was ready")
         if line == "devstack ready":
@@ -40,9 +47,9 @@ def read_contract(process: subprocess.Popen[str]) -> dict[str, str]:
         contract[name] = value
 
 
-@pytest.fixture(scope="session")
-def devstack(tmp_path_factory) -> Iterator[dict[str, str]]:
-    state_dir = tmp_path_factory.mktemp("devstack")
+@contextlib.contextmanager
+def running_devstack(state_dir: Path) -> Iterator[dict[str, str]]:
+    """A devstack of its own in a subprocess: its printed contract, plus STATE_DIR."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))}
     process = subprocess.Popen(
         [sys.executable, "-m", "devstack", "--port", "0", "--state-dir", str(state_dir)],
@@ -62,3 +69,9 @@ def devstack(tmp_path_factory) -> Iterator[dict[str, str]]:
             process.wait(timeout=15)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+@pytest.fixture(scope="session")
+def devstack(tmp_path_factory) -> Iterator[dict[str, str]]:
+    with running_devstack(tmp_path_factory.mktemp("devstack")) as contract:
+        yield contract

@@ -15,8 +15,9 @@ import boto3
 import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
-# A function's first request imports it (a cold start): seconds on a loaded machine.
-COLD_START_TIMEOUT_SECONDS = 60
+# A deadline for each HTTP answer (httpx's default is 5 s), generous for a loaded machine.
+HTTP_TIMEOUT_S = 120
+COMMAND_TIMEOUT_S = 600  # the same for a `python -m devstack ...` command
 
 
 def stack_environment(devstack: dict[str, str]) -> dict[str, str]:
@@ -54,14 +55,14 @@ def new_customer(devstack: dict[str, str], *, credit_usd: str | None) -> Custome
         f"{url}/operator/accounts",
         json={"email": email, "name": "E2E"},
         headers=operator,
-        timeout=COLD_START_TIMEOUT_SECONDS,
+        timeout=HTTP_TIMEOUT_S,
     ).json()
     admin = created["admin_key"]["secret"]
     key = httpx.post(
         f"{url}/v1/keys",
         json={"name": "e2e", "role": "inference"},
         headers={"Authorization": f"Bearer {admin}"},
-        timeout=COLD_START_TIMEOUT_SECONDS,
+        timeout=HTTP_TIMEOUT_S,
     ).json()["secret"]
     customer = Customer(created["account"]["id"], admin, key)
     if credit_usd is not None:
@@ -84,7 +85,7 @@ def credit(devstack: dict[str, str], account_id: str, amount_usd: str) -> None:
         cwd=ROOT,
         check=True,
         capture_output=True,
-        timeout=60,
+        timeout=COMMAND_TIMEOUT_S,
     )
 
 

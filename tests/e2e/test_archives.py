@@ -19,7 +19,7 @@ import openai
 import pytest
 
 from tests.e2e.conftest import ROOT
-from tests.e2e.stack import new_customer, usage_records
+from tests.e2e.stack import COMMAND_TIMEOUT_S, HTTP_TIMEOUT_S, new_customer, usage_records
 
 pytestmark = pytest.mark.e2e
 
@@ -28,7 +28,9 @@ SECRET_PROMPT = "the archivist keeps no words"
 
 def admin(devstack, key: str) -> httpx.Client:
     return httpx.Client(
-        base_url=devstack["TOLLGATE_URL"], headers={"Authorization": f"Bearer {key}"}, timeout=30
+        base_url=devstack["TOLLGATE_URL"],
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=HTTP_TIMEOUT_S,
     )
 
 
@@ -39,7 +41,7 @@ def run_archive(devstack, now: datetime) -> dict:
             "invoke", "ArchiveFunction", "--event", str(ROOT / "events" / "archive_scheduled.json"),
             "--now", now.strftime("%Y-%m-%dT%H:%M:%SZ"),
         ],
-        cwd=ROOT, capture_output=True, text=True, timeout=300, check=True,
+        cwd=ROOT, capture_output=True, text=True, timeout=COMMAND_TIMEOUT_S, check=True,
     )  # fmt: skip
     return json.loads(done.stdout)
 
@@ -93,7 +95,7 @@ def test_the_download_link_serves_the_batch_with_ids_and_no_content(devstack, ar
 
     with admin(devstack, customer.admin_key) as api:
         answer = api.get(f"/v1/archives/{month}", follow_redirects=False)
-    download = httpx.get(answer.headers["location"], timeout=30)
+    download = httpx.get(answer.headers["location"], timeout=HTTP_TIMEOUT_S)
 
     assert answer.status_code == 302
     assert download.status_code == 200

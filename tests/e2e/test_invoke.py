@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from tests.e2e.conftest import ROOT
+from tests.e2e.stack import COMMAND_TIMEOUT_S
 
 pytestmark = pytest.mark.e2e
 
@@ -36,7 +37,7 @@ def test_invoke_runs_a_function_with_an_event_file(devstack, tmp_path):
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=COMMAND_TIMEOUT_S,
         check=True,
     )
 

@@ -12,7 +12,14 @@ import httpx
 import openai
 import pytest
 
-from tests.e2e.stack import ROOT, nanos, new_customer, usage_records
+from tests.e2e.stack import (
+    COMMAND_TIMEOUT_S,
+    HTTP_TIMEOUT_S,
+    ROOT,
+    nanos,
+    new_customer,
+    usage_records,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -22,6 +29,7 @@ def scoped_key(devstack, customer, **policy) -> dict:
         f"{devstack['TOLLGATE_URL']}/v1/keys",
         headers={"Authorization": f"Bearer {customer.admin_key}"},
         json={"role": "inference", **policy},
+        timeout=HTTP_TIMEOUT_S,
     )
     assert answer.status_code == 201, answer.text
     return answer.json()
@@ -60,7 +68,8 @@ def test_scopes_refuse_models_endpoints_and_networks_outside_them(devstack):
 def test_a_spend_cap_stops_spending_at_the_cap(devstack):
     customer = new_customer(devstack, credit_usd="1.00")
     cap = "0.0001"
-    secret = scoped_key(devstack, customer, spend_cap={"amount_usd": cap, "period": "day"})[
+    # lifetime, not day: a run across midnight would open a second day's cap
+    secret = scoped_key(devstack, customer, spend_cap={"amount_usd": cap, "period": "lifetime"})[
         "secret"
     ]
 
@@ -96,15 +105,15 @@ def test_a_rate_limit_lets_exactly_its_requests_through_a_minute(devstack):
         except openai.RateLimitError as error:
             return "429", error.response.headers.get("retry-after")
 
-    minute = int(time.time()) // 60
+    first_minute = int(time.time()) // 60
     with concurrent.futures.ThreadPoolExecutor(max_workers=20) as pool:
         outcomes = list(pool.map(one, range(20)))
-    same_minute = int(time.time()) // 60 == minute
+    minutes = int(time.time()) // 60 - first_minute + 1  # a loaded machine may cross minutes
 
     passed = [o for o, _ in outcomes if o == "ok"]
     limited = [after for o, after in outcomes if o == "429"]
     assert len(passed) + len(limited) == 20
-    assert len(passed) == 5 if same_minute else len(passed) <= 10
+    assert len(passed) == 5 if minutes == 1 else 5 <= len(passed) <= 5 * minutes
     assert all(after and 1 <= int(after) <= 60 for after in limited)
 
 
@@ -116,6 +125,7 @@ def test_a_revoked_scoped_key_still_cannot_spend(devstack):
     httpx.delete(
         f"{devstack['TOLLGATE_URL']}/v1/keys/{key['id']}",
         headers={"Authorization": f"Bearer {customer.admin_key}"},
+        timeout=HTTP_TIMEOUT_S,
     )
 
     with pytest.raises(openai.AuthenticationError):
@@ -126,12 +136,24 @@ def test_every_key_action_is_audited_and_the_chain_verifies(devstack):
     customer = new_customer(devstack, credit_usd=None)
     admin = {"Authorization": f"Bearer {customer.admin_key}"}
     url = devstack["TOLLGATE_URL"]
-    key = httpx.post(f"{url}/v1/keys", headers=admin, json={"name": "audited"}).json()
-    httpx.patch(f"{url}/v1/keys/{key['id']}", headers=admin, json={"environment": "prod"})
-    httpx.post(f"{url}/v1/keys/{key['id']}/rotate", headers=admin, json={"grace_seconds": 60})
-    httpx.delete(f"{url}/v1/keys/{key['id']}", headers=admin)
+    key = httpx.post(
+        f"{url}/v1/keys", headers=admin, json={"name": "audited"}, timeout=HTTP_TIMEOUT_S
+    ).json()
+    httpx.patch(
+        f"{url}/v1/keys/{key['id']}",
+        headers=admin,
+        json={"environment": "prod"},
+        timeout=HTTP_TIMEOUT_S,
+    )
+    httpx.post(
+        f"{url}/v1/keys/{key['id']}/rotate",
+        headers=admin,
+        json={"grace_seconds": 60},
+        timeout=HTTP_TIMEOUT_S,
+    )
+    httpx.delete(f"{url}/v1/keys/{key['id']}", headers=admin, timeout=HTTP_TIMEOUT_S)
 
-    events = httpx.get(f"{url}/v1/audit", headers=admin).json()["data"]
+    events = httpx.get(f"{url}/v1/audit", headers=admin, timeout=HTTP_TIMEOUT_S).json()["data"]
     verified = subprocess.run(
         [
             sys.executable,
@@ -145,7 +167,7 @@ def test_every_key_action_is_audited_and_the_chain_verifies(devstack):
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=COMMAND_TIMEOUT_S,
     )
 
     actions = [e["action"] for e in events if e["target"] == f"key:{key['id']}"]

@@ -5,12 +5,14 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from tests.e2e.stack import HTTP_TIMEOUT_S
+
 pytestmark = pytest.mark.e2e
 
 
 def client(devstack, key: str | None) -> httpx.Client:
     headers = {"Authorization": f"Bearer {key}"} if key else {}
-    return httpx.Client(base_url=devstack["TOLLGATE_URL"], headers=headers, timeout=30)
+    return httpx.Client(base_url=devstack["TOLLGATE_URL"], headers=headers, timeout=HTTP_TIMEOUT_S)
 
 
 def test_devstack_prints_its_whole_contract(devstack):

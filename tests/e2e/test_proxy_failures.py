@@ -14,7 +14,7 @@ import httpx
 import openai
 import pytest
 
-from tests.e2e.stack import dynamodb, nanos, new_customer, usage_records, wallet
+from tests.e2e.stack import HTTP_TIMEOUT_S, dynamodb, nanos, new_customer, usage_records, wallet
 from tollgate import pricing
 from tollgate.catalog import load_catalog
 from tollgate.proxy.chat import chat_input
@@ -63,6 +63,7 @@ def test_a_rate_limited_upstream_answers_with_retry_after(devstack):
             "model": "openai/gpt-4.1",
             "messages": [{"role": "user", "content": "[[mock:fault=429]]"}],
         },
+        timeout=HTTP_TIMEOUT_S,
     )
 
     assert answer.status_code == 429
@@ -108,6 +109,7 @@ def test_a_revoked_key_is_refused_on_its_next_request(devstack):
         for k in httpx.get(
             f"{devstack['TOLLGATE_URL']}/v1/keys",
             headers={"Authorization": f"Bearer {customer.admin_key}"},
+            timeout=HTTP_TIMEOUT_S,
         ).json()["data"]
         if k["role"] == "inference"
     )
@@ -115,6 +117,7 @@ def test_a_revoked_key_is_refused_on_its_next_request(devstack):
     httpx.delete(
         f"{devstack['TOLLGATE_URL']}/v1/keys/{key_id}",
         headers={"Authorization": f"Bearer {customer.admin_key}"},
+        timeout=HTTP_TIMEOUT_S,
     )
 
     with pytest.raises(openai.AuthenticationError) as refused:
@@ -164,7 +167,7 @@ def test_bad_requests_get_openai_errors_and_hold_nothing(devstack, body, status,
         f"{devstack['OPENAI_BASE_URL']}/chat/completions",
         headers={"Authorization": f"Bearer {customer.api_key}", "content-type": "application/json"},
         content=body,
-        timeout=60,
+        timeout=HTTP_TIMEOUT_S,
     )
 
     assert answer.status_code == status

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import ROOT
-from tests.e2e.stack import new_customer
+from tests.e2e.stack import COMMAND_TIMEOUT_S, HTTP_TIMEOUT_S, new_customer
 
 pytestmark = pytest.mark.e2e
 
@@ -23,14 +23,16 @@ def pay(devstack, amount: str, account_id: str | None = None) -> dict:
     command = [sys.executable, "-m", "devstack", "--state-dir", devstack["STATE_DIR"], "pay"]
     command += ["--amount", amount] + (["--account", account_id] if account_id else [])
     done = subprocess.run(
-        command, cwd=ROOT, capture_output=True, text=True, timeout=120, check=True
+        command, cwd=ROOT, capture_output=True, text=True, timeout=COMMAND_TIMEOUT_S, check=True
     )
     return json.loads(done.stdout)
 
 
 def admin(devstack, key: str) -> httpx.Client:
     return httpx.Client(
-        base_url=devstack["TOLLGATE_URL"], headers={"Authorization": f"Bearer {key}"}, timeout=30
+        base_url=devstack["TOLLGATE_URL"],
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=HTTP_TIMEOUT_S,
     )
 
 
@@ -48,7 +50,7 @@ def test_pay_credits_exactly_the_amount_once_with_its_payment_and_receipt(devsta
         "usd",
     )
     assert payment["payment_intent_id"].startswith("pi_")
-    receipt = httpx.get(payment["receipt_url"], timeout=30)
+    receipt = httpx.get(payment["receipt_url"], timeout=HTTP_TIMEOUT_S)
     assert receipt.status_code == 200 and "20.00" in receipt.text
     with admin(devstack, customer.admin_key) as api:
         assert api.get("/v1/wallet").json()["balance_usd"] == "20.00"

@@ -11,7 +11,7 @@ import httpx
 import openai
 import pytest
 
-from tests.e2e.stack import new_customer
+from tests.e2e.stack import HTTP_TIMEOUT_S, new_customer
 
 pytestmark = pytest.mark.e2e
 
@@ -20,7 +20,9 @@ SECRET_PROMPT = "the canary sings at midnight"
 
 def admin(devstack, key: str) -> httpx.Client:
     return httpx.Client(
-        base_url=devstack["TOLLGATE_URL"], headers={"Authorization": f"Bearer {key}"}, timeout=30
+        base_url=devstack["TOLLGATE_URL"],
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=HTTP_TIMEOUT_S,
     )
 
 

@@ -18,6 +18,7 @@ from moto.core.botocore_stubber import BotocoreStubber
 
 from devstack import stack
 from devstack.aws import provision
+from devstack.invoke import function_timeout
 from devstack.lambda_runtime import LambdaContext, load_handler
 from tests.support.environment import NAMES, OPERATOR_KEY, TEMPLATE
 from tests.support.iam import CallRecorder, denied
@@ -154,7 +155,14 @@ def handle(logical_id: str, request: dict[str, Any]) -> dict[str, Any]:
     function = TEMPLATE.functions()[logical_id]
     handler = load_handler(function)
     with RECORDER.recording() as calls:
-        result = handler(request, LambdaContext(function_name=logical_id, region=NAMES.region))
+        # the function's own timeout from the template, as Lambda gives it: a job that budgets
+        # its time (ArchiveFunction) gets its real 900 s, not a default a loaded machine beats
+        context = LambdaContext(
+            function_name=logical_id,
+            region=NAMES.region,
+            timeout_seconds=function_timeout(TEMPLATE, logical_id),
+        )
+        result = handler(request, context)
     assert not denied(calls, function.policies, NAMES), f"{logical_id} lacks IAM for these"
     return result
 

@@ -341,7 +341,7 @@ def test_connection_closed_by_the_server_while_idle_is_replaced():
     server = ScriptedServer(respond, respond)  # one answer per connection, then close
     client = dynamodb_client(REGION, CREDENTIALS, server.url)
     client.call("GetItem", {})
-    assert server.closed.acquire(timeout=5)
+    assert server.closed.acquire(timeout=60)  # a deadline, generous for a loaded machine
 
     assert client.call("GetItem", {}) == {"ok": True}
     assert (client.connections_opened, server.requests) == (2, 2)
@@ -379,7 +379,7 @@ def test_timeout_after_sending_may_have_been_applied():
 
     def read_and_stall(server, connection):
         server.read_request(connection)
-        release.wait(5)
+        release.wait(60)  # never answers in time: the test releases it once the client gave up
 
     server = ScriptedServer(read_and_stall)
     client = dynamodb_client(REGION, CREDENTIALS, server.url, timeout=0.2)
@@ -392,11 +392,13 @@ def test_timeout_after_sending_may_have_been_applied():
 
 
 def test_refused_connection_is_retryable_because_nothing_was_sent():
-    with socket.create_server(("127.0.0.1", 0)) as placeholder:
+    # a port bound but not listening refuses, and no other process can take it meanwhile
+    with socket.socket() as placeholder:
+        placeholder.bind(("127.0.0.1", 0))
         port = placeholder.getsockname()[1]
-    client = dynamodb_client(REGION, CREDENTIALS, f"http://127.0.0.1:{port}")
+        client = dynamodb_client(REGION, CREDENTIALS, f"http://127.0.0.1:{port}")
 
-    with pytest.raises(AwsError) as raised:
-        client.call("GetItem", {})
+        with pytest.raises(AwsError) as raised:
+            client.call("GetItem", {})
 
     assert (raised.value.code, raised.value.retryable) == ("ConnectionError", True)

@@ -65,6 +65,11 @@ def gemini(upstreams: RunningUpstreams) -> Iterator[httpx.Client]:
         yield client
 
 
+# A deadline for what must come at once, generous for a loaded machine; far shorter than
+# the pauses (minutes) that tell streaming from buffering.
+READ_DEADLINE_S = 60
+
+
 def user(text: str) -> list[dict[str, Any]]:
     return [{"role": "user", "content": text}]
 
@@ -760,27 +765,37 @@ def test_an_unknown_fault_is_a_400(oai):
     assert "explode" in caught.value.message
 
 
-def test_streams_really_stream_chunk_by_chunk(oai, gemini):
-    # given a pause of 30 ms between chunks
-    prompt = "Slowly, please. [[mock:chunk_delay_ms=30]]"
-
-    # when the streams are read
-    openai_times = [
-        time.monotonic()
-        for _ in oai.chat.completions.create(
-            model="gpt-4o-mini", messages=user(prompt), stream=True
-        )
+def test_streams_really_stream_chunk_by_chunk(upstreams):
+    # given a pause of ten minutes between chunks: the whole answer would take an hour
+    prompt = "Slowly, please. [[mock:chunk_delay_ms=600000]]"
+    streams = [
+        (
+            upstreams.base_urls["openai"] + "/chat/completions",
+            {"authorization": f"Bearer {KEYS['openai']}"},
+            {"model": "gpt-4o-mini", "messages": user(prompt), "stream": True},
+        ),
+        (
+            upstreams.base_urls["gemini"] + "/v1beta/models/gemini-2.5-flash:streamGenerateContent",
+            {"x-goog-api-key": KEYS["gemini"]},
+            gemini_user(prompt),
+        ),
     ]
-    with gemini.stream(
-        "POST",
-        "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse",
-        json=gemini_user(prompt),
-    ) as response:
-        gemini_times = [time.monotonic() for _ in sse_data(response)]
 
-    # then the first chunk arrived well before the last one was produced
-    assert openai_times[-1] - openai_times[0] >= 0.03 * (len(openai_times) - 1) * 0.9
-    assert gemini_times[-1] - gemini_times[0] >= 0.03 * (len(gemini_times) - 1) * 0.9
+    for url, headers, body in streams:
+        # when the first chunk is read, with a read deadline far shorter than the answer
+        with (
+            httpx.Client(timeout=READ_DEADLINE_S) as client,
+            client.stream(
+                "POST",
+                url,
+                params={"alt": "sse"} if "gemini" in url else None,
+                json=body,
+                headers=headers,
+            ) as response,
+        ):
+            first = next(sse_data(response))
+        # then it came while the rest was still to be written (leaving ends the mock's pause)
+        assert json.loads(first)
 
 
 def test_requests_are_counted_per_provider_path_and_model(upstreams, oai, claude, gemini):
@@ -801,12 +816,9 @@ def test_requests_are_counted_per_provider_path_and_model(upstreams, oai, claude
     assert upstreams.app.count_model("gemini", "gemini-2.5-flash") == 1
 
 
-def test_the_server_starts_fast_on_an_ephemeral_port_and_stops_cleanly():
-    started = time.monotonic()
+def test_the_server_starts_on_an_ephemeral_port_and_stops_cleanly():
     running = start_upstreams(KEYS)
-    startup = time.monotonic() - started
     try:
-        assert startup < 1.0
         assert httpx.get(f"http://127.0.0.1:{running.port}/healthz").json() == {"status": "ok"}
         assert running.base_urls["anthropic"] == f"http://127.0.0.1:{running.port}/anthropic"
     finally:

@@ -121,7 +121,7 @@ def send(call: UpstreamCall) -> tuple[int, dict[str, str], bytes]:
         call.url, data=call.body, headers=call.headers, method=call.method
     )
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
+        with urllib.request.urlopen(request, timeout=60) as response:
             return response.status, dict(response.headers), response.read()
     except urllib.error.HTTPError as error:
         return error.code, dict(error.headers), error.read()
@@ -130,7 +130,7 @@ def send(call: UpstreamCall) -> tuple[int, dict[str, str], bytes]:
 class open_stream:
     def __init__(self, call: UpstreamCall) -> None:
         url = urlsplit(call.url)
-        self.connection = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
+        self.connection = http.client.HTTPConnection(url.hostname, url.port, timeout=60)
         path = url.path + (f"?{url.query}" if url.query else "")
         self.connection.request(call.method, path, body=call.body, headers=call.headers)
 

@@ -225,8 +225,9 @@ def test_a_settle_racing_a_release_exactly_one_wins(
             assert settled != released, f"race {attempt}: settled={settled} released={released}"
             winners[hold.request_id] = "settled" if settled else "abandoned"
 
+    # Which side wins is the scheduler's choice (a loaded machine may favour one every time);
+    # each side's win is proven in order by the two tests above. Here: one winner, books whole.
     outcomes = Counter(winners.values())
-    assert set(outcomes) == {"settled", "abandoned"}, f"one side always won: {outcomes}"
     charged = 100 * outcomes["settled"]
     assert balance_and_held(account_id) == (1_000_000 - charged, 0)
     assert committed(key_id) == charged

@@ -26,7 +26,10 @@ MAX_RELEASES_PER_RUN = 1000
 
 def hotpath_from_settings(settings: Settings, env: Mapping[str, str] = os.environ) -> HotPath:
     dynamodb = dynamodb_client(
-        settings.region, Credentials.from_env(env), settings.aws_endpoint_url
+        settings.region,
+        Credentials.from_env(env),
+        settings.aws_endpoint_url,
+        timeout=settings.aws_timeout_seconds,
     )
     return HotPath(dynamodb, Tables.of(settings))
 

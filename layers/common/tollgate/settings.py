@@ -26,6 +26,7 @@ class Settings:
     catalog_path: str | None = None
     secrets_max_age_seconds: int = 300
     aws_endpoint_url: str | None = None  # a local stand-in for AWS (devstack's moto)
+    aws_timeout_seconds: float = 5.0  # the hot path's own DynamoDB and Secrets Manager client
     upstream_connect_timeout_seconds: float = 5.0
     upstream_read_timeout_seconds: float = 240.0  # a long non-streamed answer takes minutes
     stripe_api_base: str | None = None  # devstack's Stripe stand-in; None: Stripe itself
@@ -68,6 +69,7 @@ class Settings:
             catalog_path=env.get("TOLLGATE_CATALOG_PATH") or None,
             secrets_max_age_seconds=int(max_age),
             aws_endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
+            aws_timeout_seconds=_seconds(env, "TOLLGATE_AWS_TIMEOUT", 5),
             upstream_connect_timeout_seconds=_seconds(env, "TOLLGATE_UPSTREAM_CONNECT_TIMEOUT", 5),
             upstream_read_timeout_seconds=_seconds(env, "TOLLGATE_UPSTREAM_READ_TIMEOUT", 240),
             stripe_api_base=env.get("STRIPE_API_BASE") or None,

@@ -109,8 +109,9 @@ class Runtime:
     def from_settings(cls, settings: Settings, env: Mapping[str, str] = os.environ) -> Runtime:
         credentials = Credentials.from_env(env)
         endpoint = settings.aws_endpoint_url
-        dynamodb = dynamodb_client(settings.region, credentials, endpoint)
-        secrets = secrets_client(settings.region, credentials, endpoint)
+        timeout = settings.aws_timeout_seconds
+        dynamodb = dynamodb_client(settings.region, credentials, endpoint, timeout=timeout)
+        secrets = secrets_client(settings.region, credentials, endpoint, timeout=timeout)
         hotpath = HotPath(dynamodb, Tables.of(settings))
         return cls(
             settings=settings,
