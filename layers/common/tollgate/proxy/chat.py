@@ -30,6 +30,7 @@ from tollgate.store.hotpath import Hold, KeyRecord
 from tollgate.wire import anthropic_messages
 
 CHARS_PER_TOKEN = 4  # for estimates only, when an upstream never reported usage
+MAX_CHOICES = 128  # OpenAI's own bound on 'n'; the hold multiplies by it
 
 
 async def chat_completions(runtime: Runtime, request: Request, key: KeyRecord, send: Send) -> None:
@@ -71,7 +72,8 @@ class ChatCall(ProxyCall):
         routes = self.routes(model)
         prompt_bytes, images = prompt_size(self.body["messages"])
         max_output = self.body.get("max_completion_tokens") or self.body.get("max_tokens")
-        choices = self.body.get("n") if isinstance(self.body.get("n"), int) else 1
+        n = self.body.get("n")
+        choices = n if isinstance(n, int) else 1
         amount = max(
             pricing.chat_hold(
                 m, prompt_bytes=prompt_bytes, images=images, max_output=max_output, choices=choices
@@ -135,7 +137,9 @@ class ChatCall(ProxyCall):
         self.outcome.usage = usage
         if failure is not None or client.gone:
             self.outcome.status = "cut"
-            self.outcome.error_type = "client_disconnected" if client.gone else failure.code
+            self.outcome.error_type = (
+                "client_disconnected" if client.gone or failure is None else failure.code
+            )
         charge = await self.settle(hold, pricing.chat_charge(model, usage), stream=True)
         if failure is not None:
             await client.fail(failure)
@@ -158,8 +162,12 @@ class ChatCall(ProxyCall):
             raise BadRequest("Every message needs a 'role'.", param="messages")
         for name in ("max_tokens", "max_completion_tokens", "n"):
             value = self.body.get(name)
-            if value is not None and (not isinstance(value, int) or value < 1):
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or value < 1
+            ):
                 raise BadRequest(f"'{name}' must be a positive integer.", param=name)
+        if self.body.get("n", 1) > MAX_CHOICES:
+            raise BadRequest(f"'n' must be at most {MAX_CHOICES}.", param="n")
         return self.model_for(self.body.get("model"))
 
     def _include_usage(self) -> bool:
