@@ -71,7 +71,8 @@ def credit_account(account_id: str, amount_usd: str, *, state_dir: Path) -> dict
         entry = ledger.credit(
             account_id, money.parse_usd(amount_usd), kind="adjustment", reason="devstack credit"
         )
-        balance = wallet.get_wallet(account_id).balance
+        found = wallet.get_wallet(account_id)
+    balance = int(found.balance) if found else 0
     return {"entry_id": entry.entry_id, "balance_usd": money.format_usd(balance)}
 
 

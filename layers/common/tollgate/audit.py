@@ -165,7 +165,7 @@ def build_event(
     """The event that follows ``previous`` (None: the account's first), digest included; not
     stored. ``changes`` must already be normalized."""
     created_at = now if now.tzinfo else now.replace(tzinfo=UTC)
-    sequence = previous.sequence + 1 if previous else 1
+    sequence = int(previous.sequence) + 1 if previous else 1
     event = AuditEvent(
         account_pk(account_id),
         store.event_sk(sequence),
@@ -384,7 +384,7 @@ def check_chain(events: Iterable[AuditEvent], *, account_id: str, now: datetime)
             problems.append(f"{label}: stored under sort key {event.sk!r} (altered)")
         if event_digest(event) != event.digest:
             problems.append(f"{label}: digest mismatch, the event was altered after it was written")
-        first_expected = previous.sequence + 1 if previous else 1
+        first_expected = int(previous.sequence) + 1 if previous else 1
         if previous is not None and sequence <= previous.sequence:
             problems.append(f"{label}: out of order after sequence {previous.sequence} (altered)")
         elif sequence > first_expected:

@@ -213,7 +213,8 @@ def _model_parts(
 def _function_response(
     message: dict[str, Any], param: str, call_names: dict[str, str]
 ) -> dict[str, Any]:
-    name = call_names.get(message.get("tool_call_id"))
+    call_id = message.get("tool_call_id")
+    name = call_names.get(call_id) if isinstance(call_id, str) else None
     if name is None:
         raise BadRequest(
             "tool_call_id does not match any earlier assistant tool call.",

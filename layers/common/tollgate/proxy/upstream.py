@@ -80,6 +80,7 @@ class ConnectionPool:
             return idle.get_nowait(), True
         except queue.Empty:
             pass
+        connection: http.client.HTTPConnection
         if scheme == "https":
             connection = http.client.HTTPSConnection(
                 host, port, timeout=self.connect_timeout, context=tls.client_context()

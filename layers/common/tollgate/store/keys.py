@@ -207,7 +207,7 @@ def spend_counters(keys_and_periods: list[tuple[str, str]]) -> dict[tuple[str, s
         return {}
     wanted = [(key_pk(key_id), f"SPEND#{period}") for key_id, period in keys_and_periods]
     with storage_errors("spend_counters"):
-        found = {(c.pk, c.sk): c.spent for c in SpendCounter.batchget_item(wanted)}
+        found = {(c.pk, c.sk): c.spent for c in SpendCounter.batch_get(wanted)}
     return {
         pair: int(found.get((key_pk(pair[0]), f"SPEND#{pair[1]}"), 0)) for pair in keys_and_periods
     }
