@@ -33,8 +33,9 @@ venv: $(DEV_STAMP)
 run: $(RUN_STAMP)
 	@$(BIN)/python -m devstack
 
+# Coverage of the layer, with the floor in pyproject.toml ([tool.coverage.report] fail_under).
 test: venv
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --cov --cov-report=term-missing:skip-covered
 
 lint: venv
 	$(BIN)/ruff check .
