@@ -206,6 +206,23 @@ def test_a_limit_that_is_not_a_page_size_is_refused_naming_the_limit(invoke, adm
         assert_refused(answer, param="limit")
 
 
+USAGE_TIMES = {
+    "before-year-1-in-utc": "0001-01-01T00:00:00+14:00",
+    "after-year-9999-in-utc": "9999-12-31T23:59:59-14:00",
+    "unix-seconds-past-year-9999": "9" * 30,
+    "garbage": "yesterday",
+}
+
+
+@pytest.mark.parametrize("name", ["from", "to"])
+def test_a_usage_time_out_of_range_is_refused_naming_it(invoke, admin_key, name):
+    for label, moment in USAGE_TIMES.items():
+        answer = invoke("UsageFunction", list_event("usage_list", admin_key, **{name: moment}))
+
+        assert answer.status != 500, (label, answer.body)
+        assert_refused(answer, param=name)
+
+
 ODD_IDS = {
     "very-long": "key_" + "a" * 5000,
     "a-path": "../../etc/passwd",
