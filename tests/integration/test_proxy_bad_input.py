@@ -13,7 +13,7 @@ import pytest
 from tollgate import keys, ledger
 from tollgate.catalog import load_catalog
 from tollgate.proxy.app import ProxyApp
-from tollgate.proxy.runtime import KeyCache, ProviderKeys, Runtime
+from tollgate.proxy.runtime import KeyCache, Runtime
 from tollgate.proxy.upstream import UpstreamClient
 from tollgate.settings import get_settings
 from tollgate.store import wallet as wallet_store
@@ -34,6 +34,11 @@ MODEL = "openai/gpt-4o-mini"
 MESSAGES = [{"role": "user", "content": "hi"}]
 
 
+class StubProviderKeys:
+    def for_provider(self, provider: object) -> str:
+        return "sk-never-sent"
+
+
 @pytest.fixture
 def proxy(hotpath, new_account):
     """The proxy app over moto with a funded inference key; upstreams are never reached."""
@@ -43,7 +48,7 @@ def proxy(hotpath, new_account):
         catalog=load_catalog(settings.catalog_path),
         hotpath=hotpath,
         key_cache=KeyCache(hotpath),
-        provider_keys=ProviderKeys(None, "unused", 60.0),  # type: ignore[arg-type]
+        provider_keys=StubProviderKeys(),  # type: ignore[arg-type]
         upstream=UpstreamClient(),
     )
     account = new_account()
@@ -138,3 +143,24 @@ def test_a_messages_max_tokens_out_of_range_is_an_anthropic_400(proxy, value):
     assert status == 400, answer
     assert answer["error"]["type"] == "invalid_request_error"
     assert "max_tokens" in answer["error"]["message"]
+
+
+@pytest.mark.parametrize("model", ["anthropic/claude-haiku-4-5", "gemini/gemini-2.5-flash"])
+def test_deep_tool_call_arguments_translated_for_a_provider_are_a_400(proxy, model):
+    call = {
+        "id": "call_1",
+        "type": "function",
+        "function": {"name": "lookup", "arguments": DEEP_ARRAY},
+    }
+    messages = [
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "call_1", "content": DEEP_OBJECT},
+    ]
+    body = {"model": model, "messages": messages}
+
+    status, answer = proxy("/v1/chat/completions", json.dumps(body).encode())
+
+    assert status == 400, answer
+    assert answer["error"]["param"] == "messages[1].tool_calls[0].function.arguments"
+    assert held(proxy.account_id) == 0

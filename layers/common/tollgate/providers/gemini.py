@@ -23,7 +23,6 @@ Translation choices:
 from __future__ import annotations
 
 import base64
-import json
 import struct
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -56,6 +55,7 @@ from tollgate.providers.base import (
     tool_call,
 )
 from tollgate.sse import Event
+from tollgate.validation import strict_json
 
 if TYPE_CHECKING:
     from tollgate.catalog import Model, Provider
@@ -222,7 +222,7 @@ def _function_response(
         )
     text = text_of(message.get("content"), f"{param}.content")
     try:
-        value = json.loads(text)
+        value = strict_json(text)
     except ValueError:
         value = None
     response = value if isinstance(value, dict) else {"result": text}
