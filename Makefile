@@ -56,4 +56,4 @@ bench: venv
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf .aws-sam .devstack .pytest_cache .ruff_cache
+	rm -rf .aws-sam .devstack .pytest_cache .ruff_cache .mypy_cache .coverage .coverage.*
