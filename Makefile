@@ -34,12 +34,14 @@ PORT ?= 8787
 run: $(RUN_STAMP)
 	@$(BIN)/python -m devstack --port $(PORT)
 
+# Coverage of the layer, with the floor in pyproject.toml ([tool.coverage.report] fail_under).
 test: venv
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --cov --cov-report=term-missing:skip-covered
 
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 format: venv
 	$(BIN)/ruff check --fix .
@@ -59,4 +61,4 @@ soak: venv
 	$(BIN)/python -m bench soak
 
 clean:
-	rm -rf .aws-sam .devstack .pytest_cache .ruff_cache
+	rm -rf .aws-sam .devstack .pytest_cache .ruff_cache .mypy_cache .coverage .coverage.*

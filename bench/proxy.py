@@ -118,6 +118,8 @@ def _demo_account(stack) -> str:
     from tollgate.store import keys as key_store
 
     found = key_store.find_secret(keys.digest(stack.contract["TOLLGATE_API_KEY"]))
+    if found is None:
+        raise RuntimeError("devstack's demo key is not in its KeysTable")
     return found.account_id
 
 

@@ -56,9 +56,11 @@ def main(argv: list[str] | None = None) -> int:
     credit.add_argument("amount_usd", help="a decimal amount, e.g. 12.50")
     verify_audit = commands.add_parser("verify-audit", help="check an account's audit chain")
     verify_audit.add_argument("account_id")
-    pay = commands.add_parser("pay", help="top a wallet up through Stripe Checkout (stand-in)")
-    pay.add_argument("--amount", required=True, help="USD, e.g. 20 or 20.00")
-    pay.add_argument("--account", help="the account id (default: the demo account)")
+    pay_parser = commands.add_parser(
+        "pay", help="top a wallet up through Stripe Checkout (stand-in)"
+    )
+    pay_parser.add_argument("--amount", required=True, help="USD, e.g. 20 or 20.00")
+    pay_parser.add_argument("--account", help="the account id (default: the demo account)")
     args = parser.parse_args(argv)
     from devstack.invoke import CommandError
 

@@ -27,7 +27,10 @@ def provision(
     the development value each one gets (a secret the map lacks is created empty)."""
 
     def client(service: str):
-        return session.client(service, region_name=names.region, endpoint_url=endpoint_url)
+        # boto3-stubs types a client per literal service name; this one is chosen at run time
+        return session.client(  # type: ignore[call-overload]
+            service, region_name=names.region, endpoint_url=endpoint_url
+        )
 
     dynamodb = client("dynamodb")
     for logical_id, props in template.tables().items():

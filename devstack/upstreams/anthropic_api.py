@@ -192,6 +192,7 @@ async def messages(exchange: Exchange) -> None:
     headers = [("request-id", new_id("req_"))]
 
     if not body.get("stream"):
+        content: list[dict[str, Any]]
         if tool_call is None:
             content = [{"type": "text", "text": completion.text}]
         else:

@@ -42,6 +42,6 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     except Exception:
         logger.exception("webhook failed")
         metrics.add_metric(name="WebhookFailures", unit="Count", value=1)
-        error = InternalError("The event was not processed; it will be retried.")
-        return respond(error.status, management_body(error, request_id), request_id)
+        failure = InternalError("The event was not processed; it will be retried.")
+        return respond(failure.status, management_body(failure, request_id), request_id)
     return respond(200, result.view(), request_id)

@@ -3,6 +3,7 @@ management error body, request parsing helpers and JSON responses."""
 
 from __future__ import annotations
 
+import binascii
 import json
 from typing import Any
 
@@ -67,7 +68,10 @@ def principal(app: APIGatewayRestResolver, role: str, settings: Settings) -> aut
 
 def json_body(app: APIGatewayRestResolver) -> dict[str, Any]:
     """The request body as a JSON object; an empty body is an empty object."""
-    raw = app.current_event.decoded_body
+    try:
+        raw = app.current_event.decoded_body
+    except (UnicodeDecodeError, binascii.Error):  # a base64 body that is not UTF-8 text
+        raise BadRequest("The request body is not UTF-8 text.", code="invalid_json") from None
     if raw is None or not raw.strip():
         return {}
     return json_object(raw)

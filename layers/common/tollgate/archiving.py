@@ -275,7 +275,7 @@ def write_batch(
             packed.write(lines)
     body = buffer.getvalue()
     object_key = store.batch_key(account_id, month)
-    manifest = {
+    manifest: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "account_id": account_id,
         "month": month,

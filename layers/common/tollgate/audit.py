@@ -190,7 +190,7 @@ def build_event(
     """The event that follows ``previous`` (None: the account's first), digest and (given a
     key) HMAC included; not stored. ``changes`` must already be normalized."""
     created_at = now if now.tzinfo else now.replace(tzinfo=UTC)
-    sequence = previous.sequence + 1 if previous else 1
+    sequence = int(previous.sequence) + 1 if previous else 1
     event = AuditEvent(
         account_pk(account_id),
         store.event_sk(sequence),
@@ -513,7 +513,7 @@ def check_chain(
             signed_seen = signed_seen or event.mac is not None
             if problem:
                 problems.append(f"{label}: {problem}")
-        first_expected = previous.sequence + 1 if previous else 1
+        first_expected = int(previous.sequence) + 1 if previous else 1
         if previous is not None and sequence <= previous.sequence:
             problems.append(f"{label}: out of order after sequence {previous.sequence} (altered)")
         elif sequence > first_expected:

@@ -26,8 +26,8 @@ INFERENCE = "inference"
 @dataclass(frozen=True, slots=True)
 class Principal:
     role: str
-    account_id: str | None = None
-    key_id: str | None = None
+    account_id: str = ""  # empty for the operator
+    key_id: str = ""
 
 
 def authenticate(headers: Mapping[str, str] | None, *, role: str, settings: Settings) -> Principal:

@@ -36,7 +36,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import stripe
 
@@ -51,6 +51,9 @@ from tollgate.store import payments as payment_store
 from tollgate.store import wallet as wallet_store
 from tollgate.store.models import LedgerEntry, Payment, Wallet
 from tollgate.validation import choice_field, reject_unknown_fields, text_field
+
+if TYPE_CHECKING:
+    from stripe.params.checkout import SessionCreateParams
 
 CURRENCY = "usd"
 PRODUCT_NAME = "Tollgate credit"
@@ -275,7 +278,7 @@ def stripe_client(api_key: str, api_base: str | None) -> stripe.StripeClient:
     )
 
 
-def checkout_params(account_id: str, amount: int, settings: Settings) -> dict[str, Any]:
+def checkout_params(account_id: str, amount: int, settings: Settings) -> SessionCreateParams:
     """The Checkout Session Tollgate asks Stripe for: one line of credit, in cents."""
     if amount % NANOS_PER_CENT:
         raise ValueError("a checkout amount is whole cents")

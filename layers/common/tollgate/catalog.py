@@ -10,6 +10,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TypeGuard
 from urllib.parse import urlsplit
 
 import yaml
@@ -47,7 +48,10 @@ _PROVIDER_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
 _MODEL_ID = re.compile(r"([a-z0-9][a-z0-9_-]*)/([a-z0-9][a-z0-9._:-]*)")
 _NO_WHITESPACE = re.compile(r"\S+")
 
-_YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+try:  # libyaml's loader when PyYAML was built with it
+    from yaml import CSafeLoader as _YamlLoader
+except ImportError:
+    from yaml import SafeLoader as _YamlLoader
 
 
 class CatalogError(ValueError):
@@ -203,7 +207,7 @@ def _parse_provider(name: object, raw: object) -> Provider:
     return Provider(name=name, kind=kind, base_url=base_url.rstrip("/"), secret=secret)
 
 
-def _is_http_url(value: object) -> bool:
+def _is_http_url(value: object) -> TypeGuard[str]:
     if not isinstance(value, str) or not _NO_WHITESPACE.fullmatch(value):
         return False
     try:
@@ -229,8 +233,7 @@ def _parse_model(index: int, raw: object, providers: dict[str, Provider]) -> Mod
     _reject_unknown(entry, raw, _MODEL_KEYS)
 
     model_id = _required(entry, raw, "id")
-    match = _MODEL_ID.fullmatch(model_id) if isinstance(model_id, str) else None
-    if match is None:
+    if not isinstance(model_id, str) or (match := _MODEL_ID.fullmatch(model_id)) is None:
         raise CatalogError(
             f"{entry}: id: {model_id!r} is not '<provider>/<model>' "
             "(lowercase letters, digits and - _ . :)"
@@ -332,8 +335,8 @@ def _parse_long_context(entry: str, value: object) -> LongContextPricing:
         threshold_tokens=_positive_int(
             entry, f"{field}.threshold_tokens", value["threshold_tokens"]
         ),
-        input=_price(entry, f"{field}.input", value["input"]),
-        output=_price(entry, f"{field}.output", value["output"]),
+        input=_required_price(entry, f"{field}.input", value["input"]),
+        output=_required_price(entry, f"{field}.output", value["output"]),
         cached_input=_price(entry, f"{field}.cached_input", value.get("cached_input")),
     )
 
@@ -350,6 +353,13 @@ def _price(entry: str, field: str, value: object) -> int | None:
         return parse_usd(value)
     except MoneyError as exc:
         raise CatalogError(f"{entry}: {field}: {exc}") from exc
+
+
+def _required_price(entry: str, field: str, value: object) -> int:
+    price = _price(entry, field, value)
+    if price is None:
+        raise CatalogError(f"{entry}: {field}: is required")
+    return price
 
 
 def _check_fallbacks(model: Model, models: dict[str, Model], entry: str) -> None:

@@ -240,7 +240,7 @@ def _spend_cap(value: Any) -> SpendCap | None:
         raise BadRequest(
             "'spend_cap' must be an object with 'amount_usd' and 'period'.", param="spend_cap"
         )
-    amount_text = value.get("amount_usd")
+    amount_text = value.get("amount_usd", "")  # parse_usd refuses anything but a string
     try:
         amount = parse_usd(str(amount_text) if isinstance(amount_text, int) else amount_text)
     except MoneyError:

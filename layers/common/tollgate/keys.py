@@ -154,7 +154,7 @@ def rotate_key(
         raise BadRequest(
             "'grace_seconds' must be a whole number of seconds.", param="grace_seconds"
         )
-    if timedelta(seconds=grace) > MAX_GRACE:
+    if grace > MAX_GRACE.total_seconds():  # before timedelta(), which overflows
         raise BadRequest("'grace_seconds' may be at most 86400 (24 hours).", param="grace_seconds")
     key = get_key(account_id, key_id)
     if key.status != "active":
@@ -227,7 +227,7 @@ def key_views(keys: list[ApiKey], *, now: datetime | None = None) -> list[dict[s
     }
     spent = store.spend_counters(list(periods.items()))
     return [
-        key_view(key, now=now, period_spend=spent.get((key.key_id, periods.get(key.key_id))))
+        key_view(key, now=now, period_spend=spent.get((key.key_id, periods.get(key.key_id, ""))))
         for key in keys
     ]
 

@@ -58,7 +58,6 @@ from __future__ import annotations
 import base64
 import dataclasses
 import functools
-import json
 import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -74,6 +73,7 @@ from tollgate.observability import logger, metrics
 from tollgate.settings import Settings
 from tollgate.store import payments as store
 from tollgate.store.payments import Written
+from tollgate.validation import strict_json
 
 SIGNATURE_HEADER = "stripe-signature"
 TOLERANCE_SECONDS = 300
@@ -162,7 +162,7 @@ def verify_event(
             code="invalid_signature",
         )
     try:
-        document = json.loads(text)
+        document = strict_json(text)
     except ValueError:
         raise BadRequest("The body is not JSON.", code="malformed_event") from None
     if not isinstance(document, dict):
@@ -393,6 +393,7 @@ def _not_credited(
 
 def _write_status(event: StripeEvent, context: _Context, session: _Session, status: str) -> Written:
     """The session's payment moved to ``status`` with the event's marker (one transaction)."""
+    assert session.account_id is not None, "only an attributed session has a payment"
     return store.record_payment_status(
         _marker(event, context, session.account_id),
         account_id=session.account_id,

@@ -237,13 +237,13 @@ def _moment(value: str | None, name: str, *, end_of_day: bool = False) -> dateti
             start = datetime.combine(day, datetime.min.time(), UTC)
             return start + timedelta(days=1, microseconds=-1) if end_of_day else start
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
     except (ValueError, OverflowError):
         raise BadRequest(
             f"'{name}' must be an ISO 8601 date or time (e.g. 2026-11-23 or "
             "2026-11-23T10:00:00Z) or unix seconds.",
             param=name,
         ) from None
-    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _text(query: Callable[[str], str | None], name: str) -> str | None:

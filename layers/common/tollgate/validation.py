@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Collection, Mapping
 from typing import Any
@@ -10,12 +11,53 @@ from typing import Any
 from tollgate.errors import BadRequest
 
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+MAX_JSON_DEPTH = 64  # far above any real body; keeps recursive code far from Python's limit
+
+
+def strict_json(raw: str | bytes) -> Any:
+    """``json.loads`` without Python's extensions: NaN, Infinity and numbers that overflow a
+    float are refused, and so is nesting deeper than MAX_JSON_DEPTH (json.loads itself dies
+    with RecursionError near 1,000 levels). ValueError (or UnicodeDecodeError) says why."""
+    try:
+        value = json.loads(raw, parse_constant=_no_constant, parse_float=_finite_float)
+    except RecursionError:
+        raise ValueError(f"nested deeper than {MAX_JSON_DEPTH} levels") from None
+    if _deeper_than(value, MAX_JSON_DEPTH):
+        raise ValueError(f"nested deeper than {MAX_JSON_DEPTH} levels")
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} does not fit a 64-bit float")
+    return value
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    pending = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict):
+            children = list(item.values())
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        pending.extend((child, depth + 1) for child in children)
+    return False
 
 
 def json_object(raw: str | bytes) -> dict[str, Any]:
     """A request body that must be a JSON object, or a 400 saying what is wrong with it."""
     try:
-        body = json.loads(raw)
+        body = strict_json(raw)
     except ValueError as error:
         raise BadRequest(
             f"The request body is not valid JSON: {error}.", code="invalid_json"

@@ -439,7 +439,7 @@ class AnthropicChatStream(ChatStream):
 
     def _on_error(self, payload: dict[str, Any]) -> list[dict[str, Any]]:
         error = payload.get("error") or {}
-        status = _ERROR_STATUS.get(error.get("type"), 502)
+        status = _ERROR_STATUS.get(str(error.get("type")), 502)
         raise ProviderError(status, str(error.get("message") or "upstream stream error"))
 
 

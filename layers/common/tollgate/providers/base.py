@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from tollgate.errors import BadRequest
 from tollgate.sse import Event, SSEDecoder
+from tollgate.validation import strict_json
 
 if TYPE_CHECKING:  # the catalog imports yaml: keep it off this module's import path
     from tollgate.catalog import Model, Provider
@@ -210,7 +211,7 @@ def text_of(content: Any, param: str) -> str:
 
 def parse_arguments(arguments: str, param: str) -> Any:
     try:
-        return json.loads(arguments or "{}")
+        return strict_json(arguments or "{}")
     except ValueError:
         raise BadRequest("Tool call arguments must be valid JSON.", param=param) from None
 

@@ -23,7 +23,6 @@ Translation choices:
 from __future__ import annotations
 
 import base64
-import json
 import struct
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -56,6 +55,7 @@ from tollgate.providers.base import (
     tool_call,
 )
 from tollgate.sse import Event
+from tollgate.validation import strict_json
 
 if TYPE_CHECKING:
     from tollgate.catalog import Model, Provider
@@ -213,7 +213,8 @@ def _model_parts(
 def _function_response(
     message: dict[str, Any], param: str, call_names: dict[str, str]
 ) -> dict[str, Any]:
-    name = call_names.get(message.get("tool_call_id"))
+    call_id = message.get("tool_call_id")
+    name = call_names.get(call_id) if isinstance(call_id, str) else None
     if name is None:
         raise BadRequest(
             "tool_call_id does not match any earlier assistant tool call.",
@@ -221,7 +222,7 @@ def _function_response(
         )
     text = text_of(message.get("content"), f"{param}.content")
     try:
-        value = json.loads(text)
+        value = strict_json(text)
     except ValueError:
         value = None
     response = value if isinstance(value, dict) else {"result": text}

@@ -34,6 +34,7 @@ from tollgate.store.hotpath import Hold, KeyRecord
 from tollgate.wire import anthropic_messages
 
 CHARS_PER_TOKEN = 4  # for estimates only, when an upstream never reported usage
+MAX_CHOICES = 128  # OpenAI's own bound on 'n'; the hold multiplies by it
 
 
 async def chat_completions(runtime: Runtime, request: Request, key: KeyRecord, send: Send) -> None:
@@ -183,8 +184,12 @@ class ChatCall(ProxyCall):
             raise BadRequest("Every message needs a 'role'.", param="messages")
         for name in ("max_tokens", "max_completion_tokens", "n"):
             value = self.body.get(name)
-            if value is not None and (not isinstance(value, int) or value < 1):
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or value < 1
+            ):
                 raise BadRequest(f"'{name}' must be a positive integer.", param=name)
+        if self.body.get("n", 1) > MAX_CHOICES:
+            raise BadRequest(f"'n' must be at most {MAX_CHOICES}.", param="n")
         return self.model_for(self.body.get("model"))
 
 

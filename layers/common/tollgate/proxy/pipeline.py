@@ -168,11 +168,13 @@ class ProxyCall:
                 if response.status < 400:
                     self.outcome.route, self.outcome.model = index, model
                     return model, adapter, response
-                error = adapter.error_from(response.status, await response.read(), response.headers)
-                if not error.retryable:
-                    raise _client_error(error)
-                last = _retry_exhausted(error)
-                await asyncio.sleep(_backoff(attempt, error.retry_after))
+                refusal = adapter.error_from(
+                    response.status, await response.read(), response.headers
+                )
+                if not refusal.retryable:
+                    raise _client_error(refusal)
+                last = _retry_exhausted(refusal)
+                await asyncio.sleep(_backoff(attempt, refusal.retry_after))
             logger.warning("route failed", extra={"route": index, "code": last.code})
         raise last
 
@@ -199,6 +201,7 @@ class ProxyCall:
             metrics.add_metric(name="ChargeCappedAtHold", unit="Count", value=1)
             charge = hold.amount
         outcome, model, usage = self.outcome, self.outcome.model, self.outcome.usage
+        assert model is not None, "held() sets the model before anything settles"
         total_ms = int((time.monotonic() - self.started) * 1000)
         record = UsageRecord(
             request_id=hold.request_id,

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from tollgate import clock, key_policy
-from tollgate.aws import AwsError, Credentials, dynamodb_client, secrets_client
+from tollgate.aws import AwsError, AwsJsonClient, Credentials, dynamodb_client, secrets_client
 from tollgate.catalog import Catalog, Provider, load_catalog
 from tollgate.errors import Forbidden, InternalError, Unauthenticated
 from tollgate.proxy.upstream import UpstreamClient
@@ -66,7 +66,7 @@ class KeyCache:
 class ProviderKeys:
     """The provider-keys secret (a JSON object), re-read at most every ``max_age`` seconds."""
 
-    def __init__(self, secrets: object, secret_id: str, max_age: float) -> None:
+    def __init__(self, secrets: AwsJsonClient, secret_id: str, max_age: float) -> None:
         self.secrets = secrets
         self.secret_id = secret_id
         self.max_age = max_age

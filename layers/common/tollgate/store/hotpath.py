@@ -189,7 +189,7 @@ class HotPath:
         limit = cap.amount - hold.amount
         if limit < 0:
             raise _cap_refusal(cap)
-        update = {
+        update: dict[str, Any] = {
             "TableName": self.tables.keys,
             "Key": _key(layout.key_pk(hold.key_id), layout.spend_sk(_period(hold, cap))),
             "UpdateExpression": "ADD committed :hold",
@@ -678,8 +678,8 @@ def _hold_from_item(item: dict[str, Any]) -> Hold:
         key_id=item["key_id"],
         model=item["model"],
         amount=item["amount"],
-        created_at=layout.parse_timestamp(item["created_at"]),
-        expires_at=layout.parse_timestamp(item["expires_at"]),
+        created_at=layout.parse_required_timestamp(item["created_at"]),
+        expires_at=layout.parse_required_timestamp(item["expires_at"]),
         endpoint=item.get("endpoint") or "",
         spend_period=item.get("spend_period"),
         tokens=item.get("tokens") or 0,

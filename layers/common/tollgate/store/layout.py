@@ -77,7 +77,11 @@ def timestamp(at: datetime) -> str:
 
 
 def parse_timestamp(text: str | None) -> datetime | None:
-    return datetime.strptime(text, _TIMESTAMP).replace(tzinfo=UTC) if text else None
+    return parse_required_timestamp(text) if text else None
+
+
+def parse_required_timestamp(text: str) -> datetime:
+    return datetime.strptime(text, _TIMESTAMP).replace(tzinfo=UTC)
 
 
 def spend_sk(period: str) -> str:

@@ -8,6 +8,8 @@ before this module is imported. ``tests/infra`` checks these models against the 
 
 from __future__ import annotations
 
+from typing import cast
+
 from pynamodb.attributes import (
     BooleanAttribute,
     JSONAttribute,
@@ -18,15 +20,17 @@ from pynamodb.attributes import (
     UTCDateTimeAttribute,
 )
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection, Projection
-from pynamodb.models import Model
+from pynamodb.models import MetaProtocol, Model
 
 from tollgate.settings import get_settings
 
 _settings = get_settings()
 
 
-def _meta(table_name: str) -> type:
-    return type("Meta", (), {"table_name": table_name, "region": _settings.region})
+def _meta(table_name: str) -> MetaProtocol:
+    # PynamoDB's model metaclass fills in the MetaProtocol settings left out here.
+    meta = type("Meta", (), {"table_name": table_name, "region": _settings.region})
+    return cast(MetaProtocol, meta)
 
 
 def _index_meta(index_name: str, projection: Projection | None = None) -> type:

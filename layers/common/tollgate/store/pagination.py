@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 from tollgate.errors import BadRequest
+from tollgate.validation import strict_json
 
 MAX_PAGE_SIZE = 100
 
@@ -25,13 +26,27 @@ def decode_cursor(cursor: str | None, *, partition: tuple[str, str]) -> dict[str
         return None
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        key = json.loads(raw)
+        key = strict_json(raw)
     except (ValueError, binascii.Error) as error:
         raise BadRequest("The cursor is not valid.", param="cursor") from error
     name, value = partition
-    if not isinstance(key, dict) or key.get(name) != {"S": value}:
+    if not _is_key(key) or key.get(name) != {"S": value}:
         raise BadRequest("The cursor is not valid.", param="cursor")
     return key
+
+
+def _is_key(key: Any) -> bool:
+    """A DynamoDB key as encode_cursor writes it: a few string or number attributes."""
+    return (
+        isinstance(key, dict)
+        and 0 < len(key) <= 4
+        and all(
+            isinstance(attribute, dict)
+            and len(attribute) == 1
+            and isinstance(attribute.get("S", attribute.get("N")), str)
+            for attribute in key.values()
+        )
+    )
 
 
 def page_size(limit: int | None) -> int:

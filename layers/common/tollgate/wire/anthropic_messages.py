@@ -543,7 +543,7 @@ class MessagesStreamEncoder:
 
     def _message_start(self, chunk: dict[str, Any]) -> bytes:
         self._started = True
-        message = {
+        message: dict[str, Any] = {
             "id": _message_id(chunk.get("id")),
             "type": "message",
             "role": "assistant",
@@ -583,7 +583,7 @@ class MessagesStreamEncoder:
         events = []
         if position not in self._tool_blocks:
             events.append(self._close_block())
-            block = {
+            block: dict[str, Any] = {
                 "type": "tool_use",
                 "id": call.get("id") or _new_tool_use_id(),
                 "name": function.get("name") or "",
