@@ -152,7 +152,7 @@ LISTINGS = {
     "GET /v1/usage": ("UsageFunction", "usage_list"),
     "GET /v1/wallet/ledger": ("BillingFunction", "wallet_ledger"),
     "GET /v1/payments": ("BillingFunction", "payments_list"),
-    "GET /v1/audit": ("AccountFunction", "audit_list"),
+    "GET /v1/audit": ("AuditFunction", "audit_list"),
 }  # GET /v1/archives is one short list: it takes neither
 
 
