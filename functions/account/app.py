@@ -1,5 +1,6 @@
-"""AccountFunction: the platform operator creates customer accounts and adjusts their
-wallets (operator routes only; the audit trail is AuditFunction's)."""
+"""AccountFunction: the platform operator creates customer accounts, reads one with its flag
+and wallet, and adjusts their wallets (operator routes only; the audit trail is
+AuditFunction's)."""
 
 from tollgate import accounts, api, audit, billing, keys
 from tollgate.auth import OPERATOR
@@ -31,6 +32,14 @@ def create_account():
         "admin_key": keys.key_view(created.admin_key.key, secret=created.admin_key.secret),
     }
     return api.json_response(app, 201, body)
+
+
+@app.get("/operator/accounts/<account_id>")
+def get_account(account_id: str):
+    api.principal(app, OPERATOR, settings)
+    account = accounts.get_account(account_id)
+    view = accounts.operator_account_view(account, billing.get_wallet(account_id))
+    return api.json_response(app, 200, view)
 
 
 @app.post("/operator/accounts/<account_id>/adjustments")

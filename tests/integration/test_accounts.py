@@ -73,3 +73,52 @@ def test_account_fields_are_validated_by_name(invoke):
         answer = invoke("AccountFunction", event("account_create", key=OPERATOR_KEY, body=body))
         assert answer.status == 400, body
         assert answer.body["error"]["param"] == field
+
+
+# ------------------------------------------------------------------------------ GET one account
+
+
+def operator_reads(invoke, account_id: str, key: str = OPERATOR_KEY):
+    path = {"account_id": account_id}
+    return invoke("AccountFunction", event("account_get", key=key, path_parameters=path))
+
+
+def test_the_operator_reads_an_account_with_its_flag_and_wallet(invoke, new_account):
+    # given an account nothing happened to
+    customer = new_account(email="grace@example.com")
+
+    # when the operator reads it
+    answer = operator_reads(invoke, customer.account_id)
+
+    # then its profile, no flag, and the wallet as its owner sees it
+    assert answer.status == 200, answer.body
+    assert answer.body["id"] == customer.account_id
+    assert answer.body["email"] == "grace@example.com"
+    assert answer.body["status"] == "active"
+    assert isinstance(answer.body["created_at"], int)
+    assert answer.body["flagged"] is None
+    assert answer.body["wallet"] == {
+        "object": "wallet",
+        "account_id": customer.account_id,
+        "balance_usd": "0.00",
+        "held_usd": "0.00",
+        "disputed_usd": "0.00",
+        "available_usd": "0.00",
+        "currency": "usd",
+    }
+
+
+def test_an_unknown_account_is_not_found_for_the_operator(invoke):
+    answer = operator_reads(invoke, "acct_000000000000000000000000")
+
+    assert answer.status == 404
+    assert answer.body["error"]["code"] == "account_not_found"
+
+
+def test_an_admin_key_cannot_read_an_account_on_the_operator_route(invoke, new_account):
+    customer = new_account()
+
+    answer = operator_reads(invoke, customer.account_id, key=customer.admin_key)
+
+    assert answer.status == 403
+    assert answer.body["error"]["code"] == "operator_only"

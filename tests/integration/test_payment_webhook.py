@@ -800,6 +800,26 @@ def test_the_operator_sees_the_dispute_flag_and_the_disputed_amount(invoke, disp
     assert answer.body["wallet"]["available_usd"] == "1.00"
 
 
+def test_the_operator_reads_the_disputed_account_with_its_flag_and_held_back_money(
+    invoke, disputed_top_up
+):
+    customer = disputed_top_up
+
+    # when the operator reads the account, without adjusting anything
+    path = {"account_id": customer.account_id}
+    answer = invoke("AccountFunction", event("account_get", key=OPERATOR_KEY, path_parameters=path))
+
+    # then the dispute flag and the disputed 20.00, held back from what is available
+    assert answer.status == 200, answer.body
+    assert answer.body["flagged"] == "dispute dp_test_1"
+    wallet = answer.body["wallet"]
+    assert (wallet["balance_usd"], wallet["available_usd"], wallet["disputed_usd"]) == (
+        "20.00",
+        "0.00",
+        "20.00",
+    )
+
+
 def test_a_dispute_won_releases_the_held_back_money(deliver, invoke, disputed_top_up):
     customer = disputed_top_up
 

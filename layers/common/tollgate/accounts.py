@@ -1,4 +1,5 @@
-"""Customer accounts: created by the operator with a wallet at zero and a first admin key."""
+"""Customer accounts: created by the operator with a wallet at zero and a first admin key, and
+read by the operator with the account's flag and wallet."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from tollgate import clock, keys, ledger
+from tollgate import billing, clock, keys, ledger
+from tollgate.errors import NotFound
 from tollgate.store import keys as store
 from tollgate.store.layout import account_pk
-from tollgate.store.models import Account
+from tollgate.store.models import Account, Wallet
 from tollgate.validation import email_field, reject_unknown_fields, text_field
 
 
@@ -57,4 +59,21 @@ def account_view(account: Account) -> dict[str, Any]:
         "name": account.name,
         "status": account.status,
         "created_at": int(account.created_at.timestamp()),
+    }
+
+
+def get_account(account_id: str) -> Account:
+    found = store.get_account(account_id)
+    if found is None:
+        raise NotFound(f"Account {account_id} does not exist.", code="account_not_found")
+    return found
+
+
+def operator_account_view(account: Account, wallet: Wallet) -> dict[str, Any]:
+    """What the operator sees of an account: its profile, why to look at it (``flagged``, e.g.
+    ``dispute <id>`` while a payment is disputed) and its wallet as its owner sees it."""
+    return {
+        **account_view(account),
+        "flagged": account.flagged,
+        "wallet": billing.wallet_view(wallet),
     }
