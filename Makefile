@@ -35,8 +35,10 @@ run: $(RUN_STAMP)
 	@$(BIN)/python -m devstack --port $(PORT)
 
 # Coverage of the layer, with the floor in pyproject.toml ([tool.coverage.report] fail_under).
+# Two workers (pytest-xdist), a test file each at a time: the suite is half I/O waits on moto and
+# devstack, and CI has two cores.
 test: venv
-	$(BIN)/python -m pytest --cov --cov-report=term-missing:skip-covered
+	$(BIN)/python -m pytest -n 2 --dist loadfile --cov --cov-report=term-missing:skip-covered
 
 lint: venv
 	$(BIN)/ruff check .
