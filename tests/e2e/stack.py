@@ -110,3 +110,15 @@ def usage_records(devstack: dict[str, str], account_id: str) -> list[dict[str, A
 
 def nanos(usd: str | float | Decimal) -> int:
     return int(Decimal(str(usd)) * 10**9)
+
+
+def charges_in_ledger(devstack: dict[str, str], account_id: str) -> int:
+    """What the ledger says the account was charged, in nano-USD (a positive number)."""
+    from boto3.dynamodb.conditions import Key
+
+    items = table(devstack, "WALLET_TABLE").query(
+        KeyConditionExpression=Key("pk").eq(f"ACCOUNT#{account_id}")
+        & Key("sk").begins_with("LEDGER#"),
+        ConsistentRead=True,
+    )["Items"]
+    return -sum(int(item["amount"]) for item in items if item["kind"] == "charge")
