@@ -23,6 +23,13 @@ from devstack import moto_dynamodb
 from devstack.servers import listen_on
 
 
+class NoDelayRequestHandler(MotoRequestHandler):
+    """Sets TCP_NODELAY on each connection (socketserver's own switch), whatever the
+    platform's inheritance from the listening socket."""
+
+    disable_nagle_algorithm = True
+
+
 class MotoServer:
     def __init__(self, port: int = 0) -> None:
         moto_dynamodb.install()
@@ -41,7 +48,7 @@ class MotoServer:
             sock.getsockname()[1],
             one_at_a_time,
             threaded=True,
-            request_handler=MotoRequestHandler,
+            request_handler=NoDelayRequestHandler,
             fd=sock.fileno(),
         )
         sock.close()  # werkzeug serves a duplicate of it
