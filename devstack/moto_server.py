@@ -9,8 +9,13 @@ item it ever made (devstack/moto_dynamodb.py).
 
 from __future__ import annotations
 
+import json
+import re
 import threading
-from typing import Any
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, TextIO
 
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
@@ -22,6 +27,8 @@ from werkzeug.serving import make_server
 from devstack import moto_dynamodb
 from devstack.servers import listen_on
 
+WSGIApp = Callable[[dict[str, Any], Any], Iterable[bytes]]
+
 
 class NoDelayRequestHandler(MotoRequestHandler):
     """Sets TCP_NODELAY on each connection (socketserver's own switch), whatever the
@@ -31,22 +38,20 @@ class NoDelayRequestHandler(MotoRequestHandler):
 
 
 class MotoServer:
-    def __init__(self, port: int = 0) -> None:
+    """``request_log``: a JSON-lines file that gets one line per request (devstack's
+    logs/dynamodb.jsonl), for benchmarks to tell the emulator's time from the gateway's."""
+
+    def __init__(self, port: int = 0, *, request_log: Path | None = None) -> None:
         moto_dynamodb.install()
-        app = DomainDispatcherApplication(create_backend_app)
-        lock = threading.Lock()
-
-        def one_at_a_time(environ: dict[str, Any], start_response: Any) -> list[bytes]:
-            with lock:
-                return list(app(environ, start_response))
-
+        self._log = RequestLog(request_log) if request_log else None
+        app = one_at_a_time(DomainDispatcherApplication(create_backend_app), self._log)
         # Bound here, not by werkzeug, which answers a busy port with sys.exit(1).
         sock = listen_on(port)
         sock.listen()
         self._server = make_server(
             "127.0.0.1",
             sock.getsockname()[1],
-            one_at_a_time,
+            app,
             threaded=True,
             request_handler=NoDelayRequestHandler,
             fd=sock.fileno(),
@@ -65,3 +70,58 @@ class MotoServer:
     def stop(self) -> None:
         self._server.shutdown()  # werkzeug's serve_forever closes the socket as it returns
         self._thread.join(5)
+        if self._log:
+            self._log.close()
+
+
+def one_at_a_time(app: WSGIApp, log: RequestLog | None) -> WSGIApp:
+    """``app`` entered by one request at a time, each logged when ``log`` is given."""
+    lock = threading.Lock()
+
+    def serve(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        received = time.time()
+        with lock:
+            started = time.time()
+            try:
+                return list(app(environ, start_response))
+            finally:
+                if log:
+                    log.write(operation(environ), received, started, time.time())
+
+    return serve
+
+
+class RequestLog:
+    """One JSON line per request, written as it is answered: ``op`` (a DynamoDB action, e.g.
+    "GetItem", or "<service>:<action>" for the other services, the HTTP method when the action
+    is in the body), and time.time() when the request ``received`` a server thread,
+    ``started`` in moto (after the one-at-a-time lock) and was ``answered`` by moto."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # A fresh file per run; line-buffered, so that a reader sees each line at once.
+        self._file: TextIO = open(path, "w", buffering=1)  # noqa: SIM115 - lives with the server
+        self._lock = threading.Lock()  # a request still in flight as the server stops
+
+    def write(self, op: str, received: float, started: float, answered: float) -> None:
+        line = {"op": op, "received": received, "started": started, "answered": answered}
+        with self._lock:
+            if not self._file.closed:
+                self._file.write(json.dumps(line) + "\n")
+
+    def close(self) -> None:
+        with self._lock:
+            self._file.close()
+
+
+_SIGNED_SERVICE = re.compile(r"Credential=[^/,]*/[^/,]*/[^/,]*/([^/,]+)/aws4_request")
+
+
+def operation(environ: dict[str, Any]) -> str:
+    """What a request asks, from its headers alone (the body is moto's to read)."""
+    prefix, _, action = environ.get("HTTP_X_AMZ_TARGET", "").partition(".")
+    if action and prefix.startswith("DynamoDB_"):
+        return action
+    signed = _SIGNED_SERVICE.search(environ.get("HTTP_AUTHORIZATION", ""))
+    service = signed.group(1) if signed else "unknown"
+    return f"{service}:{action or environ.get('REQUEST_METHOD', '')}"

@@ -32,6 +32,7 @@ DEMO_CREDIT_USD = "10.00"
 ENV_FILE = "env"
 LOGS_DIR = "logs"
 FUNCTIONS_LOG = "functions.log"
+DYNAMODB_LOG = "dynamodb.jsonl"  # moto's request log: one JSON line per AWS request
 LAYER_CATALOG = ROOT / "layers" / "common" / "tollgate" / "catalog.yaml"
 
 
@@ -92,7 +93,7 @@ def start_stack(*, port: int, aws_port: int, state_dir: Path) -> Stack:
     template = Template.load()
     names = LocalNames.for_template(template, stack=stack.STACK, region=stack.REGION)
 
-    moto = MotoServer(aws_port).start()
+    moto = MotoServer(aws_port, request_log=state_dir / LOGS_DIR / DYNAMODB_LOG).start()
     aws_url = moto.url
 
     provider_keys = {kind: f"mock-{kind}-{secrets.token_hex(8)}" for kind in PROVIDER_KINDS}

@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -209,3 +210,26 @@ def test_a_proxy_warning_carries_the_proxys_name_and_its_own_request_id(devstack
     for line in warnings:
         assert line["function_name"] == "tollgate-local-ProxyFunction"
         assert line["correlation_id"] == request_id
+
+
+def test_the_aws_emulator_logs_each_dynamodb_call_of_a_request_with_its_times(devstack):
+    # Given a customer with a fresh key (its first use reads the key from DynamoDB)
+    customer = new_customer(devstack, credit_usd="1.00")
+    client = openai.OpenAI(
+        base_url=devstack["OPENAI_BASE_URL"], api_key=customer.api_key, max_retries=0
+    )
+
+    # When they make a chat completion
+    before = time.time()
+    client.chat.completions.create(
+        model="openai/gpt-4o-mini", messages=[{"role": "user", "content": "Hi"}]
+    )
+    after = time.time()
+
+    # Then the emulator's request log holds its DynamoDB calls as they happened: the key's
+    # GetItem and the hold's TransactWriteItems, each received, started and answered in turn
+    log = Path(devstack["DEVSTACK_LOGS"]) / "dynamodb.jsonl"
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    during = [line for line in lines if before <= line["received"] and line["answered"] <= after]
+    assert {"GetItem", "TransactWriteItems"} <= {line["op"] for line in during}
+    assert all(line["received"] <= line["started"] <= line["answered"] for line in lines)
