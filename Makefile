@@ -31,8 +31,13 @@ $(DEV_STAMP): $(RUN_STAMP) requirements-dev.txt
 venv: $(DEV_STAMP)
 
 PORT ?= 8787
+# make run UPSTREAM_OPENAI=http://127.0.0.1:9000/openai/v1 UPSTREAM_OPENAI_KEY=sk-...: that
+# provider is served by the server at that base URL, not by devstack's mock (also ANTHROPIC,
+# GEMINI).
+upstream = $(if $(UPSTREAM_$(2)),--upstream '$(1)=$(UPSTREAM_$(2))')$(if $(UPSTREAM_$(2)_KEY), --upstream-key '$(1)=$(UPSTREAM_$(2)_KEY)')
+UPSTREAMS = $(call upstream,openai,OPENAI) $(call upstream,anthropic,ANTHROPIC) $(call upstream,gemini,GEMINI)
 run: $(RUN_STAMP)
-	@$(BIN)/python -m devstack --port $(PORT)
+	@$(BIN)/python -m devstack --port $(PORT) $(strip $(UPSTREAMS))
 
 # Coverage of the layer, with the floor in pyproject.toml ([tool.coverage.report] fail_under).
 # Two workers (pytest-xdist), a test file each at a time: the suite is half I/O waits on moto and

@@ -3,6 +3,10 @@
 python -m devstack [--port 8787] [--verbose] start the local stack (what `make run` does);
                                              function logs go to .devstack/logs/ unless
                                              --verbose prints them on stderr
+    [--upstream openai=URL [--upstream-key openai=KEY]]
+                                             serve a provider (openai, anthropic, gemini) by
+                                             the server at URL with that API key instead of
+                                             the mock upstreams (repeatable)
 python -m devstack invoke LogicalId --event events/file.json [--now 2027-03-01T03:30:00Z]
                                              run one function once against the running stack
                                              (--now: the scheduled event's time, its clock)
@@ -20,6 +24,7 @@ import os
 import sys
 from pathlib import Path
 
+from devstack.stack import provider_kind_and
 from devstack.template import ROOT
 
 # As in Lambda, where the layer is unpacked under /opt/python: the layer's package and the
@@ -43,6 +48,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--verbose", action="store_true", help="print function logs on stderr, not to a file"
     )
+    parser.add_argument(
+        "--upstream",
+        type=provider_kind_and("url"),
+        action="append",
+        default=[],
+        metavar="KIND=URL",
+        help="serve a provider kind (openai, anthropic, gemini) by the server at this base URL"
+        " (e.g. http://127.0.0.1:9000/openai/v1) instead of devstack's mock upstream",
+    )
+    parser.add_argument(
+        "--upstream-key",
+        type=provider_kind_and("key"),
+        action="append",
+        default=[],
+        metavar="KIND=KEY",
+        help="the API key Tollgate sends to that --upstream",
+    )
     commands = parser.add_subparsers(dest="command")
     invoke = commands.add_parser("invoke", help="run one function once with an event file")
     invoke.add_argument("logical_id", help="the function's logical id in template.yaml")
@@ -62,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     pay_parser.add_argument("--amount", required=True, help="USD, e.g. 20 or 20.00")
     pay_parser.add_argument("--account", help="the account id (default: the demo account)")
     args = parser.parse_args(argv)
+    if strays := sorted(dict(args.upstream_key).keys() - dict(args.upstream).keys()):
+        parser.error(f"--upstream-key {strays[0]}=... needs --upstream {strays[0]}=URL")
     from devstack.invoke import CommandError
 
     try:
@@ -105,10 +129,14 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(result, indent=2))
         return 0
 
-    from devstack.up import run_stack
+    from devstack.up import ExternalUpstreams, run_stack
 
     code = run_stack(
-        port=args.port, aws_port=args.aws_port, state_dir=args.state_dir, verbose=args.verbose
+        port=args.port,
+        aws_port=args.aws_port,
+        state_dir=args.state_dir,
+        verbose=args.verbose,
+        external=ExternalUpstreams(dict(args.upstream), dict(args.upstream_key)),
     )
     # Invocations still in flight run in worker threads the interpreter would wait for (an
     # upstream read, an AWS call's retries): a stopped Lambda container does not wait for them

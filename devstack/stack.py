@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import secrets
+from collections.abc import Callable
 
 from devstack.template import LocalNames, Template, resolve
 
 STACK = "tollgate-local"
 STRIPE_TEST_API_KEY = "sk_test_devstack"  # what devstack's Stripe stand-in accepts
 REGION = "us-east-1"
+PROVIDER_KINDS = ("openai", "anthropic", "gemini")
+# The provider key of an external upstream given without one (--upstream alone).
+NO_PROVIDER_KEY = "devstack-no-key"
 
 # The process-wide settings every local function shares: fake credentials so that nothing can
 # ever reach a real AWS account, tracing off (there is no X-Ray daemon), JSON logs.
@@ -55,3 +60,21 @@ def development_secrets(
         "StripeApiKeySecret": STRIPE_TEST_API_KEY,
         "StripeWebhookSecret": stripe_webhook_secret,
     }
+
+
+def provider_kind_and(what: str) -> Callable[[str], tuple[str, str]]:
+    """An argparse type for KIND=VALUE options, KIND a provider kind; ``what`` names
+    VALUE, and a "url" must be an http(s) URL."""
+
+    def parse(text: str) -> tuple[str, str]:
+        kind, _, value = text.partition("=")
+        if kind not in PROVIDER_KINDS or not value:
+            kinds = ", ".join(PROVIDER_KINDS)
+            raise argparse.ArgumentTypeError(
+                f"{text!r}: expected KIND={what.upper()}, KIND one of {kinds}"
+            )
+        if what == "url" and not value.startswith(("http://", "https://")):
+            raise argparse.ArgumentTypeError(f"{value!r} is not an http(s) URL")
+        return kind, value
+
+    return parse

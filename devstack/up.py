@@ -12,6 +12,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -24,6 +25,7 @@ from devstack.aws import provision
 from devstack.emulator import ApiEmulator, FunctionPool
 from devstack.moto_server import MotoServer
 from devstack.servers import PortInUse, listen_on, serve_in_thread
+from devstack.stack import NO_PROVIDER_KEY, PROVIDER_KINDS
 from devstack.stripe_standin import start_stripe_standin
 from devstack.template import ROOT, LocalNames, Template
 from devstack.upstreams.server import RunningUpstreams, start_upstreams
@@ -53,17 +55,41 @@ class Stack:
             server.stop()
 
 
-def run_stack(*, port: int, aws_port: int, state_dir: Path, verbose: bool = False) -> int:
+@dataclass(frozen=True)
+class ExternalUpstreams:
+    """Providers served by servers of the user's choice instead of devstack's mock upstreams:
+    base URLs and API keys by provider kind (openai, anthropic, gemini)."""
+
+    urls: Mapping[str, str] = field(default_factory=dict)
+    keys: Mapping[str, str] = field(default_factory=dict)
+
+    def base_urls(self, mocks: Mapping[str, str]) -> dict[str, str]:
+        return {**mocks, **self.urls}
+
+    def provider_keys(self, mocks: Mapping[str, str]) -> dict[str, str]:
+        return {**mocks, **{kind: self.keys.get(kind, NO_PROVIDER_KEY) for kind in self.urls}}
+
+
+def run_stack(
+    *,
+    port: int,
+    aws_port: int,
+    state_dir: Path,
+    verbose: bool = False,
+    external: ExternalUpstreams | None = None,
+) -> int:
     started = time.monotonic()
     stop = stop_on_signals()
     contract_out = functions_print_elsewhere(state_dir, verbose=verbose)
     try:
-        running = start_stack(port=port, aws_port=aws_port, state_dir=state_dir)
+        running = start_stack(port=port, aws_port=aws_port, state_dir=state_dir, external=external)
     except PortInUse as busy:
         print(port_in_use_message(busy, api_port=port), file=sys.stderr)
         return 2
     print_contract(running.contract, contract_out)
     print(hints(running.contract, started, verbose=verbose), file=sys.stderr)
+    if external and external.urls:
+        print(external_hint(external), file=sys.stderr)
     while not stop.wait(0.5):
         pass
     running.stop()
@@ -86,7 +112,9 @@ def port_in_use_message(busy: PortInUse, *, api_port: int) -> str:
     )
 
 
-def start_stack(*, port: int, aws_port: int, state_dir: Path) -> Stack:
+def start_stack(
+    *, port: int, aws_port: int, state_dir: Path, external: ExternalUpstreams | None = None
+) -> Stack:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     state_dir.mkdir(parents=True, exist_ok=True)
     api_socket = listen_on(port)  # first: a busy port fails before anything starts
@@ -96,10 +124,12 @@ def start_stack(*, port: int, aws_port: int, state_dir: Path) -> Stack:
     moto = MotoServer(aws_port, request_log=state_dir / LOGS_DIR / DYNAMODB_LOG).start()
     aws_url = moto.url
 
-    provider_keys = {kind: f"mock-{kind}-{secrets.token_hex(8)}" for kind in PROVIDER_KINDS}
-    upstreams = start_upstreams(provider_keys)
+    external = external or ExternalUpstreams()
+    mock_keys = {kind: f"mock-{kind}-{secrets.token_hex(8)}" for kind in PROVIDER_KINDS}
+    upstreams = start_upstreams(mock_keys)
+    provider_keys = external.provider_keys(mock_keys)
     catalog_path = state_dir / "catalog.yaml"
-    write_local_catalog(catalog_path, upstreams.base_urls)
+    write_local_catalog(catalog_path, external.base_urls(upstreams.base_urls))
     load_catalog(catalog_path)  # fail here, naming the bad entry, not on the first request
 
     operator_key = stack.new_operator_key()
@@ -161,11 +191,9 @@ def start_stack(*, port: int, aws_port: int, state_dir: Path) -> Stack:
     return Stack(contract, environment, pool, upstreams, [api, stripe, upstreams, moto])
 
 
-PROVIDER_KINDS = ("openai", "anthropic", "gemini")
-
-
 def write_local_catalog(path: Path, base_urls: dict[str, str]) -> None:
-    """The real catalog with every provider's base URL pointed at the mock upstreams."""
+    """The real catalog with every provider's base URL pointed at the mock upstreams (or at
+    the external upstreams given instead)."""
     catalog = yaml.safe_load(LAYER_CATALOG.read_text())
     for provider in catalog["providers"].values():
         provider["base_url"] = base_urls[provider["kind"]]
@@ -255,6 +283,11 @@ def hints(contract: dict[str, str], started: float, *, verbose: bool) -> str:
         f" {contract['DEVSTACK_ENV_FILE']} (`. {contract['DEVSTACK_ENV_FILE']}` in another"
         f" shell){'' if verbose else logs}; Ctrl-C stops it"
     )
+
+
+def external_hint(external: ExternalUpstreams) -> str:
+    served = ", ".join(f"{kind} by {url}" for kind, url in external.urls.items())
+    return f"devstack: external upstreams: {served}"
 
 
 def stop_on_signals() -> threading.Event:

@@ -19,8 +19,8 @@ ROOT = Path(__file__).resolve().parents[2]
 READY_TIMEOUT_SECONDS = 600  # a deadline, not a wait: generous for a loaded machine
 
 
-def read_contract(process: subprocess.Popen[str]) -> dict[str, str]:
-    """The NAME=value lines devstack prints before `devstack ready`."""
+def read_contract(process: subprocess.Popen[str], ready: str = "devstack ready") -> dict[str, str]:
+    """The NAME=value lines devstack (or another command) prints before ``ready``."""
     lines: queue.Queue[str | None] = queue.Queue()
 
     output = process.stdout
@@ -38,21 +38,22 @@ def read_contract(process: subprocess.Popen[str]) -> dict[str, str]:
         try:
             line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
         except queue.Empty:
-            raise RuntimeError(f"devstack not ready in {READY_TIMEOUT_SECONDS} s") from None
+            raise RuntimeError(f"{ready!r} not seen in {READY_TIMEOUT_SECONDS} s") from None
         if line is None:
-            raise RuntimeError(f"devstack exited with {process.wait()} before it was ready")
-        if line == "devstack ready":
+            raise RuntimeError(f"exited with {process.wait()} before {ready!r}")
+        if line == ready:
             return contract
         name, _, value = line.partition("=")
         contract[name] = value
 
 
 @contextlib.contextmanager
-def running_devstack(state_dir: Path) -> Iterator[dict[str, str]]:
-    """A devstack of its own in a subprocess: its printed contract, plus STATE_DIR."""
+def running_devstack(state_dir: Path, *options: str) -> Iterator[dict[str, str]]:
+    """A devstack of its own in a subprocess (with ``options`` such as ``--upstream``): its
+    printed contract, plus STATE_DIR."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))}
     process = subprocess.Popen(
-        [sys.executable, "-m", "devstack", "--port", "0", "--state-dir", str(state_dir)],
+        [sys.executable, "-m", "devstack", "--port", "0", "--state-dir", str(state_dir), *options],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
