@@ -46,17 +46,26 @@ def between(calls: list[Call], start: float, end: float) -> list[Call]:
 
 @dataclass(frozen=True)
 class PerRequest:
-    """DynamoDB calls per request: before the client had its answer (the critical path) and
+    """DynamoDB calls per request: received while the client waited for its answer (the
+    critical path); of those, answered before the client had the answer (a call still
+    running then did not delay it: on a loaded machine the client may read the answer a few
+    ms after the server sent it, while the settle that follows is already under way); and
     in all, until the next request was sent."""
 
     critical: list[list[Call]]
+    waited: list[list[Call]]
     total: list[list[Call]]
 
     @classmethod
     def match(cls, calls: list[Call], timings: list[Timing], until: float) -> PerRequest:
         ends = [t.sent for t in timings[1:]] + [until]
+        critical = [between(calls, t.sent, t.answered) for t in timings]
         return cls(
-            critical=[between(calls, t.sent, t.answered) for t in timings],
+            critical=critical,
+            waited=[
+                [call for call in calls if call.answered <= t.answered]
+                for calls, t in zip(critical, timings, strict=True)
+            ],
             total=[between(calls, t.sent, end) for t, end in zip(timings, ends, strict=True)],
         )
 
@@ -69,8 +78,8 @@ class PerRequest:
             for n in sorted(counts)
         )
 
-    def critical_ms(self) -> list[float]:
-        return [sum(call.ms for call in calls) for calls in self.critical]
+    def waited_ms(self) -> list[float]:
+        return [sum(call.ms for call in calls) for calls in self.waited]
 
 
 def ops(per_request: list[list[Call]], n: int) -> list[str]:

@@ -29,6 +29,7 @@ GAP_SECONDS = 0.15  # between them: the previous request's settle lands before t
 MODEL = "openai/gpt-4o-mini"
 UPSTREAM_MODEL = "gpt-4o-mini-2024-07-18"  # the catalog's upstream_id for MODEL
 CREDIT_USD = "1000"
+FUNCTIONS_LOG = "functions.log"  # devstack's <DEVSTACK_LOGS>/functions.log
 
 
 @dataclass
@@ -37,6 +38,7 @@ class Figures:
     cpu_ms_per_request: float
     rss_before: float
     rss_after: float
+    log_bytes_per_request: float
     plain_calls: PerRequest
     stream_calls: PerRequest
 
@@ -63,22 +65,32 @@ def report() -> None:
 
 
 def measure_devstack(devstack: processes.Started, gateway: Target, direct: Target) -> Figures:
+    logs = Path(devstack.printed["DEVSTACK_LOGS"])
     with httpx.Client(timeout=60) as client:
         measure.in_turns(client, [gateway, direct], WARM_UP)
         rss_before, cpu_before = processes.rss_mb(devstack.pid), processes.cpu_seconds(devstack.pid)
+        logged_before = log_bytes(logs)
         runs = measure.in_turns(client, [gateway, direct], ITERATIONS)
         cpu = processes.cpu_seconds(devstack.pid) - cpu_before
         rss_after = processes.rss_mb(devstack.pid)
+        logged = log_bytes(logs) - logged_before
         plain, streamed = one_at_a_time(client, gateway)
-    calls = dynamodb_log.read_calls(Path(devstack.printed["DEVSTACK_LOGS"]))
+    calls = dynamodb_log.read_calls(logs)
     return Figures(
         runs=runs,
         cpu_ms_per_request=cpu * 1000 / (2 * ITERATIONS),
         rss_before=rss_before,
         rss_after=rss_after,
+        log_bytes_per_request=logged / (2 * ITERATIONS),
         plain_calls=PerRequest.match(calls, plain, until=streamed[0].sent),
         stream_calls=PerRequest.match(calls, streamed, until=time.time()),
     )
+
+
+def log_bytes(logs: Path) -> int:
+    """What the functions printed (JSON logs, EMF metrics): CloudWatch Logs ingests it."""
+    log = logs / FUNCTIONS_LOG
+    return log.stat().st_size if log.exists() else 0
 
 
 def one_at_a_time(client: httpx.Client, gateway: Target) -> tuple[list[Timing], list[Timing]]:
@@ -121,7 +133,24 @@ def print_figures(figures: Figures) -> None:
     print(
         f"  devstack RSS   before {figures.rss_before:7.1f} MB   after {figures.rss_after:7.1f} MB"
     )
+    print(
+        f"  function logs per gateway request {figures.log_bytes_per_request:6.0f} bytes"
+        "   (JSON logs and EMF metrics, what CloudWatch Logs would ingest)"
+    )
     print_dynamodb(figures)
+
+
+COUNTS = (
+    (
+        "critical path: received between the send and the whole answer (a stream: its [DONE])",
+        "critical",
+    ),
+    (
+        "  of those, answered before the client had its answer (what it can have waited for)",
+        "waited",
+    ),
+    ("in all: from the send to the next request", "total"),
+)
 
 
 def print_dynamodb(figures: Figures) -> None:
@@ -130,44 +159,42 @@ def print_dynamodb(figures: Figures) -> None:
         f" {SEQUENTIAL} streamed, one at a time)"
     )
     kinds = (("non-stream", figures.plain_calls), ("stream", figures.stream_calls))
-    print("  critical path (sent -> whole answer; a stream: -> its [DONE] event)")
-    for label, per in kinds:
-        print(f"    {label:<11} {PerRequest.distribution(per.critical)}")
-    print("  in all (sent -> the next request)")
-    for label, per in kinds:
-        print(f"    {label:<11} {PerRequest.distribution(per.total)}")
-    share(figures)
-    over = sum(len(c) > 1 for _, per in kinds for c in per.critical)
-    if over:
-        print(f"  MORE THAN ONE DynamoDB call on the critical path in {over} requests")
+    for title, attribute in COUNTS:
+        print(f"  {title}")
+        for label, per in kinds:
+            print(f"    {label:<11} {PerRequest.distribution(getattr(per, attribute))}")
+    overheads = headline_overheads(figures.runs)
+    for (label, per), (what, overhead) in zip(kinds, overheads, strict=True):
+        print_share(label, per, what, overhead)
+    for what, attribute in (("on the critical path", "critical"), ("waited for", "waited")):
+        over = sum(len(calls) > 1 for _, per in kinds for calls in getattr(per, attribute))
+        if over:
+            print(f"  MORE THAN ONE DynamoDB call {what} in {over} of {2 * SEQUENTIAL} requests")
 
 
-def share(figures: Figures) -> None:
-    """The time the DynamoDB emulation took on the critical path, against the overhead."""
-    runs = figures.runs
-    for label, per, overhead in (
+def headline_overheads(runs: Runs) -> list[tuple[str, Overhead]]:
+    plain, streamed = runs.plain, runs.streamed
+    return [
         (
-            "non-stream",
-            figures.plain_calls,
-            Overhead.of(
-                measure.totals(runs.plain["gateway"]), measure.totals(runs.plain["direct"])
-            ),
+            "overhead",
+            Overhead.of(measure.totals(plain["gateway"]), measure.totals(plain["direct"])),
         ),
         (
-            "stream",
-            figures.stream_calls,
+            "first-byte overhead",
             Overhead.of(
-                measure.first_byte(runs.streamed["gateway"]),
-                measure.first_byte(runs.streamed["direct"]),
+                measure.first_byte(streamed["gateway"]), measure.first_byte(streamed["direct"])
             ),
         ),
-    ):
-        calls = [call for calls in per.critical for call in calls]
-        emulation = statistics.median(per.critical_ms())
-        waiting = statistics.median([(c.started - c.received) * 1000 for c in calls] or [0.0])
-        what = "overhead p50" if label == "non-stream" else "first-byte overhead p50"
-        of = f"{100 * emulation / overhead.p50:.0f}% of the {what}" if overhead.p50 > 0 else "-"
-        print(
-            f"  emulation time on the critical path, {label:<10} p50 {emulation:5.1f} ms per"
-            f" request (of which waiting for moto's lock {waiting:4.1f} ms per call) = {of}"
-        )
+    ]
+
+
+def print_share(label: str, per: PerRequest, what: str, overhead: Overhead) -> None:
+    """The time the DynamoDB emulation took while the client waited, against the overhead."""
+    emulation = statistics.median(per.waited_ms())
+    calls = [call for calls in per.waited for call in calls]
+    lock = statistics.median([(c.started - c.received) * 1000 for c in calls] or [0.0])
+    share = f"{100 * emulation / overhead.p50:.0f}%" if overhead.p50 > 0 else "-"
+    print(
+        f"  DynamoDB emulation waited for, {label:<10} p50 {emulation:5.1f} ms per request"
+        f" (moto's lock {lock:4.1f} ms of it per call) = {share} of the {what} p50"
+    )
