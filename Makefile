@@ -55,7 +55,7 @@ validate: venv
 build: venv
 	$(SAM_ENV) $(BIN)/sam build
 
-# Cold import, package size, the proxy's hot path against a standalone mock upstream (~5 min).
+# Cold import, package size, the proxy's hot path against a standalone mock upstream (minutes).
 bench: venv
 	$(BIN)/python -m bench
 
