@@ -11,7 +11,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 # sam build needs python3.13 on PATH for the python3.13 runtime; pyenv provides it here.
 SAM_ENV := PYENV_VERSION=$(shell $(PYTHON) -c 'import platform; print(platform.python_version())'):3.13.0 SAM_CLI_TELEMETRY=0 PATH=$(CURDIR)/$(BIN):$$PATH
 
-.PHONY: venv run test lint format validate build bench soak clean
+.PHONY: venv run test lint format validate build bench bench-peer soak clean
 
 $(BIN)/python:
 	@echo "creating $(VENV)" >&2
@@ -60,12 +60,32 @@ validate: venv
 build: venv
 	$(SAM_ENV) $(BIN)/sam build
 
+# Cold import, package size, the proxy's hot path against a standalone mock upstream (minutes).
 bench: venv
 	$(BIN)/python -m bench
+
+# LiteLLM's proxy, the peer `make bench-peer` measures Tollgate against, in a venv of its own:
+# pinned, and never a dependency of the product. 1.108.0: the newest whose [proxy] extra
+# resolves from the package index here (1.109 pins litellm-proxy-extras 0.4.113, 1.110 needs a
+# litellm-proxy package, neither served).
+LITELLM_VERSION := 1.108.0
+PEER_VENV := .bench/litellm
+PEER_STAMP := $(PEER_VENV)/.installed-$(LITELLM_VERSION)
+
+$(PEER_STAMP):
+	@echo "installing litellm[proxy]==$(LITELLM_VERSION) into $(PEER_VENV)" >&2
+	@rm -rf $(PEER_VENV) && $(PYTHON) -m venv $(PEER_VENV)
+	@$(PEER_VENV)/bin/python -m pip install --quiet --disable-pip-version-check \
+		'litellm[proxy]==$(LITELLM_VERSION)' >&2
+	@touch $@
+
+# Tollgate's devstack and LiteLLM on the same mock upstream: overhead, CPU, throughput (~5 min).
+bench-peer: venv $(PEER_STAMP)
+	$(BIN)/python -m bench peer
 
 # 5,000 chat requests through devstack: memory and p50 latency at the start and the end.
 soak: venv
 	$(BIN)/python -m bench soak
 
 clean:
-	rm -rf .aws-sam .devstack .pytest_cache .ruff_cache .mypy_cache .coverage .coverage.*
+	rm -rf .bench .aws-sam .devstack .pytest_cache .ruff_cache .mypy_cache .coverage .coverage.*

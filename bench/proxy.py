@@ -1,150 +1,200 @@
-"""The proxy's hot path against devstack's moto and mock upstream, in this process.
+"""The proxy's hot path as a client sees it: devstack against a standalone mock upstream.
 
-Prints (a) gateway overhead per request (handler time minus upstream time, from the usage
-records), p50 and p99, for non-streamed calls and streamed time to first byte, each beside
-calling the mock upstream directly; (b) DynamoDB round trips per request with a warm and a
-cold key cache, counted on the proxy's AWS client (the hot path does not use botocore).
+Starts the mock upstream (`python -m devstack.upstreams`) and devstack (`python -m devstack
+--upstream openai=<mock>`) as processes, then sends chat requests through the gateway and
+straight to the same upstream server in turns, in the same run, with keep-alive clients.
+Overhead is percentile(gateway) - percentile(direct) of the client-observed latency. Also:
+devstack's CPU time per request and memory, and the DynamoDB calls per request counted from
+the emulator's own request log, with the time they took in moto.
 """
 
 from __future__ import annotations
 
-import contextlib
 import statistics
-import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
-REQUESTS = 100
+from bench import dynamodb_log, measure, processes
+from bench.dynamodb_log import PerRequest
+from bench.measure import Overhead, Runs, Target, Timing
+
+ITERATIONS = 200
+WARM_UP = 20
+SEQUENTIAL = 100  # requests of each kind in the DynamoDB phase
+GAP_SECONDS = 0.15  # between them: the previous request's settle lands before the next send
 MODEL = "openai/gpt-4o-mini"
-BODY = {"model": MODEL, "messages": [{"role": "user", "content": "Benchmark"}], "max_tokens": 30}
+UPSTREAM_MODEL = "gpt-4o-mini-2024-07-18"  # the catalog's upstream_id for MODEL
+CREDIT_USD = "1000"
+FUNCTIONS_LOG = "functions.log"  # devstack's <DEVSTACK_LOGS>/functions.log
 
 
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+@dataclass
+class Figures:
+    runs: Runs
+    cpu_ms_per_request: float
+    rss_before: float
+    rss_after: float
+    log_bytes_per_request: float
+    plain_calls: PerRequest
+    stream_calls: PerRequest
 
 
-def timed_post(client: httpx.Client, url: str, body: dict, headers: dict) -> float:
-    started = time.perf_counter()
-    answer = client.post(url, json=body, headers=headers)
-    answer.raise_for_status()
-    return (time.perf_counter() - started) * 1000
-
-
-def first_byte_ms(client: httpx.Client, url: str, body: dict, headers: dict) -> float:
-    started = time.perf_counter()
-    with client.stream("POST", url, json=body, headers=headers) as answer:
-        answer.raise_for_status()
-        chunks = answer.iter_raw()
-        next(chunks)
-        elapsed = (time.perf_counter() - started) * 1000
-        for _ in chunks:
-            pass
-    return elapsed
-
-
-def overheads(account_id: str, stream: bool) -> list[float]:
-    from tollgate.store.layout import account_pk
-    from tollgate.store.models import UsageRecord
-
-    return [
-        float(record.overhead_ms)
-        for record in UsageRecord.query(account_pk(account_id), UsageRecord.sk.startswith("USAGE#"))
-        if record.stream == stream and record.status == "settled"
-    ]
+def targets(contract: dict[str, str], mock: processes.MockUpstream) -> tuple[Target, Target]:
+    gateway = Target("gateway", contract["OPENAI_BASE_URL"], contract["TOLLGATE_API_KEY"], MODEL)
+    return gateway, Target("direct", mock.base_url, mock.key, UPSTREAM_MODEL)
 
 
 def report() -> None:
-    from devstack.up import start_stack
-
-    # The functions' logs and metrics go to stderr; stdout carries the figures.
-    with contextlib.redirect_stdout(sys.stderr):
-        stack = start_stack(port=0, aws_port=0, state_dir=Path(tempfile.mkdtemp()))
+    work = Path(tempfile.mkdtemp(prefix="tollgate-bench-"))
+    mock = processes.start_mock_upstream(work)
     try:
-        _report(stack)
+        devstack = processes.start_devstack(work / "devstack", *mock.devstack_options())
+        try:
+            contract = devstack.printed
+            processes.credit(work / "devstack", contract["TOLLGATE_ACCOUNT_ID"], CREDIT_USD)
+            figures = measure_devstack(devstack, *targets(contract, mock))
+        finally:
+            devstack.stop()
     finally:
-        stack.stop()
+        mock.started.stop()
+    print_figures(figures)
 
 
-def _report(stack) -> None:
-    from tollgate import ledger, money
+def measure_devstack(devstack: processes.Started, gateway: Target, direct: Target) -> Figures:
+    logs = Path(devstack.printed["DEVSTACK_LOGS"])
+    with httpx.Client(timeout=60) as client:
+        measure.in_turns(client, [gateway, direct], WARM_UP)
+        rss_before, cpu_before = processes.rss_mb(devstack.pid), processes.cpu_seconds(devstack.pid)
+        logged_before = log_bytes(logs)
+        runs = measure.in_turns(client, [gateway, direct], ITERATIONS)
+        cpu = processes.cpu_seconds(devstack.pid) - cpu_before
+        rss_after = processes.rss_mb(devstack.pid)
+        logged = log_bytes(logs) - logged_before
+        plain, streamed = one_at_a_time(client, gateway)
+    calls = dynamodb_log.read_calls(logs)
+    return Figures(
+        runs=runs,
+        cpu_ms_per_request=cpu * 1000 / (2 * ITERATIONS),
+        rss_before=rss_before,
+        rss_after=rss_after,
+        log_bytes_per_request=logged / (2 * ITERATIONS),
+        plain_calls=PerRequest.match(calls, plain, until=streamed[0].sent),
+        stream_calls=PerRequest.match(calls, streamed, until=time.time()),
+    )
 
-    gateway = stack.contract["OPENAI_BASE_URL"] + "/chat/completions"
-    key = {"Authorization": f"Bearer {stack.contract['TOLLGATE_API_KEY']}"}
-    direct = stack.upstreams.base_urls["openai"] + "/chat/completions"
-    direct_key = {"Authorization": f"Bearer {stack.upstreams.app.api_keys['openai']}"}
-    direct_body = {**BODY, "model": "gpt-4o-mini-2024-07-18"}
-    stream = {"stream": True, "stream_options": {"include_usage": True}}
-    account_id = _demo_account(stack)
-    ledger.credit(account_id, money.parse_usd("1000"), kind="adjustment", reason="bench")
 
-    with httpx.Client(timeout=30) as client, contextlib.redirect_stdout(sys.stderr):
-        timed_post(client, gateway, BODY, key)  # cold start of the proxy app
-        via = [timed_post(client, gateway, BODY, key) for _ in range(REQUESTS)]
-        straight = [timed_post(client, direct, direct_body, direct_key) for _ in range(REQUESTS)]
-        via_ttfb = [
-            first_byte_ms(client, gateway, {**BODY, **stream}, key) for _ in range(REQUESTS)
-        ]
-        straight_ttfb = [
-            first_byte_ms(client, direct, {**direct_body, **stream}, direct_key)
-            for _ in range(REQUESTS)
-        ]
-        warm, cold = _round_trips(stack, client, gateway, key)
+def log_bytes(logs: Path) -> int:
+    """What the functions printed (JSON logs, EMF metrics): CloudWatch Logs ingests it."""
+    log = logs / FUNCTIONS_LOG
+    return log.stat().st_size if log.exists() else 0
 
-    print(f"proxy hot path ({REQUESTS} requests each, {MODEL} on the mock upstream)")
-    for label, values in (
-        ("overhead, non-stream", overheads(account_id, False)),
-        ("overhead, stream", overheads(account_id, True)),
+
+def one_at_a_time(client: httpx.Client, gateway: Target) -> tuple[list[Timing], list[Timing]]:
+    """SEQUENTIAL non-streamed then SEQUENTIAL streamed requests, GAP_SECONDS apart."""
+    timings: dict[bool, list[Timing]] = {False: [], True: []}
+    for stream in (False, True):
+        for _ in range(SEQUENTIAL):
+            timings[stream].append(measure.exchange(client, gateway, stream=stream))
+            time.sleep(GAP_SECONDS)
+    return timings[False], timings[True]
+
+
+def print_figures(figures: Figures) -> None:
+    runs = figures.runs
+    print(
+        f"proxy hot path: devstack vs the same standalone mock upstream directly, {MODEL},"
+        f" {ITERATIONS} turns after {WARM_UP} warm-up, keep-alive clients"
+    )
+    print("  overhead = percentile(gateway) - percentile(direct), both measured in turns")
+    print(
+        f"  {'':<22}{'gateway':>9}{'direct':>9}{'overhead':>10}   {'gateway':>9}{'direct':>9}"
+        f"{'overhead':>10}"
+    )
+    print(f"  {'(ms)':<22}{'p50':>9}{'p50':>9}{'p50':>10}   {'p99':>9}{'p99':>9}{'p99':>10}")
+    for label, pick, plain in (
+        ("non-stream, total", measure.totals, True),
+        ("stream, first byte", measure.first_byte, False),
+        ("stream, total", measure.totals, False),
     ):
-        p50, p99 = percentile(values, 0.5), percentile(values, 0.99)
-        print(f"  {label:<28} p50 {p50:7.1f} ms   p99 {p99:7.1f} ms")
-    for label, mine, theirs in (
-        ("latency, non-stream", via, straight),
-        ("time to first byte, stream", via_ttfb, straight_ttfb),
-    ):
-        p50, base = statistics.median(mine), statistics.median(theirs)
+        by_name = runs.plain if plain else runs.streamed
+        o = Overhead.of(pick(by_name["gateway"]), pick(by_name["direct"]))
         print(
-            f"  {label:<28} p50 {p50:7.1f} ms   direct {base:6.1f} ms   ratio {p50 / base:5.1f}x"
-            f"   p99 {percentile(mine, 0.99):7.1f} ms"
+            f"  {label:<22}{o.gateway_p50:9.1f}{o.direct_p50:9.1f}{o.p50:10.1f}"
+            f"   {o.gateway_p99:9.1f}{o.direct_p99:9.1f}{o.p99:10.1f}"
         )
-    print(f"  DynamoDB round trips per request: warm key cache {warm}, cold key cache {cold}")
+    print(
+        f"  devstack CPU per gateway request {figures.cpu_ms_per_request:6.1f} ms"
+        f"   (utime+stime of its process tree over {2 * ITERATIONS} requests)"
+    )
+    print(
+        f"  devstack RSS   before {figures.rss_before:7.1f} MB   after {figures.rss_after:7.1f} MB"
+    )
+    print(
+        f"  function logs per gateway request {figures.log_bytes_per_request:6.0f} bytes"
+        "   (JSON logs and EMF metrics, what CloudWatch Logs would ingest)"
+    )
+    print_dynamodb(figures)
 
 
-def _demo_account(stack) -> str:
-    from tollgate import keys
-    from tollgate.store import keys as key_store
-
-    found = key_store.find_secret(keys.digest(stack.contract["TOLLGATE_API_KEY"]))
-    if found is None:
-        raise RuntimeError("devstack's demo key is not in its KeysTable")
-    return found.account_id
-
-
-def _round_trips(stack, client, gateway, key) -> tuple[int, int]:
-    app = stack.pool.asgi_app("ProxyFunction")
-    runtime = app.runtime
-    calls = []
-    original = runtime.hotpath.dynamodb.call
-
-    def counting(operation, payload):
-        calls.append(operation)
-        return original(operation, payload)
-
-    runtime.hotpath.dynamodb.call = counting
-    try:
-        timed_post(client, gateway, BODY, key)
-        warm = len(calls)
-        calls.clear()
-        runtime.key_cache._records.clear()
-        timed_post(client, gateway, BODY, key)
-        cold = len(calls)
-    finally:
-        runtime.hotpath.dynamodb.call = original
-    return warm, cold
+COUNTS = (
+    (
+        "critical path: received between the send and the whole answer (a stream: its [DONE])",
+        "critical",
+    ),
+    (
+        "  of those, answered before the client had its answer (what it can have waited for)",
+        "waited",
+    ),
+    ("in all: from the send to the next request", "total"),
+)
 
 
-if __name__ == "__main__":
-    report()
+def print_dynamodb(figures: Figures) -> None:
+    print(
+        f"DynamoDB calls per request, from the emulator's log ({SEQUENTIAL} non-streamed then"
+        f" {SEQUENTIAL} streamed, one at a time)"
+    )
+    kinds = (("non-stream", figures.plain_calls), ("stream", figures.stream_calls))
+    for title, attribute in COUNTS:
+        print(f"  {title}")
+        for label, per in kinds:
+            print(f"    {label:<11} {PerRequest.distribution(getattr(per, attribute))}")
+    overheads = headline_overheads(figures.runs)
+    for (label, per), (what, overhead) in zip(kinds, overheads, strict=True):
+        print_share(label, per, what, overhead)
+    for what, attribute in (("on the critical path", "critical"), ("waited for", "waited")):
+        over = sum(len(calls) > 1 for _, per in kinds for calls in getattr(per, attribute))
+        if over:
+            print(f"  MORE THAN ONE DynamoDB call {what} in {over} of {2 * SEQUENTIAL} requests")
+
+
+def headline_overheads(runs: Runs) -> list[tuple[str, Overhead]]:
+    plain, streamed = runs.plain, runs.streamed
+    return [
+        (
+            "overhead",
+            Overhead.of(measure.totals(plain["gateway"]), measure.totals(plain["direct"])),
+        ),
+        (
+            "first-byte overhead",
+            Overhead.of(
+                measure.first_byte(streamed["gateway"]), measure.first_byte(streamed["direct"])
+            ),
+        ),
+    ]
+
+
+def print_share(label: str, per: PerRequest, what: str, overhead: Overhead) -> None:
+    """The time the DynamoDB emulation took while the client waited, against the overhead."""
+    emulation = statistics.median(per.waited_ms())
+    calls = [call for calls in per.waited for call in calls]
+    lock = statistics.median([(c.started - c.received) * 1000 for c in calls] or [0.0])
+    share = f"{100 * emulation / overhead.p50:.0f}%" if overhead.p50 > 0 else "-"
+    print(
+        f"  DynamoDB emulation waited for, {label:<10} p50 {emulation:5.1f} ms per request"
+        f" (moto's lock {lock:4.1f} ms of it per call) = {share} of the {what} p50"
+    )

@@ -9,79 +9,22 @@ last p50 is within 1.5x of the first.
 
 from __future__ import annotations
 
-import os
-import signal
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import httpx
 
-from bench.proxy import BODY, MODEL
+from bench.measure import MESSAGES
+from bench.processes import credit, rss_mb, start_devstack
+from bench.proxy import MODEL
 
-ROOT = Path(__file__).resolve().parent.parent
+BODY = {"model": MODEL, "messages": MESSAGES, "max_tokens": 30}
 REQUESTS = 5000
 WINDOW = 500
 MAX_GROWTH_MB = 150
 MAX_SLOWDOWN = 1.5
-READY_TIMEOUT_SECONDS = 120
-
-
-def rss_mb(pid: int) -> float:
-    """Resident memory of a process and its descendants, in MB (Linux /proc)."""
-    total_kb = 0
-    for member in [pid, *descendants(pid)]:
-        try:
-            status = Path(f"/proc/{member}/status").read_text()
-        except FileNotFoundError:
-            continue
-        for line in status.splitlines():
-            if line.startswith("VmRSS:"):
-                total_kb += int(line.split()[1])
-    return total_kb / 1024
-
-
-def descendants(pid: int) -> list[int]:
-    children_file = Path(f"/proc/{pid}/task/{pid}/children")
-    if not children_file.exists():
-        return []
-    children = [int(child) for child in children_file.read_text().split()]
-    return [grandchild for child in children for grandchild in [child, *descendants(child)]]
-
-
-def start_devstack(state_dir: Path) -> tuple[subprocess.Popen[str], dict[str, str]]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "devstack", "--port", "0", "--state-dir", str(state_dir)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=open(state_dir / "stderr.log", "w"),  # noqa: SIM115 - lives as long as the process
-        text=True,
-    )
-    contract: dict[str, str] = {}
-    assert process.stdout is not None
-    for line in process.stdout:
-        line = line.rstrip("\n")
-        if line == "devstack ready":
-            return process, contract
-        name, _, value = line.partition("=")
-        contract[name] = value
-    raise RuntimeError(f"devstack exited with {process.wait()}; see {state_dir}/stderr.log")
-
-
-def credit(state_dir: Path, account_id: str, amount_usd: str) -> None:
-    command = ["credit", account_id, amount_usd]
-    subprocess.run(
-        [sys.executable, "-m", "devstack", "--state-dir", str(state_dir), *command],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
 
 
 def soak(contract: dict[str, str], pid: int, requests: int) -> tuple[list[float], list[str]]:
@@ -106,20 +49,17 @@ def soak(contract: dict[str, str], pid: int, requests: int) -> tuple[list[float]
 def report(requests: int = REQUESTS) -> bool:
     window = min(WINDOW, requests // 2)
     state_dir = Path(tempfile.mkdtemp(prefix="tollgate-soak-"))
-    process, contract = start_devstack(state_dir)
+    devstack = start_devstack(state_dir)
+    contract = devstack.printed
     try:
         credit(state_dir, contract["TOLLGATE_ACCOUNT_ID"], "1000")
-        start_mb = rss_mb(process.pid)
+        start_mb = rss_mb(devstack.pid)
         began = time.monotonic()
-        latencies, memory = soak(contract, process.pid, requests)
+        latencies, memory = soak(contract, devstack.pid, requests)
         minutes = (time.monotonic() - began) / 60
-        end_mb = rss_mb(process.pid)
+        end_mb = rss_mb(devstack.pid)
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        devstack.stop()
 
     first = statistics.median(latencies[:window])
     last = statistics.median(latencies[-window:])
