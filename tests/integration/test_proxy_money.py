@@ -1,6 +1,8 @@
 """What the client sees is what it paid: through the proxy's ASGI app, against moto and the mock
 upstreams, every answer's cost (the ``x-tollgate-cost`` header, or a stream's last event)
-equals its usage record's charge, whatever went wrong and whenever the client left."""
+equals its usage record's charge, whatever went wrong and whenever the client left. The answer
+goes out before its settle; a settle that then fails, or finds the hold released, is counted,
+and the reaper's release is what wallet and record agree on."""
 
 from __future__ import annotations
 
