@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
@@ -18,6 +19,9 @@ ROOT = Path(__file__).resolve().parents[2]
 # A deadline for each HTTP answer (httpx's default is 5 s), generous for a loaded machine.
 HTTP_TIMEOUT_S = 120
 COMMAND_TIMEOUT_S = 600  # the same for a `python -m devstack ...` command
+# A non-streamed answer reaches its client a transaction before its settle is done: what the
+# settle writes (wallet, records) is read once nothing is held, waiting at most this long.
+SETTLE_WAIT_S = 60
 
 
 def stack_environment(devstack: dict[str, str]) -> dict[str, str]:
@@ -90,16 +94,23 @@ def credit(devstack: dict[str, str], account_id: str, amount_usd: str) -> None:
 
 
 def wallet(devstack: dict[str, str], account_id: str) -> tuple[int, int]:
-    """(balance, held) in nano-USD."""
-    item = table(devstack, "WALLET_TABLE").get_item(
-        Key={"pk": f"ACCOUNT#{account_id}", "sk": "WALLET"}, ConsistentRead=True
-    )["Item"]
-    return int(item["balance"]), int(item["held"])
+    """(balance, held) in nano-USD once the account's answered requests are settled (held 0),
+    or as it is after ``SETTLE_WAIT_S``."""
+    deadline = time.monotonic() + SETTLE_WAIT_S
+    while True:
+        item = table(devstack, "WALLET_TABLE").get_item(
+            Key={"pk": f"ACCOUNT#{account_id}", "sk": "WALLET"}, ConsistentRead=True
+        )["Item"]
+        if not int(item["held"]) or time.monotonic() > deadline:
+            return int(item["balance"]), int(item["held"])
+        time.sleep(0.05)
 
 
 def usage_records(devstack: dict[str, str], account_id: str) -> list[dict[str, Any]]:
+    """The account's usage records once its answered requests are settled."""
     from boto3.dynamodb.conditions import Key
 
+    wallet(devstack, account_id)
     answer = table(devstack, "METADATA_TABLE").query(
         KeyConditionExpression=Key("pk").eq(f"ACCOUNT#{account_id}")
         & Key("sk").begins_with("USAGE#"),

@@ -19,6 +19,7 @@ from tests.e2e.stack import (
     nanos,
     new_customer,
     usage_records,
+    wallet,
 )
 
 pytestmark = pytest.mark.e2e
@@ -78,6 +79,7 @@ def test_a_spend_cap_stops_spending_at_the_cap(devstack):
         try:
             chat(devstack, secret)
             answers.append("ok")
+            wallet(devstack, customer.account_id)  # its settle gives back the unspent reservation
         except openai.APIStatusError as error:
             answers.append(error.body["code"])
             break

@@ -39,11 +39,12 @@ def test_an_openai_sdk_stream_reads_its_hold_first_and_its_cost_last(devstack):
         costs = [chunk.usage.cost for chunk in response.parse() if chunk.usage is not None]
         request_id = response.headers["x-request-id"]
 
+    # the SDK stops at [DONE], the settle follows it: once nothing is held, the record is read
+    balance, held = wallet(devstack, customer.account_id)
     record = usage_record(devstack, customer.admin_key, request_id)
     assert record.status_code == 200  # at once: read consistently
     (cost,) = costs
     assert Decimal(str(cost)) == Decimal(record.json()["charge_usd"]) <= hold
-    balance, held = wallet(devstack, customer.account_id)
     assert held == 0 and Decimal("1.00") - Decimal(balance) / 10**9 == Decimal(str(cost))
 
 
@@ -61,6 +62,7 @@ def test_an_anthropic_sdk_stream_reads_its_cost_in_message_delta(devstack):
         costs = [event.usage.cost for event in stream if event.type == "message_delta"]
         request_id = stream.response.headers["x-request-id"]
 
+    wallet(devstack, customer.account_id)  # the settle follows message_stop
     record = usage_record(devstack, customer.admin_key, request_id).json()
     assert [Decimal(str(c)) for c in costs] == [Decimal(record["charge_usd"])]
 

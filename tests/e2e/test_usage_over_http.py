@@ -11,7 +11,7 @@ import httpx
 import openai
 import pytest
 
-from tests.e2e.stack import HTTP_TIMEOUT_S, new_customer
+from tests.e2e.stack import HTTP_TIMEOUT_S, new_customer, wallet
 
 pytestmark = pytest.mark.e2e
 
@@ -38,6 +38,7 @@ def customer_with_usage(devstack):
         )
         for model in ("openai/gpt-4o-mini", "anthropic/claude-haiku-4-5")
     ]
+    wallet(devstack, customer.account_id)  # the last answer's settle may still be under way
     return customer, answers
 
 

@@ -1,6 +1,8 @@
 """What the client sees is what it paid: through the proxy's ASGI app, against moto and the mock
 upstreams, every answer's cost (the ``x-tollgate-cost`` header, or a stream's last event)
-equals its usage record's charge, whatever went wrong and whenever the client left."""
+equals its usage record's charge, whatever went wrong and whenever the client left. The answer
+goes out before its settle; a settle that then fails, or finds the hold released, is counted,
+and the reaper's release is what wallet and record agree on."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import asyncio
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -18,14 +21,18 @@ from boto3.dynamodb.conditions import Key
 from devstack.upstreams import RunningUpstreams, start_upstreams
 from tests.integration.conftest import event, handle
 from tests.support.environment import NAMES
+from tests.support.metrics import emitted_metrics
 from tests.support.openapi import validate_openai
 from tests.support.proxy_asgi import Exchange, call, proxy_app
-from tollgate import keys, ledger, pricing
+from tollgate import clock, keys, ledger, pricing
 from tollgate.aws import AwsError
 from tollgate.catalog import load_catalog
 from tollgate.money import format_usd
 from tollgate.proxy.app import ProxyApp
 from tollgate.proxy.chat import chat_input
+from tollgate.proxy.pipeline import HOLD_LIFETIME
+from tollgate.reaper import release_expired_holds
+from tollgate.store.hotpath import HotPath
 from tollgate.store.models import UsageRecord
 
 PROVIDER_KEYS = {"openai": "mock-openai", "anthropic": "mock-anthropic", "gemini": "mock-gemini"}
@@ -302,6 +309,203 @@ def test_a_client_that_hangs_up_mid_stream_pays_only_what_was_delivered(
     balance, held = wallet(buyer.account_id)
     spent = Decimal(full["charge_usd"]) + Decimal(record["charge_usd"])
     assert held == 0 and 10**9 - balance == int(spent * 10**9)
+
+
+# ------------------------------------------------- issue 11: the answer goes out before the settle
+
+
+EMBEDDINGS = "/v1/embeddings"
+IMAGES = "/v1/images/generations"
+ANSWERS = {
+    CHAT: chat("Hello there"),
+    MESSAGES: anthropic_message("Hello there"),
+    EMBEDDINGS: {"model": "openai/text-embedding-3-small", "input": "Hello there"},
+    IMAGES: {"model": "openai/gpt-image-1", "prompt": "a lighthouse", "size": "1024x1024"},
+}
+FINAL_EVENTS = (b"[DONE]", b"message_stop")
+
+
+class Timeline:
+    """What happened, in order: the messages the app sent its client and the settle
+    transaction's start and end (a run of stream chunks is one entry)."""
+
+    def __init__(self, app: ProxyApp) -> None:
+        self.entries: list[str] = []
+        settle = app.runtime.hotpath.settle
+
+        def timed_settle(*args: Any) -> Any:
+            self.add("settle begins")
+            try:
+                return settle(*args)
+            finally:
+                self.add("settle ends")
+
+        app.runtime.hotpath.settle = timed_settle  # type: ignore[method-assign]
+
+    def add(self, entry: str) -> None:
+        if not (entry == "chunk" and self.entries[-1:] == ["chunk"]):
+            self.entries.append(entry)
+
+    def sent(self, message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            self.add("headers")
+            return
+        body, last = message.get("body", b""), not message.get("more_body")
+        if any(marker in body for marker in FINAL_EVENTS):
+            self.add("final event, response ends" if last else "final event")
+        elif last:
+            self.add("body, response ends" if body else "response ends")
+        else:
+            self.add("chunk")
+
+
+@pytest.mark.parametrize("path", [CHAT, MESSAGES, EMBEDDINGS, IMAGES])
+def test_a_complete_answer_is_sent_before_its_settle_begins(app, customer, path):
+    # given a client asking for a non-streamed answer
+    buyer = customer()
+    timeline = Timeline(app)
+
+    # when the request runs
+    answer = run(app, path, ANSWERS[path], buyer.api_key, observe=timeline.sent)
+    timeline.add("app returns")
+
+    # then the whole answer (headers, then its body) went out first, the settle after it,
+    # and the app returned only once the settle was done
+    assert timeline.entries == [
+        "headers",
+        "body, response ends",
+        "settle begins",
+        "settle ends",
+        "app returns",
+    ]
+    assert answer.status == 200 and answer.complete
+    assert answer.headers["content-length"] == str(len(answer.body))
+    record = usage_of(buyer, answer.headers["x-request-id"])
+    assert record["status"] == "settled"
+    assert Decimal(answer.headers["x-tollgate-cost"]) == Decimal(record["charge_usd"]) > 0
+
+
+@pytest.mark.parametrize("path", [CHAT, MESSAGES])
+def test_a_stream_sends_its_cost_and_end_event_before_the_settle_and_closes_after(
+    app, customer, path
+):
+    # given a client streaming its answer
+    buyer = customer()
+    timeline = Timeline(app)
+    body = chat("Hello", stream=True) if path == CHAT else anthropic_message("Hello", stream=True)
+
+    # when the stream completes
+    answer = run(app, path, body, buyer.api_key, observe=timeline.sent)
+    timeline.add("app returns")
+
+    # then the cost and the final event ([DONE], message_stop) come before the settle, and
+    # the response ends once the settle is done
+    assert timeline.entries == [
+        "headers",
+        "chunk",
+        "final event",
+        "settle begins",
+        "settle ends",
+        "response ends",
+        "app returns",
+    ]
+    record = usage_of(buyer, answer.headers["x-request-id"])
+    assert answer.cost() == Decimal(record["charge_usd"]) > 0
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_client_gone_while_its_answer_is_sent_is_still_settled(app, customer, stream):
+    # given a client whose connection resets as its answer's last part is written
+    buyer = customer()
+
+    def reset_at_the_end(message: dict[str, Any]) -> None:
+        body = message.get("body", b"")
+        if message.get("more_body") is False or any(m in body for m in FINAL_EVENTS):
+            raise ConnectionResetError("the client went away")
+
+    # when the request runs
+    answer = run(app, CHAT, chat("Hello", stream=stream), buyer.api_key, observe=reset_at_the_end)
+
+    # then the settle ran all the same: the usage the upstream billed is charged and recorded
+    assert not answer.complete
+    record = usage_of(buyer, answer.headers["x-request-id"])
+    assert record["status"] == "settled" and Decimal(record["charge_usd"]) > 0
+    balance, held = wallet(buyer.account_id)
+    assert held == 0 and 10**9 - balance == int(Decimal(record["charge_usd"]) * 10**9)
+
+
+class FailingSettles:
+    """DynamoDB refuses every settle transaction (throttled, then failing) however often it is
+    retried; every other call goes through."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def call(self, operation: str, payload: dict[str, Any]) -> dict[str, Any]:
+        first = payload.get("TransactItems", [{}])[0]
+        if operation == "TransactWriteItems" and "Delete" in first:
+            raise AwsError("InternalServerError", "dynamodb: failing", retryable=True)
+        return self.inner.call(operation, payload)
+
+
+def reaper_run_after_expiry(hotpath: HotPath) -> dict[str, int]:
+    """The reaper's run once every hold taken now has expired."""
+    return release_expired_holds(hotpath, clock.utcnow() + HOLD_LIFETIME + timedelta(seconds=1))
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_settle_failing_after_the_answer_leaves_the_hold_to_the_reaper(
+    app, customer, capsys, stream
+):
+    # given a DynamoDB that fails every settle, after the hold was taken
+    buyer = customer()
+    hotpath = app.runtime.hotpath
+    store = hotpath.dynamodb
+    hotpath.dynamodb = FailingSettles(store)
+
+    # when the request runs
+    answer = run(app, CHAT, chat("Hello there", stream=stream), buyer.api_key)
+
+    # then the client has its whole answer and the cost it would have paid, the failure is
+    # counted, and the hold is still held
+    assert answer.status == 200 and answer.complete
+    assert answer.cost() is not None and answer.cost() > 0
+    if stream:
+        assert data_events(answer)[-1] == "[DONE]"
+    assert emitted_metrics(capsys.readouterr().out)["SettleFailedAfterAnswer"] == [1.0]
+    assert wallet(buyer.account_id)[1] > 0
+
+    # and when the reaper runs after the hold's expiry, wallet and record agree: nothing charged
+    hotpath.dynamodb = store
+    assert reaper_run_after_expiry(hotpath)["released"] == 1
+    assert wallet(buyer.account_id) == (10**9, 0)
+    record = usage_of(buyer, answer.headers["x-request-id"])
+    assert (record["status"], record["charge_usd"]) == ("abandoned", "0.00")
+
+
+def test_a_settle_that_finds_its_hold_released_is_counted(app, customer, capsys):
+    # given a reaper that releases the hold just before the settle (the sandbox was frozen
+    # past the hold's expiry after the answer went out)
+    buyer = customer()
+    hotpath = app.runtime.hotpath
+    settle = hotpath.settle
+
+    def settle_after_the_reaper(*args: Any) -> bool:
+        reaper_run_after_expiry(hotpath)
+        return settle(*args)
+
+    hotpath.settle = settle_after_the_reaper  # type: ignore[method-assign]
+
+    # when the request runs
+    answer = run(app, CHAT, chat("Hello there"), buyer.api_key)
+
+    # then the client was told its cost, the late settle changed nothing and was counted,
+    # and wallet and record agree on the reaper's release
+    assert Decimal(answer.headers["x-tollgate-cost"]) > 0
+    assert emitted_metrics(capsys.readouterr().out)["SettleFoundHoldReleased"] == [1.0]
+    assert wallet(buyer.account_id) == (10**9, 0)
+    record = usage_of(buyer, answer.headers["x-request-id"])
+    assert (record["status"], record["charge_usd"]) == ("abandoned", "0.00")
 
 
 # ------------------------------------------------------------------------------- the acceptance

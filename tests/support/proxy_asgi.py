@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -19,6 +20,7 @@ from devstack.upstreams import RunningUpstreams
 from tests.support.lean_dynamodb import BotoJsonClient
 from tollgate.catalog import Provider, load_catalog
 from tollgate.proxy.app import ProxyApp
+from tollgate.proxy.lambda_extension import FinishedRequests
 from tollgate.proxy.runtime import KeyCache, Runtime
 from tollgate.proxy.upstream import UpstreamClient
 from tollgate.settings import get_settings
@@ -34,7 +36,13 @@ class StaticProviderKeys:
         return self.keys.get(provider.secret or "", "")
 
 
-def proxy_app(upstreams: RunningUpstreams, provider_keys: dict[str, str], tmp: Path) -> ProxyApp:
+def proxy_app(
+    upstreams: RunningUpstreams,
+    provider_keys: dict[str, str],
+    tmp: Path,
+    *,
+    finished: FinishedRequests | None = None,
+) -> ProxyApp:
     catalog_path = tmp / "catalog.yaml"
     write_local_catalog(catalog_path, upstreams.base_urls)
     hotpath = HotPath(BotoJsonClient(), Tables.of(get_settings()))
@@ -46,7 +54,7 @@ def proxy_app(upstreams: RunningUpstreams, provider_keys: dict[str, str], tmp: P
         provider_keys=StaticProviderKeys(secret_names_to_keys(provider_keys)),  # type: ignore[arg-type]
         upstream=UpstreamClient(connect_timeout=5, read_timeout=60),
     )
-    return ProxyApp(runtime)
+    return ProxyApp(runtime, finished=finished)
 
 
 @dataclass
@@ -96,10 +104,15 @@ async def call(
     *,
     key: str,
     disconnect_after_chunks: int | None = None,
+    observe: Callable[[dict[str, Any]], None] | None = None,
+    invocation_id: str | None = None,
 ) -> Exchange:
     """One request through the app; with ``disconnect_after_chunks`` the client hangs up
     (``receive`` answers ``http.disconnect``) once that many body chunks reached it, and
-    later sends reach nobody, as with uvicorn."""
+    later sends reach nobody, as with uvicorn. ``observe`` sees every message the app sends,
+    before the client does, and may raise as a reset connection would (OSError).
+    ``invocation_id`` is the Lambda request id the Web Adapter forwards in
+    ``x-amzn-lambda-context``."""
     exchange = Exchange()
     gone = asyncio.Event()
     raw = json.dumps(body).encode()
@@ -114,6 +127,8 @@ async def call(
         return {"type": "http.disconnect"}
 
     async def send(message: dict[str, Any]) -> None:
+        if observe is not None:
+            observe(message)
         if gone.is_set():
             return
         if message["type"] == "http.response.start":
@@ -130,14 +145,18 @@ async def call(
         ):
             gone.set()
 
+    headers = [
+        (b"authorization", f"Bearer {key}".encode()),
+        (b"content-type", b"application/json"),
+    ]
+    if invocation_id is not None:
+        context = {"request_id": invocation_id, "env_config": {"function_name": "proxy"}}
+        headers.append((b"x-amzn-lambda-context", json.dumps(context).encode()))
     scope = {
         "type": "http",
         "method": "POST",
         "path": path,
-        "headers": [
-            (b"authorization", f"Bearer {key}".encode()),
-            (b"content-type", b"application/json"),
-        ],
+        "headers": headers,
         "client": ("127.0.0.1", 50000),
     }
     await app(scope, receive, send)

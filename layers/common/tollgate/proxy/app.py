@@ -22,6 +22,7 @@ from tollgate.errors import (
 from tollgate.observability import log_request, logger, metrics
 from tollgate.proxy import chat, media, models_view
 from tollgate.proxy.http import Receive, Request, Send, send_json
+from tollgate.proxy.lambda_extension import FinishedRequests
 from tollgate.proxy.runtime import Runtime
 from tollgate.proxy.threads import blocking
 from tollgate.secret_keys import presented_key
@@ -48,8 +49,12 @@ UNHELD_ENDPOINTS = frozenset({"models"})  # no hold to prove a cached key curren
 
 
 class ProxyApp:
-    def __init__(self, runtime: Runtime) -> None:
+    """``finished``, on Lambda, learns each request's Lambda request id once the request is
+    over, its settle included (``lambda_extension``: the sandbox stays awake until then)."""
+
+    def __init__(self, runtime: Runtime, *, finished: FinishedRequests | None = None) -> None:
         self.runtime = runtime
+        self.finished = finished
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -58,6 +63,13 @@ class ProxyApp:
         if scope["type"] != "http":
             return
         request = Request(scope, receive)
+        try:
+            await self._respond(request, send)
+        finally:
+            if self.finished is not None and request.invocation_id is not None:
+                self.finished.add(request.invocation_id)
+
+    async def _respond(self, request: Request, send: Send) -> None:
         log_request(function_name=request.function_name, request_id=request.request_id)
         if request.path == "/healthz":
             await send_json(send, 200, {"status": "ok"}, {})

@@ -2,9 +2,10 @@
 
 One pipeline serves both client formats: an Anthropic Messages request is translated into the
 OpenAI chat request every adapter understands, and the answer is translated back. A stream
-announces its hold (``x-tollgate-hold``) and ends with its cost in its last event. A stream
-cut before the upstream reported usage, or left by its client, is charged an estimate of
-what was delivered and marked so (``cut``, ``client_closed``).
+announces its hold (``x-tollgate-hold``) and ends with its cost in its last event; the settle
+runs after that event and before the response ends. A stream cut before the upstream reported
+usage, or left by its client, is charged an estimate of what was delivered and marked so
+(``cut``, ``client_closed``).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from tollgate.errors import (
 )
 from tollgate.observability import logger
 from tollgate.providers.base import ChatStream, ProviderError, Usage
-from tollgate.proxy.http import Request, Send, dumps, send_chunk, send_json, start
+from tollgate.proxy.http import Request, Send, dumps, send_chunk, start
 from tollgate.proxy.pipeline import ProxyCall, usd_number
 from tollgate.proxy.runtime import Runtime
 from tollgate.proxy.upstream import UpstreamResponse
@@ -100,15 +101,16 @@ class ChatCall(ProxyCall):
         )
         self.outcome.usage = usage
         completion.setdefault("usage", usage.openai())
-        if self.wire == "anthropic":  # translated before the settle: nothing may fail after it
+        if self.wire == "anthropic":  # translated first: nothing may fail once it is charged
             completion = anthropic_messages.from_chat_completion(completion, model=model.id)
-        charge = await self.settle(hold, pricing.chat_charge(model, usage))
-        completion["usage"]["cost"] = usd_number(charge)
-        await send_json(send, 200, completion, self.headers(charge))
+        record = self.charge_for(hold, pricing.chat_charge(model, usage))
+        completion["usage"]["cost"] = usd_number(record.charge)
+        await self.answer_then_settle(send, hold, completion, record)
 
     async def _stream(self, routes: list[Model], hold: Hold, send: Send) -> None:
-        """Relay the stream, then settle what was delivered and tell the client in the last
-        event (its cost), before [DONE] or the error that ends a broken stream."""
+        """Relay the stream, then tell the client what was delivered costs (its last event
+        before [DONE], or before the error that ends a broken stream), settle it, and end
+        the response."""
         model, adapter, response = await self.open_upstream(routes, self._build)
         translator = adapter.chat_stream(model_id=model.id)
         client = _ClientStream(self.wire, send, model.id, translator)
@@ -125,12 +127,12 @@ class ChatCall(ProxyCall):
             self.outcome.status = self.outcome.error_type = "client_closed"
         elif failure is not None:
             self.outcome.status, self.outcome.error_type = "cut", failure.code
+        record = self.charge_for(hold, pricing.chat_charge(model, usage), stream=True)
         try:
-            charge = await self.settle(hold, pricing.chat_charge(model, usage), stream=True)
-        except TollgateError as error:  # the charge is unknown: say so, and nothing else
-            await client.fail(error)
-            return
-        await client.finish(usage, charge, translator.finish_reason, failure)
+            await client.finish(usage, record.charge, translator.finish_reason, failure)
+        finally:
+            await self.settle_after_answer(hold, record)
+            await client.end()
 
     async def _relay(
         self, response: UpstreamResponse, translator: ChatStream, client: _ClientStream
@@ -215,25 +217,21 @@ class _ClientStream:
     async def finish(
         self, usage: Usage, charge: int, finish_reason: Any, failure: TollgateError | None
     ) -> None:
+        """The stream's last events; the response stays open for the settle (``end``)."""
         usage_body = {**usage.openai(), "cost": usd_number(charge)}
         if self.encoder is not None:
             if failure is None:
-                await self._write(self.encoder.finish(usage_body, finish_reason), more=False)
+                await self._write(self.encoder.finish(usage_body, finish_reason))
                 return
             await self._write(self.encoder.usage_before_error(usage_body))
-        else:
-            # always, asked for with stream_options.include_usage or not: the cost is here
-            await self._write(encode({**self._chunk_fields(), "choices": [], "usage": usage_body}))
-            if failure is None:
-                await self._write(encode("[DONE]"), more=False)
-                return
-        await self.fail(failure)
+            await self._write(self.encoder.error(anthropic_body(failure)))
+            return
+        # always, asked for with stream_options.include_usage or not: the cost is here
+        await self._write(encode({**self._chunk_fields(), "choices": [], "usage": usage_body}))
+        await self._write(encode("[DONE]") if failure is None else encode(openai_body(failure)))
 
-    async def fail(self, error: TollgateError) -> None:
-        if self.encoder is not None:
-            await self._write(self.encoder.error(anthropic_body(error)), more=False)
-        else:
-            await self._write(encode(openai_body(error)), more=False)
+    async def end(self) -> None:
+        await self._write(b"", more=False)
 
     def _chunk_fields(self) -> dict[str, Any]:
         return {

@@ -33,10 +33,13 @@ class Request:
         self._body: bytes | None = None  # kept: a request re-run after a stale key reads it again
         context = _json_header(self.headers, "x-amzn-request-context")
         self.request_id: str = context.get("requestId") or str(uuid.uuid4())
-        lambda_config = _json_header(self.headers, "x-amzn-lambda-context").get("env_config")
+        lambda_context = _json_header(self.headers, "x-amzn-lambda-context")
+        lambda_config = lambda_context.get("env_config")
         self.function_name: str | None = (
             lambda_config.get("function_name") if isinstance(lambda_config, dict) else None
         )
+        invocation = lambda_context.get("request_id")  # the Lambda invocation's request id
+        self.invocation_id: str | None = invocation if isinstance(invocation, str) else None
         identity = context.get("identity") or {}
         client = scope.get("client") or ("127.0.0.1", 0)
         self.source_ip: str = identity.get("sourceIp") or client[0]

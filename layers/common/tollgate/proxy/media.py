@@ -10,7 +10,7 @@ from typing import Any
 
 from tollgate import pricing
 from tollgate.errors import BadRequest
-from tollgate.proxy.http import Request, Send, dumps, send_json
+from tollgate.proxy.http import Request, Send, dumps
 from tollgate.proxy.pipeline import ProxyCall, usd_number
 from tollgate.proxy.runtime import Runtime
 from tollgate.store.hotpath import Hold, KeyRecord
@@ -51,9 +51,9 @@ class EmbeddingsCall(ProxyCall):
                 ),
             )
             self.outcome.usage = usage
-            charge = await self.settle(hold, pricing.embeddings_cost(chosen, usage.input_tokens))
-            _add_cost(answer, charge)
-            await send_json(send, 200, answer, self.headers(charge))
+            record = self.charge_for(hold, pricing.embeddings_cost(chosen, usage.input_tokens))
+            _add_cost(answer, record.charge)
+            await self.answer_then_settle(send, hold, answer, record)
 
         await self.held(model, amount, work, tokens=tokens)
 
@@ -83,9 +83,9 @@ class ImagesCall(ProxyCall):
             )
             self.outcome.usage = usage
             made = len(answer.get("data") or [])
-            charge = await self.settle(hold, pricing.images_cost(chosen, made))
-            _add_cost(answer, charge)
-            await send_json(send, 200, answer, self.headers(charge))
+            record = self.charge_for(hold, pricing.images_cost(chosen, made))
+            _add_cost(answer, record.charge)
+            await self.answer_then_settle(send, hold, answer, record)
 
         # the prompt's bytes; the tokens of the images made are counted when they are known
         await self.held(model, amount, work, tokens=len(dumps(self.body["prompt"])))

@@ -2,6 +2,10 @@
 settle and the usage record. Endpoints (chat, embeddings, images) subclass ``ProxyCall``.
 
 Whatever happens after the hold, the settle runs: a failure before output charges nothing.
+An answer goes out before its settle, so that the client waits for one DynamoDB round trip
+(the hold), not two: the charge is computed first (``charge_for``), the complete answer sent
+with it, and the settle then runs in the same request (``settle_after_answer``). An error
+answer settles first: no latency is at stake there.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from tollgate.money import format_usd
 from tollgate.observability import logger, metrics
 from tollgate.providers import Adapter, adapter_for
 from tollgate.providers.base import ProviderError, UpstreamCall, Usage
-from tollgate.proxy.http import Request
+from tollgate.proxy.http import Request, Send, dumps, send_chunk, start
 from tollgate.proxy.runtime import Runtime
 from tollgate.proxy.threads import blocking
 from tollgate.proxy.upstream import UpstreamResponse, UpstreamUnreachable
@@ -123,19 +127,19 @@ class ProxyCall:
             await blocking(self.runtime.hotpath.hold, hold, self.key.policy, self.key)
         except OutcomeUnknown:  # the hold may be taken: give it back with the error's record
             self._failed(500, "internal_error")
-            await self.settle(hold, 0)
+            await self._settle(hold, self.charge_for(hold, 0))
             raise
         try:
             await work(hold)
         except TollgateError as error:
             if not self.settled:
                 self._failed(error.status, error.code)
-                await self.settle(hold, 0)
+                await self._settle(hold, self.charge_for(hold, 0))
             raise
         except BaseException:
             if not self.settled:
                 self._failed(500, "internal_error")
-                await self.settle(hold, 0)
+                await self._settle(hold, self.charge_for(hold, 0))
             raise
 
     def _failed(self, status_code: int, error_type: str) -> None:
@@ -193,17 +197,16 @@ class ProxyCall:
             elapsed = time.monotonic() - self.outcome.upstream_started
             self.outcome.upstream_ms = int(elapsed * 1000)
 
-    async def settle(self, hold: Hold, charge: int, *, stream: bool = False) -> int:
-        """Record the usage and charge ``charge`` (never more than the hold: the wallet
-        cannot go negative); returns what was charged, the figure the client is told: 0 when
-        the reaper had released the hold (its record says so)."""
+    def charge_for(self, hold: Hold, charge: int, *, stream: bool = False) -> UsageRecord:
+        """The call's usage record, charging ``charge`` but never more than the hold (the
+        wallet cannot go negative): its ``charge`` is the figure the client is told."""
         if charge > hold.amount:
             metrics.add_metric(name="ChargeCappedAtHold", unit="Count", value=1)
             charge = hold.amount
         outcome, model, usage = self.outcome, self.outcome.model, self.outcome.usage
         assert model is not None, "held() sets the model before anything settles"
         total_ms = int((time.monotonic() - self.started) * 1000)
-        record = UsageRecord(
+        return UsageRecord(
             request_id=hold.request_id,
             account_id=hold.account_id,
             key_id=hold.key_id,
@@ -230,12 +233,61 @@ class ProxyCall:
             charge=charge,
             usage_estimated=outcome.usage_estimated,
         )
+
+    async def answer_then_settle(
+        self, send: Send, hold: Hold, body: dict[str, Any], record: UsageRecord
+    ) -> None:
+        """Send the complete answer (its cost in ``x-tollgate-cost``, its body's length in
+        ``content-length``), then settle ``record``, even when the client has gone."""
+        data = dumps(body)
+        headers = {
+            "content-type": "application/json",
+            "content-length": str(len(data)),
+            **self.headers(record.charge),
+        }
+        try:
+            await start(send, 200, headers)
+            await send_chunk(send, data, more=False)
+        except OSError:
+            pass  # the client has gone: the upstream's work is charged all the same
+        finally:
+            await self.settle_after_answer(hold, record)
+
+    async def settle_after_answer(self, hold: Hold, record: UsageRecord) -> None:
+        """Settle a call whose answer, with its charge, has gone out: nothing more can be
+        said to the client, so a failure is logged and counted, never raised. A settle that
+        failed leaves the hold to the reaper (the record says abandoned, nothing charged)."""
+        try:
+            applied = await self._settle(hold, record)
+        except TollgateError:  # InternalError, OutcomeUnknown: after the store's own retries
+            self._settle_failed(record)
+            return
+        except Exception:
+            logger.exception("settle broke", extra={"request_id": record.request_id})
+            self._settle_failed(record)
+            return
+        if not applied:
+            metrics.add_metric(name="SettleFoundHoldReleased", unit="Count", value=1)
+
+    def _settle_failed(self, record: UsageRecord) -> None:
+        logger.warning(
+            "settle failed after the answer: the reaper releases the hold",
+            extra={"request_id": record.request_id, "charge": record.charge},
+        )
+        metrics.add_metric(name="SettleFailedAfterAnswer", unit="Count", value=1)
+
+    async def _settle(self, hold: Hold, record: UsageRecord) -> bool:
+        """One settle transaction (retried, read back: ``HotPath.settle``); False when the
+        reaper had released the hold, and then nothing was written."""
         self.settled = True
-        if not await blocking(self.runtime.hotpath.settle, hold, record, self.key.policy):
-            logger.warning("hold already released", extra={"request_id": hold.request_id})
-            charge = 0
+        applied = await blocking(self.runtime.hotpath.settle, hold, record, self.key.policy)
+        if not applied:
+            logger.warning(
+                "hold already released: nothing charged",
+                extra={"request_id": hold.request_id, "charge": record.charge},
+            )
         metrics.add_metric(name="GatewayOverheadMs", unit="Milliseconds", value=record.overhead_ms)
-        return charge
+        return applied
 
     def headers(self, charge: int | None = None, *, hold: Hold | None = None) -> dict[str, str]:
         """The request id, and the cost (a complete answer) or the hold (a stream's start:
