@@ -1,6 +1,7 @@
 # What the SAM makefile builds of the layer and the proxy share (included by their Makefiles):
 # packages for the Lambda runtime (python3.13 on arm64, whatever this machine is), the sources,
-# and bytecode that the runtime will use as it is.
+# and bytecode that the runtime will use as it is. sam build's cache knows only the CodeUri and
+# ContentUri directories: after editing this file, `make clean build`.
 #
 # LAMBDA_PYTHON is the runtime's interpreter: its pip picks the wheels and its compiler writes
 # the .pyc files, whose magic number must be the runtime's (`make bench` checks the build).
