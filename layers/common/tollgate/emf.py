@@ -1,7 +1,7 @@
 """Metrics as CloudWatch embedded-metric-format lines on stdout, as Powertools' Metrics prints
 them (same fields, same order, same compact JSON), for the few calls this project makes.
 
-Why not Powertools' own: importing it costs the proxy ~45 ms of cold start here, and the proxy
+Why not Powertools' own: importing it costs the proxy 30-45 ms of cold start here, and the proxy
 flushes a metric on every request, so it could not even be put off. The namespace and the
 service (the one dimension) come from POWERTOOLS_METRICS_NAMESPACE and POWERTOOLS_SERVICE_NAME.
 """

@@ -9,7 +9,7 @@ devstack, which runs every function in one process), and one request's keys must
 on another's lines. Tracing lives in
 ``tollgate.instrumentation``: the X-Ray SDK costs ~170 ms of import the proxy does not pay.
 
-Nor does the proxy pay for Powertools (~45 ms of its cold start here) unless it logs: the
+Nor does the proxy pay for Powertools (30-45 ms of its cold start here) unless it logs: the
 metrics are ``tollgate.emf``'s lines, and ``logger`` makes the Powertools logger on first use,
 handing it the keys of the request it logs for.
 """
