@@ -8,8 +8,11 @@ PYTHON ?= python3
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 RUN_STAMP := $(VENV)/.installed-devstack
 DEV_STAMP := $(VENV)/.installed-dev
-# sam build needs python3.13 on PATH for the python3.13 runtime; pyenv provides it here.
-SAM_ENV := PYENV_VERSION=$(shell $(PYTHON) -c 'import platform; print(platform.python_version())'):3.13.0 SAM_CLI_TELEMETRY=0 PATH=$(CURDIR)/$(BIN):$$PATH
+# sam build needs python3.13 on PATH for the python3.13 runtime (the layer's and the proxy's
+# Makefiles compile with it), and so does the bench's cold import of the build; pyenv provides it.
+PYENV_WITH_LAMBDA := $(shell $(PYTHON) -c 'import platform; print(platform.python_version())'):3.13.0
+SAM_ENV := PYENV_VERSION=$(PYENV_WITH_LAMBDA) SAM_CLI_TELEMETRY=0 PATH=$(CURDIR)/$(BIN):$$PATH
+bench: export PYENV_VERSION = $(PYENV_WITH_LAMBDA)
 
 .PHONY: venv run test lint format validate build bench bench-peer soak clean
 

