@@ -196,6 +196,7 @@ def test_every_alarm_watches_a_metric_the_code_emits_under_its_service():
         "OrphanedHoldsAlarm",
         "WebhookFailuresAlarm",
         "UnknownSessionPaymentsAlarm",
+        "SettleFailuresAlarm",
     } <= set(alarms)
     emitted = emitted_metrics()
     environment = TEMPLATE.document["Globals"]["Function"]["Environment"]["Variables"]
