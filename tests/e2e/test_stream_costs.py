@@ -39,13 +39,32 @@ def test_an_openai_sdk_stream_reads_its_hold_first_and_its_cost_last(devstack):
         costs = [chunk.usage.cost for chunk in response.parse() if chunk.usage is not None]
         request_id = response.headers["x-request-id"]
 
-    # the SDK stops at [DONE], the settle follows it: once nothing is held, the record is read
-    balance, held = wallet(devstack, customer.account_id)
+    # the SDK stops at [DONE] and the settle follows it: asked at once, the API waits for it
     record = usage_record(devstack, customer.admin_key, request_id)
-    assert record.status_code == 200  # at once: read consistently
+    assert record.status_code == 200
+    balance, held = wallet(devstack, customer.account_id)
     (cost,) = costs
     assert Decimal(str(cost)) == Decimal(record.json()["charge_usd"]) <= hold
     assert held == 0 and Decimal("1.00") - Decimal(balance) / 10**9 == Decimal(str(cost))
+
+
+def test_a_non_streamed_answers_record_is_there_when_asked_for_at_once(devstack):
+    # given an answer, sent before its settle
+    customer = new_customer(devstack, credit_usd="1.00")
+    client = openai.OpenAI(
+        base_url=devstack["OPENAI_BASE_URL"], api_key=customer.api_key, max_retries=0
+    )
+    response = client.chat.completions.with_raw_response.create(
+        model="openai/gpt-4o-mini", messages=[{"role": "user", "content": "Hi"}]
+    )
+
+    # when the client asks for its record the moment it has the answer
+    record = usage_record(devstack, customer.admin_key, response.headers["x-request-id"])
+
+    # then it is there, with the cost the answer told
+    assert record.status_code == 200, record.text
+    assert record.json()["charge_usd"] == response.headers["x-tollgate-cost"]
+    assert Decimal(str(response.parse().usage.cost)) == Decimal(record.json()["charge_usd"])
 
 
 def test_an_anthropic_sdk_stream_reads_its_cost_in_message_delta(devstack):

@@ -71,6 +71,7 @@ EXPECTED_GRANTS = {
         ("dynamodb:GetItem", TABLE.format("MetadataTable")),  # a usage record, an archive batch
         ("dynamodb:Query", TABLE.format("MetadataTable")),  # usage pages, rollups, archives
         ("dynamodb:Query", TABLE.format("MetadataTable") + "/index/by_request_and_day"),
+        ("dynamodb:GetItem", TABLE.format("WalletTable")),  # a hold's key: a settle to wait for
         ("s3:GetObject", ARCHIVE.format("archives/*")),  # signs the download links
     },
     "ArchiveFunction": {

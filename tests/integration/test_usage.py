@@ -11,9 +11,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.integration.conftest import event, handle
-from tollgate import clock, keys, ledger
+from tests.integration.conftest import RECORDER, event, handle
+from tollgate import clock, keys, ledger, usage
 from tollgate.key_policy import KeyPolicy
+from tollgate.store import usage as usage_store
 from tollgate.store.hotpath import Hold, HotPath, UsageRecord
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -62,25 +63,51 @@ def proxied(
     charge: int = 1_500_000,
 ) -> None:
     """A request as the proxy records it: a hold, then its settle with the usage."""
+    hold = held(hotpath, customer, request_id, at, key_id=key_id, model=model)
+    settled(hotpath, hold, status=status, endpoint=endpoint, charge=charge)
+
+
+def held(
+    hotpath: HotPath,
+    customer: Customer,
+    request_id: str,
+    at: datetime = NOW - timedelta(seconds=1),
+    *,
+    key_id: str | None = None,
+    model: str = "openai/gpt-4o-mini",
+) -> Hold:
+    """A request's hold: the proxy takes it before the upstream call and releases it in the
+    settle, after the answer."""
     key_id = key_id or customer.key_id
     hold = Hold(
         request_id, customer.account_id, key_id, model, 10**8, at, at + timedelta(minutes=6)
     )
     hotpath.hold(hold, KeyPolicy())
+    return hold
+
+
+def settled(
+    hotpath: HotPath,
+    hold: Hold,
+    *,
+    status: str = "settled",
+    endpoint: str = "chat.completions",
+    charge: int = 1_500_000,
+) -> None:
     failed = status != "settled"
     usage = UsageRecord(
-        request_id=request_id,
-        account_id=customer.account_id,
-        key_id=key_id,
-        model=model,
-        provider=model.split("/", 1)[0],
-        upstream_model=model.split("/", 1)[1],
+        request_id=hold.request_id,
+        account_id=hold.account_id,
+        key_id=hold.key_id,
+        model=hold.model,
+        provider=hold.model.split("/", 1)[0],
+        upstream_model=hold.model.split("/", 1)[1],
         route=0,
         endpoint=endpoint,
         stream=False,
         status_code=502 if failed else 200,
         status=status,
-        created_at=at,
+        created_at=hold.created_at,
         input_tokens=0 if failed else 120,
         output_tokens=0 if failed else 30,
         error_type="upstream_error" if failed else None,
@@ -305,6 +332,59 @@ def test_one_record_by_its_request_id(hotpath, customer):
 def test_another_accounts_request_is_not_found(hotpath, customer, new_account):
     proxied(hotpath, customer, "req-1", NOW - timedelta(hours=2))
     stranger = a_customer(new_account)
+
+    status, _, body = usage_call(
+        "usage_get", stranger.admin_key, path_parameters={"request_id": "req-1"}
+    )
+
+    assert (status, body["error"]["code"]) == (404, "usage_not_found")
+
+
+def test_a_record_asked_for_before_its_settle_landed_is_waited_for(hotpath, customer, monkeypatch):
+    # given a request whose answer went out and whose settle lands while the API looks
+    hold = held(hotpath, customer, "req-1")
+    pending = usage_store.settle_pending
+    looked = []
+
+    def settle_as_the_api_looks(account_id: str, request_id: str) -> bool:
+        answer = pending(account_id, request_id)
+        if not looked:
+            with RECORDER.paused():  # the proxy's settle, not the usage API's
+                settled(hotpath, hold)
+        looked.append(answer)
+        return answer
+
+    monkeypatch.setattr(usage_store, "settle_pending", settle_as_the_api_looks)
+
+    # when the client asks for its record
+    status, _, body = usage_call(
+        "usage_get", customer.admin_key, path_parameters={"request_id": "req-1"}
+    )
+
+    # then it gets the record, not a 404
+    assert looked == [True]
+    assert (status, body["request_id"], body["charge_usd"]) == (200, "req-1", "0.0015")
+
+
+def test_a_request_that_never_settles_is_not_found_after_a_bounded_wait(
+    hotpath, customer, monkeypatch
+):
+    monkeypatch.setattr(usage, "PENDING_WAIT_SECONDS", 0.2)
+    held(hotpath, customer, "req-1")
+
+    status, _, body = usage_call(
+        "usage_get", customer.admin_key, path_parameters={"request_id": "req-1"}
+    )
+
+    assert (status, body["error"]["code"]) == (404, "usage_not_found")
+
+
+def test_another_accounts_pending_request_is_not_found_at_once(
+    hotpath, customer, new_account, monkeypatch
+):
+    held(hotpath, customer, "req-1")
+    stranger = a_customer(new_account)
+    monkeypatch.setattr(usage, "PENDING_WAIT_SECONDS", 600)  # a wait here would hang the test
 
     status, _, body = usage_call(
         "usage_get", stranger.admin_key, path_parameters={"request_id": "req-1"}

@@ -85,6 +85,16 @@ class CallRecorder:
         finally:
             self.calls = None
 
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        """Calls another party makes while a function runs (a test's proxy settling
+        meanwhile) are not the function's."""
+        calls, self.calls = self.calls, None
+        try:
+            yield
+        finally:
+            self.calls = calls
+
     def _record(self, model: Any, params: dict[str, Any], **_: Any) -> None:
         if self.calls is None:
             return

@@ -11,6 +11,7 @@ it reads one item per day, key and model, not the records.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -32,6 +33,10 @@ CLAMP_SLACK = timedelta(days=1)
 STATUSES = ("settled", "error", "cut", "client_closed", "abandoned")
 ENDPOINTS = ("chat.completions", "messages", "embeddings", "images.generations")
 MAX_CSV_ROWS = 10_000
+# A record asked for between the proxy's answer and its settle (one DynamoDB transaction) is
+# waited for, this long at most.
+PENDING_WAIT_SECONDS = 3.0
+PENDING_POLL_SECONDS = 0.05
 CSV_COLUMNS = (
     "request_id",
     "created_at",
@@ -119,13 +124,31 @@ def export(
 def get_usage(account_id: str, request_id: str, now: datetime | None = None) -> UsageRecord:
     """One record of the caller's account; another account's request is not found either."""
     now = now or clock.utcnow()
-    record = store.record_by_request(account_id, request_id, now=now)
+    record = _settled_record(account_id, request_id, now)
     if record is None or record.account_id != account_id or record.created_at < now - HOT_WINDOW:
         raise NotFound(
             f"No usage record for request '{request_id}' in the last 90 days.",
             code="usage_not_found",
         )
     return record
+
+
+def _settled_record(account_id: str, request_id: str, now: datetime) -> UsageRecord | None:
+    """The request's record. The proxy sends its answer before the settle that writes it, so
+    a client may ask in between: while the request's hold is there, wait for the settle (at
+    most PENDING_WAIT_SECONDS; a request still running is not found)."""
+    deadline = time.monotonic() + PENDING_WAIT_SECONDS
+    while True:
+        record = store.record_by_request(account_id, request_id, now=now)
+        if record is not None:
+            return record
+        if not store.settle_pending(account_id, request_id):
+            # the settle may have landed between the two reads: it deletes the hold and
+            # writes the record in one transaction
+            return store.record_by_request(account_id, request_id, now=now)
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(PENDING_POLL_SECONDS)
 
 
 def summary(account_id: str, filters: UsageFilters) -> dict[str, Any]:

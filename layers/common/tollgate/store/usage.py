@@ -16,7 +16,7 @@ from pynamodb.expressions.condition import Condition
 from tollgate.errors import BadRequest
 from tollgate.store import layout
 from tollgate.store.errors import get_item, storage_errors
-from tollgate.store.models import UsagePointer, UsageRecord, UsageRollup
+from tollgate.store.models import Hold, UsagePointer, UsageRecord, UsageRollup
 from tollgate.store.pagination import decode_cursor, encode_cursor
 
 USAGE_PREFIX = "USAGE#"
@@ -75,8 +75,8 @@ def _matching(query: RecordQuery, now: datetime, cursor: str | None) -> Iterator
 
 
 def record_by_request(account_id: str, request_id: str, *, now: datetime) -> UsageRecord | None:
-    """The usage record of one of the account's requests, read consistently: there as soon as
-    the proxy answered. Records written before their pointer existed come from the index."""
+    """The usage record of one of the account's requests, read consistently: there once the
+    proxy settled. Records written before their pointer existed come from the index."""
     partition = layout.account_pk(account_id)
     pointer = get_item(UsagePointer, partition, layout.request_sk(request_id))
     if pointer is not None:
@@ -90,6 +90,23 @@ def record_by_request(account_id: str, request_id: str, *, now: datetime) -> Usa
         if entry is not None and entry.pk == partition:
             record = get_item(UsageRecord, entry.pk, entry.sk)
     return record if record is not None and record.ttl > now else None
+
+
+def settle_pending(account_id: str, request_id: str) -> bool:
+    """Whether the account still holds money for the request: the proxy answered (or is
+    answering) and its settle, which writes the record, is still to come. Reads the hold's
+    key only."""
+    with storage_errors("get_hold"):
+        try:
+            Hold.get(
+                layout.account_pk(account_id),
+                layout.hold_sk(request_id),
+                consistent_read=True,
+                attributes_to_get=["pk", "sk"],
+            )
+        except Hold.DoesNotExist:
+            return False
+    return True
 
 
 def rollups(
