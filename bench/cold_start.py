@@ -60,14 +60,14 @@ def report() -> None:
     report_built_proxy()
 
 
-# What run.sh starts (`python -m uvicorn ... app:app`): uvicorn, then the app, with the
-# function's own directory first on sys.path and the layer after it. -B: Lambda's /var/task and
-# /opt are read-only, so nothing compiled during the import is kept for the next cold start,
-# and no .pyc written here may hide one that the build did not ship. The CPU time is the
-# interpreter's own, a steadier figure than the wall clock on a shared machine.
+# What run.sh starts (serve.py): uvicorn's config and server without its command line, then
+# the app, with the function's own directory first on sys.path and the layer after it. -B:
+# Lambda's /var/task and /opt are read-only, so nothing compiled during the import is kept for
+# the next cold start, and no .pyc written here may hide one that the build did not ship. The
+# CPU time is the interpreter's own, a steadier figure than the wall clock on a shared machine.
 _BUILT_PROBE = (
     "import sys, time; sys.path[:0] = [{function!r}, {layer!r}]; t = time.perf_counter(); "
-    "c = time.process_time(); import uvicorn, app; "
+    "c = time.process_time(); import serve; serve.uvicorn_server(); import app; "
     "print((time.perf_counter() - t) * 1000, (time.process_time() - c) * 1000)"
 )
 
