@@ -58,15 +58,17 @@ class CatalogError(ValueError):
     """The catalog is invalid; the message names the file, entry and field."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Provider:
+    """An upstream API: its kind, base URL and the name of its key in the secret."""
+
     name: str
     kind: str
     base_url: str
     secret: str | None  # entry in the provider-keys secret; None: no key (openai_compatible only)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class LongContextPricing:
     """Prices that replace the base ones when the prompt exceeds ``threshold_tokens``."""
 
@@ -76,7 +78,7 @@ class LongContextPricing:
     cached_input: int | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Pricing:
     """Nano-USD per 1M tokens (input, output, cached_input, cache_write), per image, or per
     video second; None where the model has no such price."""
@@ -90,8 +92,10 @@ class Pricing:
     long_context: LongContextPricing | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Model:
+    """A model of the catalog: its provider, endpoints, limits and prices."""
+
     id: str
     provider: str
     upstream_id: str
@@ -108,6 +112,8 @@ class Model:
 
 @dataclass(frozen=True)
 class Catalog:
+    """The providers and models the gateway serves, by name and by id."""
+
     providers: dict[str, Provider]
     models: dict[str, Model]
 

@@ -27,12 +27,16 @@ _MODEL_PATTERN = re.compile(r"^[A-Za-z0-9._:/*?\[\]-]{1,128}$")
 
 @dataclass(frozen=True, slots=True)
 class SpendCap:
+    """A key's spending limit: at most ``amount`` per ``period``."""
+
     amount: int  # nano-USD
     period: str  # day, month or lifetime
 
 
 @dataclass(frozen=True, slots=True)
 class KeyPolicy:
+    """What a key may do: models, endpoints, source addresses, expiry, spend and rates."""
+
     environment: str = ""
     allowed_models: tuple[str, ...] | None = None  # None: every model
     allowed_endpoints: tuple[str, ...] | None = None

@@ -51,6 +51,8 @@ class ChatInput:
 
 @dataclass(frozen=True, slots=True)
 class TokenBound:
+    """The most tokens a request can use, input and output."""
+
     input: int
     output: int
 

@@ -12,8 +12,10 @@ class SettingsError(RuntimeError):
     """A required environment variable is missing or malformed."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Settings:
+    """The function's configuration, read from its environment variables."""
+
     environment: str
     region: str
     keys_table: str

@@ -14,6 +14,8 @@ from typing import Any
 
 @dataclass(frozen=True, slots=True)
 class Event:
+    """One server-sent event: its data and, if named, its event type."""
+
     data: str
     event: str | None = None
 

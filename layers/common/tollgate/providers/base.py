@@ -26,6 +26,8 @@ if TYPE_CHECKING:  # the catalog imports yaml: keep it off this module's import 
 
 @dataclass(slots=True)
 class Usage:
+    """Token counts of one upstream call, in OpenAI's semantics."""
+
     input_tokens: int = 0  # all prompt tokens, cached ones included (OpenAI semantics)
     output_tokens: int = 0  # all completion tokens, reasoning included
     cached_tokens: int = 0  # cache reads (subset of input_tokens)
@@ -45,6 +47,8 @@ class Usage:
 
 @dataclass(frozen=True, slots=True)
 class UpstreamCall:
+    """The HTTP request to send upstream, built by a provider adapter."""
+
     method: str
     url: str
     headers: dict[str, str]

@@ -98,6 +98,8 @@ class ProviderKeys:
 
 @dataclass
 class Runtime:
+    """What the proxy's routes share for the life of the process."""
+
     settings: Settings
     catalog: Catalog
     hotpath: HotPath

@@ -41,6 +41,8 @@ class UpstreamUnreachable(Exception):
 
 @dataclass(slots=True)
 class UpstreamResponse:
+    """An upstream's answer, read from a pooled connection that it returns when done."""
+
     status: int
     headers: dict[str, str]
     _response: http.client.HTTPResponse

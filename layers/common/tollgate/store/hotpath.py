@@ -34,8 +34,10 @@ ABANDONED = "abandoned"
 TRY_AGAIN = "The request could not be completed; try again."
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Tables:
+    """The DynamoDB tables of the hot path."""
+
     keys: str
     wallet: str
     metadata: str
@@ -67,6 +69,8 @@ class KeyChanged(Unauthenticated):
 
 @dataclass(frozen=True, slots=True)
 class Hold:
+    """Funds reserved on a wallet for one request until it is settled or released."""
+
     request_id: str
     account_id: str
     key_id: str
