@@ -127,21 +127,12 @@ def start_litellm(venv: Path, mock: processes.MockUpstream, work: Path) -> Peer:
 def report(venv: Path = LITELLM_VENV) -> None:
     work = Path(tempfile.mkdtemp(prefix="tollgate-bench-peer-"))
     before = processes.load_average()
-    mock = processes.start_mock_upstream(work)
-    try:
-        devstack = processes.start_devstack(work / "devstack", *mock.devstack_options())
+    with processes.devstack_on_mock(work, CREDIT_USD) as (mock, devstack):
+        peer = start_litellm(venv, mock, work)
         try:
-            contract = devstack.printed
-            processes.credit(work / "devstack", contract["TOLLGATE_ACCOUNT_ID"], CREDIT_USD)
-            peer = start_litellm(venv, mock, work)
-            try:
-                comparison = compare(devstack, peer, *targets(contract, mock))
-            finally:
-                peer.stop()
+            comparison = compare(devstack, peer, *targets(devstack.printed, mock))
         finally:
-            devstack.stop()
-    finally:
-        mock.started.stop()
+            peer.stop()
     comparison.loads = [("before", before), *comparison.loads, ("after", processes.load_average())]
     print_table(comparison, litellm_version(venv))
 

@@ -9,7 +9,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -158,3 +159,19 @@ def wait_until_answers(url: str, process: subprocess.Popen[bytes], log: Path) ->
             pass
         time.sleep(0.5)
     raise RuntimeError(f"{url} did not answer within {READY_TIMEOUT_SECONDS} s; see {log}")
+
+
+@contextmanager
+def devstack_on_mock(work: Path, credit_usd: str) -> Iterator[tuple[MockUpstream, Started]]:
+    """The standalone mock upstream, and devstack sending OpenAI's requests to it, its demo
+    account credited with ``credit_usd``: both stopped on the way out."""
+    mock = start_mock_upstream(work)
+    try:
+        devstack = start_devstack(work / "devstack", *mock.devstack_options())
+        try:
+            credit(work / "devstack", devstack.printed["TOLLGATE_ACCOUNT_ID"], credit_usd)
+            yield mock, devstack
+        finally:
+            devstack.stop()
+    finally:
+        mock.started.stop()

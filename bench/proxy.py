@@ -51,20 +51,11 @@ def targets(contract: dict[str, str], mock: processes.MockUpstream) -> tuple[Tar
 
 def report() -> None:
     work = Path(tempfile.mkdtemp(prefix="tollgate-bench-"))
-    mock = processes.start_mock_upstream(work)
-    try:
-        devstack = processes.start_devstack(work / "devstack", *mock.devstack_options())
-        try:
-            contract = devstack.printed
-            processes.credit(work / "devstack", contract["TOLLGATE_ACCOUNT_ID"], CREDIT_USD)
-            figures = measure_devstack(devstack, *targets(contract, mock))
-            print_figures(figures)
-            print()
-            reconcile.report(contract)
-        finally:
-            devstack.stop()
-    finally:
-        mock.started.stop()
+    with processes.devstack_on_mock(work, CREDIT_USD) as (mock, devstack):
+        figures = measure_devstack(devstack, *targets(devstack.printed, mock))
+        print_figures(figures)
+        print()
+        reconcile.report(devstack.printed)
 
 
 def measure_devstack(devstack: processes.Started, gateway: Target, direct: Target) -> Figures:

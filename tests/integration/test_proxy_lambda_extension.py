@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from devstack.upstreams import RunningUpstreams, start_upstreams
-from tests.support.proxy_asgi import call, proxy_app
+from tests.support.proxy_asgi import call, proxy_app, watch_settles
 from tollgate import keys, ledger
 from tollgate.proxy import lambda_extension
 from tollgate.proxy.lambda_extension import SettleExtension
@@ -148,16 +148,7 @@ def test_the_sandbox_stays_awake_until_the_invocations_request_is_settled(
 ):
     # given an app on Lambda whose settles are watched
     app = proxy_app(upstreams, PROVIDER_KEYS, tmp_path, finished=extension.finished)
-    settle = app.runtime.hotpath.settle
-
-    def watched_settle(*args: Any) -> Any:
-        timeline.append("settle begins")
-        try:
-            return settle(*args)
-        finally:
-            timeline.append("settle ends")
-
-    app.runtime.hotpath.settle = watched_settle  # type: ignore[method-assign]
+    watch_settles(app, timeline.append)
 
     # when the invocation's event reaches the extension before its request reaches the app
     extensions_api.invoke("invocation-1", deadline=time.time() + 300)

@@ -23,7 +23,7 @@ from tests.integration.conftest import event, handle
 from tests.support.environment import NAMES
 from tests.support.metrics import emitted_metrics
 from tests.support.openapi import validate_openai
-from tests.support.proxy_asgi import Exchange, call, proxy_app
+from tests.support.proxy_asgi import Exchange, call, proxy_app, watch_settles
 from tollgate import clock, keys, ledger, pricing
 from tollgate.aws import AwsError
 from tollgate.catalog import load_catalog
@@ -331,16 +331,7 @@ class Timeline:
 
     def __init__(self, app: ProxyApp) -> None:
         self.entries: list[str] = []
-        settle = app.runtime.hotpath.settle
-
-        def timed_settle(*args: Any) -> Any:
-            self.add("settle begins")
-            try:
-                return settle(*args)
-            finally:
-                self.add("settle ends")
-
-        app.runtime.hotpath.settle = timed_settle  # type: ignore[method-assign]
+        watch_settles(app, self.add)
 
     def add(self, entry: str) -> None:
         if not (entry == "chunk" and self.entries[-1:] == ["chunk"]):

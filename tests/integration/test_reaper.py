@@ -22,6 +22,7 @@ from tests.integration.conftest import EVENTS, RECORDER
 from tests.support.environment import NAMES, TEMPLATE
 from tests.support.iam import denied
 from tests.support.lean_dynamodb import a_usage
+from tests.support.metrics import emitted_metrics
 from tollgate import clock
 from tollgate.clock import scheduled_time
 from tollgate.key_policy import KeyPolicy, SpendCap
@@ -260,19 +261,6 @@ def reaper_function(hotpath, monkeypatch):
     """The handler, its lean client carried by botocore so that moto serves it."""
     monkeypatch.setattr(reaper_app, "hotpath", hotpath)
     return run_function
-
-
-def emitted_metrics(output: str) -> dict[str, list[float]]:
-    found: dict[str, list[float]] = {}
-    for line in output.splitlines():
-        document = json.loads(line) if line.startswith("{") else {}
-        for directive in document.get("_aws", {}).get("CloudWatchMetrics", []):
-            for metric in directive["Metrics"]:
-                value = document[metric["Name"]]
-                found.setdefault(metric["Name"], []).extend(
-                    value if isinstance(value, list) else [value]
-                )
-    return found
 
 
 def test_the_function_releases_what_expired_before_the_events_time(

@@ -161,3 +161,17 @@ async def call(
     }
     await app(scope, receive, send)
     return exchange
+
+
+def watch_settles(app: ProxyApp, note: Callable[[str], Any]) -> None:
+    """Have ``note`` told "settle begins" and "settle ends" around each settle transaction."""
+    settle = app.runtime.hotpath.settle
+
+    def watched_settle(*args: Any) -> Any:
+        note("settle begins")
+        try:
+            return settle(*args)
+        finally:
+            note("settle ends")
+
+    app.runtime.hotpath.settle = watched_settle  # type: ignore[method-assign]
