@@ -16,19 +16,15 @@ from typing import Any
 import boto3
 import pytest
 
-from devstack.up import secret_names_to_keys, write_local_catalog
 from devstack.upstreams import RunningUpstreams, start_upstreams
 from tests.integration.conftest import RECORDER, event
 from tests.support.environment import NAMES, TEMPLATE
 from tests.support.iam import denied
+from tests.support.proxy_asgi import proxy_app
 from tollgate import clock, keys, ledger
-from tollgate.catalog import Provider, load_catalog
 from tollgate.errors import Conflict
 from tollgate.proxy.app import ProxyApp
-from tollgate.proxy.runtime import KeyCache, Runtime
-from tollgate.proxy.upstream import UpstreamClient
 from tollgate.secret_keys import digest
-from tollgate.settings import get_settings
 from tollgate.store import keys as key_store
 from tollgate.store import layout
 from tollgate.store.hotpath import Hold, KeyChanged
@@ -44,14 +40,6 @@ def upstreams() -> Iterator[RunningUpstreams]:
     running = start_upstreams(UPSTREAM_KEYS, port=0)
     yield running
     running.stop()
-
-
-class MockProviderKeys:
-    def __init__(self) -> None:
-        self.keys = secret_names_to_keys(UPSTREAM_KEYS)
-
-    def for_provider(self, provider: Provider) -> str:
-        return self.keys[provider.secret] if provider.secret else ""
 
 
 @dataclass
@@ -112,17 +100,7 @@ class Proxy:
 
 @pytest.fixture
 def proxy(hotpath, upstreams, tmp_path) -> Proxy:
-    catalog_path = tmp_path / "catalog.yaml"
-    write_local_catalog(catalog_path, upstreams.base_urls)
-    runtime = Runtime(
-        settings=get_settings(),
-        catalog=load_catalog(catalog_path),
-        hotpath=hotpath,
-        key_cache=KeyCache(hotpath),
-        provider_keys=MockProviderKeys(),  # type: ignore[arg-type]
-        upstream=UpstreamClient(connect_timeout=5, read_timeout=30),
-    )
-    return Proxy(ProxyApp(runtime))
+    return Proxy(proxy_app(upstreams, UPSTREAM_KEYS, tmp_path, hotpath=hotpath))
 
 
 def manage(invoke, name: str, admin_key: str, key_id: str, body: Any = None):

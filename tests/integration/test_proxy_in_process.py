@@ -11,15 +11,11 @@ from typing import Any
 
 import pytest
 
-from devstack.up import write_local_catalog
 from devstack.upstreams import RunningUpstreams, start_upstreams
+from tests.support.proxy_asgi import proxy_app
 from tollgate import keys, ledger
-from tollgate.catalog import Provider, load_catalog
 from tollgate.money import format_usd
 from tollgate.proxy.app import ProxyApp
-from tollgate.proxy.runtime import KeyCache, Runtime
-from tollgate.proxy.upstream import UpstreamClient
-from tollgate.settings import get_settings
 from tollgate.store import wallet as wallet_store
 
 KEYS = {"openai": "sk-mock-openai", "anthropic": "sk-ant-mock", "gemini": "AIza-mock-gemini"}
@@ -33,11 +29,6 @@ def upstreams() -> Iterator[RunningUpstreams]:
     running = start_upstreams(KEYS, port=0)
     yield running
     running.stop()
-
-
-class MockProviderKeys:
-    def for_provider(self, provider: Provider) -> str:
-        return KEYS[provider.kind] if provider.secret else ""
 
 
 class Answer:
@@ -54,17 +45,7 @@ class Answer:
 @pytest.fixture
 def gateway(hotpath, new_account, upstreams, tmp_path: Path):
     """Calls the proxy with a new account's inference key; ``funds`` nano-USD in its wallet."""
-    catalog_path = tmp_path / "catalog.yaml"
-    write_local_catalog(catalog_path, upstreams.base_urls)
-    runtime = Runtime(
-        settings=get_settings(),
-        catalog=load_catalog(catalog_path),
-        hotpath=hotpath,
-        key_cache=KeyCache(hotpath),
-        provider_keys=MockProviderKeys(),  # type: ignore[arg-type]
-        upstream=UpstreamClient(connect_timeout=5, read_timeout=30),
-    )
-    app = ProxyApp(runtime)
+    app = proxy_app(upstreams, KEYS, tmp_path, hotpath=hotpath)
 
     def customer(funds: int = FUNDS) -> tuple[str, Any]:
         account = new_account()

@@ -42,10 +42,13 @@ def proxy_app(
     tmp: Path,
     *,
     finished: FinishedRequests | None = None,
+    hotpath: HotPath | None = None,
 ) -> ProxyApp:
+    """The proxy's app on the mock ``upstreams`` (keys by provider kind), with its own hot
+    path over botocore unless the test gives one (the ``hotpath`` fixture's: IAM-recorded)."""
     catalog_path = tmp / "catalog.yaml"
     write_local_catalog(catalog_path, upstreams.base_urls)
-    hotpath = HotPath(BotoJsonClient(), Tables.of(get_settings()))
+    hotpath = hotpath or HotPath(BotoJsonClient(), Tables.of(get_settings()))
     runtime = Runtime(
         settings=get_settings(),
         catalog=load_catalog(catalog_path),
