@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
+from pynamodb.expressions.condition import Condition
 from pynamodb.transactions import TransactWrite
 
-from tollgate.errors import Conflict, InternalError, NotFound
+from tollgate.errors import Conflict, InternalError, NotFound, TollgateError
 from tollgate.store.connection import connection
 from tollgate.store.errors import get_item, storage_errors
 from tollgate.store.layout import WALLET_SK, account_pk, daily_charges_sk
@@ -63,35 +64,14 @@ def get_wallet(account_id: str) -> Wallet | None:
 
 def apply_credit(entry: LedgerEntry) -> None:
     """Add a positive ledger entry to the wallet's balance: both or neither are written."""
-    pk, sk = wallet_key(entry.account_id)
     no_wallet = NotFound(f"Account {entry.account_id} has no wallet.", code="account_not_found")
-
-    # Items: the day's charges check 0, the entry 1 (puts go before updates), the wallet 2.
-    def attempt() -> None:
-        check = day_charges_check(entry)
-        with (
-            storage_errors("apply_credit", conditions={0: DayChargesMoved(), 2: no_wallet}),
-            TransactWrite(connection=connection()) as tx,
-        ):
-            check(tx)
-            tx.update(
-                Wallet(pk, sk),
-                actions=[
-                    Wallet.balance.add(entry.amount),
-                    Wallet.updated_at.set(entry.created_at),
-                ],
-                condition=Wallet.pk.exists(),
-            )
-            tx.save(entry, condition=LedgerEntry.pk.does_not_exist())
-
-    retrying_day_charges(attempt)
+    _apply(entry, "apply_credit", Wallet.pk.exists(), no_wallet)
 
 
 def apply_debit(entry: LedgerEntry) -> None:
     """Add a negative ledger entry to the wallet's balance only if the balance covers it, so
     the wallet never goes negative: both or neither are written. Conflict
     (``insufficient_balance``) when the balance is short, NotFound without a wallet."""
-    pk, sk = wallet_key(entry.account_id)
     amount = -int(entry.amount)
     if amount <= 0:
         raise ValueError("a debit entry must be negative")
@@ -100,27 +80,39 @@ def apply_debit(entry: LedgerEntry) -> None:
         code="insufficient_balance",
         param="amount_usd",
     )
-
-    # Items: the day's charges check 0, the entry 1 (puts go before updates), the wallet 2.
-    def attempt() -> None:
-        check = day_charges_check(entry)
-        with (
-            storage_errors("apply_debit", conditions={0: DayChargesMoved(), 2: short}),
-            TransactWrite(connection=connection()) as tx,
-        ):
-            check(tx)
-            tx.update(
-                Wallet(pk, sk),
-                actions=[Wallet.balance.add(-amount), Wallet.updated_at.set(entry.created_at)],
-                condition=Wallet.pk.exists() & (Wallet.balance >= amount),
-            )
-            tx.save(entry, condition=LedgerEntry.pk.does_not_exist())
-
     try:
-        retrying_day_charges(attempt)
+        _apply(entry, "apply_debit", Wallet.pk.exists() & (Wallet.balance >= amount), short)
     except Conflict:
         if get_wallet(entry.account_id) is None:
             raise NotFound(
                 f"Account {entry.account_id} has no wallet.", code="account_not_found"
             ) from None
         raise
+
+
+def _apply(
+    entry: LedgerEntry, operation: str, wallet_condition: Condition, refused: TollgateError
+) -> None:
+    """Write ``entry`` and add its amount to the wallet's balance in one transaction, on
+    ``wallet_condition`` (``refused`` when it fails), retried while the day's charges move."""
+    pk, sk = wallet_key(entry.account_id)
+
+    # Items: the day's charges check 0, the entry 1 (puts go before updates), the wallet 2.
+    def attempt() -> None:
+        check = day_charges_check(entry)
+        with (
+            storage_errors(operation, conditions={0: DayChargesMoved(), 2: refused}),
+            TransactWrite(connection=connection()) as tx,
+        ):
+            check(tx)
+            tx.update(
+                Wallet(pk, sk),
+                actions=[
+                    Wallet.balance.add(int(entry.amount)),
+                    Wallet.updated_at.set(entry.created_at),
+                ],
+                condition=wallet_condition,
+            )
+            tx.save(entry, condition=LedgerEntry.pk.does_not_exist())
+
+    retrying_day_charges(attempt)
