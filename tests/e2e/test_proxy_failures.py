@@ -177,7 +177,10 @@ def test_bad_requests_get_openai_errors_and_hold_nothing(devstack, body, status,
 
 def test_fifty_concurrent_requests_on_a_wallet_for_ten_holds(devstack):
     catalog = load_catalog()
-    messages = [{"role": "user", "content": "Concurrency [[mock:latency_ms=800]]"}]
+    # Every hold must be taken while the first answers are still on their way: moto takes the
+    # fifty holds one at a time (tens of ms each on a loaded machine), and an answer settled
+    # before the last hold gives its money back for another request.
+    messages = [{"role": "user", "content": "Concurrency [[mock:latency_ms=5000]]"}]
     body = {"model": "openai/gpt-4.1", "messages": messages, "max_tokens": 2000}
     hold = pricing.chat_hold(catalog.model("openai/gpt-4.1"), chat_input(body), max_output=2000)
     credit = hold * 10 + hold // 2
