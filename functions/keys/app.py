@@ -1,19 +1,20 @@
 """KeysFunction: an account admin creates, lists, reads, changes, rotates and revokes keys."""
 
 from tollgate import api, audit, keys
-from tollgate.auth import ADMIN
+from tollgate.auth import Principal
 from tollgate.instrumentation import instrumented
 from tollgate.observability import metrics
+from tollgate.permissions import KEYS_MANAGE
 from tollgate.settings import get_settings
 
 settings = get_settings()
 app = api.management_app()
 
 
-def record(admin, action: str, key_id: str, changes=None) -> None:
+def record(admin: Principal, action: str, key_id: str, changes=None) -> None:
     audit.record(
         admin.account_id,
-        actor=f"key:{admin.key_id}",
+        actor=admin.actor,
         action=action,
         target=f"key:{key_id}",
         request_id=api.request_id(app),
@@ -22,10 +23,18 @@ def record(admin, action: str, key_id: str, changes=None) -> None:
     )
 
 
+def only_own(caller: Principal) -> str | None:
+    """Whose keys the caller may change: anyone's (None) or only their own."""
+    return None if caller.may(KEYS_MANAGE) else caller.person_id
+
+
 @app.post("/v1/keys")
 def create_key():
-    admin = api.principal(app, ADMIN, settings)
-    created = keys.create_key(admin.account_id, keys.parse_new_key(api.json_body(app)))
+    admin = api.caller(app, settings)
+    new = keys.parse_new_key(api.json_body(app))
+    if admin.person_id:
+        new = keys.for_member(new, admin.person_id, any_role=admin.may(KEYS_MANAGE))
+    created = keys.create_key(admin.account_id, new)
     view = keys.key_view(created.key, secret=created.secret)
     record(admin, "key.created", created.key.key_id, api.created_fields(view))
     metrics.add_metric(name="KeysCreated", unit="Count", value=1)
@@ -34,7 +43,7 @@ def create_key():
 
 @app.get("/v1/keys")
 def list_keys():
-    admin = api.principal(app, ADMIN, settings)
+    admin = api.caller(app, settings)
     query = app.current_event.get_query_string_value
     found, cursor = keys.list_keys(
         admin.account_id,
@@ -49,15 +58,17 @@ def list_keys():
 
 @app.get("/v1/keys/<key_id>")
 def get_key(key_id: str):
-    admin = api.principal(app, ADMIN, settings)
+    admin = api.caller(app, settings)
     (view,) = keys.key_views([keys.get_key(admin.account_id, key_id)])
     return api.json_response(app, 200, view)
 
 
 @app.patch("/v1/keys/<key_id>")
 def update_key(key_id: str):
-    admin = api.principal(app, ADMIN, settings)
-    key, changes = keys.update_key(admin.account_id, key_id, api.json_body(app))
+    admin = api.caller(app, settings)
+    key, changes = keys.update_key(
+        admin.account_id, key_id, api.json_body(app), created_by=only_own(admin)
+    )
     if changes:
         record(admin, "key.updated", key_id, changes)
     (view,) = keys.key_views([key])
@@ -66,9 +77,9 @@ def update_key(key_id: str):
 
 @app.post("/v1/keys/<key_id>/rotate")
 def rotate_key(key_id: str):
-    admin = api.principal(app, ADMIN, settings)
+    admin = api.caller(app, settings)
     body = api.json_body(app)
-    rotated = keys.rotate_key(admin.account_id, key_id, body)
+    rotated = keys.rotate_key(admin.account_id, key_id, body, created_by=only_own(admin))
     grace = {"grace_seconds": (None, body.get("grace_seconds", 0))}
     record(admin, "key.rotated", key_id, grace)
     return api.json_response(app, 200, keys.key_view(rotated.key, secret=rotated.secret))
@@ -76,8 +87,8 @@ def rotate_key(key_id: str):
 
 @app.delete("/v1/keys/<key_id>")
 def revoke_key(key_id: str):
-    admin = api.principal(app, ADMIN, settings)
-    revoked = keys.revoke_key(admin.account_id, key_id)
+    admin = api.caller(app, settings)
+    revoked = keys.revoke_key(admin.account_id, key_id, created_by=only_own(admin))
     record(admin, "key.revoked", key_id, {"status": ("active", "revoked")})
     metrics.add_metric(name="KeysRevoked", unit="Count", value=1)
     return api.json_response(app, 200, keys.key_view(revoked))

@@ -2,7 +2,6 @@
 a response), their daily summary, and downloads its monthly archives."""
 
 from tollgate import api, archives, usage
-from tollgate.auth import ADMIN
 from tollgate.instrumentation import instrumented
 from tollgate.settings import get_settings
 
@@ -12,7 +11,7 @@ app = api.management_app()
 
 @app.get("/v1/usage")
 def list_usage():
-    admin = api.principal(app, ADMIN, settings)
+    admin = api.caller(app, settings)
     query = app.current_event.get_query_string_value
     filters = usage.parse_filters(query)
     if usage.export_format(query("format")) == "csv":
@@ -26,14 +25,14 @@ def list_usage():
 
 @app.get("/v1/usage/summary")
 def usage_summary():
-    admin = api.principal(app, ADMIN, settings)
+    admin = api.caller(app, settings)
     filters = usage.parse_filters(app.current_event.get_query_string_value)
     return api.json_response(app, 200, usage.summary(admin.account_id, filters))
 
 
 @app.get("/v1/usage/<request_id>")
 def get_usage(request_id: str):
-    admin = api.principal(app, ADMIN, settings)
+    admin = api.caller(app, settings)
     return api.json_response(
         app, 200, usage.usage_view(usage.get_usage(admin.account_id, request_id))
     )
@@ -41,14 +40,14 @@ def get_usage(request_id: str):
 
 @app.get("/v1/archives")
 def list_archives():
-    admin = api.principal(app, ADMIN, settings)
+    admin = api.caller(app, settings)
     batches = archives.list_batches(admin.account_id)
     return api.json_response(app, 200, api.page([archives.batch_view(b) for b in batches], None))
 
 
 @app.get("/v1/archives/<month>")
 def download_archive(month: str):
-    admin = api.principal(app, ADMIN, settings)
+    admin = api.caller(app, settings)
     return api.redirect(app, archives.download_url(admin.account_id, month, settings))
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 
-from tollgate import auth
+from tollgate import auth, permissions
 from tollgate.errors import BadRequest, InternalError, NotFound, TollgateError, management_body
 from tollgate.observability import logger
 from tollgate.settings import Settings
@@ -62,8 +62,11 @@ def created_fields(view: dict[str, Any]) -> dict[str, tuple[None, Any]]:
     return {name: (None, value) for name, value in view.items() if name not in ("secret",)}
 
 
-def principal(app: APIGatewayRestResolver, role: str, settings: Settings) -> auth.Principal:
-    return auth.authenticate(app.current_event.headers, role=role, settings=settings)
+def caller(app: APIGatewayRestResolver, settings: Settings) -> auth.Principal:
+    """Who called this route, refused unless ``permissions.ROUTES`` lets them."""
+    event = app.current_event
+    needs = permissions.route_needs(event.http_method, event.resource)
+    return auth.authorize(event.headers, needs, settings=settings)
 
 
 def json_body(app: APIGatewayRestResolver) -> dict[str, Any]:

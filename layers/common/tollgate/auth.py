@@ -1,8 +1,9 @@
-"""Who is calling: the principal behind a presented key, and whether it may use a route.
+"""Who is calling, and whether they may use the route they called.
 
 Keys arrive as ``Authorization: Bearer <key>`` or ``x-api-key: <key>`` (Anthropic SDKs). A
-principal is an account's key (role ``inference`` or ``admin``) or the platform operator; a
-future console sign-in adds another principal kind here without touching the routes.
+principal is an account's key (role ``inference`` or ``admin``), the platform operator, or an
+account's member (a person, with the role their membership gives them). What each route needs
+is in ``tollgate.permissions``; ``authorize`` is the one check of it.
 """
 
 from __future__ import annotations
@@ -11,23 +12,87 @@ import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from tollgate import clock, secrets
-from tollgate.errors import Forbidden, Unauthenticated
+from tollgate import clock, permissions, secrets
+from tollgate.errors import BadRequest, Forbidden, Unauthenticated
 from tollgate.secret_keys import digest as secret_digest
 from tollgate.secret_keys import presented_key
 from tollgate.settings import Settings
 from tollgate.store import keys as store
+from tollgate.store import members as member_store
 
-OPERATOR = "operator"
+OPERATOR = permissions.OPERATOR
 ADMIN = "admin"
 INFERENCE = "inference"
+ACCOUNT_HEADER = "x-tollgate-account"  # which of a person's accounts a request acts on
 
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    role: str
+    role: str  # operator, a key's role, or a member's role
     account_id: str = ""  # empty for the operator
-    key_id: str = ""
+    key_id: str = ""  # set for a key
+    person_id: str = ""  # set for a member
+    granted: frozenset[str] = frozenset()  # which of the route's permissions it holds
+
+    @property
+    def actor(self) -> str:
+        """Who did it, as the audit trail names them."""
+        if self.person_id:
+            return f"person:{self.person_id}"
+        return f"key:{self.key_id}" if self.key_id else OPERATOR
+
+    def may(self, permission: str) -> bool:
+        return permission in self.granted
+
+
+def authorize(
+    headers: Mapping[str, str] | None, needs: tuple[str, ...], *, settings: Settings
+) -> Principal:
+    """The caller, if it holds one of the permissions a route needs (``permissions.ROUTES``)."""
+    if not needs:
+        raise Forbidden("This route is not open to any caller.", code="route_not_permitted")
+    if needs == (OPERATOR,):
+        return authenticate(headers, role=OPERATOR, settings=settings)
+    key = authenticate(headers, role=ADMIN, settings=settings)
+    held = permissions.granted(ADMIN, needs)
+    if not held:
+        raise Forbidden(
+            "An admin key cannot do this; an account owner must, signed in.",
+            code="owner_required",
+        )
+    return Principal(role=ADMIN, account_id=key.account_id, key_id=key.key_id, granted=held)
+
+
+def member_principal(
+    person_id: str, headers: Mapping[str, str] | None, needs: tuple[str, ...]
+) -> Principal:
+    """A signed-in person acting on one of their accounts, with that membership's role."""
+    account_id = _chosen_account(person_id, headers)
+    member = member_store.get_member(account_id, person_id)
+    if member is None:
+        raise Forbidden(f"You are not a member of account {account_id}.", code="not_a_member")
+    held = permissions.granted(member.role, needs)
+    if not held:
+        raise Forbidden(
+            f"Your role in this account ({member.role}) does not allow this.",
+            code="permission_denied",
+        )
+    return Principal(role=member.role, account_id=account_id, person_id=person_id, granted=held)
+
+
+def _chosen_account(person_id: str, headers: Mapping[str, str] | None) -> str:
+    for name, value in (headers or {}).items():
+        if name.lower() == ACCOUNT_HEADER and value.strip():
+            return value.strip()
+    accounts = member_store.accounts_of(person_id)
+    if len(accounts) == 1:
+        return accounts[0]
+    if not accounts:
+        raise Forbidden("You are not a member of any account.", code="not_a_member")
+    raise BadRequest(
+        "You belong to several accounts; choose one with the X-Tollgate-Account header.",
+        code="account_required",
+    )
 
 
 def authenticate(headers: Mapping[str, str] | None, *, role: str, settings: Settings) -> Principal:

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from tollgate import clock
-from tollgate.errors import BadRequest, Conflict, NotFound
+from tollgate.errors import BadRequest, Conflict, Forbidden, NotFound
 from tollgate.key_policy import (
     POLICY_FIELDS,
     KeyPolicy,
@@ -43,6 +43,7 @@ class NewKey:
     name: str
     role: str
     policy: KeyPolicy = field(default_factory=KeyPolicy)
+    created_by: str | None = None  # the member who asked for it
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +78,7 @@ def build_key(account_id: str, new: NewKey, *, now: datetime) -> CreatedKey:
         last_four=secret[-4:],
         digest=digest(secret),
         created_at=now,
+        created_by=new.created_by,
         gsi1pk=layout.account_pk(account_id),
         gsi1sk=f"KEY#{now.isoformat()}#{key_id}",
         **_policy_attributes(new.policy),
@@ -90,11 +92,24 @@ def create_key(account_id: str, new: NewKey, *, now: datetime | None = None) -> 
     return created
 
 
-def get_key(account_id: str, key_id: str) -> ApiKey:
+def get_key(account_id: str, key_id: str, *, created_by: str | None = None) -> ApiKey:
+    """One of the account's keys; with ``created_by``, only one that member created (a
+    developer manages only their own keys)."""
     key = store.get_key(key_id)
     if key is None or key.account_id != account_id:
         raise NotFound(f"No API key with id '{key_id}'.", code="key_not_found", param="key_id")
+    if created_by is not None and key.created_by != created_by:
+        raise Forbidden(
+            "Your role manages only the inference keys you created.", code="not_your_key"
+        )
     return key
+
+
+def for_member(new: NewKey, person_id: str, *, any_role: bool) -> NewKey:
+    """A key a member asks for, marked as theirs; without ``any_role`` only an inference key."""
+    if not any_role and new.role != "inference":
+        raise Forbidden("Your role may create only inference keys.", code="inference_keys_only")
+    return replace(new, created_by=person_id)
 
 
 def list_keys(
@@ -123,14 +138,19 @@ def list_keys(
 
 
 def update_key(
-    account_id: str, key_id: str, body: Mapping[str, Any], *, now: datetime | None = None
+    account_id: str,
+    key_id: str,
+    body: Mapping[str, Any],
+    *,
+    created_by: str | None = None,
+    now: datetime | None = None,
 ) -> tuple[ApiKey, dict[str, tuple[Any, Any]]]:
     """Change a key's name or policy; returns the key and the changed fields (before, after)."""
     now = now or clock.utcnow()
     reject_unknown_fields(body, ("name", *POLICY_FIELDS))
     if not body:
         raise BadRequest("Nothing to change: send 'name' or policy fields.")
-    key = get_key(account_id, key_id)
+    key = get_key(account_id, key_id, created_by=created_by)
     if key.status != "active":
         raise Conflict("A revoked key cannot be changed.", code="key_revoked")
     before = _policy_attributes(policy_of(key)) | {"name": key.name}
@@ -143,7 +163,12 @@ def update_key(
 
 
 def rotate_key(
-    account_id: str, key_id: str, body: Mapping[str, Any], *, now: datetime | None = None
+    account_id: str,
+    key_id: str,
+    body: Mapping[str, Any],
+    *,
+    created_by: str | None = None,
+    now: datetime | None = None,
 ) -> CreatedKey:
     """A new secret under the same key id; the old one keeps working for ``grace_seconds``
     (at most 24 hours; 0 or absent: it stops at once)."""
@@ -156,7 +181,7 @@ def rotate_key(
         )
     if grace > MAX_GRACE.total_seconds():  # before timedelta(), which overflows
         raise BadRequest("'grace_seconds' may be at most 86400 (24 hours).", param="grace_seconds")
-    key = get_key(account_id, key_id)
+    key = get_key(account_id, key_id, created_by=created_by)
     if key.status != "active":
         raise Conflict("A revoked key cannot be rotated.", code="key_revoked")
     secret = generate_secret()
@@ -171,11 +196,13 @@ def rotate_key(
     return CreatedKey(key=key, secret=secret)
 
 
-def revoke_key(account_id: str, key_id: str, *, now: datetime | None = None) -> ApiKey:
+def revoke_key(
+    account_id: str, key_id: str, *, created_by: str | None = None, now: datetime | None = None
+) -> ApiKey:
     """Revoke one of the account's keys, and so every secret it ever had; revoking a revoked
     key changes nothing."""
     now = now or clock.utcnow()
-    key = get_key(account_id, key_id)
+    key = get_key(account_id, key_id, created_by=created_by)
     if key.status != "revoked":
         store.update_key(key, {"status": "revoked", "revoked_at": now})
     return key

@@ -13,6 +13,14 @@ def account_pk(account_id: str) -> str:
     return f"ACCOUNT#{account_id}"
 
 
+def member_sk(person_id: str) -> str:
+    return f"MEMBER#{person_id}"
+
+
+def person_pk(person_id: str) -> str:
+    return f"PERSON#{person_id}"
+
+
 def key_pk(key_id: str) -> str:
     return f"KEY#{key_id}"
 

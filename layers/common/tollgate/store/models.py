@@ -70,6 +70,30 @@ class AccountEmail(_Item):
     account_id = UnicodeAttribute()
 
 
+class MembersByPerson(GlobalSecondaryIndex["Member"]):
+    # KeysTable's one index (``by_account``), queried by a person's partition.
+    Meta = _index_meta("by_account")
+    gsi1pk = UnicodeAttribute(hash_key=True)
+    gsi1sk = UnicodeAttribute(range_key=True)
+
+
+class Member(_Item):
+    """pk ``ACCOUNT#<id>``, sk ``MEMBER#<person id>``: a person's role in an account. The
+    person is a Cognito user (``person_id`` is its ``sub``); gsi1pk ``PERSON#<person id>``,
+    gsi1sk ``ACCOUNT#<id>`` list the accounts a person belongs to."""
+
+    Meta = _meta(_settings.keys_table)
+    account_id = UnicodeAttribute()
+    person_id = UnicodeAttribute()
+    email = UnicodeAttribute()
+    name = UnicodeAttribute(default="")
+    role = UnicodeAttribute()
+    joined_at = UTCDateTimeAttribute()
+    gsi1pk = UnicodeAttribute()
+    gsi1sk = UnicodeAttribute()
+    by_person = MembersByPerson()
+
+
 class _KeyPolicyItem(_Item):
     """What a key may do (tollgate.key_policy); only the key record holds it."""
 
@@ -105,6 +129,7 @@ class ApiKey(_KeyPolicyItem):
     tags = JSONAttribute(null=True)
     revision = NumberAttribute(default=0)  # absent on keys written before it existed: 0
     rotated_at = UTCDateTimeAttribute(null=True)
+    created_by = UnicodeAttribute(null=True)  # the member who made it (none: a key or operator)
     gsi1pk = UnicodeAttribute()
     gsi1sk = UnicodeAttribute()
     by_account = KeysByAccount()

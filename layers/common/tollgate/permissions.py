@@ -1,0 +1,102 @@
+"""Who may call which route: the one table of roles, permissions and routes.
+
+A caller is an account's member signed in to the console (a Cognito session; role ``owner``,
+``admin``, ``developer``, ``billing`` or ``viewer``), an account's key (an ``admin`` key acts
+with the ``admin`` role; an ``inference`` key has no management permission), or the platform
+operator. Every route of the API Gateway is in ``ROUTES`` under the path template it has in
+template.yaml (the event's ``resource``), so a handler never names its own permission and a
+route missing here is refused (and fails tests/unit/test_permissions.py).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+OWNER: Final = "owner"
+ADMIN: Final = "admin"
+DEVELOPER: Final = "developer"
+BILLING: Final = "billing"
+VIEWER: Final = "viewer"
+ROLES: Final = (OWNER, ADMIN, DEVELOPER, BILLING, VIEWER)
+
+# Routes outside the members' table: who is checked elsewhere.
+OPERATOR: Final = "operator"  # the operator's key (tollgate.auth)
+INFERENCE: Final = "inference"  # any active key, checked on the proxy's hot path
+PUBLIC: Final = "public"  # no key: signed (Stripe webhook) or anonymous (sign-up, log-in)
+
+ACCOUNT_READ: Final = "account.read"
+ACCOUNT_UPDATE: Final = "account.update"
+ACCOUNT_EXPORT: Final = "account.export"
+ACCOUNT_DELETE: Final = "account.delete"
+MEMBERS_READ: Final = "members.read"
+MEMBERS_MANAGE: Final = "members.manage"  # invite, change and remove members but owners
+OWNERS_MANAGE: Final = "owners.manage"  # make, demote and remove owners; transfer ownership
+KEYS_READ: Final = "keys.read"
+KEYS_MANAGE: Final = "keys.manage"  # any key of the account
+OWN_KEYS_MANAGE: Final = "keys.manage_own"  # inference keys the member created
+WALLET_READ: Final = "wallet.read"
+WALLET_TOP_UP: Final = "wallet.top_up"
+USAGE_READ: Final = "usage.read"
+AUDIT_READ: Final = "audit.read"
+
+_READS: Final = frozenset(
+    {ACCOUNT_READ, MEMBERS_READ, KEYS_READ, WALLET_READ, USAGE_READ, AUDIT_READ}
+)
+_ADMIN: Final = _READS | {
+    ACCOUNT_UPDATE,
+    ACCOUNT_EXPORT,
+    MEMBERS_MANAGE,
+    KEYS_MANAGE,
+    OWN_KEYS_MANAGE,
+    WALLET_TOP_UP,
+}
+
+ROLE_PERMISSIONS: Final[dict[str, frozenset[str]]] = {
+    OWNER: _ADMIN | {ACCOUNT_DELETE, OWNERS_MANAGE},
+    ADMIN: _ADMIN,
+    DEVELOPER: frozenset({ACCOUNT_READ, MEMBERS_READ, KEYS_READ, OWN_KEYS_MANAGE, USAGE_READ}),
+    BILLING: frozenset({ACCOUNT_READ, MEMBERS_READ, WALLET_READ, WALLET_TOP_UP, USAGE_READ}),
+    VIEWER: _READS,
+}
+
+# (method, path template) -> what the caller needs: a permission (any one of a tuple's, the
+# first being the widest), or one of OPERATOR, INFERENCE, PUBLIC.
+ROUTES: Final[dict[tuple[str, str], str | tuple[str, ...]]] = {
+    ("POST", "/operator/accounts"): OPERATOR,
+    ("GET", "/operator/accounts/{account_id}"): OPERATOR,
+    ("POST", "/operator/accounts/{account_id}/adjustments"): OPERATOR,
+    ("GET", "/v1/audit"): AUDIT_READ,
+    ("POST", "/v1/keys"): (KEYS_MANAGE, OWN_KEYS_MANAGE),
+    ("GET", "/v1/keys"): KEYS_READ,
+    ("GET", "/v1/keys/{key_id}"): KEYS_READ,
+    ("PATCH", "/v1/keys/{key_id}"): (KEYS_MANAGE, OWN_KEYS_MANAGE),
+    ("POST", "/v1/keys/{key_id}/rotate"): (KEYS_MANAGE, OWN_KEYS_MANAGE),
+    ("DELETE", "/v1/keys/{key_id}"): (KEYS_MANAGE, OWN_KEYS_MANAGE),
+    ("GET", "/v1/wallet"): WALLET_READ,
+    ("GET", "/v1/wallet/ledger"): WALLET_READ,
+    ("POST", "/v1/wallet/checkout"): WALLET_TOP_UP,
+    ("GET", "/v1/payments"): WALLET_READ,
+    ("GET", "/v1/payments/{payment_id}"): WALLET_READ,
+    ("POST", "/webhooks/stripe"): PUBLIC,
+    ("GET", "/v1/usage"): USAGE_READ,
+    ("GET", "/v1/usage/summary"): USAGE_READ,
+    ("GET", "/v1/usage/{request_id}"): USAGE_READ,
+    ("GET", "/v1/archives"): USAGE_READ,
+    ("GET", "/v1/archives/{month}"): USAGE_READ,
+    ("GET", "/v1/models"): INFERENCE,
+    ("POST", "/v1/chat/completions"): INFERENCE,
+    ("POST", "/v1/messages"): INFERENCE,
+    ("POST", "/v1/embeddings"): INFERENCE,
+    ("POST", "/v1/images/generations"): INFERENCE,
+}
+
+
+def route_needs(method: str, path: str) -> tuple[str, ...]:
+    """What a route needs, as a tuple; empty for a route missing from the table."""
+    needed = ROUTES.get((method.upper(), path), ())
+    return (needed,) if isinstance(needed, str) else needed
+
+
+def granted(role: str, needed: tuple[str, ...]) -> frozenset[str]:
+    """Which of the needed permissions ``role`` holds (empty: refused)."""
+    return ROLE_PERMISSIONS.get(role, frozenset()) & frozenset(needed)
