@@ -6,9 +6,15 @@ import pytest
 
 from devstack.template import Template
 from tollgate import permissions
-from tollgate.permissions import ADMIN, BILLING, DEVELOPER, OWNER, ROLE_PERMISSIONS, VIEWER
-
-CALLER_KINDS = {permissions.OPERATOR, permissions.INFERENCE, permissions.PUBLIC}
+from tollgate.permissions import (
+    ADMIN,
+    BILLING,
+    CALLER_KINDS,
+    DEVELOPER,
+    OWNER,
+    ROLE_PERMISSIONS,
+    VIEWER,
+)
 
 
 def template_routes() -> set[tuple[str, str]]:

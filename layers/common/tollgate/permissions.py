@@ -23,6 +23,7 @@ ROLES: Final = (OWNER, ADMIN, DEVELOPER, BILLING, VIEWER)
 OPERATOR: Final = "operator"  # the operator's key (tollgate.auth)
 INFERENCE: Final = "inference"  # any active key, checked on the proxy's hot path
 PUBLIC: Final = "public"  # no key: signed (Stripe webhook) or anonymous (sign-up, log-in)
+CALLER_KINDS: Final = frozenset({OPERATOR, INFERENCE, PUBLIC})
 
 ACCOUNT_READ: Final = "account.read"
 ACCOUNT_UPDATE: Final = "account.update"
