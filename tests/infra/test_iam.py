@@ -94,6 +94,21 @@ EXPECTED_GRANTS = {
         ("dynamodb:UpdateItem", TABLE.format("MetadataTable")),  # the day's rollup
         ("dynamodb:UpdateItem", TABLE.format("KeysTable")),  # spend cap reservation back
     },
+    "PurgeFunction": {
+        ("dynamodb:Query", TABLE.format("KeysTable")),  # the accounts due
+        ("dynamodb:GetItem", TABLE.format("KeysTable")),  # the account's profile
+        ("dynamodb:Query", TABLE.format("KeysTable") + "/index/by_account"),  # every key
+        ("dynamodb:UpdateItem", TABLE.format("KeysTable")),  # the scrubbed profile
+        ("dynamodb:DeleteItem", TABLE.format("KeysTable")),  # keys, members, guard, marker
+        ("dynamodb:Query", TABLE.format("MetadataTable")),  # the archive index
+        ("dynamodb:DeleteItem", TABLE.format("MetadataTable")),
+        ("s3:ListBucketVersions", ARCHIVE_BUCKET),
+        ("s3:DeleteObject", ARCHIVE.format("archives/*")),
+        ("s3:DeleteObjectVersion", ARCHIVE.format("archives/*")),
+        ("dynamodb:PutItem", TABLE.format("AuditTable")),  # account.purged
+        ("dynamodb:Query", TABLE.format("AuditTable")),  # the previous event, for the chain
+        AUDIT_KEY,
+    },
     "KeysFunction": {
         ("dynamodb:GetItem", TABLE.format("KeysTable")),
         ("dynamodb:BatchGetItem", TABLE.format("KeysTable")),  # spend in the cap period
@@ -163,6 +178,7 @@ def test_only_the_audit_writers_and_the_checkpoint_job_read_the_audit_key():
         "KeysFunction",
         "PaymentWebhookFunction",
         "AuditCheckpointFunction",
+        "PurgeFunction",
     }
 
 

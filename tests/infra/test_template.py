@@ -173,6 +173,7 @@ def test_the_archive_runs_daily_the_audit_checkpoints_hourly_the_reaper_every_fi
     assert scheduled_functions() == {
         "ArchiveFunction": ["cron(30 3 * * ? *)"],
         "AuditCheckpointFunction": ["rate(1 hour)"],
+        "PurgeFunction": ["cron(0 4 * * ? *)"],
         "ReaperFunction": ["rate(5 minutes)"],
     }
 

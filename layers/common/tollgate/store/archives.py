@@ -176,6 +176,17 @@ def list_batches(account_id: str) -> list[ArchiveBatch]:
         )
 
 
+def delete_batches(account_id: str) -> None:
+    """The account's archive index (the objects themselves: ArchiveObjects)."""
+    with storage_errors("delete_archive_batches"):
+        for batch in list_batches(account_id):
+            batch.delete()
+
+
+def account_archive_prefix(account_id: str) -> str:
+    return f"{ARCHIVES}{account_id}/"
+
+
 def save_batch(
     account_id: str,
     month: str,
@@ -272,6 +283,30 @@ class ArchiveObjects:
                     codes = sorted({error.get("Code", "") for error in answer["Errors"]})
                     logger.error("archive objects not deleted", extra={"codes": codes})
                     raise InternalError("Archive objects could not be deleted.")
+
+    def delete_every_version(self, prefix: str) -> int:
+        """Every version and delete marker under ``prefix`` (the bucket is versioned: a plain
+        delete would only hide the objects). Returns how many were deleted."""
+        versions: list[dict[str, str]] = []
+        with _s3_errors("list_object_versions"):
+            pages = self.client.get_paginator("list_object_versions").paginate(
+                Bucket=self.bucket, Prefix=prefix
+            )
+            for page in pages:
+                for item in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]:
+                    versions.append({"Key": item["Key"], "VersionId": item["VersionId"]})
+        with _s3_errors("delete_objects"):
+            for start in range(0, len(versions), DELETE_CHUNK):
+                answer = self.client.delete_objects(
+                    Bucket=self.bucket,
+                    Delete={"Objects": versions[start : start + DELETE_CHUNK], "Quiet": True},
+                )
+                if answer.get("Errors"):
+                    logger.error(
+                        "archive versions not deleted", extra={"count": len(answer["Errors"])}
+                    )
+                    raise InternalError("Archive objects could not be deleted.")
+        return len(versions)
 
     def presigned_get(self, key: str, *, filename: str, expires_seconds: int) -> str:
         params = {

@@ -61,6 +61,15 @@ class Account(_Item):
     status = UnicodeAttribute(default="active")
     created_at = UTCDateTimeAttribute()
     flagged = UnicodeAttribute(null=True)  # why the operator should look (a payment dispute)
+    purge_after = UTCDateTimeAttribute(null=True)  # set while its deletion is scheduled
+
+
+class ScheduledDeletion(_Item):
+    """pk ``DELETIONS``, sk ``<purge after, ISO 8601>#<account id>``: the accounts to purge,
+    in the order they fall due (one small partition: deletions are rare)."""
+
+    Meta = _meta(_settings.keys_table)
+    account_id = UnicodeAttribute()
 
 
 class AccountEmail(_Item):
