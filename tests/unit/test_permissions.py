@@ -8,7 +8,12 @@ from devstack.template import Template
 from tollgate import permissions
 from tollgate.permissions import ADMIN, BILLING, DEVELOPER, OWNER, ROLE_PERMISSIONS, VIEWER
 
-CALLER_KINDS = {permissions.OPERATOR, permissions.INFERENCE, permissions.PUBLIC}
+CALLER_KINDS = {
+    permissions.OPERATOR,
+    permissions.INFERENCE,
+    permissions.PUBLIC,
+    permissions.PERSON,
+}
 
 
 def template_routes() -> set[tuple[str, str]]:
