@@ -22,7 +22,9 @@ def readme_table() -> tuple[list[str], dict[str, set[str]]]:
     for row in rows[2:]:
         cells = [cell.strip() for cell in row.strip("|").split("|")]
         permission = cells[0].strip("`")
-        granted[permission] = {role for role, mark in zip(roles, cells[2:]) if mark == "✓"}
+        granted[permission] = {
+            role for role, mark in zip(roles, cells[2:], strict=True) if mark == "✓"
+        }
     return roles, granted
 
 
