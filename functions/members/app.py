@@ -106,6 +106,18 @@ def remove_member(person_id: str):
     return api.json_response(app, 200, members.member_view(member))
 
 
+@app.post("/v1/members/<person_id>/transfer-ownership")
+def transfer_ownership(person_id: str):
+    caller = api.caller(app, settings)
+    changed = members.transfer_ownership(caller, person_id)
+    for member, before in changed:
+        changes = {"role": (before, member.role)}
+        target = f"person:{member.person_id}"
+        record(caller, caller.account_id, "member.role_changed", target, changes)
+    successor = changed[0][0]
+    return api.json_response(app, 200, members.member_view(successor))
+
+
 @app.get("/v1/me/accounts")
 def my_accounts():
     person = api.caller(app, settings)

@@ -165,6 +165,20 @@ def test_an_invitation_is_accepted_only_by_its_email(invoke, new_account, sessio
     assert accept(invoke, token, "ana-sub", "ana@example.com").status == 201
 
 
+def test_accepting_into_an_account_one_already_belongs_to_is_a_conflict(
+    invoke, new_account, sessions
+):
+    account = new_account()
+    token = invite(invoke, account.admin_key, "ana@example.com", "admin").body["token"]
+    add_member(account.account_id, "ana-sub", "viewer", "ana.old@example.com")  # joined since
+
+    answer = accept(invoke, token, "ana-sub", "ana@example.com")
+
+    assert answer.status == 409 and answer.body["error"]["code"] == "already_member"
+    assert role_of(account.account_id, "ana-sub") == "viewer"
+    assert len(member_store.invitations_of(account.account_id)) == 1
+
+
 def test_an_expired_invitation_cannot_be_accepted_nor_is_it_listed(invoke, new_account, sessions):
     account = new_account()
     admin = auth.authorize(
@@ -518,6 +532,52 @@ def test_two_owners_leaving_at_once_leave_one_owner(new_account, atomic_requests
 
     assert sorted(outcomes.values()) == ["done", "last_owner"]
     assert len(member_store.owners_of(account.account_id)) == 1
+
+
+def transfer(invoke, request_key, person_id, caller=None):
+    request = event(
+        "members_transfer_ownership", key=request_key, path_parameters={"person_id": person_id}
+    )
+    if caller is not None:
+        as_person(request, caller)
+    return invoke("MembersFunction", request)
+
+
+def test_an_owner_hands_ownership_to_a_member_and_becomes_an_admin(invoke, new_account, sessions):
+    account = new_account()
+    add_member(account.account_id, "olga-sub", "owner")
+    add_member(account.account_id, "dev-sub", "developer")
+
+    answer = transfer(invoke, None, "dev-sub", caller="olga-sub")
+
+    assert answer.status == 200 and answer.body["role"] == "owner"
+    assert role_of(account.account_id, "dev-sub") == "owner"
+    assert role_of(account.account_id, "olga-sub") == "admin"
+    events = audit_actions(account.account_id)
+    assert ("member.role_changed", "person:olga-sub", "person:dev-sub") in events
+    assert ("member.role_changed", "person:olga-sub", "person:olga-sub") in events
+
+
+def test_only_a_signed_in_owner_transfers_ownership_and_to_another_member_of_the_account(
+    invoke, new_account, sessions
+):
+    account, other = new_account(), new_account()
+    add_member(account.account_id, "olga-sub", "owner")
+    add_member(account.account_id, "adam-sub", "admin")
+    add_member(other.account_id, "bob-sub", "viewer")
+
+    by_key = transfer(invoke, account.admin_key, "adam-sub")
+    by_admin = transfer(invoke, None, "adam-sub", caller="adam-sub")
+    by_admin_to_owner = transfer(invoke, None, "olga-sub", caller="adam-sub")
+    to_self = transfer(invoke, None, "olga-sub", caller="olga-sub")
+    to_stranger = transfer(invoke, None, "bob-sub", caller="olga-sub")
+
+    assert [by_key.status, by_admin.status, by_admin_to_owner.status] == [403, 403, 403]
+    assert to_self.status == 400
+    assert to_stranger.status == 404
+    assert role_of(account.account_id, "olga-sub") == "owner"
+    assert role_of(account.account_id, "adam-sub") == "admin"
+    assert role_of(other.account_id, "bob-sub") == "viewer"
 
 
 # ------------------------------------------------------------------------------ a person

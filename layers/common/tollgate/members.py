@@ -138,6 +138,24 @@ def remove_member(caller: Principal, person_id: str) -> Member:
     return member
 
 
+def transfer_ownership(caller: Principal, person_id: str) -> list[tuple[Member, str]]:
+    """The signed-in owner hands ownership to another member and becomes an admin; returns
+    each changed member with the role it had."""
+    if not caller.person_id or caller.person_id == person_id:
+        raise BadRequest(
+            "Ownership passes from the signed-in owner to another member.",
+            code="invalid_transfer",
+            param="person_id",
+        )
+    successor = get_member(caller.account_id, person_id)
+    owner = get_member(caller.account_id, caller.person_id)
+    if not caller.may(OWNERS_MANAGE) or owner.role != OWNER:
+        raise Forbidden("Only an owner may transfer ownership.", code="owner_required")
+    successor_before = successor.role
+    store.transfer_ownership(owner, successor)
+    return [(successor, successor_before), (owner, OWNER)]
+
+
 def _require_may_assign(caller: Principal, before: str, after: str | None) -> None:
     if not caller.may(MEMBERS_MANAGE):
         raise Forbidden("Your role does not allow managing members.", code="permission_denied")

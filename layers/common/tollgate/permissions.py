@@ -89,6 +89,7 @@ ROUTES: Final[dict[tuple[str, str], str | tuple[str, ...]]] = {
     # members.read lets every member through to leave (remove themselves); removing anyone
     # else takes members.manage, and an owner owners.manage (tollgate.members)
     ("DELETE", "/v1/members/{person_id}"): (OWNERS_MANAGE, MEMBERS_MANAGE, MEMBERS_READ),
+    ("POST", "/v1/members/{person_id}/transfer-ownership"): OWNERS_MANAGE,
     ("POST", "/v1/members/invitations"): (OWNERS_MANAGE, MEMBERS_MANAGE),
     ("GET", "/v1/members/invitations"): MEMBERS_READ,
     ("DELETE", "/v1/members/invitations/{invitation_id}"): (OWNERS_MANAGE, MEMBERS_MANAGE),

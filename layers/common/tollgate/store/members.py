@@ -148,6 +148,14 @@ def remove_member(member: Member, *, other_owner: str | None = None) -> None:
         tx.delete(member, condition=Member.role == member.role)
 
 
+def transfer_ownership(owner: Member, successor: Member) -> None:
+    """``successor`` becomes an owner and ``owner`` an admin, at once (an owner remains)."""
+    with _transaction("transfer_ownership", {0: member_changed(), 1: member_changed()}) as tx:
+        tx.update(successor, [Member.role.set("owner")], condition=Member.role == successor.role)
+        tx.update(owner, [Member.role.set("admin")], condition=Member.role == "owner")
+    successor.role, owner.role = "owner", "admin"
+
+
 # ------------------------------------------------------------------------------ invitations
 
 
