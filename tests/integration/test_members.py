@@ -275,6 +275,37 @@ def test_an_admin_key_cannot_invite_an_owner(invoke, new_account):
     assert member_store.invitations_of(account.account_id) == []
 
 
+def test_an_owner_invites_an_owner_whose_invitation_an_admin_key_cannot_touch(
+    invoke, new_account, sessions
+):
+    account = new_account()
+    add_member(account.account_id, "olga-sub", "owner")
+    by_owner = invoke(
+        "MembersFunction",
+        as_person(
+            event(
+                "invitations_create", key=None, body={"email": "boss@example.com", "role": "owner"}
+            ),
+            "olga-sub",
+        ),
+    )
+
+    replaced = invite(invoke, account.admin_key, "boss@example.com", "viewer")
+    revoked = invoke(
+        "MembersFunction",
+        event(
+            "invitations_revoke",
+            key=account.admin_key,
+            path_parameters={"invitation_id": by_owner.body["id"]},
+        ),
+    )
+    joined = accept(invoke, by_owner.body["token"], "boss-sub", "boss@example.com")
+
+    assert by_owner.status == 201
+    assert replaced.status == 403 and revoked.status == 403
+    assert joined.status == 201 and role_of(account.account_id, "boss-sub") == "owner"
+
+
 def test_inviting_a_member_is_a_conflict(invoke, new_account):
     account = new_account()
     add_member(account.account_id, "ana-sub", "viewer", "ana@example.com")

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -122,7 +122,7 @@ def change_role(caller: Principal, person_id: str, role: str) -> tuple[Member, s
     """Give a member a new role; returns the member and the role it had."""
     member = get_member(caller.account_id, person_id)
     before = member.role
-    _require_may_assign(caller, before, role)
+    _require_may_manage(caller, before, role)
     if before != role:
         _keeping_an_owner(member, lambda other: store.change_role(member, role, other_owner=other))
     return member, before
@@ -133,7 +133,7 @@ def remove_member(caller: Principal, person_id: str) -> Member:
     member = get_member(caller.account_id, person_id)
     leaving = bool(caller.person_id) and caller.person_id == person_id
     if not leaving:
-        _require_may_assign(caller, member.role, None)
+        _require_may_manage(caller, member.role)
     _keeping_an_owner(member, lambda other: store.remove_member(member, other_owner=other))
     return member
 
@@ -156,14 +156,15 @@ def transfer_ownership(caller: Principal, person_id: str) -> list[tuple[Member, 
     return [(successor, successor_before), (owner, OWNER)]
 
 
-def _require_may_assign(caller: Principal, before: str, after: str | None) -> None:
+def _require_may_manage(caller: Principal, *roles: str) -> None:
+    """The caller may manage members holding (or given) ``roles``."""
     if not caller.may(MEMBERS_MANAGE):
         raise Forbidden("Your role does not allow managing members.", code="permission_denied")
-    if OWNER in (before, after) and not caller.may(OWNERS_MANAGE):
+    if OWNER in roles and not caller.may(OWNERS_MANAGE):
         raise Forbidden("Only an owner may make, change or remove owners.", code="owner_required")
 
 
-def _keeping_an_owner(member: Member, write: Any) -> None:
+def _keeping_an_owner(member: Member, write: Callable[[str | None], None]) -> None:
     """Run ``write(other_owner)``: for an owner, naming another owner who must remain one."""
     if member.role != OWNER:
         write(None)
@@ -180,7 +181,9 @@ def _keeping_an_owner(member: Member, write: Any) -> None:
             return
         except store.OtherOwnerChanged:
             continue
-    raise Conflict("The account's owners changed at the same moment; try again.", code="conflict")
+    raise Conflict(
+        "The account's owners changed at the same moment; try again.", code="concurrent_change"
+    )
 
 
 # ------------------------------------------------------------------------------ invitations
@@ -197,7 +200,7 @@ def invite(
     caller: Principal, new: NewInvitation, *, settings: Settings, now: datetime | None = None
 ) -> SentInvitation:
     """Invite an email to the caller's account with a role; replaces its pending invitation."""
-    _require_may_assign(caller, new.role, None)
+    _require_may_manage(caller, new.role)
     account_id = caller.account_id
     if any(m.email.lower() == new.email.lower() for m in store.members_of(account_id)):
         raise Conflict(
@@ -206,8 +209,8 @@ def invite(
             param="email",
         )
     replaced = store.get_invitation(account_id, new.email)
-    if replaced is not None and replaced.role == OWNER:
-        _require_may_assign(caller, OWNER, None)
+    if replaced is not None:
+        _require_may_manage(caller, replaced.role)
     now = now or clock.utcnow()
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     invitation = store.invitation_item(
@@ -251,7 +254,7 @@ def revoke_invitation(caller: Principal, invitation_id: str) -> Invitation:
             param="invitation_id",
         )
     (invitation,) = found
-    _require_may_assign(caller, invitation.role, None)
+    _require_may_manage(caller, invitation.role)
     store.delete_invitation(invitation)
     return invitation
 
