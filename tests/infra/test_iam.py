@@ -119,6 +119,18 @@ EXPECTED_GRANTS = {
         ("dynamodb:Query", TABLE.format("AuditTable")),  # the previous event, for the chain
         AUDIT_KEY,  # signs its audit events
     },
+    "MembersFunction": {
+        ("dynamodb:GetItem", TABLE.format("KeysTable")),  # key, member, invitation, account
+        ("dynamodb:Query", TABLE.format("KeysTable")),  # an account's members, invitations
+        ("dynamodb:Query", TABLE.format("KeysTable") + "/index/by_account"),  # a person's
+        ("dynamodb:PutItem", TABLE.format("KeysTable")),  # invitation, its token, new member
+        ("dynamodb:UpdateItem", TABLE.format("KeysTable")),  # a member's role
+        ("dynamodb:DeleteItem", TABLE.format("KeysTable")),  # member, used/revoked invitation
+        ("dynamodb:ConditionCheckItem", TABLE.format("KeysTable")),  # another owner remains
+        ("dynamodb:PutItem", TABLE.format("AuditTable")),  # member.* events
+        ("dynamodb:Query", TABLE.format("AuditTable")),  # the previous event, for the chain
+        AUDIT_KEY,  # signs its audit events
+    },
     "AuditCheckpointFunction": {
         ("dynamodb:Scan", TABLE.format("AuditTable")),  # each account's head
         AUDIT_KEY,  # signs the checkpoints
@@ -176,6 +188,7 @@ def test_only_the_audit_writers_and_the_checkpoint_job_read_the_audit_key():
     assert readers == {
         "AccountFunction",
         "KeysFunction",
+        "MembersFunction",
         "PaymentWebhookFunction",
         "AuditCheckpointFunction",
         "PurgeFunction",
@@ -226,6 +239,20 @@ def test_the_webhook_may_update_account_profiles_only_in_the_keys_table():
     assert leading_keys("PaymentWebhookFunction", "dynamodb:UpdateItem", "KeysTable") == [
         ["ACCOUNT#*"]
     ]
+
+
+@pytest.mark.parametrize(
+    "action",
+    [
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:ConditionCheckItem",
+    ],
+)
+def test_the_members_function_writes_account_items_and_invitation_tokens_only(action):
+    # members and invitations; never a key, a key's secret item or a spend counter
+    assert leading_keys("MembersFunction", action, "KeysTable") == [["ACCOUNT#*", "INVITATION#*"]]
 
 
 def test_the_reaper_touches_only_account_items_and_key_counters():
@@ -305,7 +332,7 @@ def test_the_iam_checker_denies_a_read_beyond_the_allowed_attributes():
 
 
 @pytest.mark.parametrize(
-    "logical_id", ["AccountFunction", "KeysFunction", "PaymentWebhookFunction"]
+    "logical_id", ["AccountFunction", "KeysFunction", "MembersFunction", "PaymentWebhookFunction"]
 )
 def test_audit_writers_may_read_only_the_chain_head(logical_id):
     queries = [

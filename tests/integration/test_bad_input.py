@@ -44,6 +44,8 @@ BODY_ROUTES = {
     "PATCH /v1/keys/{id}": ("KeysFunction", "keys_update", "key", "admin"),
     "POST /v1/keys/{id}/rotate": ("KeysFunction", "keys_rotate", "key", "admin"),
     "POST /v1/wallet/checkout": ("BillingFunction", "wallet_checkout", None, "admin"),
+    "POST /v1/members/invitations": ("MembersFunction", "invitations_create", None, "admin"),
+    "PATCH /v1/members/{id}": ("MembersFunction", "members_update", "person", "admin"),
 }
 
 
@@ -54,7 +56,11 @@ def caller(invoke, new_account):
     created = invoke(
         "KeysFunction", event("keys_create", key=account.admin_key, body={"name": "target"})
     )
-    ids = {"account": {"account_id": account.account_id}, "key": {"key_id": created.body["id"]}}
+    ids = {
+        "account": {"account_id": account.account_id},
+        "key": {"key_id": created.body["id"]},
+        "person": {"person_id": "person-0001"},
+    }
 
     def send(route: str, body: str, *, base64_encoded: bool = False):
         function, name, path, who = BODY_ROUTES[route]
@@ -295,3 +301,20 @@ def test_an_unsigned_deep_webhook_body_is_refused_for_its_signature_first(invoke
     answer = invoke(WEBHOOK, delivery(DEEP_ARRAY, signature="t=1,v1=00"))
 
     assert (answer.status, answer.body["error"]["code"]) == (400, "invalid_signature")
+
+
+@pytest.mark.parametrize(
+    ("route", "body", "param"),
+    [
+        ("POST /v1/members/invitations", {"email": ["a@b.co"], "role": "viewer"}, "email"),
+        ("POST /v1/members/invitations", {"email": "a@b.co", "role": ["owner"]}, "role"),
+        ("POST /v1/members/invitations", {"email": "a@b.co", "role": {"owner": 1}}, "role"),
+        ("PATCH /v1/members/{id}", {"role": None}, "role"),
+        ("PATCH /v1/members/{id}", {"role": 1e400}, None),
+        ("PATCH /v1/members/{id}", {"role": "viewer", "email": "a@b.co"}, "email"),
+    ],
+)
+def test_a_member_field_of_the_wrong_type_is_refused_naming_it(caller, route, body, param):
+    raw = body if isinstance(body, str) else json.dumps(body).replace("Infinity", "1e400")
+
+    assert_refused(caller(route, raw), param=param)

@@ -31,7 +31,8 @@ class Principal:
     role: str  # operator, a key's role, or a member's role
     account_id: str = ""  # empty for the operator
     key_id: str = ""  # set for a key
-    person_id: str = ""  # set for a member
+    person_id: str = ""  # set for a member or a signed-in person
+    email: str = ""  # a signed-in person's verified email (set for PERSON routes)
     granted: frozenset[str] = frozenset()  # which of the route's permissions it holds
 
     @property
@@ -53,6 +54,12 @@ def authorize(
         raise Forbidden("This route is not open to any caller.", code="route_not_permitted")
     if needs == (OPERATOR,):
         return authenticate(headers, role=OPERATOR, settings=settings)
+    if needs == (permissions.PERSON,):
+        authenticate(headers, role=INFERENCE, settings=settings)  # a bad key stays a 401
+        raise Forbidden(
+            "This route is for a signed-in person; an API key cannot use it.",
+            code="person_required",
+        )
     key = authenticate(headers, role=ADMIN, settings=settings)
     held = permissions.granted(ADMIN, needs)
     if not held:
@@ -61,6 +68,18 @@ def authorize(
             code="owner_required",
         )
     return Principal(role=ADMIN, account_id=key.account_id, key_id=key.key_id, granted=held)
+
+
+def person_principal(person_id: str, email: str) -> Principal:
+    """A signed-in person as such, member of an account or not (``permissions.PERSON`` routes:
+    accepting an invitation, listing one's accounts). ``email`` must be the verified email of
+    the session (an invitation is accepted only by the address it was sent to)."""
+    return Principal(
+        role=permissions.PERSON,
+        person_id=person_id,
+        email=email,
+        granted=frozenset({permissions.PERSON}),
+    )
 
 
 def member_principal(

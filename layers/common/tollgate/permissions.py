@@ -23,7 +23,8 @@ ROLES: Final = (OWNER, ADMIN, DEVELOPER, BILLING, VIEWER)
 OPERATOR: Final = "operator"  # the operator's key (tollgate.auth)
 INFERENCE: Final = "inference"  # any active key, checked on the proxy's hot path
 PUBLIC: Final = "public"  # no key: signed (Stripe webhook) or anonymous (sign-up, log-in)
-CALLER_KINDS: Final = frozenset({OPERATOR, INFERENCE, PUBLIC})
+PERSON: Final = "person"  # any signed-in person, member of an account or not (tollgate.auth)
+CALLER_KINDS: Final = frozenset({OPERATOR, INFERENCE, PUBLIC, PERSON})
 
 ACCOUNT_READ: Final = "account.read"
 ACCOUNT_UPDATE: Final = "account.update"
@@ -61,7 +62,7 @@ ROLE_PERMISSIONS: Final[dict[str, frozenset[str]]] = {
 }
 
 # (method, path template) -> what the caller needs: a permission (any one of a tuple's, the
-# first being the widest), or one of OPERATOR, INFERENCE, PUBLIC.
+# first being the widest), or one of OPERATOR, INFERENCE, PUBLIC, PERSON.
 ROUTES: Final[dict[tuple[str, str], str | tuple[str, ...]]] = {
     ("POST", "/operator/accounts"): OPERATOR,
     ("GET", "/operator/accounts/{account_id}"): OPERATOR,
@@ -84,6 +85,17 @@ ROUTES: Final[dict[tuple[str, str], str | tuple[str, ...]]] = {
     ("GET", "/v1/usage/{request_id}"): USAGE_READ,
     ("GET", "/v1/archives"): USAGE_READ,
     ("GET", "/v1/archives/{month}"): USAGE_READ,
+    ("GET", "/v1/members"): MEMBERS_READ,
+    ("PATCH", "/v1/members/{person_id}"): (OWNERS_MANAGE, MEMBERS_MANAGE),
+    # members.read lets every member through to leave (remove themselves); removing anyone
+    # else takes members.manage, and an owner owners.manage (tollgate.members)
+    ("DELETE", "/v1/members/{person_id}"): (OWNERS_MANAGE, MEMBERS_MANAGE, MEMBERS_READ),
+    ("POST", "/v1/members/{person_id}/transfer-ownership"): OWNERS_MANAGE,
+    ("POST", "/v1/members/invitations"): (OWNERS_MANAGE, MEMBERS_MANAGE),
+    ("GET", "/v1/members/invitations"): MEMBERS_READ,
+    ("DELETE", "/v1/members/invitations/{invitation_id}"): (OWNERS_MANAGE, MEMBERS_MANAGE),
+    ("POST", "/v1/members/invitations/accept"): PERSON,
+    ("GET", "/v1/me/accounts"): PERSON,
     ("GET", "/v1/models"): INFERENCE,
     ("POST", "/v1/chat/completions"): INFERENCE,
     ("POST", "/v1/messages"): INFERENCE,

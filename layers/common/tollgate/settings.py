@@ -43,6 +43,7 @@ class Settings:
     checkout_cancel_url: str = "https://example.com/tollgate/topup/cancelled"
     audit_key_secret: str | None = None  # the audit trail's HMAC key(s)
     audit_checkpoint_bucket: str | None = None  # the Object Lock bucket of audit checkpoints
+    console_url: str = "https://example.com/tollgate/console"  # where invitation links point
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -88,6 +89,7 @@ class Settings:
             ),
             audit_key_secret=env.get("AUDIT_KEY_SECRET") or None,
             audit_checkpoint_bucket=env.get("AUDIT_CHECKPOINT_BUCKET") or None,
+            console_url=env.get("TOLLGATE_CONSOLE_URL") or Settings.console_url,
         )
 
 

@@ -17,6 +17,14 @@ def member_sk(person_id: str) -> str:
     return f"MEMBER#{person_id}"
 
 
+def invitation_sk(email: str) -> str:
+    return f"INVITE#{email.lower()}"
+
+
+def invitation_token_pk(digest: str) -> str:
+    return f"INVITATION#{digest}"
+
+
 def person_pk(person_id: str) -> str:
     return f"PERSON#{person_id}"
 

@@ -103,6 +103,34 @@ class Member(_Item):
     by_person = MembersByPerson()
 
 
+class Invitation(_Item):
+    """pk ``ACCOUNT#<id>``, sk ``INVITE#<lower-cased email>``: the one pending invitation of an
+    email to an account (a new one replaces it). It holds the SHA-256 digest of its token,
+    never the token; accepting or revoking it deletes it, and ``ttl`` removes it once expired."""
+
+    Meta = _meta(_settings.keys_table)
+    invitation_id = UnicodeAttribute()
+    account_id = UnicodeAttribute()
+    email = UnicodeAttribute()
+    role = UnicodeAttribute()
+    digest = UnicodeAttribute()
+    invited_by = UnicodeAttribute()  # the audit actor who sent it
+    created_at = UTCDateTimeAttribute()
+    expires_at = UTCDateTimeAttribute()
+    ttl = TTLAttribute()
+
+
+class InvitationToken(_Item):
+    """pk ``INVITATION#<sha256 of the token>``, sk ``INVITATION``: which invitation a presented
+    token opens (deleted with it; ``ttl`` as the invitation's)."""
+
+    Meta = _meta(_settings.keys_table)
+    account_id = UnicodeAttribute()
+    invitation_id = UnicodeAttribute()
+    invitation_sk = UnicodeAttribute()
+    ttl = TTLAttribute()
+
+
 class _KeyPolicyItem(_Item):
     """What a key may do (tollgate.key_policy); only the key record holds it."""
 
@@ -420,6 +448,9 @@ class AuditEvent(_Item):
 TABLE_MODELS: tuple[type[Model], ...] = (
     Account,
     AccountEmail,
+    Member,
+    Invitation,
+    InvitationToken,
     ApiKey,
     KeySecret,
     SpendCounter,
