@@ -43,6 +43,8 @@ class Settings:
     checkout_cancel_url: str = "https://example.com/tollgate/topup/cancelled"
     audit_key_secret: str | None = None  # the audit trail's HMAC key(s)
     audit_checkpoint_bucket: str | None = None  # the Object Lock bucket of audit checkpoints
+    export_bucket: str | None = None  # account exports (ZIPs), for the functions that use them
+    exports_queue_url: str | None = None  # the export jobs' queue
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -88,6 +90,8 @@ class Settings:
             ),
             audit_key_secret=env.get("AUDIT_KEY_SECRET") or None,
             audit_checkpoint_bucket=env.get("AUDIT_CHECKPOINT_BUCKET") or None,
+            export_bucket=env.get("EXPORT_BUCKET") or None,
+            exports_queue_url=env.get("EXPORTS_QUEUE_URL") or None,
         )
 
 

@@ -61,6 +61,8 @@ class Account(_Item):
     status = UnicodeAttribute(default="active")
     created_at = UTCDateTimeAttribute()
     flagged = UnicodeAttribute(null=True)  # why the operator should look (a payment dispute)
+    company = UnicodeAttribute(null=True)
+    language = UnicodeAttribute(null=True)  # BCP 47 tag, e.g. "en" or "de-CH"
 
 
 class AccountEmail(_Item):
@@ -356,6 +358,26 @@ class ArchiveProgress(_Item):
     done_at = UTCDateTimeAttribute()
 
 
+class AccountExport(_Item):
+    """pk ``ACCOUNT#<id>``, sk ``EXPORT#<export id>``: one export of everything held about the
+    account (``tollgate.exports``): pending, running, then ready (its ZIP in ExportBucket) or
+    failed. ``ttl`` is the ZIP's own expiry (the bucket's lifecycle)."""
+
+    Meta = _meta(_settings.metadata_table)
+    export_id = UnicodeAttribute()
+    account_id = UnicodeAttribute()
+    status = UnicodeAttribute(default="pending")
+    requested_by = UnicodeAttribute()  # the audit actor, e.g. "key:key_..."
+    object_key = UnicodeAttribute(null=True)
+    size_bytes = NumberAttribute(null=True)
+    record_counts = JSONAttribute(null=True)  # records per file of the ZIP
+    failure_code = UnicodeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+    completed_at = UTCDateTimeAttribute(null=True)
+    ttl = TTLAttribute()
+
+
 # ------------------------------------------------------------------------------ AuditTable
 
 
@@ -399,5 +421,6 @@ TABLE_MODELS: tuple[type[Model], ...] = (
     UsageRollup,
     ArchiveBatch,
     ArchiveProgress,
+    AccountExport,
     AuditEvent,
 )
