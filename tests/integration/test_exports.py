@@ -508,3 +508,25 @@ def test_an_export_whose_worker_died_shows_failed_and_frees_the_way(invoke, cust
     assert answer.body["status"] == "failed"
     assert answer.body["failure"]["code"] == "export_timed_out"
     assert start_export(invoke, customer).status == 202
+
+
+# ------------------------------------------------------------------------------ deployment
+
+
+def test_devstack_deploys_the_export_queue_and_bucket_from_the_template(aws):
+    sqs = boto3.client("sqs", region_name=NAMES.region)
+    queue = sqs.get_queue_attributes(
+        QueueUrl=get_settings().exports_queue_url, AttributeNames=["All"]
+    )["Attributes"]
+    s3 = boto3.client("s3", region_name=NAMES.region)
+    bucket = get_settings().export_bucket
+
+    assert queue["VisibilityTimeout"] == "5400"
+    assert json.loads(queue["RedrivePolicy"]) == {
+        "deadLetterTargetArn": NAMES.attributes[("ExportsDeadLetterQueue", "Arn")],
+        "maxReceiveCount": 3,
+    }
+    (rule,) = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+    assert (rule["Filter"], rule["Expiration"]) == ({"Prefix": "exports/"}, {"Days": 7})
+    block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+    assert all(block.values())
