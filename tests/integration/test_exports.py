@@ -22,6 +22,7 @@ from urllib.parse import parse_qs, urlsplit
 import boto3
 import pytest
 import requests
+from botocore.exceptions import ClientError
 from moto.dynamodb import models as moto_dynamodb
 
 from devstack.upstreams import RunningUpstreams, start_upstreams
@@ -31,7 +32,7 @@ from tests.support.lean_dynamodb import a_usage
 from tests.support.proxy_asgi import proxy_app
 from tollgate import audit, billing, clock, keys, ledger
 from tollgate.errors import InternalError
-from tollgate.exports import contents
+from tollgate.exports import contents, queue
 from tollgate.key_policy import KeyPolicy
 from tollgate.secret_keys import digest
 from tollgate.settings import get_settings
@@ -469,6 +470,24 @@ def test_an_export_that_cannot_be_marked_ready_deletes_its_object(invoke, custom
 
     assert export_status(invoke, customer, started.body["id"]).body["status"] == "failed"
     assert export_objects() == []
+
+
+def test_an_export_that_cannot_be_queued_is_a_500_and_shows_failed(invoke, customer, monkeypatch):
+    class RefusingQueue:
+        def send_message(self, **_):
+            raise ClientError({"Error": {"Code": "ServiceUnavailable"}}, "SendMessage")
+
+    working = queue._client
+    monkeypatch.setattr(queue, "_client", lambda settings: RefusingQueue())
+
+    answer = start_export(invoke, customer)
+
+    assert answer.status == 500
+    (export,) = export_store.of_account(customer.account_id)
+    shown = export_status(invoke, customer, export.export_id).body
+    assert (shown["status"], shown["failure"]["code"]) == ("failed", "export_not_queued")
+    monkeypatch.setattr(queue, "_client", working)
+    assert start_export(invoke, customer).status == 202  # nothing left under way
 
 
 def test_a_redelivered_message_of_a_ready_export_changes_nothing(invoke, customer):
