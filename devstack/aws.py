@@ -40,6 +40,13 @@ def provision(
         create_bucket(s3, names.refs[logical_id], resolve(props, names))
     for props in template.of_type("AWS::S3::BucketPolicy").values():
         put_bucket_policy(s3, resolve(props, names))
+    sqs = client("sqs")
+    queues = template.of_type("AWS::SQS::Queue")
+    # dead-letter queues first: a queue's redrive policy names one that must exist
+    for logical_id in sorted(queues, key=lambda q: "RedrivePolicy" in queues[q]):
+        create_queue(
+            sqs, names.attributes[(logical_id, "QueueName")], resolve(queues[logical_id], names)
+        )
     secretsmanager = client("secretsmanager")
     for logical_id, props in template.of_type("AWS::SecretsManager::Secret").items():
         value = secret_values.get(logical_id)
@@ -49,6 +56,28 @@ def provision(
         secretsmanager.create_secret(
             Name=names.refs[logical_id], Description=props.get("Description", ""), **extra
         )
+
+
+# CloudFormation's SQS::Queue properties that are queue attributes of the same name.
+_QUEUE_ATTRIBUTES = (
+    "DelaySeconds",
+    "MaximumMessageSize",
+    "MessageRetentionPeriod",
+    "ReceiveMessageWaitTimeSeconds",
+    "SqsManagedSseEnabled",
+    "VisibilityTimeout",
+)
+
+
+def create_queue(sqs: Any, name: str, props: dict[str, Any]) -> None:
+    attributes = {key: _attribute(props[key]) for key in _QUEUE_ATTRIBUTES if key in props}
+    if "RedrivePolicy" in props:
+        attributes["RedrivePolicy"] = json.dumps(props["RedrivePolicy"])
+    sqs.create_queue(QueueName=name, Attributes=attributes)
+
+
+def _attribute(value: Any) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def put_bucket_policy(s3: Any, resolved: dict[str, Any]) -> None:

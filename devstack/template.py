@@ -157,6 +157,13 @@ class LocalNames:
         elif resource_type == "AWS::S3::Bucket":
             name = f"{self.stack}-{logical_id}".lower()
             arn = f"arn:aws:s3:::{name}"
+        elif resource_type == "AWS::SQS::Queue":
+            # Ref gives the queue's URL; SQS finds a queue by the URL's last part, whichever
+            # endpoint serves it (moto included)
+            name = f"{self.stack}-{logical_id}"
+            arn = f"arn:aws:sqs:{self.region}:{ACCOUNT_ID}:{name}"
+            self.attributes[(logical_id, "QueueName")] = name
+            name = f"https://sqs.{self.region}.amazonaws.com/{ACCOUNT_ID}/{name}"
         elif resource_type == "AWS::SecretsManager::Secret":
             # Ref gives the ARN in AWS; locally the name, which every client accepts too.
             name = resolve(props["Name"], self)

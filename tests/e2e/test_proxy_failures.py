@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import concurrent.futures
 import gzip
+import io
 import json
 import uuid
+import zipfile
 from pathlib import Path
 
 import anthropic
@@ -14,7 +16,16 @@ import httpx
 import openai
 import pytest
 
-from tests.e2e.stack import HTTP_TIMEOUT_S, dynamodb, nanos, new_customer, usage_records, wallet
+from tests.e2e.stack import (
+    HTTP_TIMEOUT_S,
+    devstack_delivers_sqs,
+    dynamodb,
+    export_account,
+    nanos,
+    new_customer,
+    usage_records,
+    wallet,
+)
 from tollgate import pricing
 from tollgate.catalog import load_catalog
 from tollgate.proxy.chat import chat_input
@@ -237,6 +248,8 @@ def test_no_prompt_or_response_content_is_stored_or_logged(devstack):
         )
         for _ in stream:
             pass
+    if devstack_delivers_sqs():  # the account's export is scanned with the other objects
+        assert export_account(devstack, customer.admin_key)["status"] == "ready"
 
     for table in dynamodb(devstack).tables.all():
         for item in table.scan()["Items"]:
@@ -247,6 +260,9 @@ def test_no_prompt_or_response_content_is_stored_or_logged(devstack):
             body = s3.get_object(Bucket=bucket["Name"], Key=obj["Key"])["Body"].read()
             if obj["Key"].endswith(".gz"):
                 body = gzip.decompress(body)
+            if obj["Key"].endswith(".zip"):
+                with zipfile.ZipFile(io.BytesIO(body)) as archive:
+                    body = b"".join(archive.read(name) for name in archive.namelist())
             assert canary.encode() not in body
     log = (Path(devstack["STATE_DIR"]) / "stderr.log").read_text()
     assert canary not in log

@@ -15,6 +15,8 @@ TABLE = "arn:aws:dynamodb:us-east-1:123456789012:table/tollgate-test-{}"
 ARCHIVE_BUCKET = "arn:aws:s3:::tollgate-test-archivebucket"
 ARCHIVE = ARCHIVE_BUCKET + "/{}"
 CHECKPOINT_BUCKET = "arn:aws:s3:::tollgate-test-auditcheckpointbucket"
+EXPORT_BUCKET = "arn:aws:s3:::tollgate-test-exportbucket"
+EXPORTS_QUEUE = "arn:aws:sqs:us-east-1:123456789012:tollgate-test-ExportsQueue"
 AUDIT_KEY = ("secretsmanager:GetSecretValue", "tollgate/dev/audit-hmac-key")
 
 # What each function does with each resource, as a reviewer reads the code.
@@ -131,6 +133,31 @@ EXPECTED_GRANTS = {
         ("dynamodb:Query", TABLE.format("AuditTable")),  # the previous event, for the chain
         AUDIT_KEY,  # signs its audit events
     },
+    "AccountSelfFunction": {
+        ("dynamodb:GetItem", TABLE.format("KeysTable")),  # the admin key, the account's profile
+        ("dynamodb:GetItem", TABLE.format("MetadataTable")),  # one export
+        ("dynamodb:PutItem", TABLE.format("MetadataTable")),  # a new export, pending
+        ("dynamodb:UpdateItem", TABLE.format("MetadataTable")),  # failed when it cannot queue
+        ("dynamodb:Query", TABLE.format("MetadataTable")),  # an export under way already?
+        ("sqs:SendMessage", EXPORTS_QUEUE),  # the export for ExportFunction
+        ("s3:GetObject", EXPORT_BUCKET + "/exports/*"),  # signs the download links
+        ("dynamodb:PutItem", TABLE.format("AuditTable")),  # export requested, link issued
+        ("dynamodb:Query", TABLE.format("AuditTable")),  # the previous event, for the chain
+        AUDIT_KEY,  # signs its audit events
+    },
+    "ExportFunction": {
+        ("dynamodb:GetItem", TABLE.format("KeysTable")),  # the account's profile
+        ("dynamodb:BatchGetItem", TABLE.format("KeysTable")),  # capped keys' period spend
+        ("dynamodb:Query", TABLE.format("KeysTable") + "/index/by_account"),  # the keys
+        ("dynamodb:GetItem", TABLE.format("WalletTable")),  # the wallet
+        ("dynamodb:Query", TABLE.format("WalletTable")),  # ledger, payments
+        ("dynamodb:GetItem", TABLE.format("MetadataTable")),  # the export
+        ("dynamodb:Query", TABLE.format("MetadataTable")),  # 90 days of usage
+        ("dynamodb:UpdateItem", TABLE.format("MetadataTable")),  # the export's status
+        ("dynamodb:Query", TABLE.format("AuditTable")),  # the audit trail
+        ("s3:PutObject", EXPORT_BUCKET + "/exports/*"),  # the ZIP
+        ("s3:DeleteObject", EXPORT_BUCKET + "/exports/*"),  # a ZIP whose export then failed
+    },
     "AuditCheckpointFunction": {
         ("dynamodb:Scan", TABLE.format("AuditTable")),  # each account's head
         AUDIT_KEY,  # signs the checkpoints
@@ -160,7 +187,7 @@ def test_each_function_is_granted_exactly_what_it_uses(logical_id):
 def test_no_grant_uses_a_wildcard(logical_id):
     for action, resource in grants(logical_id):
         # the one exception: the objects under one prefix of a bucket
-        buckets = (ARCHIVE_BUCKET, CHECKPOINT_BUCKET)
+        buckets = (ARCHIVE_BUCKET, CHECKPOINT_BUCKET, EXPORT_BUCKET)
         bucket = next((b for b in buckets if resource.startswith(b)), "")
         objects = bool(bucket) and resource.count("*") == 1
         assert "*" not in action and ("*" not in resource or objects), (action, resource)
@@ -187,6 +214,7 @@ def test_only_the_audit_writers_and_the_checkpoint_job_read_the_audit_key():
     readers = {f for f in TEMPLATE.functions() if AUDIT_KEY in grants(f)}
     assert readers == {
         "AccountFunction",
+        "AccountSelfFunction",
         "KeysFunction",
         "MembersFunction",
         "PaymentWebhookFunction",
@@ -332,7 +360,15 @@ def test_the_iam_checker_denies_a_read_beyond_the_allowed_attributes():
 
 
 @pytest.mark.parametrize(
-    "logical_id", ["AccountFunction", "KeysFunction", "MembersFunction", "PaymentWebhookFunction"]
+    "logical_id",
+    [
+        "AccountFunction",
+        "AccountSelfFunction",
+        "KeysFunction",
+        "MembersFunction",
+        "PaymentWebhookFunction",
+        "PurgeFunction",
+    ],
 )
 def test_audit_writers_may_read_only_the_chain_head(logical_id):
     queries = [

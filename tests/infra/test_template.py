@@ -164,9 +164,40 @@ def scheduled_functions() -> dict[str, list[str]]:
     return found
 
 
-def test_every_function_has_a_route_or_a_schedule():
+def queue_functions() -> dict[str, list[dict]]:
+    """Functions run by an SQS event source, with its properties."""
+    found: dict[str, list[dict]] = {}
+    for logical_id, props in TEMPLATE.of_type("AWS::Serverless::Function").items():
+        for event in props.get("Events", {}).values():
+            if event["Type"] == "SQS":
+                found.setdefault(logical_id, []).append(event["Properties"])
+    return found
+
+
+def test_every_function_has_a_route_a_schedule_or_a_queue():
     routed = {route.function for route in TEMPLATE.routes()}
-    assert routed | set(scheduled_functions()) == set(TEMPLATE.functions())
+    assert routed | set(scheduled_functions()) | set(queue_functions()) == set(TEMPLATE.functions())
+
+
+def test_exports_run_one_at_a_time_from_a_queue_that_parks_what_keeps_failing():
+    assert queue_functions() == {
+        "ExportFunction": [{"Queue": {"Fn::GetAtt": ["ExportsQueue", "Arn"]}, "BatchSize": 1}]
+    }
+    queues = TEMPLATE.of_type("AWS::SQS::Queue")
+    redrive = queues["ExportsQueue"]["RedrivePolicy"]
+    assert redrive["deadLetterTargetArn"] == {"Fn::GetAtt": ["ExportsDeadLetterQueue", "Arn"]}
+    timeout = TEMPLATE.resources["ExportFunction"]["Properties"]["Timeout"]
+    # a message must stay hidden while a run may still be going on
+    assert queues["ExportsQueue"]["VisibilityTimeout"] >= 6 * timeout
+    assert all(queue["SqsManagedSseEnabled"] for queue in queues.values())
+
+
+def test_the_export_bucket_is_private_encrypted_and_expires_exports_after_a_week():
+    bucket = TEMPLATE.of_type("AWS::S3::Bucket")["ExportBucket"]
+    assert all(bucket["PublicAccessBlockConfiguration"].values())
+    assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    (rule,) = bucket["LifecycleConfiguration"]["Rules"]
+    assert (rule["Prefix"], rule["ExpirationInDays"], rule["Status"]) == ("exports/", 7, "Enabled")
 
 
 def test_the_archive_runs_daily_the_audit_checkpoints_hourly_the_reaper_every_five_minutes():

@@ -1,6 +1,6 @@
 """Which AWS actions a function really performs, checked against its IAM policy.
 
-A botocore hook records every DynamoDB, Secrets Manager and S3 call made while a function's
+A botocore hook records every DynamoDB, Secrets Manager, S3 and SQS call made while a function's
 handler runs, as ``Call``s (IAM action, resource ARN, and for DynamoDB the partition key values
 the call touches); ``denied`` says which of them the function's policy in template.yaml does
 not allow. Signing a presigned URL counts as the call the URL will make (S3 checks the
@@ -107,6 +107,8 @@ class CallRecorder:
             )
         elif service == "s3":
             self.calls.extend(Call(*call) for call in _s3(operation, params))
+        elif service == "sqs" and "QueueUrl" in params:
+            self.calls.append(Call(f"sqs:{operation}", self._queue_arn(params["QueueUrl"])))
         else:
             self.calls.append(Call(f"{service}:{operation}", "*"))
 
@@ -146,6 +148,10 @@ class CallRecorder:
     def _table_arn(self, params: dict[str, Any]) -> str:
         arn = f"arn:aws:dynamodb:{self.names.region}:{ACCOUNT_ID}:table/{params['TableName']}"
         return f"{arn}/index/{params['IndexName']}" if "IndexName" in params else arn
+
+    def _queue_arn(self, queue_url: str) -> str:
+        name = queue_url.rstrip("/").rsplit("/", 1)[-1]
+        return f"arn:aws:sqs:{self.names.region}:{ACCOUNT_ID}:{name}"
 
     def _secret_arn(self, secret_id: str) -> str:
         if secret_id.startswith("arn:"):

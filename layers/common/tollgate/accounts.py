@@ -62,6 +62,11 @@ def account_view(account: Account) -> dict[str, Any]:
     }
 
 
+def profile_view(account: Account) -> dict[str, Any]:
+    """The account as its own people see it (``GET /v1/account``)."""
+    return {**account_view(account), "company": account.company, "language": account.language}
+
+
 def get_account(account_id: str) -> Account:
     found = store.get_account(account_id)
     if found is None:

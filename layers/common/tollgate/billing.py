@@ -207,10 +207,10 @@ def ledger_entry_view(row: LedgerRow) -> dict[str, Any]:
 
 def ledger_csv(rows: Sequence[LedgerRow]) -> str:
     """The rows as CSV with a header row (the JSON view's columns), spreadsheet-safe."""
-    return spreadsheet.to_csv(LEDGER_COLUMNS, map(_csv_row, rows))
+    return spreadsheet.to_csv(LEDGER_COLUMNS, map(ledger_csv_row, rows))
 
 
-def _csv_row(row: LedgerRow) -> dict[str, Any]:
+def ledger_csv_row(row: LedgerRow) -> dict[str, Any]:
     view = ledger_entry_view(row)
     view["created_at"] = spreadsheet.time(row.entry.created_at)
     for column in ("reason", "reference", "receipt_url"):

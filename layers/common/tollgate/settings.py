@@ -44,6 +44,8 @@ class Settings:
     audit_key_secret: str | None = None  # the audit trail's HMAC key(s)
     audit_checkpoint_bucket: str | None = None  # the Object Lock bucket of audit checkpoints
     console_url: str = "https://example.com/tollgate/console"  # where invitation links point
+    export_bucket: str | None = None  # account exports (ZIPs), for the functions that use them
+    exports_queue_url: str | None = None  # the export jobs' queue
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -90,6 +92,8 @@ class Settings:
             audit_key_secret=env.get("AUDIT_KEY_SECRET") or None,
             audit_checkpoint_bucket=env.get("AUDIT_CHECKPOINT_BUCKET") or None,
             console_url=env.get("TOLLGATE_CONSOLE_URL") or Settings.console_url,
+            export_bucket=env.get("EXPORT_BUCKET") or None,
+            exports_queue_url=env.get("EXPORTS_QUEUE_URL") or None,
         )
 
 

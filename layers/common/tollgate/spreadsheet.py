@@ -7,7 +7,7 @@ import csv
 import io
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TextIO
 
 from tollgate.errors import BadRequest
 
@@ -37,11 +37,19 @@ def time(moment: datetime | None) -> str:
 def to_csv(columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> str:
     """Rows (already made safe) as CSV with a header row; booleans as true/false."""
     out = io.StringIO()
+    write_csv(out, columns, rows)
+    return out.getvalue()
+
+
+def write_csv(out: TextIO, columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> int:
+    """``to_csv`` into a file, one row at a time; the number of rows written."""
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(columns)
+    count = 0
     for row in rows:
         writer.writerow([_cell(row[column]) for column in columns])
-    return out.getvalue()
+        count += 1
+    return count
 
 
 def _cell(value: Any) -> Any:

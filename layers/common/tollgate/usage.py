@@ -205,10 +205,10 @@ def usage_view(record: UsageRecord) -> dict[str, Any]:
 
 
 def usage_csv(records: Iterable[UsageRecord]) -> str:
-    return spreadsheet.to_csv(CSV_COLUMNS, map(_csv_row, records))
+    return spreadsheet.to_csv(CSV_COLUMNS, map(csv_row, records))
 
 
-def _csv_row(record: UsageRecord) -> dict[str, Any]:
+def csv_row(record: UsageRecord) -> dict[str, Any]:
     row = usage_view(record)
     row["created_at"] = spreadsheet.time(record.created_at)
     for column in ("request_id", "key_id", "model", "requested_model", "provider", "error_type"):

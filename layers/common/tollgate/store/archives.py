@@ -22,7 +22,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import IO, Any
 
 import boto3
 from botocore.config import Config
@@ -251,7 +251,7 @@ class ArchiveObjects:
     client: Any
     bucket: str
 
-    def put(self, key: str, body: bytes, content_type: str) -> None:
+    def put(self, key: str, body: bytes | IO[bytes], content_type: str) -> None:
         with _s3_errors("put_object"):
             self.client.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=content_type)
 

@@ -70,6 +70,8 @@ class ScheduledDeletion(_Item):
 
     Meta = _meta(_settings.keys_table)
     account_id = UnicodeAttribute()
+    company = UnicodeAttribute(null=True)
+    language = UnicodeAttribute(null=True)  # BCP 47 tag, e.g. "en" or "de-CH"
 
 
 class AccountEmail(_Item):
@@ -418,6 +420,26 @@ class ArchiveProgress(_Item):
     done_at = UTCDateTimeAttribute()
 
 
+class AccountExport(_Item):
+    """pk ``ACCOUNT#<id>``, sk ``EXPORT#<export id>``: one export of everything held about the
+    account (``tollgate.exports``): pending, running, then ready (its ZIP in ExportBucket) or
+    failed. ``ttl`` is the ZIP's own expiry (the bucket's lifecycle)."""
+
+    Meta = _meta(_settings.metadata_table)
+    export_id = UnicodeAttribute()
+    account_id = UnicodeAttribute()
+    status = UnicodeAttribute(default="pending")
+    requested_by = UnicodeAttribute()  # the audit actor, e.g. "key:key_..."
+    object_key = UnicodeAttribute(null=True)
+    size_bytes = NumberAttribute(null=True)
+    record_counts = JSONAttribute(null=True)  # records per file of the ZIP
+    failure_code = UnicodeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+    completed_at = UTCDateTimeAttribute(null=True)
+    ttl = TTLAttribute()
+
+
 # ------------------------------------------------------------------------------ AuditTable
 
 
@@ -464,5 +486,6 @@ TABLE_MODELS: tuple[type[Model], ...] = (
     UsageRollup,
     ArchiveBatch,
     ArchiveProgress,
+    AccountExport,
     AuditEvent,
 )

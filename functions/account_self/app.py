@@ -1,0 +1,55 @@
+"""AccountSelfFunction: an account's own routes. Its profile, and the export of everything
+Tollgate holds about it (started here, written by ExportFunction, downloaded from here)."""
+
+from tollgate import accounts, api, audit
+from tollgate.auth import ADMIN, Principal
+from tollgate.exports import records
+from tollgate.instrumentation import instrumented
+from tollgate.settings import get_settings
+
+settings = get_settings()
+app = api.management_app()
+
+
+def record(admin: Principal, action: str, export_id: str) -> None:
+    audit.record(
+        admin.account_id,
+        actor=actor(admin),
+        action=action,
+        target=f"export:{export_id}",
+        request_id=api.request_id(app),
+        source_ip=api.source_ip(app),
+    )
+
+
+def actor(admin: Principal) -> str:
+    return f"key:{admin.key_id}"
+
+
+@app.get("/v1/account")
+def get_account():
+    admin = api.principal(app, ADMIN, settings)
+    return api.json_response(
+        app, 200, accounts.profile_view(accounts.get_account(admin.account_id))
+    )
+
+
+@app.post("/v1/account/exports")
+def start_export():
+    admin = api.principal(app, ADMIN, settings)
+    records.parse_new_export(api.json_body(app))
+    export = records.start_export(admin.account_id, actor(admin), settings)
+    record(admin, "account.export_requested", export.export_id)
+    return api.json_response(app, 202, records.export_view(export, settings))
+
+
+@app.get("/v1/account/exports/<export_id>")
+def get_export(export_id: str):
+    admin = api.principal(app, ADMIN, settings)
+    view = records.export_view(records.get_export(admin.account_id, export_id), settings)
+    if view["download_url"]:
+        record(admin, "account.export_link_issued", export_id)
+    return api.json_response(app, 200, view)
+
+
+lambda_handler = instrumented(app.resolve)
