@@ -40,6 +40,7 @@ def provision(
         create_bucket(s3, names.refs[logical_id], resolve(props, names))
     for props in template.of_type("AWS::S3::BucketPolicy").values():
         put_bucket_policy(s3, resolve(props, names))
+    provision_identity(template, names, client("cognito-idp"))
     secretsmanager = client("secretsmanager")
     for logical_id, props in template.of_type("AWS::SecretsManager::Secret").items():
         value = secret_values.get(logical_id)
@@ -49,6 +50,20 @@ def provision(
         secretsmanager.create_secret(
             Name=names.refs[logical_id], Description=props.get("Description", ""), **extra
         )
+
+
+def provision_identity(template: Template, names: LocalNames, cognito: Any) -> None:
+    """Create the user pools and their app clients, and record the ids Cognito gave them as
+    their Ref (and the pool's Arn), which the functions' environment and IAM then resolve to."""
+    for logical_id, props in template.of_type("AWS::Cognito::UserPool").items():
+        request = resolve(props, names)
+        request["PoolName"] = request.pop("UserPoolName")
+        pool = cognito.create_user_pool(**request)["UserPool"]
+        names.refs[logical_id] = pool["Id"]
+        names.attributes[(logical_id, "Arn")] = pool["Arn"]
+    for logical_id, props in template.of_type("AWS::Cognito::UserPoolClient").items():
+        created = cognito.create_user_pool_client(**resolve(props, names))["UserPoolClient"]
+        names.refs[logical_id] = created["ClientId"]
 
 
 def put_bucket_policy(s3: Any, resolved: dict[str, Any]) -> None:

@@ -107,6 +107,14 @@ class CallRecorder:
             )
         elif service == "s3":
             self.calls.extend(Call(*call) for call in _s3(operation, params))
+        elif service == "cognito-idp":
+            if "UserPoolId" in params:  # the others are authorized by a client id or a token
+                pool = f"arn:aws:cognito-idp:{self.names.region}:{ACCOUNT_ID}:userpool/"
+                self.calls.append(Call(f"cognito-idp:{operation}", pool + params["UserPoolId"]))
+        elif service == "ses" and "Source" in params:
+            identity = params["Source"].rpartition("@")[2]
+            arn = f"arn:aws:ses:{self.names.region}:{ACCOUNT_ID}:identity/{identity}"
+            self.calls.append(Call(f"ses:{operation}", arn))
         else:
             self.calls.append(Call(f"{service}:{operation}", "*"))
 

@@ -1,6 +1,8 @@
 """Who is calling, and whether they may use the route they called.
 
-Keys arrive as ``Authorization: Bearer <key>`` or ``x-api-key: <key>`` (Anthropic SDKs). A
+Keys arrive as ``Authorization: Bearer <key>`` or ``x-api-key: <key>`` (Anthropic SDKs); a
+console session as ``Authorization: Bearer <Cognito access token>`` (tollgate.identity.sessions
+verifies it; the person then acts with their role in the account they choose). A
 principal is an account's key (role ``inference`` or ``admin``), the platform operator, or an
 account's member (a person, with the role their membership gives them). What each route needs
 is in ``tollgate.permissions``; ``authorize`` is the one check of it.
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 
 from tollgate import clock, permissions, secrets
 from tollgate.errors import BadRequest, Forbidden, Unauthenticated
+from tollgate.identity import sessions
 from tollgate.secret_keys import digest as secret_digest
 from tollgate.secret_keys import presented_key
 from tollgate.settings import Settings
@@ -51,6 +54,12 @@ def authorize(
     """The caller, if it holds one of the permissions a route needs (``permissions.ROUTES``)."""
     if not needs:
         raise Forbidden("This route is not open to any caller.", code="route_not_permitted")
+    token = presented_key(headers)
+    if token is not None and sessions.looks_like_session(token):
+        session = sessions.verify(token, settings)
+        if needs == (OPERATOR,):
+            raise Forbidden("This route is for the platform operator.", code="operator_only")
+        return member_principal(session.person_id, headers, needs)
     if needs == (OPERATOR,):
         return authenticate(headers, role=OPERATOR, settings=settings)
     key = authenticate(headers, role=ADMIN, settings=settings)

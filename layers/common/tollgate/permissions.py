@@ -83,6 +83,13 @@ ROUTES: Final[dict[tuple[str, str], str | tuple[str, ...]]] = {
     ("GET", "/v1/usage/{request_id}"): USAGE_READ,
     ("GET", "/v1/archives"): USAGE_READ,
     ("GET", "/v1/archives/{month}"): USAGE_READ,
+    ("POST", "/v1/auth/signup"): PUBLIC,
+    ("POST", "/v1/auth/confirm"): PUBLIC,
+    ("POST", "/v1/auth/login"): PUBLIC,
+    ("POST", "/v1/auth/refresh"): PUBLIC,
+    ("POST", "/v1/auth/logout"): PUBLIC,  # the session's own access token, checked by the flow
+    ("POST", "/v1/auth/forgot"): PUBLIC,
+    ("POST", "/v1/auth/reset"): PUBLIC,
     ("GET", "/v1/models"): INFERENCE,
     ("POST", "/v1/chat/completions"): INFERENCE,
     ("POST", "/v1/messages"): INFERENCE,

@@ -43,6 +43,21 @@ class Settings:
     checkout_cancel_url: str = "https://example.com/tollgate/topup/cancelled"
     audit_key_secret: str | None = None  # the audit trail's HMAC key(s)
     audit_checkpoint_bucket: str | None = None  # the Object Lock bucket of audit checkpoints
+    # Identity (Cognito): the pool and the console's app client; JWKS URL overridable (devstack)
+    cognito_user_pool_id: str | None = None
+    cognito_client_id: str | None = None
+    cognito_jwks_url: str | None = None  # None: the pool's own, derived from its issuer
+    self_signup: bool = True  # False: invite-only, /v1/auth/signup answers 403
+    mail_from: str = "no-reply@tollgate.local"  # the SES sender of verification codes
+
+    @property
+    def cognito_issuer(self) -> str:
+        """The ``iss`` of the pool's tokens (moto's too)."""
+        return f"https://cognito-idp.{self.region}.amazonaws.com/{self.cognito_user_pool_id}"
+
+    @property
+    def jwks_url(self) -> str:
+        return self.cognito_jwks_url or f"{self.cognito_issuer}/.well-known/jwks.json"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -88,7 +103,21 @@ class Settings:
             ),
             audit_key_secret=env.get("AUDIT_KEY_SECRET") or None,
             audit_checkpoint_bucket=env.get("AUDIT_CHECKPOINT_BUCKET") or None,
+            cognito_user_pool_id=env.get("COGNITO_USER_POOL_ID") or None,
+            cognito_client_id=env.get("COGNITO_CLIENT_ID") or None,
+            cognito_jwks_url=env.get("TOLLGATE_COGNITO_JWKS_URL") or None,
+            self_signup=_flag(env, "TOLLGATE_SELF_SIGNUP", default=True),
+            mail_from=env.get("TOLLGATE_MAIL_FROM") or "no-reply@tollgate.local",
         )
+
+
+def _flag(env: Mapping[str, str], name: str, *, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw not in ("true", "false"):
+        raise SettingsError(f"{name} must be true or false, got {raw!r}")
+    return raw == "true"
 
 
 def _seconds(env: Mapping[str, str], name: str, default: float) -> float:

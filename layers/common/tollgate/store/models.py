@@ -94,6 +94,39 @@ class Member(_Item):
     by_person = MembersByPerson()
 
 
+class AuthCode(_Item):
+    """pk ``CODE#<purpose>#<sha256 of the email>``, sk ``CODE``: the one live emailed code of
+    a sign-up (``verify``) or a password reset (``reset``). Only the code's salted digest is
+    kept; a sign-up also keeps the name and company its account will be created with."""
+
+    Meta = _meta(_settings.keys_table)
+    digest = UnicodeAttribute()
+    salt = UnicodeAttribute()
+    expires_at = UTCDateTimeAttribute()
+    attempts = NumberAttribute(default=0)
+    name = UnicodeAttribute(null=True)
+    company = UnicodeAttribute(null=True)
+    ttl = TTLAttribute()
+
+
+class LoginFailures(_Item):
+    """pk ``LOGINFAIL#email#<sha256 of the email>`` or ``LOGINFAIL#ip#<address>``, sk
+    ``WINDOW#<start, unix seconds>``: failed log-ins in one fixed window."""
+
+    Meta = _meta(_settings.keys_table)
+    failures = NumberAttribute(default=0)
+    ttl = TTLAttribute()
+
+
+class SignOut(_Item):
+    """pk ``PERSON#<person id>``, sk ``SIGNOUT``: when the person last signed out everywhere
+    (log-out, password reset); their access tokens issued before then are refused."""
+
+    Meta = _meta(_settings.keys_table)
+    signed_out_at = NumberAttribute()  # unix seconds
+    ttl = TTLAttribute()
+
+
 class _KeyPolicyItem(_Item):
     """What a key may do (tollgate.key_policy); only the key record holds it."""
 
