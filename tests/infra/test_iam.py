@@ -215,7 +215,7 @@ def test_the_audit_trail_is_read_by_a_function_that_can_write_nothing():
 def test_the_auth_function_writes_only_identity_items_and_new_accounts():
     for action in ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"):
         assert leading_keys("AuthFunction", action, "KeysTable") == [
-            ["CODE#*", "LOGINFAIL#*", "PERSON#*"]
+            ["CODE#*", "LOGINFAIL#*", "CODEMAIL#*", "PERSON#*"]
         ]
     assert leading_keys("AuthFunction", "dynamodb:PutItem", "WalletTable") == [["ACCOUNT#*"]]
 

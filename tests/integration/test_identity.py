@@ -404,6 +404,21 @@ def test_forgot_answers_the_same_for_an_unknown_email_and_mails_nothing(invoke, 
     assert mailed_codes("nobody@example.com") == []
 
 
+def test_codes_mailed_to_one_email_are_limited_but_the_answer_is_the_same(
+    invoke, sign_up, mailed_codes
+):
+    person = sign_up()
+    before = len(mailed_codes(person.email))
+    answers = [
+        auth(invoke, "forgot", {"email": person.email})
+        for _ in range(login_limits.MAX_CODES_PER_EMAIL + 2)
+    ]
+
+    assert {(a.status, json.dumps(a.body)) for a in answers} == {(202, json.dumps(flows.CODE_SENT))}
+    # the sign-up's own code counted in the same window
+    assert len(mailed_codes(person.email)) - before == login_limits.MAX_CODES_PER_EMAIL - 1
+
+
 # ------------------------------------------------------------------------------ secrecy
 
 

@@ -79,6 +79,14 @@ def add_login_failure(pks: list[str], window_sk: str, ttl: datetime) -> None:
             )
 
 
+def count_code_mail(pk: str, window_sk: str, ttl: datetime) -> int:
+    """One more code mailed in the window; the count so far, this one included."""
+    item = LoginFailures(pk, window_sk)
+    with storage_errors("count_code_mail"):
+        item.update(actions=[LoginFailures.failures.add(1), LoginFailures.ttl.set(ttl)])
+    return int(item.failures)
+
+
 def signed_out_at(person_id: str) -> int | None:
     """Strongly consistent: a log-out acts on the next request."""
     found = get_item(SignOut, f"PERSON#{person_id}", SIGNOUT_SK)

@@ -111,7 +111,8 @@ class AuthCode(_Item):
 
 class LoginFailures(_Item):
     """pk ``LOGINFAIL#email#<sha256 of the email>`` or ``LOGINFAIL#ip#<address>``, sk
-    ``WINDOW#<start, unix seconds>``: failed log-ins in one fixed window."""
+    ``WINDOW#<start, unix seconds>``: failed log-ins in one fixed window; pk
+    ``CODEMAIL#<sha256 of the email>``: the codes mailed to an email in one window."""
 
     Meta = _meta(_settings.keys_table)
     failures = NumberAttribute(default=0)
