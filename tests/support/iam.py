@@ -1,10 +1,12 @@
 """Which AWS actions a function really performs, checked against its IAM policy.
 
-A botocore hook records every DynamoDB, Secrets Manager and S3 call made while a function's
-handler runs, as ``Call``s (IAM action, resource ARN, and for DynamoDB the partition key values
-the call touches); ``denied`` says which of them the function's policy in template.yaml does
-not allow. Signing a presigned URL counts as the call the URL will make (S3 checks the
-signer's permissions when the URL is used).
+A botocore hook records every DynamoDB, Secrets Manager and S3 call, every Cognito call on a
+user pool (``Admin*``: the ones IAM authorizes; SignUp, InitiateAuth, GlobalSignOut and GetUser
+are authorized by the client id or the person's token) and every SES send (as its sender's
+identity) made while a function's handler runs, as ``Call``s (IAM action, resource ARN, and
+for DynamoDB the partition key values the call touches); ``denied`` says which of them the
+function's policy in template.yaml does not allow. Signing a presigned URL counts as the call
+the URL will make (S3 checks the signer's permissions when the URL is used).
 
 Conditions: ``dynamodb:LeadingKeys`` and ``dynamodb:Attributes`` under
 ``ForAllValues:StringLike`` or ``ForAllValues:StringEquals``, evaluated as IAM does (a call
