@@ -3,8 +3,10 @@ library alone.
 
 Why not PyJWT: the layer ships no JWT library and no ``cryptography``; RS256 verification is
 one modular exponentiation and a byte comparison (RFC 8017, 8.2.2: the expected encoding is
-built and compared whole, so no parser of the signature's padding can be fooled). The tests
-check it against ``cryptography``'s signatures.
+built and compared whole, so no parser of the signature's padding can be fooled). Measured
+here: 0.5 ms per verification, against 0.12 ms with ``cryptography``, which would add 32 ms of
+import and a native wheel to the layer (PyJWT[crypto] is what to add if more of JOSE is ever
+needed). The tests check it against ``cryptography``'s signatures.
 """
 
 from __future__ import annotations
