@@ -47,6 +47,7 @@ def provision(
         create_queue(
             sqs, names.attributes[(logical_id, "QueueName")], resolve(queues[logical_id], names)
         )
+    provision_identity(template, names, client("cognito-idp"))
     secretsmanager = client("secretsmanager")
     for logical_id, props in template.of_type("AWS::SecretsManager::Secret").items():
         value = secret_values.get(logical_id)
@@ -78,6 +79,20 @@ def create_queue(sqs: Any, name: str, props: dict[str, Any]) -> None:
 
 def _attribute(value: Any) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def provision_identity(template: Template, names: LocalNames, cognito: Any) -> None:
+    """Create the user pools and their app clients, and record the ids Cognito gave them as
+    their Ref (and the pool's Arn), which the functions' environment and IAM then resolve to."""
+    for logical_id, props in template.of_type("AWS::Cognito::UserPool").items():
+        request = resolve(props, names)
+        request["PoolName"] = request.pop("UserPoolName")
+        pool = cognito.create_user_pool(**request)["UserPool"]
+        names.refs[logical_id] = pool["Id"]
+        names.attributes[(logical_id, "Arn")] = pool["Arn"]
+    for logical_id, props in template.of_type("AWS::Cognito::UserPoolClient").items():
+        created = cognito.create_user_pool_client(**resolve(props, names))["UserPoolClient"]
+        names.refs[logical_id] = created["ClientId"]
 
 
 def put_bucket_policy(s3: Any, resolved: dict[str, Any]) -> None:

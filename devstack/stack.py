@@ -46,6 +46,11 @@ def functions_environment(template: Template, names: LocalNames) -> dict[str, st
     return merged
 
 
+def jwks_url(aws_url: str, names: LocalNames) -> str:
+    """Where moto serves the user pool's JWKS (as a server: by path, not by Cognito's host)."""
+    return f"{aws_url}/{names.refs['UserPool']}/.well-known/jwks.json"
+
+
 def new_operator_key() -> str:
     return "tg-op-" + secrets.token_urlsafe(32)
 

@@ -135,6 +135,7 @@ class LocalNames:
     parameters: dict[str, str]
     refs: dict[str, str] = field(default_factory=dict)
     attributes: dict[tuple[str, str], str] = field(default_factory=dict)
+    conditions: dict[str, Any] = field(default_factory=dict)  # the template's, unevaluated
 
     @classmethod
     def for_template(
@@ -146,6 +147,7 @@ class LocalNames:
         parameters: dict[str, str] | None = None,
     ) -> LocalNames:
         names = cls(stack, region, {**template.parameter_defaults(), **(parameters or {})})
+        names.conditions = template.document.get("Conditions", {})
         for logical_id, resource in template.resources.items():
             names._name(logical_id, resource["Type"], resource.get("Properties", {}))
         return names
@@ -209,7 +211,24 @@ def resolve(value: Any, names: LocalNames) -> Any:
         if key == "Fn::Join":
             separator, parts = arg
             return separator.join(str(part) for part in resolve(parts, names))
+        if key == "Fn::If":
+            condition, when_true, when_false = arg
+            chosen = when_true if _condition(names.conditions[condition], names) else when_false
+            return resolve(chosen, names)
     return {key: resolve(item, names) for key, item in value.items()}
+
+
+def _condition(spec: Any, names: LocalNames) -> bool:
+    """A template condition made of Fn::Equals, Fn::Not and Ref (all this template uses)."""
+    ((key, arg),) = spec.items()
+    if key == "Fn::Equals":
+        left, right = (resolve(part, names) for part in arg)
+        return bool(str(left) == str(right))
+    if key == "Fn::Not":
+        return not _condition(arg[0], names)
+    if key == "Condition":
+        return _condition(names.conditions[arg], names)
+    raise ValueError(f"devstack cannot evaluate the condition {key}")
 
 
 def _sub(arg: Any, names: LocalNames) -> str:

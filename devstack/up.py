@@ -31,6 +31,7 @@ from devstack.template import ROOT, LocalNames, Template
 from devstack.upstreams.server import RunningUpstreams, start_upstreams
 
 DEMO_CREDIT_USD = "10.00"
+DEMO_OWNER_EMAIL = "demo@tollgate.local"  # the demo account's email, its owner's too
 ENV_FILE = "env"
 LOGS_DIR = "logs"
 FUNCTIONS_LOG = "functions.log"
@@ -156,8 +157,13 @@ def start_stack(
         secret_values=secret_values,
         endpoint_url=aws_url,
     )
+    # Cognito chose the user pool's and app client's ids: the functions learn them now.
+    environment.update(stack.functions_environment(template, names))
+    environment["TOLLGATE_COGNITO_JWKS_URL"] = stack.jwks_url(aws_url, names)
+    os.environ.update(environment)
     boto3.client("ses", endpoint_url=aws_url).verify_domain_identity(Domain="tollgate.local")
     demo = seed_demo_account()
+    console = seed_demo_owner(demo["account_id"], names.refs["UserPool"], aws_url)
     seed_archive_start()
 
     pool = FunctionPool(template.functions(), names.region)
@@ -184,6 +190,9 @@ def start_stack(
         "STRIPE_WEBHOOK_SECRET": webhook_secret,
         "STRIPE_API_BASE": stripe.url,
         "TOLLGATE_ACCOUNT_ID": demo["account_id"],  # the demo account the keys above belong to
+        # the demo account's owner, who logs in to the console (POST /v1/auth/login)
+        "TOLLGATE_CONSOLE_EMAIL": console["email"],
+        "TOLLGATE_CONSOLE_PASSWORD": console["password"],
         "DEVSTACK_ENV_FILE": str(state_dir / ENV_FILE),
         "DEVSTACK_LOGS": str(state_dir / LOGS_DIR),
     }
@@ -220,7 +229,7 @@ def seed_demo_account() -> dict[str, str]:
     from tollgate import accounts, audit, keys, ledger, money
 
     created = accounts.create_account(
-        accounts.NewAccount(email="demo@tollgate.local", name="Demo account")
+        accounts.NewAccount(email=DEMO_OWNER_EMAIL, name="Demo account")
     )
     account_id = created.account.account_id
     amount = money.parse_usd(DEMO_CREDIT_USD)
@@ -237,6 +246,39 @@ def seed_demo_account() -> dict[str, str]:
         "admin_key": created.admin_key.secret,
         "inference_key": inference.secret,
     }
+
+
+def seed_demo_owner(account_id: str, user_pool_id: str, aws_url: str) -> dict[str, str]:
+    """The demo account's owner: a confirmed user with a verified email in the user pool and
+    the account's ``owner`` member, with a password made for this run."""
+    from tollgate import clock
+    from tollgate.store import members
+
+    email, password = DEMO_OWNER_EMAIL, f"Tg-{secrets.token_hex(8)}-Demo7"
+    cognito = boto3.client("cognito-idp", endpoint_url=aws_url)
+    attributes = [
+        {"Name": "email", "Value": email},
+        {"Name": "email_verified", "Value": "true"},
+        {"Name": "name", "Value": "Demo owner"},
+    ]
+    cognito.admin_create_user(
+        UserPoolId=user_pool_id, Username=email, UserAttributes=attributes, MessageAction="SUPPRESS"
+    )
+    cognito.admin_set_user_password(
+        UserPoolId=user_pool_id, Username=email, Password=password, Permanent=True
+    )
+    user = cognito.admin_get_user(UserPoolId=user_pool_id, Username=email)
+    person_id = next(a["Value"] for a in user["UserAttributes"] if a["Name"] == "sub")
+    owner = members.member_item(
+        account_id,
+        person_id,
+        email=email,
+        name="Demo owner",
+        role="owner",
+        joined_at=clock.utcnow(),
+    )
+    owner.save()
+    return {"email": email, "password": password}
 
 
 def seed_archive_start() -> None:

@@ -2,7 +2,7 @@
 Tollgate holds about it (started here, written by ExportFunction, downloaded from here)."""
 
 from tollgate import accounts, api, audit
-from tollgate.auth import ADMIN, Principal
+from tollgate.auth import Principal
 from tollgate.exports import records
 from tollgate.instrumentation import instrumented
 from tollgate.settings import get_settings
@@ -14,7 +14,7 @@ app = api.management_app()
 def record(admin: Principal, action: str, export_id: str) -> None:
     audit.record(
         admin.account_id,
-        actor=actor(admin),
+        actor=admin.actor,
         action=action,
         target=f"export:{export_id}",
         request_id=api.request_id(app),
@@ -22,13 +22,9 @@ def record(admin: Principal, action: str, export_id: str) -> None:
     )
 
 
-def actor(admin: Principal) -> str:
-    return f"key:{admin.key_id}"
-
-
 @app.get("/v1/account")
 def get_account():
-    admin = api.principal(app, ADMIN, settings)
+    admin = api.caller(app, settings)
     return api.json_response(
         app, 200, accounts.profile_view(accounts.get_account(admin.account_id))
     )
@@ -36,16 +32,16 @@ def get_account():
 
 @app.post("/v1/account/exports")
 def start_export():
-    admin = api.principal(app, ADMIN, settings)
+    admin = api.caller(app, settings)
     records.parse_new_export(api.json_body(app))
-    export = records.start_export(admin.account_id, actor(admin), settings)
+    export = records.start_export(admin.account_id, admin.actor, settings)
     record(admin, "account.export_requested", export.export_id)
     return api.json_response(app, 202, records.export_view(export, settings))
 
 
 @app.get("/v1/account/exports/<export_id>")
 def get_export(export_id: str):
-    admin = api.principal(app, ADMIN, settings)
+    admin = api.caller(app, settings)
     view = records.export_view(records.get_export(admin.account_id, export_id), settings)
     if view["download_url"]:
         record(admin, "account.export_link_issued", export_id)

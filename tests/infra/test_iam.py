@@ -18,6 +18,7 @@ CHECKPOINT_BUCKET = "arn:aws:s3:::tollgate-test-auditcheckpointbucket"
 EXPORT_BUCKET = "arn:aws:s3:::tollgate-test-exportbucket"
 EXPORTS_QUEUE = "arn:aws:sqs:us-east-1:123456789012:tollgate-test-ExportsQueue"
 AUDIT_KEY = ("secretsmanager:GetSecretValue", "tollgate/dev/audit-hmac-key")
+USER_POOL = NAMES.attributes[("UserPool", "Arn")]
 
 # What each function does with each resource, as a reviewer reads the code.
 EXPECTED_GRANTS = {
@@ -158,6 +159,23 @@ EXPECTED_GRANTS = {
         ("s3:PutObject", EXPORT_BUCKET + "/exports/*"),  # the ZIP
         ("s3:DeleteObject", EXPORT_BUCKET + "/exports/*"),  # a ZIP whose export then failed
     },
+    "AuthFunction": {
+        ("dynamodb:GetItem", TABLE.format("KeysTable")),  # codes, failed log-ins, sign-outs
+        ("dynamodb:PutItem", TABLE.format("KeysTable")),  # those, and account with its owner
+        ("dynamodb:UpdateItem", TABLE.format("KeysTable")),  # wrong guesses, failed log-ins
+        ("dynamodb:DeleteItem", TABLE.format("KeysTable")),  # a code used up
+        ("dynamodb:PutItem", TABLE.format("WalletTable")),  # the new account's wallet at zero
+        ("dynamodb:PutItem", TABLE.format("AuditTable")),  # account.created, member.added
+        ("dynamodb:Query", TABLE.format("AuditTable")),  # the chain's head, to append
+        AUDIT_KEY,  # signs its audit events
+        ("cognito-idp:AdminGetUser", USER_POOL),  # who an email is, confirmed or not
+        ("cognito-idp:AdminDeleteUser", USER_POOL),  # an unconfirmed sign-up starting over
+        ("cognito-idp:AdminConfirmSignUp", USER_POOL),  # our code proved the email
+        ("cognito-idp:AdminUpdateUserAttributes", USER_POOL),  # email_verified
+        ("cognito-idp:AdminSetUserPassword", USER_POOL),  # a reset with our code
+        ("cognito-idp:AdminUserGlobalSignOut", USER_POOL),  # after a reset
+        ("ses:SendEmail", "arn:aws:ses:us-east-1:123456789012:identity/tollgate.local"),  # codes
+    },
     "AuditCheckpointFunction": {
         ("dynamodb:Scan", TABLE.format("AuditTable")),  # each account's head
         AUDIT_KEY,  # signs the checkpoints
@@ -215,6 +233,7 @@ def test_only_the_audit_writers_and_the_checkpoint_job_read_the_audit_key():
     assert readers == {
         "AccountFunction",
         "AccountSelfFunction",
+        "AuthFunction",
         "KeysFunction",
         "MembersFunction",
         "PaymentWebhookFunction",
@@ -248,6 +267,14 @@ def test_the_audit_trail_is_read_by_a_function_that_can_write_nothing():
         ("dynamodb:GetItem", TABLE.format("KeysTable")),  # the admin key behind a secret
         ("dynamodb:Query", TABLE.format("AuditTable")),  # the account's events
     }
+
+
+def test_the_auth_function_writes_only_identity_items_and_new_accounts():
+    for action in ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"):
+        assert leading_keys("AuthFunction", action, "KeysTable") == [
+            ["CODE#*", "LOGINFAIL#*", "CODEMAIL#*", "PERSON#*"]
+        ]
+    assert leading_keys("AuthFunction", "dynamodb:PutItem", "WalletTable") == [["ACCOUNT#*"]]
 
 
 def test_the_account_function_serves_operator_routes_only():

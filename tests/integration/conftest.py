@@ -203,3 +203,132 @@ def new_account(invoke) -> Callable[..., DemoAccount]:
         return DemoAccount(answer.body["account"]["id"], answer.body["admin_key"]["secret"])
 
     return build
+
+
+# ------------------------------------------------------------------------------ people
+
+
+PASSWORD = "Correct-horse-9"  # meets the pool's password policy
+
+
+@dataclass
+class Person:
+    """A person signed in to the console: their session's tokens and whose member they are."""
+
+    email: str
+    password: str
+    person_id: str
+    account_id: str  # the account the person signed up with, or was made a member of
+    access_token: str
+    refresh_token: str
+
+    def headers(self, account_id: str | None = None) -> dict[str, str]:
+        """The session, acting on ``account_id`` (default: none chosen)."""
+        found = {"Authorization": f"Bearer {self.access_token}"}
+        if account_id:
+            found["X-Tollgate-Account"] = account_id
+        return found
+
+
+def as_person(request: dict[str, Any], person: Person, account_id: str | None = None) -> dict:
+    """An event (see ``event``) sent with a person's session, acting on ``account_id``."""
+    for name, value in person.headers(account_id).items():
+        request["headers"][name] = value
+        request["multiValueHeaders"][name] = [value]
+    return request
+
+
+@pytest.fixture
+def cognito(aws: None, monkeypatch) -> None:
+    """Sessions verifiable under mock_aws (moto serves its pool's JWKS over HTTP only as a
+    server: here its public key file is the JWKS), and SES willing to send as our sender."""
+    from moto.cognitoidp.responses import CognitoIdpJsonWebKeyResponse
+
+    from tollgate.identity import sessions
+
+    jwks = json.loads(CognitoIdpJsonWebKeyResponse.json_web_key)
+    monkeypatch.setattr(sessions, "fetch_jwks", lambda url: jwks)
+    sessions._signing_keys.clear()
+    boto3.client("ses", region_name=NAMES.region).verify_domain_identity(Domain="tollgate.local")
+
+
+@pytest.fixture
+def mailed_codes(cognito: None) -> Callable[[str], list[str]]:
+    """The codes mailed to an email so far (moto's SES keeps what was sent), oldest first."""
+    import re
+
+    from moto.ses.models import ses_backends
+
+    def codes(email: str) -> list[str]:
+        sent = ses_backends["123456789012"][NAMES.region].sent_messages
+        mine = [m for m in sent if email in m.destinations.get("ToAddresses", [])]
+        return [re.search(r"\b(\d{6})\b", m.body).group(1) for m in mine]
+
+    return codes
+
+
+@pytest.fixture
+def sign_up(invoke, mailed_codes) -> Callable[..., Person]:
+    """A person who signed up, confirmed with the mailed code and logged in, through
+    AuthFunction: the owner of the new account their sign-up created."""
+    counter = iter(range(1, 1000))
+
+    def build(email: str | None = None, password: str = PASSWORD) -> Person:
+        email = email or f"person{next(counter)}@example.com"
+        body = {"email": email, "password": password, "name": "Ada Lovelace"}
+        answer = invoke("AuthFunction", event("auth_signup", key=None, body=body))
+        assert answer.status == 202, answer.body
+        code = mailed_codes(email)[-1]
+        confirm = {"email": email, "code": code}
+        confirmed = invoke("AuthFunction", event("auth_confirm", key=None, body=confirm))
+        assert confirmed.status == 200, confirmed.body
+        session = log_in(invoke, email, password)
+        return Person(
+            email,
+            password,
+            confirmed.body["person_id"],
+            confirmed.body["account_id"],
+            session["access_token"],
+            session["refresh_token"],
+        )
+
+    return build
+
+
+def log_in(invoke, email: str, password: str) -> dict[str, Any]:
+    body = {"email": email, "password": password}
+    answer = invoke("AuthFunction", event("auth_login", key=None, body=body))
+    assert answer.status == 200, answer.body
+    return answer.body
+
+
+@pytest.fixture
+def signed_in_member(invoke, cognito) -> Callable[[str, str], Person]:
+    """``signed_in_member(account_id, role) -> Person``: a new person, confirmed in the user
+    pool, made a ``role`` member of ``account_id`` (and of no other account), logged in
+    through AuthFunction. The membership is written with the Member store's own item builder
+    until invitations exist."""
+    from tollgate import clock
+    from tollgate.store import members
+
+    counter = iter(range(1, 1000))
+    pool = NAMES.refs["UserPool"]
+
+    def build(account_id: str, role: str) -> Person:
+        email = f"member{next(counter)}-{role}@example.com"
+        idp = boto3.client("cognito-idp", region_name=NAMES.region)
+        idp.admin_create_user(UserPoolId=pool, Username=email, MessageAction="SUPPRESS")
+        idp.admin_set_user_password(
+            UserPoolId=pool, Username=email, Password=PASSWORD, Permanent=True
+        )
+        user = idp.admin_get_user(UserPoolId=pool, Username=email)
+        sub = next(a["Value"] for a in user["UserAttributes"] if a["Name"] == "sub")
+        members.member_item(
+            account_id, sub, email=email, name=role, role=role, joined_at=clock.utcnow()
+        ).save()
+        session = log_in(invoke, email, PASSWORD)
+        return Person(
+            email, PASSWORD, sub, account_id, session["access_token"], session["refresh_token"]
+        )
+
+    return build

@@ -17,4 +17,20 @@ def install() -> None:
     os.environ.pop("AWS_ENDPOINT_URL", None)
     os.environ.pop("AWS_PROFILE", None)
     os.environ.update(stack.BASE_ENVIRONMENT)
+    learn_user_pool_ids()
     os.environ.update(stack.functions_environment(TEMPLATE, NAMES))
+
+
+def learn_user_pool_ids() -> None:
+    """The functions read the user pool's and app client's ids once, at import, before any
+    test's moto exists; with moto's HASH id strategy every test's pool gets the same ids, so
+    one pool made here, as the tests' own provisioning makes it, tells them."""
+    import boto3
+    from moto import mock_aws
+
+    from devstack.aws import provision_identity
+
+    os.environ["MOTO_COGNITO_IDP_USER_POOL_ID_STRATEGY"] = "HASH"
+    os.environ["MOTO_COGNITO_IDP_USER_POOL_CLIENT_ID_STRATEGY"] = "HASH"
+    with mock_aws():
+        provision_identity(TEMPLATE, NAMES, boto3.client("cognito-idp", region_name=NAMES.region))

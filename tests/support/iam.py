@@ -1,10 +1,12 @@
 """Which AWS actions a function really performs, checked against its IAM policy.
 
-A botocore hook records every DynamoDB, Secrets Manager, S3 and SQS call made while a function's
-handler runs, as ``Call``s (IAM action, resource ARN, and for DynamoDB the partition key values
-the call touches); ``denied`` says which of them the function's policy in template.yaml does
-not allow. Signing a presigned URL counts as the call the URL will make (S3 checks the
-signer's permissions when the URL is used).
+A botocore hook records every DynamoDB, Secrets Manager, S3 and SQS call, every Cognito call on a
+user pool (``Admin*``: the ones IAM authorizes; SignUp, InitiateAuth, GlobalSignOut and GetUser
+are authorized by the client id or the person's token) and every SES send (as its sender's
+identity) made while a function's handler runs, as ``Call``s (IAM action, resource ARN, and
+for DynamoDB the partition key values the call touches); ``denied`` says which of them the
+function's policy in template.yaml does not allow. Signing a presigned URL counts as the call
+the URL will make (S3 checks the signer's permissions when the URL is used).
 
 Conditions: ``dynamodb:LeadingKeys`` and ``dynamodb:Attributes`` under
 ``ForAllValues:StringLike`` or ``ForAllValues:StringEquals``, evaluated as IAM does (a call
@@ -109,6 +111,14 @@ class CallRecorder:
             self.calls.extend(Call(*call) for call in _s3(operation, params))
         elif service == "sqs" and "QueueUrl" in params:
             self.calls.append(Call(f"sqs:{operation}", self._queue_arn(params["QueueUrl"])))
+        elif service == "cognito-idp":
+            if "UserPoolId" in params:  # the others are authorized by a client id or a token
+                pool = f"arn:aws:cognito-idp:{self.names.region}:{ACCOUNT_ID}:userpool/"
+                self.calls.append(Call(f"cognito-idp:{operation}", pool + params["UserPoolId"]))
+        elif service == "ses" and "Source" in params:
+            identity = params["Source"].rpartition("@")[2]
+            arn = f"arn:aws:ses:{self.names.region}:{ACCOUNT_ID}:identity/{identity}"
+            self.calls.append(Call(f"ses:{operation}", arn))
         else:
             self.calls.append(Call(f"{service}:{operation}", "*"))
 

@@ -1,8 +1,10 @@
-"""Customer accounts: created by the operator with a wallet at zero and a first admin key, and
-read by the operator with the account's flag and wallet."""
+"""Customer accounts: created by the operator with a wallet at zero and a first admin key, or
+by a person's confirmed sign-up with a wallet at zero and that person as its owner; read by the
+operator with the account's flag and wallet."""
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -11,7 +13,10 @@ from typing import Any
 
 from tollgate import billing, clock, keys, ledger
 from tollgate.errors import NotFound
+from tollgate.permissions import OWNER
+from tollgate.store import identity as identity_store
 from tollgate.store import keys as store
+from tollgate.store import members as member_store
 from tollgate.store.layout import account_pk
 from tollgate.store.models import Account, Wallet
 from tollgate.validation import email_field, reject_unknown_fields, text_field
@@ -37,7 +42,36 @@ def parse_new_account(body: Mapping[str, Any]) -> NewAccount:
 def create_account(new: NewAccount, *, now: datetime | None = None) -> CreatedAccount:
     now = now or clock.utcnow()
     account_id = "acct_" + secrets.token_hex(12)
-    account = Account(
+    account = _account_item(account_id, new, now)
+    admin_key = keys.build_key(account_id, keys.NewKey(name="admin", role="admin"), now=now)
+    store.create_account(account, ledger.new_wallet(account_id, now=now), admin_key.key)
+    return CreatedAccount(account=account, admin_key=admin_key)
+
+
+def create_owned_account(
+    person_id: str, new: NewAccount, *, owner_name: str, now: datetime | None = None
+) -> tuple[Account, bool]:
+    """The account a person's confirmed sign-up makes: wallet at zero, the person its owner,
+    no key (the owner makes keys with their session). Its id is derived from the person's, so
+    a repeated or concurrent confirmation finds it made (False) instead of making another."""
+    now = now or clock.utcnow()
+    account_id = signed_up_account_id(person_id)
+    account = _account_item(account_id, new, now)
+    owner = member_store.member_item(
+        account_id, person_id, email=new.email, name=owner_name, role=OWNER, joined_at=now
+    )
+    made = identity_store.create_signed_up_account(
+        account, ledger.new_wallet(account_id, now=now), owner
+    )
+    return account, made
+
+
+def signed_up_account_id(person_id: str) -> str:
+    return "acct_" + hashlib.sha256(f"signup:{person_id}".encode()).hexdigest()[:24]
+
+
+def _account_item(account_id: str, new: NewAccount, now: datetime) -> Account:
+    return Account(
         account_pk(account_id),
         "PROFILE",
         account_id=account_id,
@@ -46,9 +80,6 @@ def create_account(new: NewAccount, *, now: datetime | None = None) -> CreatedAc
         status="active",
         created_at=now,
     )
-    admin_key = keys.build_key(account_id, keys.NewKey(name="admin", role="admin"), now=now)
-    store.create_account(account, ledger.new_wallet(account_id, now=now), admin_key.key)
-    return CreatedAccount(account=account, admin_key=admin_key)
 
 
 def account_view(account: Account) -> dict[str, Any]:

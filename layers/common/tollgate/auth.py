@@ -1,6 +1,8 @@
 """Who is calling, and whether they may use the route they called.
 
-Keys arrive as ``Authorization: Bearer <key>`` or ``x-api-key: <key>`` (Anthropic SDKs). A
+Keys arrive as ``Authorization: Bearer <key>`` or ``x-api-key: <key>`` (Anthropic SDKs); a
+console session as ``Authorization: Bearer <Cognito access token>`` (tollgate.identity.sessions
+verifies it; the person then acts with their role in the account they choose). A
 principal is an account's key (role ``inference`` or ``admin``), the platform operator, or an
 account's member (a person, with the role their membership gives them). What each route needs
 is in ``tollgate.permissions``; ``authorize`` is the one check of it.
@@ -14,6 +16,8 @@ from dataclasses import dataclass
 
 from tollgate import clock, permissions, secrets
 from tollgate.errors import BadRequest, Forbidden, Unauthenticated
+from tollgate.identity import sessions
+from tollgate.identity.cognito import user_pool
 from tollgate.secret_keys import digest as secret_digest
 from tollgate.secret_keys import presented_key
 from tollgate.settings import Settings
@@ -52,6 +56,14 @@ def authorize(
     """The caller, if it holds one of the permissions a route needs (``permissions.ROUTES``)."""
     if not needs:
         raise Forbidden("This route is not open to any caller.", code="route_not_permitted")
+    token = presented_key(headers)
+    if token is not None and sessions.looks_like_session(token):
+        session = sessions.verify(token, settings)
+        if needs == (OPERATOR,):
+            raise Forbidden("This route is for the platform operator.", code="operator_only")
+        if needs == (permissions.PERSON,):
+            return person_principal(session.person_id, _verified_email(token, settings))
+        return member_principal(session.person_id, headers, needs)
     if needs == (OPERATOR,):
         return authenticate(headers, role=OPERATOR, settings=settings)
     if needs == (permissions.PERSON,):
@@ -68,6 +80,13 @@ def authorize(
             code="owner_required",
         )
     return Principal(role=ADMIN, account_id=key.account_id, key_id=key.key_id, granted=held)
+
+
+def _verified_email(token: str, settings: Settings) -> str:
+    email = user_pool(settings).verified_email(token)
+    if email is None:
+        raise Forbidden("Your email address is not verified.", code="email_not_verified")
+    return email
 
 
 def person_principal(person_id: str, email: str) -> Principal:

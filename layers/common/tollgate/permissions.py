@@ -85,6 +85,9 @@ ROUTES: Final[dict[tuple[str, str], str | tuple[str, ...]]] = {
     ("GET", "/v1/usage/{request_id}"): USAGE_READ,
     ("GET", "/v1/archives"): USAGE_READ,
     ("GET", "/v1/archives/{month}"): USAGE_READ,
+    ("GET", "/v1/account"): ACCOUNT_READ,
+    ("POST", "/v1/account/exports"): ACCOUNT_EXPORT,
+    ("GET", "/v1/account/exports/{export_id}"): ACCOUNT_EXPORT,
     ("GET", "/v1/members"): MEMBERS_READ,
     ("PATCH", "/v1/members/{person_id}"): (OWNERS_MANAGE, MEMBERS_MANAGE),
     # members.read lets every member through to leave (remove themselves); removing anyone
@@ -96,6 +99,13 @@ ROUTES: Final[dict[tuple[str, str], str | tuple[str, ...]]] = {
     ("DELETE", "/v1/members/invitations/{invitation_id}"): (OWNERS_MANAGE, MEMBERS_MANAGE),
     ("POST", "/v1/members/invitations/accept"): PERSON,
     ("GET", "/v1/me/accounts"): PERSON,
+    ("POST", "/v1/auth/signup"): PUBLIC,
+    ("POST", "/v1/auth/confirm"): PUBLIC,
+    ("POST", "/v1/auth/login"): PUBLIC,
+    ("POST", "/v1/auth/refresh"): PUBLIC,
+    ("POST", "/v1/auth/logout"): PUBLIC,  # the session's own access token, checked by the flow
+    ("POST", "/v1/auth/forgot"): PUBLIC,
+    ("POST", "/v1/auth/reset"): PUBLIC,
     ("GET", "/v1/models"): INFERENCE,
     ("POST", "/v1/chat/completions"): INFERENCE,
     ("POST", "/v1/messages"): INFERENCE,

@@ -46,6 +46,21 @@ class Settings:
     console_url: str = "https://example.com/tollgate/console"  # where invitation links point
     export_bucket: str | None = None  # account exports (ZIPs), for the functions that use them
     exports_queue_url: str | None = None  # the export jobs' queue
+    # Identity (Cognito): the pool and the console's app client; JWKS URL overridable (devstack)
+    cognito_user_pool_id: str | None = None
+    cognito_client_id: str | None = None
+    cognito_jwks_url: str | None = None  # None: the pool's own, derived from its issuer
+    self_signup: bool = True  # False: invite-only, /v1/auth/signup answers 403
+    mail_from: str = "no-reply@tollgate.local"  # the SES sender of verification codes
+
+    @property
+    def cognito_issuer(self) -> str:
+        """The ``iss`` of the pool's tokens (moto's too)."""
+        return f"https://cognito-idp.{self.region}.amazonaws.com/{self.cognito_user_pool_id}"
+
+    @property
+    def jwks_url(self) -> str:
+        return self.cognito_jwks_url or f"{self.cognito_issuer}/.well-known/jwks.json"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -94,7 +109,21 @@ class Settings:
             console_url=env.get("TOLLGATE_CONSOLE_URL") or Settings.console_url,
             export_bucket=env.get("EXPORT_BUCKET") or None,
             exports_queue_url=env.get("EXPORTS_QUEUE_URL") or None,
+            cognito_user_pool_id=env.get("COGNITO_USER_POOL_ID") or None,
+            cognito_client_id=env.get("COGNITO_CLIENT_ID") or None,
+            cognito_jwks_url=env.get("TOLLGATE_COGNITO_JWKS_URL") or None,
+            self_signup=_flag(env, "TOLLGATE_SELF_SIGNUP", default=True),
+            mail_from=env.get("TOLLGATE_MAIL_FROM") or "no-reply@tollgate.local",
         )
+
+
+def _flag(env: Mapping[str, str], name: str, *, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw not in ("true", "false"):
+        raise SettingsError(f"{name} must be true or false, got {raw!r}")
+    return raw == "true"
 
 
 def _seconds(env: Mapping[str, str], name: str, default: float) -> float:

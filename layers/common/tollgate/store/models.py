@@ -62,6 +62,8 @@ class Account(_Item):
     created_at = UTCDateTimeAttribute()
     flagged = UnicodeAttribute(null=True)  # why the operator should look (a payment dispute)
     purge_after = UTCDateTimeAttribute(null=True)  # set while its deletion is scheduled
+    company = UnicodeAttribute(null=True)
+    language = UnicodeAttribute(null=True)  # BCP 47 tag, e.g. "en" or "de-CH"
 
 
 class ScheduledDeletion(_Item):
@@ -70,8 +72,6 @@ class ScheduledDeletion(_Item):
 
     Meta = _meta(_settings.keys_table)
     account_id = UnicodeAttribute()
-    company = UnicodeAttribute(null=True)
-    language = UnicodeAttribute(null=True)  # BCP 47 tag, e.g. "en" or "de-CH"
 
 
 class AccountEmail(_Item):
@@ -130,6 +130,39 @@ class InvitationToken(_Item):
     account_id = UnicodeAttribute()
     invitation_id = UnicodeAttribute()
     invitation_sk = UnicodeAttribute()
+
+
+class AuthCode(_Item):
+    """pk ``CODE#<purpose>#<sha256 of the email>``, sk ``CODE``: the one live emailed code of
+    a sign-up (``verify``) or a password reset (``reset``). Only the code's salted digest is
+    kept; a sign-up also keeps the name and company its account will be created with."""
+
+    Meta = _meta(_settings.keys_table)
+    digest = UnicodeAttribute()
+    salt = UnicodeAttribute()
+    expires_at = UTCDateTimeAttribute()
+    attempts = NumberAttribute(default=0)
+    name = UnicodeAttribute(null=True)
+    company = UnicodeAttribute(null=True)
+    ttl = TTLAttribute()
+
+
+class LoginFailures(_Item):
+    """pk ``LOGINFAIL#email#<sha256 of the email>`` or ``LOGINFAIL#ip#<address>``, sk
+    ``WINDOW#<start, unix seconds>``: failed log-ins in one fixed window; pk
+    ``CODEMAIL#<sha256 of the email>``: the codes mailed to an email in one window."""
+
+    Meta = _meta(_settings.keys_table)
+    failures = NumberAttribute(default=0)
+    ttl = TTLAttribute()
+
+
+class SignOut(_Item):
+    """pk ``PERSON#<person id>``, sk ``SIGNOUT``: when the person last signed out everywhere
+    (log-out, password reset); their access tokens issued before then are refused."""
+
+    Meta = _meta(_settings.keys_table)
+    signed_out_at = NumberAttribute()  # unix seconds
     ttl = TTLAttribute()
 
 
