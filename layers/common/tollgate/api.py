@@ -63,7 +63,10 @@ def created_fields(view: dict[str, Any]) -> dict[str, tuple[None, Any]]:
 
 
 def principal(app: APIGatewayRestResolver, role: str, settings: Settings) -> auth.Principal:
-    return auth.authenticate(app.current_event.headers, role=role, settings=settings)
+    found = auth.authenticate(app.current_event.headers, role=role, settings=settings)
+    if app.current_event.http_method not in ("GET", "HEAD"):
+        auth.refuse_changes_if_suspended(found)
+    return found
 
 
 def json_body(app: APIGatewayRestResolver) -> dict[str, Any]:

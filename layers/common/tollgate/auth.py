@@ -12,10 +12,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from tollgate import clock, secrets
-from tollgate.errors import Forbidden, Unauthenticated
+from tollgate.errors import AccountSuspended, Forbidden, Unauthenticated
 from tollgate.secret_keys import digest as secret_digest
 from tollgate.secret_keys import presented_key
 from tollgate.settings import Settings
+from tollgate.store import accounts as account_store
 from tollgate.store import keys as store
 
 OPERATOR = "operator"
@@ -74,3 +75,13 @@ def _key_principal(digest: str) -> Principal:
     if key.expires_at is not None and key.expires_at <= now:
         raise Unauthenticated("This API key has expired.", code="key_expired")
     return Principal(role=key.role, account_id=key.account_id, key_id=key.key_id)
+
+
+def refuse_changes_if_suspended(principal: Principal) -> None:
+    """A suspended account's management routes only read: any other method is refused (the
+    operator is not an account's principal). One more consistent read, for writes only."""
+    if principal.account_id and account_store.account_status(principal.account_id) == "suspended":
+        raise AccountSuspended(
+            "This account is suspended by the operator: it can be read but not changed until "
+            "it is reinstated."
+        )

@@ -51,8 +51,20 @@ class KeysByAccount(GlobalSecondaryIndex["ApiKey"]):
     gsi1sk = UnicodeAttribute(range_key=True)
 
 
+class AccountsByCreation(GlobalSecondaryIndex["Account"]):
+    """The same index as ``KeysByAccount``: account profiles sit in its partition
+    ``ACCOUNTS`` (sorted by creation), which no key shares, so the operator lists accounts
+    without reading keys."""
+
+    Meta = _index_meta("by_account")
+    gsi1pk = UnicodeAttribute(hash_key=True)
+    gsi1sk = UnicodeAttribute(range_key=True)
+
+
 class Account(_Item):
-    """pk ``ACCOUNT#<id>``, sk ``PROFILE``."""
+    """pk ``ACCOUNT#<id>``, sk ``PROFILE``. ``status``: active, suspended (by the operator:
+    its keys are refused inside the hold, its management routes read-only) or
+    deletion_scheduled."""
 
     Meta = _meta(_settings.keys_table)
     account_id = UnicodeAttribute()
@@ -61,6 +73,11 @@ class Account(_Item):
     status = UnicodeAttribute(default="active")
     created_at = UTCDateTimeAttribute()
     flagged = UnicodeAttribute(null=True)  # why the operator should look (a payment dispute)
+    status_reason = UnicodeAttribute(null=True)  # the operator's reason for the last change
+    status_changed_at = UTCDateTimeAttribute(null=True)
+    gsi1pk = UnicodeAttribute(null=True)  # ACCOUNTS (absent on accounts made before the list)
+    gsi1sk = UnicodeAttribute(null=True)  # <created_at>#<account id>
+    by_creation = AccountsByCreation()
 
 
 class AccountEmail(_Item):
