@@ -194,8 +194,8 @@ def test_a_suspended_accounts_management_routes_only_read(invoke, new_account):
 
 def test_a_reinstated_account_can_change_its_settings_again(invoke, new_account):
     customer = new_account()
-    suspend(invoke, customer.account_id)
-    reinstate(invoke, customer.account_id)
+    assert suspend(invoke, customer.account_id).status == 200
+    assert reinstate(invoke, customer.account_id).status == 200
 
     answer = admin_call(invoke, "keys_create", "KeysFunction", customer.admin_key)
 
@@ -204,7 +204,7 @@ def test_a_reinstated_account_can_change_its_settings_again(invoke, new_account)
 
 def test_another_accounts_suspension_does_not_touch_this_one(invoke, new_account):
     mine, theirs = new_account(), new_account()
-    suspend(invoke, theirs.account_id)
+    assert suspend(invoke, theirs.account_id).status == 200
 
     answer = admin_call(invoke, "keys_create", "KeysFunction", mine.admin_key)
 
