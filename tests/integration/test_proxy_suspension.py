@@ -259,9 +259,13 @@ class OrderedDynamoDB:
                 put = item.get("Put", {}).get("Item", {})
                 if put.get("sk", {}).get("S", "").startswith("HOLD#"):
                     return "hold", put["request_id"]["S"]
-        if target.endswith(".UpdateItem") and body["Key"]["sk"]["S"] == "PROFILE":
-            if "status" in json.dumps(body.get("ExpressionAttributeNames", {})):
-                return "suspension", body["Key"]["pk"]["S"]
+        names = json.dumps(body.get("ExpressionAttributeNames", {}))
+        if (
+            target.endswith(".UpdateItem")
+            and body["Key"]["sk"]["S"] == "PROFILE"
+            and "status" in names
+        ):
+            return "suspension", body["Key"]["pk"]["S"]
         return "", ""
 
     def _gated(self) -> bool:
@@ -269,9 +273,9 @@ class OrderedDynamoDB:
 
     def _note(self, what: str, about: str, applied: bool) -> None:
         self.log.append(Applied(what, about, applied))
-        if what == "hold" and applied:
-            if sum(1 for e in self.log if e.what == "hold" and e.applied) >= self.gate_after:
-                self.holds_applied.set()
+        holds = sum(1 for e in self.log if e.what == "hold" and e.applied)
+        if what == "hold" and applied and holds >= self.gate_after:
+            self.holds_applied.set()
         if what == "suspension" and applied:
             self.suspension_written.set()
 
