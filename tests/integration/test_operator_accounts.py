@@ -10,6 +10,7 @@ import pytest
 from tests.integration.conftest import event
 from tests.support.environment import OPERATOR_KEY
 from tollgate import keys, ledger
+from tollgate.store import accounts as account_store
 from tollgate.store import keys as key_store
 from tollgate.store.layout import account_pk
 from tollgate.store.models import Account
@@ -324,3 +325,19 @@ def test_a_cursor_from_another_listing_is_refused(invoke, new_account):
 
     assert answer.status == 400
     assert answer.body["error"]["param"] == "cursor"
+
+
+def test_accounts_made_before_the_list_existed_are_listed_once_indexed(invoke, new_account):
+    # given an account whose profile was written without the list's index keys
+    old = new_account()
+    Account(account_pk(old.account_id), "PROFILE").update(
+        actions=[Account.gsi1pk.remove(), Account.gsi1sk.remove()]
+    )
+    assert list_accounts(invoke).body["data"] == []
+
+    # when the operator indexes the unlisted accounts (twice: the second finds none)
+    indexed = [account_store.index_unlisted_accounts() for _ in range(2)]
+
+    # then it is listed
+    assert indexed == [1, 0]
+    assert [a["id"] for a in list_accounts(invoke).body["data"]] == [old.account_id]

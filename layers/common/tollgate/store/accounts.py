@@ -28,6 +28,22 @@ def index_in_account_list(account: Account) -> None:
     account.gsi1sk = f"{timestamp(account.created_at)}#{account.account_id}"
 
 
+def index_unlisted_accounts() -> int:
+    """Put the profiles written before the account list existed (without index keys) into
+    it; returns how many. A Scan of KeysTable: run once, with the operator's credentials."""
+    indexed = 0
+    unlisted = (Account.sk == ACCOUNT_SK) & Account.gsi1pk.does_not_exist()
+    with storage_errors("index_unlisted_accounts"):
+        for account in Account.scan(unlisted, consistent_read=True):
+            index_in_account_list(account)
+            account.update(
+                actions=[Account.gsi1pk.set(account.gsi1pk), Account.gsi1sk.set(account.gsi1sk)],
+                condition=Account.pk.exists(),
+            )
+            indexed += 1
+    return indexed
+
+
 def account_status(account_id: str) -> str | None:
     """The account's status as it stands now (a consistent read of that one attribute); None
     when there is no such account."""

@@ -181,10 +181,10 @@ class HotPath:
 
     def hold(self, hold: Hold, policy: KeyPolicy, key: KeyRecord | None = None) -> None:
         """One transaction: the key is still active and unexpired, its account active (not
-        suspended), its spend cap and rate window have room, and the balance covers the hold,
-        which moves into held. With the
-        caller's ``key`` record (perhaps cached), the transaction also proves it current: the
-        key's revision is unchanged and the secret is still good; else ``KeyChanged``."""
+        suspended: else AccountSuspended), its spend cap and rate window have room, and the
+        balance covers the hold, which moves into held. With the caller's ``key`` record
+        (perhaps cached), the transaction also proves it current: the key's revision is
+        unchanged and the secret is still good; else ``KeyChanged``."""
         account = layout.account_pk(hold.account_id)
         key_pk = layout.key_pk(hold.key_id)
         items = [
