@@ -1,10 +1,11 @@
-"""AccountFunction: the platform operator creates customer accounts, reads one with its flag
-and wallet, and adjusts their wallets (operator routes only; the audit trail is
-AuditFunction's)."""
+"""AccountFunction: the platform operator creates customer accounts, lists and searches
+them, reads one with its flag and wallet, suspends and reinstates them, and adjusts their
+wallets (operator routes only; the audit trail is AuditFunction's)."""
 
 from tollgate import accounts, api, audit, billing, keys
 from tollgate.instrumentation import instrumented
 from tollgate.observability import metrics
+from tollgate.operator_controls import account_list, suspension
 from tollgate.settings import get_settings
 
 settings = get_settings()
@@ -39,6 +40,52 @@ def get_account(account_id: str):
     account = accounts.get_account(account_id)
     view = accounts.operator_account_view(account, billing.get_wallet(account_id))
     return api.json_response(app, 200, view)
+
+
+@app.get("/operator/accounts")
+def list_accounts():
+    api.caller(app, settings)
+    query = app.current_event.get_query_string_value
+    views, cursor = account_list.list_accounts(
+        account_list.parse_filter(query), limit=api.int_query(app, "limit"), cursor=query("cursor")
+    )
+    return api.json_response(app, 200, api.page(views, cursor))
+
+
+@app.post("/operator/accounts/<account_id>/suspend")
+def suspend_account(account_id: str):
+    api.caller(app, settings)
+    change = suspension.suspend(account_id, suspension.parse_reason(api.json_body(app)))
+    record_status_change(change, "account.suspended")
+    metrics.add_metric(name="AccountsSuspended", unit="Count", value=1)
+    return status_changed(change)
+
+
+@app.post("/operator/accounts/<account_id>/reinstate")
+def reinstate_account(account_id: str):
+    api.caller(app, settings)
+    change = suspension.reinstate(account_id, suspension.parse_reason(api.json_body(app)))
+    record_status_change(change, "account.reinstated")
+    metrics.add_metric(name="AccountsReinstated", unit="Count", value=1)
+    return status_changed(change)
+
+
+def record_status_change(change: suspension.StatusChange, action: str) -> None:
+    account_id = change.account.account_id
+    audit.record(
+        account_id,
+        actor=audit.OPERATOR_ACTOR,
+        action=action,
+        target=f"account:{account_id}",
+        request_id=api.request_id(app),
+        source_ip=api.source_ip(app),
+        changes=suspension.audit_changes(change),
+    )
+
+
+def status_changed(change: suspension.StatusChange):
+    wallet = billing.get_wallet(change.account.account_id)
+    return api.json_response(app, 200, accounts.operator_account_view(change.account, wallet))
 
 
 @app.post("/operator/accounts/<account_id>/adjustments")

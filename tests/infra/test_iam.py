@@ -25,6 +25,9 @@ EXPECTED_GRANTS = {
     "AccountFunction": {
         ("dynamodb:GetItem", TABLE.format("KeysTable")),  # is a key a customer's (403) or not (401)
         ("dynamodb:PutItem", TABLE.format("KeysTable")),  # account, email guard, admin key
+        ("dynamodb:UpdateItem", TABLE.format("KeysTable")),  # suspend, reinstate
+        ("dynamodb:Query", TABLE.format("KeysTable") + "/index/by_account"),  # account list
+        ("dynamodb:BatchGetItem", TABLE.format("WalletTable")),  # the listed accounts' wallets
         ("dynamodb:PutItem", TABLE.format("WalletTable")),  # wallet at zero, adjustment entry
         ("dynamodb:UpdateItem", TABLE.format("WalletTable")),  # adjustment: conditional balance
         ("dynamodb:GetItem", TABLE.format("WalletTable")),  # the wallet, the day's charges
@@ -47,7 +50,8 @@ EXPECTED_GRANTS = {
     },
     "ProxyFunction": {
         ("dynamodb:GetItem", TABLE.format("KeysTable")),  # the key behind a presented secret
-        ("dynamodb:ConditionCheckItem", TABLE.format("KeysTable")),  # hold: key still active
+        ("dynamodb:BatchGetItem", TABLE.format("KeysTable")),  # key record + account profile
+        ("dynamodb:ConditionCheckItem", TABLE.format("KeysTable")),  # hold: key, account active
         ("dynamodb:UpdateItem", TABLE.format("KeysTable")),  # settle: key spend, last used
         ("dynamodb:PutItem", TABLE.format("WalletTable")),  # hold record
         ("dynamodb:UpdateItem", TABLE.format("WalletTable")),  # balance, held, daily charges

@@ -109,6 +109,7 @@ async def call(
     disconnect_after_chunks: int | None = None,
     observe: Callable[[dict[str, Any]], None] | None = None,
     invocation_id: str | None = None,
+    method: str = "POST",
 ) -> Exchange:
     """One request through the app; with ``disconnect_after_chunks`` the client hangs up
     (``receive`` answers ``http.disconnect``) once that many body chunks reached it, and
@@ -157,7 +158,7 @@ async def call(
         headers.append((b"x-amzn-lambda-context", json.dumps(context).encode()))
     scope = {
         "type": "http",
-        "method": "POST",
+        "method": method,
         "path": path,
         "headers": headers,
         "client": ("127.0.0.1", 50000),

@@ -9,12 +9,20 @@ from tollgate.store.hotpath import KeyRecord
 
 
 class CountingHotPath:
-    def __init__(self) -> None:
+    def __init__(self, account_status: str = "active") -> None:
         self.reads: list[str] = []
+        self.account_status = account_status
 
     def find_key(self, digest: str) -> KeyRecord:
         self.reads.append(digest)
-        return KeyRecord("key_1", "acct_1", "inference", "active", digest=digest)
+        return KeyRecord(
+            "key_1",
+            "acct_1",
+            "inference",
+            "active",
+            digest=digest,
+            account_status=self.account_status,
+        )
 
 
 def test_a_burst_of_requests_on_a_cold_key_reads_it_once():
@@ -37,3 +45,15 @@ def test_a_fresh_resolve_reads_the_key_even_when_it_is_cached():
     cache.resolve("tg-secret")
 
     assert len(hotpath.reads) == 2
+
+
+def test_a_suspended_accounts_key_is_not_kept_so_its_reinstatement_acts_at_once():
+    hotpath = CountingHotPath(account_status="suspended")
+    cache = KeyCache(hotpath)  # type: ignore[arg-type]
+    cache.resolve("tg-secret")
+
+    hotpath.account_status = "active"  # reinstated
+    record = cache.resolve("tg-secret")
+
+    assert len(hotpath.reads) == 2
+    assert record.account_status == "active"

@@ -105,11 +105,15 @@ def get_account(account_id: str) -> Account:
     return found
 
 
-def operator_account_view(account: Account, wallet: Wallet) -> dict[str, Any]:
+def operator_account_view(account: Account, wallet: Wallet | None) -> dict[str, Any]:
     """What the operator sees of an account: its profile, why to look at it (``flagged``, e.g.
-    ``dispute <id>`` while a payment is disputed) and its wallet as its owner sees it."""
+    ``dispute <id>`` while a payment is disputed), the reason and time of its last suspension
+    or reinstatement, and its wallet as its owner sees it."""
+    changed = account.status_changed_at
     return {
         **account_view(account),
         "flagged": account.flagged,
-        "wallet": billing.wallet_view(wallet),
+        "status_reason": account.status_reason,
+        "status_changed_at": int(changed.timestamp()) if changed is not None else None,
+        "wallet": billing.wallet_view(wallet) if wallet is not None else None,
     }

@@ -63,10 +63,16 @@ def created_fields(view: dict[str, Any]) -> dict[str, tuple[None, Any]]:
 
 
 def caller(app: APIGatewayRestResolver, settings: Settings) -> auth.Principal:
-    """Who called this route, refused unless ``permissions.ROUTES`` lets them."""
+    """Who called this route, refused unless ``permissions.ROUTES`` lets them. A suspended
+    account's callers only read, and export what is held about them (a right the suspension
+    does not take away)."""
     event = app.current_event
     needs = permissions.route_needs(event.http_method, event.resource)
-    return auth.authorize(event.headers, needs, settings=settings)
+    found = auth.authorize(event.headers, needs, settings=settings)
+    writes = event.http_method not in ("GET", "HEAD") and needs != (permissions.ACCOUNT_EXPORT,)
+    if writes and found.account_id:
+        auth.refuse_changes_if_suspended(found)
+    return found
 
 
 def json_body(app: APIGatewayRestResolver) -> dict[str, Any]:

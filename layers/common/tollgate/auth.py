@@ -15,12 +15,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from tollgate import clock, permissions, secrets
-from tollgate.errors import BadRequest, Forbidden, Unauthenticated
+from tollgate.errors import AccountSuspended, BadRequest, Forbidden, Unauthenticated
 from tollgate.identity import sessions
 from tollgate.identity.cognito import user_pool
 from tollgate.secret_keys import digest as secret_digest
 from tollgate.secret_keys import presented_key
 from tollgate.settings import Settings
+from tollgate.store import accounts as account_store
 from tollgate.store import keys as store
 from tollgate.store import members as member_store
 
@@ -177,3 +178,13 @@ def _key_principal(digest: str) -> Principal:
     if key.expires_at is not None and key.expires_at <= now:
         raise Unauthenticated("This API key has expired.", code="key_expired")
     return Principal(role=key.role, account_id=key.account_id, key_id=key.key_id)
+
+
+def refuse_changes_if_suspended(principal: Principal) -> None:
+    """A suspended account's management routes only read: any other method is refused (the
+    operator is not an account's principal). One more consistent read, for writes only."""
+    if principal.account_id and account_store.account_status(principal.account_id) == "suspended":
+        raise AccountSuspended(
+            "This account is suspended by the operator: it can be read but not changed until "
+            "it is reinstated."
+        )

@@ -59,6 +59,13 @@ class Forbidden(TollgateError):
     code = "forbidden"
 
 
+class AccountSuspended(Forbidden):
+    """The operator suspended the account: its keys serve no request and its management
+    routes only read, until the operator reinstates it."""
+
+    code = "account_suspended"
+
+
 class NotFound(TollgateError):
     status = 404
     type = "not_found_error"

@@ -65,6 +65,9 @@ ROLE_PERMISSIONS: Final[dict[str, frozenset[str]]] = {
 # first being the widest), or one of OPERATOR, INFERENCE, PUBLIC, PERSON.
 ROUTES: Final[dict[tuple[str, str], str | tuple[str, ...]]] = {
     ("POST", "/operator/accounts"): OPERATOR,
+    ("GET", "/operator/accounts"): OPERATOR,
+    ("POST", "/operator/accounts/{account_id}/suspend"): OPERATOR,
+    ("POST", "/operator/accounts/{account_id}/reinstate"): OPERATOR,
     ("GET", "/operator/accounts/{account_id}"): OPERATOR,
     ("POST", "/operator/accounts/{account_id}/adjustments"): OPERATOR,
     ("GET", "/v1/audit"): AUDIT_READ,

@@ -16,7 +16,7 @@ from tollgate.errors import Forbidden, InternalError, Unauthenticated
 from tollgate.proxy.upstream import UpstreamClient
 from tollgate.secret_keys import digest as secret_digest
 from tollgate.settings import Settings
-from tollgate.store.hotpath import HotPath, KeyRecord, Tables
+from tollgate.store.hotpath import HotPath, KeyRecord, Tables, account_suspended
 
 KEY_CACHE_SECONDS = 60.0
 LOOKUP_STRIPES = 64  # locks shared by digests, so memory stays bounded whatever is presented
@@ -24,8 +24,9 @@ LOOKUP_STRIPES = 64  # locks shared by digests, so memory stays bounded whatever
 
 class KeyCache:
     """Key records by secret digest for a minute. A cached record is never trusted alone: the
-    hold transaction proves it current (key at the same revision, secret still good), and a
-    route without a hold asks for a ``fresh`` read."""
+    hold transaction proves it current (key at the same revision, secret still good, account
+    still active), and a route without a hold asks for a ``fresh`` read. Only a record of an
+    active key of an active account is kept, so a reinstated account is served at once."""
 
     def __init__(self, hotpath: HotPath, ttl: float = KEY_CACHE_SECONDS) -> None:
         self.hotpath = hotpath
@@ -55,7 +56,7 @@ class KeyCache:
         record = self.hotpath.find_key(digest)
         if record is None:
             raise Unauthenticated("Invalid API key.", code="invalid_api_key")
-        if record.status == "active":
+        if record.status == "active" and record.account_status == "active":
             self._records[digest] = (time.monotonic() + self.ttl, record)
         return record
 
@@ -145,6 +146,8 @@ class Runtime:
         if record.status != "active":
             raise Unauthenticated("This API key has been revoked.", code="key_revoked")
         key_policy.check_expiry(record.policy, now)
+        if record.account_status == "suspended":  # a cached record's is proven by the hold
+            raise account_suspended()
         if record.role != "inference":
             raise Forbidden(
                 "Admin keys manage the account; use an inference key for model requests.",

@@ -20,7 +20,14 @@ from typing import Any
 
 from tollgate.aws import AwsError
 from tollgate.aws.dynamodb_json import deserialize_item, serialize, serialize_item
-from tollgate.errors import BadRequest, InternalError, PaymentRequired, RateLimited, Unauthenticated
+from tollgate.errors import (
+    AccountSuspended,
+    BadRequest,
+    InternalError,
+    PaymentRequired,
+    RateLimited,
+    Unauthenticated,
+)
 from tollgate.key_policy import KeyPolicy, SpendCap, spend_period
 from tollgate.money import format_usd
 from tollgate.settings import Settings
@@ -60,6 +67,7 @@ class KeyRecord:
     grace_until: datetime | None = None  # a rotated-out secret works until then
     digest: str = ""  # the secret's, which the hold checks is still good
     revision: int = 0  # the key record's, which the hold checks is still current
+    account_status: str = "active"  # as read with the key; the hold checks it is still active
 
 
 class KeyChanged(Unauthenticated):
@@ -120,10 +128,14 @@ class HotPath:
         self.tables = tables
 
     def find_key(self, digest: str) -> KeyRecord | None:
-        """The key a secret opens, as it stands now (two strongly consistent reads)."""
+        """The key a secret opens, and its account's status, as they stand now: the secret
+        item, then the key record and the account's profile together (two round trips of
+        strongly consistent reads)."""
         secret = self._get(layout.secret_pk(digest), layout.SECRET_SK)
-        key = self._get(layout.key_pk(secret["key_id"]), layout.KEY_SK) if secret else None
-        if secret is None or key is None or key["account_id"] != secret["account_id"]:
+        if secret is None:
+            return None
+        key, account = self._key_and_account(secret["key_id"], secret["account_id"])
+        if key is None or key["account_id"] != secret["account_id"]:
             return None
         return KeyRecord(
             key["key_id"],
@@ -134,7 +146,31 @@ class HotPath:
             grace_until=layout.parse_timestamp(secret.get("grace_until")),
             digest=digest,
             revision=int(key.get("revision") or 0),
+            account_status=account.get("status", "") if account else "",
         )
+
+    def _key_and_account(
+        self, key_id: str, account_id: str
+    ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        """The key record and the account's profile, in one BatchGetItem (retried for what
+        DynamoDB leaves unprocessed)."""
+        wanted = {
+            "Keys": [
+                _key(layout.key_pk(key_id), layout.KEY_SK),
+                _key(layout.account_pk(account_id), layout.ACCOUNT_SK),
+            ],
+            "ConsistentRead": True,
+        }
+        found: dict[str, dict[str, Any]] = {}
+        for _ in range(TRANSACTION_ATTEMPTS):
+            answer = self._call("BatchGetItem", {"RequestItems": {self.tables.keys: wanted}})
+            for item in answer.get("Responses", {}).get(self.tables.keys, []):
+                found[item["sk"]["S"]] = deserialize_item(item)
+            left = answer.get("UnprocessedKeys", {}).get(self.tables.keys)
+            if not left:
+                return found.get(layout.KEY_SK), found.get(layout.ACCOUNT_SK)
+            wanted = left
+        raise InternalError(TRY_AGAIN)
 
     def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
         answer = self._call(
@@ -144,10 +180,11 @@ class HotPath:
         return deserialize_item(answer["Item"]) if "Item" in answer else None
 
     def hold(self, hold: Hold, policy: KeyPolicy, key: KeyRecord | None = None) -> None:
-        """One transaction: the key is still active and unexpired, its spend cap and rate
-        window have room, and the balance covers the hold, which moves into held. With the
-        caller's ``key`` record (perhaps cached), the transaction also proves it current: the
-        key's revision is unchanged and the secret is still good; else ``KeyChanged``."""
+        """One transaction: the key is still active and unexpired, its account active (not
+        suspended: else AccountSuspended), its spend cap and rate window have room, and the
+        balance covers the hold, which moves into held. With the caller's ``key`` record
+        (perhaps cached), the transaction also proves it current: the key's revision is
+        unchanged and the secret is still good; else ``KeyChanged``."""
         account = layout.account_pk(hold.account_id)
         key_pk = layout.key_pk(hold.key_id)
         items = [
@@ -168,9 +205,11 @@ class HotPath:
                     "ConditionExpression": "attribute_not_exists(pk)",
                 }
             },
+            {"ConditionCheck": _account_active(self.tables.keys, account)},
         ]
-        refusals: dict[int, Exception] = {
+        refusals: dict[int, Exception] = {  # the first failed condition in this order answers
             0: _key_refusal(policy, hold.created_at, changed=key is not None),
+            3: account_suspended(),
             1: PaymentRequired(
                 "Insufficient balance for this request: top up the wallet or lower max_tokens.",
                 code="insufficient_balance",
@@ -600,6 +639,25 @@ def _key_in_force(table: str, key_pk: str, now: datetime, key: KeyRecord | None)
         "ExpressionAttributeNames": {"#status": "status"},
         "ExpressionAttributeValues": values,
     }
+
+
+def _account_active(table: str, account_pk: str) -> dict[str, Any]:
+    """The key's account is active: not suspended by the operator, not scheduled for
+    deletion (whose keys are revoked as well, and refused as such first)."""
+    return {
+        "TableName": table,
+        "Key": _key(account_pk, layout.ACCOUNT_SK),
+        "ConditionExpression": "#status = :active",
+        "ExpressionAttributeNames": {"#status": "status"},
+        "ExpressionAttributeValues": {":active": serialize("active")},
+    }
+
+
+def account_suspended() -> AccountSuspended:
+    return AccountSuspended(
+        "This account is suspended by the operator: its API keys are refused until it is "
+        "reinstated."
+    )
 
 
 def _secret_good(table: str, key: KeyRecord, now: datetime) -> dict[str, Any]:

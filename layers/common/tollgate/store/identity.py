@@ -9,6 +9,7 @@ from pynamodb.exceptions import DeleteError, PynamoDBException, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from tollgate.errors import Conflict
+from tollgate.store.accounts import index_in_account_list
 from tollgate.store.connection import connection
 from tollgate.store.errors import get_item, storage_errors
 from tollgate.store.models import Account, AuthCode, LoginFailures, Member, SignOut, Wallet
@@ -105,6 +106,7 @@ class _AlreadyCreated(Conflict):
 def create_signed_up_account(account: Account, wallet: Wallet, owner: Member) -> bool:
     """The account, its wallet at zero and its owner, atomically; False when the account was
     created already (a repeated or concurrent confirmation), in which case nothing is written."""
+    index_in_account_list(account)
     try:
         with (
             storage_errors("create_signed_up_account", conditions={0: _AlreadyCreated("exists")}),

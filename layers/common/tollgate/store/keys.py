@@ -8,6 +8,7 @@ from typing import Any
 from pynamodb.transactions import TransactWrite
 
 from tollgate.errors import Conflict
+from tollgate.store.accounts import index_in_account_list
 from tollgate.store.connection import connection
 from tollgate.store.errors import get_item, storage_errors
 from tollgate.store.layout import KEY_SK, SECRET_SK, account_pk, key_pk, secret_pk
@@ -37,6 +38,7 @@ def create_account(account: Account, wallet: Wallet, admin_key: ApiKey) -> None:
     email_taken = Conflict(
         "An account with this email already exists.", code="email_taken", param="email"
     )
+    index_in_account_list(account)
     with (
         storage_errors("create_account", conditions={0: email_taken}),
         TransactWrite(connection=connection()) as tx,

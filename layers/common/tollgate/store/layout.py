@@ -78,6 +78,8 @@ def daily_charges_sk(at: datetime) -> str:
 USAGE_RETENTION = timedelta(days=90)
 USAGE_TTL_GRACE = timedelta(days=14)
 
+ACCOUNT_SK = "PROFILE"
+ACCOUNTS = "ACCOUNTS"  # the by_account index's partition of every account profile
 KEY_SK = "KEY"
 SECRET_SK = "SECRET"
 WALLET_SK = "WALLET"

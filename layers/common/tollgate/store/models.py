@@ -51,8 +51,20 @@ class KeysByAccount(GlobalSecondaryIndex["ApiKey"]):
     gsi1sk = UnicodeAttribute(range_key=True)
 
 
+class AccountsByCreation(GlobalSecondaryIndex["Account"]):
+    """The same index as ``KeysByAccount``: account profiles sit in its partition
+    ``ACCOUNTS`` (sorted by creation), which no key shares, so the operator lists accounts
+    without reading keys."""
+
+    Meta = _index_meta("by_account")
+    gsi1pk = UnicodeAttribute(hash_key=True)
+    gsi1sk = UnicodeAttribute(range_key=True)
+
+
 class Account(_Item):
-    """pk ``ACCOUNT#<id>``, sk ``PROFILE``."""
+    """pk ``ACCOUNT#<id>``, sk ``PROFILE``. ``status``: active, suspended (by the operator:
+    its keys are refused inside the hold, its management routes read-only) or
+    deletion_scheduled."""
 
     Meta = _meta(_settings.keys_table)
     account_id = UnicodeAttribute()
@@ -64,6 +76,11 @@ class Account(_Item):
     purge_after = UTCDateTimeAttribute(null=True)  # set while its deletion is scheduled
     company = UnicodeAttribute(null=True)
     language = UnicodeAttribute(null=True)  # BCP 47 tag, e.g. "en" or "de-CH"
+    status_reason = UnicodeAttribute(null=True)  # the operator's reason for the last change
+    status_changed_at = UTCDateTimeAttribute(null=True)
+    gsi1pk = UnicodeAttribute(null=True)  # ACCOUNTS (absent on accounts made before the list)
+    gsi1sk = UnicodeAttribute(null=True)  # <created_at>#<account id>
+    by_creation = AccountsByCreation()
 
 
 class ScheduledDeletion(_Item):

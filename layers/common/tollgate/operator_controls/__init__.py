@@ -1,0 +1,1 @@
+"""The platform operator's controls over customer accounts: suspension and the account list."""

@@ -1,0 +1,74 @@
+"""Suspending and reinstating an account (the operator, with a reason).
+
+A suspended account's keys serve nothing: the proxy's hold transaction checks that the
+account is active (``store.hotpath``), so the next request after the suspension's write is
+refused with 403 ``account_suspended``, whatever a proxy container has cached. Its management
+routes only read (``auth.refuse_changes_if_suspended``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from tollgate import accounts, clock
+from tollgate.errors import Conflict
+from tollgate.store import accounts as store
+from tollgate.store.models import Account
+from tollgate.validation import reject_unknown_fields, text_field
+
+ACTIVE = "active"
+SUSPENDED = "suspended"
+REASON_MAX_LENGTH = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChange:
+    account: Account  # as it stands after the change
+    before: str
+    reason_before: str | None
+
+
+def parse_reason(body: Mapping[str, Any]) -> str:
+    reject_unknown_fields(body, ("reason",))
+    return text_field(body, "reason", required=True, max_length=REASON_MAX_LENGTH)
+
+
+def suspend(account_id: str, reason: str, *, now: datetime | None = None) -> StatusChange:
+    account = accounts.get_account(account_id)
+    if account.status == SUSPENDED:
+        raise Conflict(
+            f"Account {account_id} is already suspended.", code="account_already_suspended"
+        )
+    if account.status != ACTIVE:
+        raise Conflict(
+            f"Account {account_id} is {account.status}: only an active account can be suspended.",
+            code="account_not_active",
+        )
+    return _change(account, SUSPENDED, reason, now)
+
+
+def reinstate(account_id: str, reason: str, *, now: datetime | None = None) -> StatusChange:
+    account = accounts.get_account(account_id)
+    if account.status != SUSPENDED:
+        raise Conflict(
+            f"Account {account_id} is {account.status}, not suspended: there is nothing to "
+            "reinstate.",
+            code="account_not_suspended",
+        )
+    return _change(account, ACTIVE, reason, now)
+
+
+def _change(account: Account, status: str, reason: str, now: datetime | None) -> StatusChange:
+    before, reason_before = account.status, account.status_reason
+    store.change_status(account, status, reason=reason, now=now or clock.utcnow())
+    return StatusChange(account=account, before=before, reason_before=reason_before)
+
+
+def audit_changes(change: StatusChange) -> dict[str, tuple[Any, Any]]:
+    return {
+        "status": (change.before, change.account.status),
+        "status_reason": (change.reason_before, change.account.status_reason),
+    }
