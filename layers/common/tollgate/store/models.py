@@ -147,6 +147,7 @@ class InvitationToken(_Item):
     account_id = UnicodeAttribute()
     invitation_id = UnicodeAttribute()
     invitation_sk = UnicodeAttribute()
+    ttl = TTLAttribute()
 
 
 class AuthCode(_Item):
