@@ -1,4 +1,4 @@
-"""Create the template's tables, bucket and secrets in a (moto) AWS endpoint.
+"""Create the template's tables, buckets, queues and secrets in a (moto) AWS endpoint.
 
 Properties are read from template.yaml and translated from CloudFormation's shapes into the
 service APIs' shapes, so the local stack and the tests run on exactly what gets deployed.
@@ -40,6 +40,11 @@ def provision(
         create_bucket(s3, names.refs[logical_id], resolve(props, names))
     for props in template.of_type("AWS::S3::BucketPolicy").values():
         put_bucket_policy(s3, resolve(props, names))
+    sqs = client("sqs")
+    queues = template.of_type("AWS::SQS::Queue").items()
+    # A queue's dead-letter queue first: its redrive policy names it.
+    for logical_id, props in sorted(queues, key=lambda queue: "RedrivePolicy" in queue[1]):
+        create_queue(sqs, names.attributes[(logical_id, "QueueName")], resolve(props, names))
     secretsmanager = client("secretsmanager")
     for logical_id, props in template.of_type("AWS::SecretsManager::Secret").items():
         value = secret_values.get(logical_id)
@@ -49,6 +54,21 @@ def provision(
         secretsmanager.create_secret(
             Name=names.refs[logical_id], Description=props.get("Description", ""), **extra
         )
+
+
+QUEUE_ATTRIBUTES = ("VisibilityTimeout", "MessageRetentionPeriod", "RedrivePolicy", "DelaySeconds")
+
+
+def create_queue(sqs: Any, name: str, props: dict[str, Any]) -> None:
+    """A queue with the template's attributes, each a string as SQS takes them."""
+    attributes = {}
+    for key in QUEUE_ATTRIBUTES:
+        if key in props:
+            value = props[key]
+            attributes[key] = json.dumps(value) if isinstance(value, dict) else str(value)
+    if props.get("SqsManagedSseEnabled"):
+        attributes["SqsManagedSseEnabled"] = "true"
+    sqs.create_queue(QueueName=name, Attributes=attributes)
 
 
 def put_bucket_policy(s3: Any, resolved: dict[str, Any]) -> None:

@@ -1,10 +1,10 @@
 """Which AWS actions a function really performs, checked against its IAM policy.
 
-A botocore hook records every DynamoDB, Secrets Manager and S3 call made while a function's
-handler runs, as ``Call``s (IAM action, resource ARN, and for DynamoDB the partition key values
-the call touches); ``denied`` says which of them the function's policy in template.yaml does
-not allow. Signing a presigned URL counts as the call the URL will make (S3 checks the
-signer's permissions when the URL is used).
+A botocore hook records every DynamoDB, Secrets Manager, S3, SQS and SES call made while a
+function's handler runs, as ``Call``s (IAM action, resource ARN, and for DynamoDB the partition
+key values the call touches); ``denied`` says which of them the function's policy in
+template.yaml does not allow. Signing a presigned URL counts as the call the URL will make
+(S3 checks the signer's permissions when the URL is used).
 
 Conditions: ``dynamodb:LeadingKeys`` and ``dynamodb:Attributes`` under
 ``ForAllValues:StringLike`` or ``ForAllValues:StringEquals``, evaluated as IAM does (a call
@@ -107,6 +107,13 @@ class CallRecorder:
             )
         elif service == "s3":
             self.calls.extend(Call(*call) for call in _s3(operation, params))
+        elif service == "sqs":
+            queue = params["QueueUrl"].rstrip("/").rsplit("/", 1)[-1]
+            arn = f"arn:aws:sqs:{self.names.region}:{ACCOUNT_ID}:{queue}"
+            self.calls.append(Call(f"sqs:{operation}", arn))
+        elif service == "ses":  # SES authorizes the sending identity: the Source address
+            arn = f"arn:aws:ses:{self.names.region}:{ACCOUNT_ID}:identity/{params.get('Source')}"
+            self.calls.append(Call(f"ses:{operation}", arn))
         else:
             self.calls.append(Call(f"{service}:{operation}", "*"))
 

@@ -43,6 +43,8 @@ class Settings:
     checkout_cancel_url: str = "https://example.com/tollgate/topup/cancelled"
     audit_key_secret: str | None = None  # the audit trail's HMAC key(s)
     audit_checkpoint_bucket: str | None = None  # the Object Lock bucket of audit checkpoints
+    notifications_queue_url: str | None = None  # where tollgate.notifications.send queues mail
+    sender_email: str | None = None  # the verified SES sender (MailerFunction only)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -88,6 +90,8 @@ class Settings:
             ),
             audit_key_secret=env.get("AUDIT_KEY_SECRET") or None,
             audit_checkpoint_bucket=env.get("AUDIT_CHECKPOINT_BUCKET") or None,
+            notifications_queue_url=env.get("NOTIFICATIONS_QUEUE_URL") or None,
+            sender_email=env.get("TOLLGATE_SENDER_EMAIL") or None,
         )
 
 

@@ -17,6 +17,7 @@ from pynamodb.attributes import (
     NumberAttribute,
     TTLAttribute,
     UnicodeAttribute,
+    UnicodeSetAttribute,
     UTCDateTimeAttribute,
 )
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection, Projection
@@ -61,6 +62,9 @@ class Account(_Item):
     status = UnicodeAttribute(default="active")
     created_at = UTCDateTimeAttribute()
     flagged = UnicodeAttribute(null=True)  # why the operator should look (a payment dispute)
+    # The notification kinds its owners switched off (tollgate.notifications.preferences):
+    # only non-essential ones; absent, every kind is sent.
+    notifications_off = UnicodeSetAttribute(null=True)
 
 
 class AccountEmail(_Item):
