@@ -16,6 +16,11 @@ ARCHIVE_BUCKET = "arn:aws:s3:::tollgate-test-archivebucket"
 ARCHIVE = ARCHIVE_BUCKET + "/{}"
 CHECKPOINT_BUCKET = "arn:aws:s3:::tollgate-test-auditcheckpointbucket"
 AUDIT_KEY = ("secretsmanager:GetSecretValue", "tollgate/dev/audit-hmac-key")
+QUEUE_NOTIFICATIONS = (
+    "sqs:SendMessage",
+    "arn:aws:sqs:us-east-1:123456789012:tollgate-test-NotificationsQueue",
+)
+SENDER_IDENTITY = "arn:aws:ses:us-east-1:123456789012:identity/{}"
 
 # What each function does with each resource, as a reviewer reads the code.
 EXPECTED_GRANTS = {
@@ -65,6 +70,7 @@ EXPECTED_GRANTS = {
         AUDIT_KEY,  # signs its audit events
         ("secretsmanager:GetSecretValue", "tollgate/dev/stripe-webhook-secret"),  # signatures
         ("secretsmanager:GetSecretValue", "tollgate/dev/stripe-api-key"),  # receipts, disputes
+        QUEUE_NOTIFICATIONS,  # the payment confirmation
     },
     "UsageFunction": {
         ("dynamodb:GetItem", TABLE.format("KeysTable")),  # the admin key behind a secret
@@ -103,6 +109,12 @@ EXPECTED_GRANTS = {
         ("dynamodb:PutItem", TABLE.format("AuditTable")),  # append-only audit events
         ("dynamodb:Query", TABLE.format("AuditTable")),  # the previous event, for the chain
         AUDIT_KEY,  # signs its audit events
+        QUEUE_NOTIFICATIONS,  # key created, rotated, revoked
+    },
+    "MailerFunction": {
+        ("dynamodb:GetItem", TABLE.format("KeysTable")),  # the account: name, email, preferences
+        ("ses:SendRawEmail", SENDER_IDENTITY.format("notifications@example.com")),
+        ("ses:SendRawEmail", SENDER_IDENTITY.format("example.com")),  # a verified domain
     },
     "AuditCheckpointFunction": {
         ("dynamodb:Scan", TABLE.format("AuditTable")),  # each account's head
@@ -191,6 +203,22 @@ def test_the_audit_trail_is_read_by_a_function_that_can_write_nothing():
         ("dynamodb:GetItem", TABLE.format("KeysTable")),  # the admin key behind a secret
         ("dynamodb:Query", TABLE.format("AuditTable")),  # the account's events
     }
+
+
+def test_the_mailer_reads_account_profiles_only_and_sends_as_the_sender_only():
+    # Given the template's grants, when the mailer's are read, then its table reads stay on
+    # account items and its only SES identity is the configured sender (or its domain)
+    assert leading_keys("MailerFunction", "dynamodb:GetItem", "KeysTable") == [["ACCOUNT#*"]]
+    ses = {resource for action, resource in grants("MailerFunction") if action.startswith("ses:")}
+    assert ses == {
+        SENDER_IDENTITY.format("notifications@example.com"),
+        SENDER_IDENTITY.format("example.com"),
+    }
+
+
+def test_only_the_functions_that_notify_may_queue_notifications():
+    senders = {f for f in TEMPLATE.functions() if QUEUE_NOTIFICATIONS in grants(f)}
+    assert senders == {"KeysFunction", "PaymentWebhookFunction"}
 
 
 def test_the_account_function_serves_operator_routes_only():
