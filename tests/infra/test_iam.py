@@ -116,6 +116,12 @@ EXPECTED_GRANTS = {
         ("ses:SendRawEmail", SENDER_IDENTITY.format("notifications@example.com")),
         ("ses:SendRawEmail", SENDER_IDENTITY.format("example.com")),  # a verified domain
     },
+    "BalanceWatchFunction": {
+        ("dynamodb:Query", TABLE.format("KeysTable") + "/index/by_account"),  # watched accounts
+        ("dynamodb:UpdateItem", TABLE.format("KeysTable")),  # the warning flag on the profile
+        ("dynamodb:BatchGetItem", TABLE.format("WalletTable")),  # their wallets
+        QUEUE_NOTIFICATIONS,  # the low-balance warning
+    },
     "AuditCheckpointFunction": {
         ("dynamodb:Scan", TABLE.format("AuditTable")),  # each account's head
         AUDIT_KEY,  # signs the checkpoints
@@ -218,7 +224,25 @@ def test_the_mailer_reads_account_profiles_only_and_sends_as_the_sender_only():
 
 def test_only_the_functions_that_notify_may_queue_notifications():
     senders = {f for f in TEMPLATE.functions() if QUEUE_NOTIFICATIONS in grants(f)}
-    assert senders == {"KeysFunction", "PaymentWebhookFunction"}
+    assert senders == {"KeysFunction", "PaymentWebhookFunction", "BalanceWatchFunction"}
+
+
+def test_the_balance_watch_reads_only_watched_accounts_and_their_wallets():
+    keys_index = TABLE.format("KeysTable") + "/index/by_account"
+    (query,) = [
+        s
+        for s in statements(TEMPLATE.functions()["BalanceWatchFunction"].policies, NAMES)
+        if s["Resource"] == keys_index
+    ]
+    assert query["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"] == [
+        "BALANCE_WATCH"
+    ]
+    assert leading_keys("BalanceWatchFunction", "dynamodb:UpdateItem", "KeysTable") == [
+        ["ACCOUNT#*"]
+    ]
+    assert leading_keys("BalanceWatchFunction", "dynamodb:BatchGetItem", "WalletTable") == [
+        ["ACCOUNT#*"]
+    ]
 
 
 def test_the_account_function_serves_operator_routes_only():

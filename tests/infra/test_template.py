@@ -192,6 +192,7 @@ def test_the_archive_runs_daily_the_audit_checkpoints_hourly_the_reaper_every_fi
         "ArchiveFunction": ["cron(30 3 * * ? *)"],
         "AuditCheckpointFunction": ["rate(1 hour)"],
         "ReaperFunction": ["rate(5 minutes)"],
+        "BalanceWatchFunction": ["rate(5 minutes)"],
     }
 
 

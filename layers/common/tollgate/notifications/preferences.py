@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from tollgate.errors import BadRequest
+from tollgate.money import format_usd
 from tollgate.notifications.kinds import ESSENTIAL_KINDS, KINDS, OPTIONAL_KINDS
 from tollgate.store import notifications as store
 from tollgate.store.models import Account
@@ -24,9 +25,11 @@ def wants(account: Account, kind: str) -> bool:
 def preferences_view(account: Account) -> dict[str, Any]:
     """Each kind and whether the account receives it, and which kinds cannot be switched
     off: the ``notifications`` object of GET /v1/account."""
+    threshold = account.low_balance_threshold
     return {
         "kinds": {kind: wants(account, kind) for kind in KINDS},
         "essential": sorted(ESSENTIAL_KINDS),
+        "low_balance_threshold_usd": format_usd(int(threshold)) if threshold is not None else None,
     }
 
 

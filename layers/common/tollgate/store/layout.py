@@ -66,6 +66,7 @@ KEY_SK = "KEY"
 SECRET_SK = "SECRET"
 WALLET_SK = "WALLET"
 HOLDS_BY_EXPIRY = "HOLD"
+BALANCE_WATCH = "BALANCE_WATCH"  # by_account's partition of accounts with a low-balance threshold
 
 
 _TIMESTAMP = "%Y-%m-%dT%H:%M:%S.%f+0000"

@@ -52,6 +52,15 @@ class KeysByAccount(GlobalSecondaryIndex["ApiKey"]):
     gsi1sk = UnicodeAttribute(range_key=True)
 
 
+class WatchedAccounts(GlobalSecondaryIndex["Account"]):
+    """The by_account index's ``BALANCE_WATCH`` partition: the accounts with a low-balance
+    threshold, for the balance watch (a profile has index keys only while it has one)."""
+
+    Meta = _index_meta("by_account")
+    gsi1pk = UnicodeAttribute(hash_key=True)
+    gsi1sk = UnicodeAttribute(range_key=True)
+
+
 class Account(_Item):
     """pk ``ACCOUNT#<id>``, sk ``PROFILE``."""
 
@@ -65,6 +74,13 @@ class Account(_Item):
     # The notification kinds its owners switched off (tollgate.notifications.preferences):
     # only non-essential ones; absent, every kind is sent.
     notifications_off = UnicodeSetAttribute(null=True)
+    # Warn the owners once when the balance falls below this (nano-USD; absent: never), and
+    # when it was sent, until the balance is back above (tollgate.notifications.low_balance).
+    low_balance_threshold = NumberAttribute(null=True)
+    low_balance_warned_at = UTCDateTimeAttribute(null=True)
+    gsi1pk = UnicodeAttribute(null=True)
+    gsi1sk = UnicodeAttribute(null=True)
+    watched = WatchedAccounts()
 
 
 class AccountEmail(_Item):
