@@ -227,3 +227,21 @@ def test_a_mail_for_an_account_that_is_gone_is_dropped(aws, mailbox):
     assert mail.run_mailer(handle) == 1
 
     assert mail.sent_mails() == [] and mail.queued() == []
+
+
+def test_a_sign_up_code_reaches_a_person_who_has_no_account_yet(aws, mailbox):
+    # Given someone signing up, who has no account yet
+    notifications.send("email_verification", "", to=["new@example.com"], context={"code": "482913"})
+
+    # when the mailer runs, then the code reaches them, with no account named
+    mail.run_mailer(handle)
+    (sent,) = mail.sent_mails()
+    assert sent.to == "new@example.com" and "482913" in sent.subject + sent.text
+    assert "Tollgate account" not in sent.text
+
+
+def test_a_mail_without_an_account_or_an_address_is_refused(aws):
+    notifications.send("key_created", "", context={"key_id": "key_1"})
+    notifications.send("email_verification", "", context={"code": "1"})
+
+    assert mail.queued() == []

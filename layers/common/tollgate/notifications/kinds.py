@@ -55,6 +55,9 @@ CATEGORIES: dict[str, str] = {
     "email_verification": "security",
     "password_reset": "security",
 }
+# Sent to a person by address (``to``), who may have no account yet: a sign-up's code, a
+# password reset, an invitation. The account id may then be empty.
+ADDRESSED_KINDS = frozenset({"email_verification", "password_reset", "member_invited"})
 ESSENTIAL_CATEGORIES = frozenset({"security", "billing", "account"})
 ESSENTIAL_KINDS = frozenset(k for k, c in CATEGORIES.items() if c in ESSENTIAL_CATEGORIES)
 OPTIONAL_KINDS = tuple(k for k in KINDS if k not in ESSENTIAL_KINDS)

@@ -20,7 +20,7 @@ from typing import Any
 
 import boto3
 
-from tollgate.notifications.kinds import check_kind, check_recipients
+from tollgate.notifications.kinds import ADDRESSED_KINDS, check_kind, check_recipients
 from tollgate.notifications.preferences import wants
 from tollgate.notifications.recipients import owner_emails
 from tollgate.notifications.render import Rendered, render
@@ -67,21 +67,21 @@ def handle_batch(event: dict[str, Any], settings: Settings) -> dict[str, Any]:
 
 def deliver(notification: Notification, settings: Settings) -> str:
     """Send one notification: ``sent``, ``skipped`` (switched off) or ``orphaned`` (the
-    account no longer exists)."""
-    account = key_store.get_account(notification.account_id)
-    if account is None:
+    account no longer exists). A kind addressed to a person (a sign-up code, an invitation)
+    goes to its ``to`` even when there is no account yet."""
+    account = key_store.get_account(notification.account_id) if notification.account_id else None
+    addressed = notification.kind in ADDRESSED_KINDS and bool(notification.to)
+    if account is None and not addressed:
         return "orphaned"
-    if not wants(account, notification.kind):
+    if account is not None and not wants(account, notification.kind):
         return "skipped"
-    mail = render(
-        notification.kind,
-        notification.context,
-        account={"id": account.account_id, "name": account.name},
-    )
+    recipients = notification.to or (owner_emails(account) if account is not None else [])
+    about = {"id": account.account_id, "name": account.name} if account else {"id": "", "name": ""}
+    mail = render(notification.kind, notification.context, account=about)
     sender = settings.sender_email
     if not sender:
         raise LookupError("no sender email is configured (TOLLGATE_SENDER_EMAIL)")
-    for recipient in notification.to or owner_emails(account):
+    for recipient in recipients:
         _ses(settings).send_raw_email(
             Source=sender,
             Destinations=[recipient],

@@ -18,7 +18,12 @@ import boto3
 from botocore.config import Config
 
 from tollgate import clock
-from tollgate.notifications.kinds import NotificationRefused, check_context, check_recipients
+from tollgate.notifications.kinds import (
+    ADDRESSED_KINDS,
+    NotificationRefused,
+    check_context,
+    check_recipients,
+)
 from tollgate.observability import logger, metrics
 from tollgate.settings import get_settings
 
@@ -35,7 +40,9 @@ def send(
     context: Mapping[str, Any],
 ) -> None:
     """Queue one ``kind`` notification about ``account_id`` to ``to`` (None: the account's
-    owners, found by the mailer) with what its templates show (``context``)."""
+    owners, found by the mailer) with what its templates show (``context``). A kind
+    addressed to a person (``kinds.ADDRESSED_KINDS``: sign-up code, password reset,
+    invitation) may have an empty ``account_id`` when there is no account yet."""
     log = {"kind": kind, "account_id": account_id}
     try:
         body = message_body(kind, account_id, to=to, context=context)
@@ -57,6 +64,8 @@ def message_body(
     kind: str, account_id: str, *, to: list[str] | None, context: Mapping[str, Any]
 ) -> str:
     """The queue message: kind, account, recipients and the checked context, as JSON."""
+    if not account_id and not (kind in ADDRESSED_KINDS and to):
+        raise NotificationRefused(f"{kind} needs an account id (or, addressed to someone, to)")
     message = {
         "kind": kind,
         "account_id": account_id,
