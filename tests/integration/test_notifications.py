@@ -33,7 +33,7 @@ def create_key(invoke, customer, name="ci"):
 
 
 def test_a_created_key_is_mailed_to_the_account_owner_without_its_secret(
-    invoke, new_account, mailbox
+    invoke, new_account, mailbox, caplog
 ):
     # Given an account, when its admin creates a key
     customer = new_account("owner@example.com")
@@ -49,8 +49,12 @@ def test_a_created_key_is_mailed_to_the_account_owner_without_its_secret(
     assert queued["context"]["key_id"] == created["id"]
     assert created["secret"] not in json.dumps(queued)
 
-    # and the mailer sends it to the account's owner through SES
+    # and the mailer sends it to the account's owner through SES, logging no address or text
+    caplog.clear()
     assert mail.run_mailer(handle) == 1
+    logged = [str(vars(record)) for record in caplog.records]
+    assert any("key_created" in line and "sent" in line for line in logged)
+    assert not any("owner@example.com" in line or "production" in line for line in logged)
     (sent,) = mail.sent_mails()
     assert sent.to == "owner@example.com"
     assert "production" in sent.subject or "inference" in sent.subject

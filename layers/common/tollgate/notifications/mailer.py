@@ -54,7 +54,9 @@ def handle_batch(event: dict[str, Any], settings: Settings) -> dict[str, Any]:
     for record in event.get("Records", []):
         log = {"message_id": record.get("messageId")}
         try:
-            outcome = deliver(Notification.parse(record["body"]), settings)
+            notification = Notification.parse(record["body"])
+            log.update(kind=notification.kind, account_id=notification.account_id)
+            outcome = deliver(notification, settings)
         except Exception as error:
             logger.warning("notification failed", extra={**log, "error": type(error).__name__})
             metrics.add_metric(name="NotificationFailures", unit="Count", value=1)
