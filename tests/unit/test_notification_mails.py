@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from markupsafe import escape
 
 from tollgate.notifications.kinds import (
     CATEGORIES,
@@ -23,8 +24,11 @@ ACCOUNT = {"id": "acct_1", "name": "Acme"}
 
 
 def sample_context(kind: str) -> dict[str, str]:
-    """Every field a kind may carry, each with a recognisable value."""
-    return {field: f"<{field}-value>" for field in KIND_FIELDS[kind]}
+    """Every field a kind may carry, each with a recognisable value (with markup in it)."""
+    return {
+        field: f"https://x.com/{field}?a=1&b=2" if field.endswith("_url") else f"<{field}-value>"
+        for field in KIND_FIELDS[kind]
+    }
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -49,7 +53,7 @@ def test_every_kind_renders_each_of_its_fields_in_text_and_escaped_in_html(kind)
         assert "<" + value[1:] not in mail.html
     shown = [v for v in context.values() if v in mail.text]
     assert shown, "the text shows at least one of the kind's fields"
-    assert all(v.replace("<", "&lt;").replace(">", "&gt;") in mail.html for v in shown)
+    assert all(str(escape(v)) in mail.html for v in shown)
 
 
 @pytest.mark.parametrize("kind", REQUIRED_FIELDS)
@@ -107,6 +111,16 @@ def test_a_key_secret_is_never_rendered_whatever_field_carries_it(kind):
 def test_structures_long_texts_and_other_secrets_are_refused(value):
     with pytest.raises(NotificationRefused):
         check_context("account_suspended", {"reason": value})
+
+
+@pytest.mark.parametrize(
+    "link", ["javascript:alert(1)", "data:text/html,x", "https://x.com/a b", "//x.com", 7]
+)
+def test_a_link_field_takes_only_an_http_link(link):
+    with pytest.raises(NotificationRefused):
+        check_context("member_invited", {"invitation_url": link})
+
+    assert check_context("member_invited", {"invitation_url": "https://x.com/i?t=1"})
 
 
 def test_an_unknown_kind_is_refused():

@@ -100,11 +100,18 @@ def check_context(kind: str, context: Mapping[str, Any]) -> dict[str, Any]:
             raise NotificationRefused(f"{kind}: field {name!r} must be a plain value")
         if isinstance(value, str) and (len(value) > MAX_VALUE_CHARS or SECRET_VALUE.search(value)):
             raise NotificationRefused(f"{kind}: field {name!r} holds what a mail must not show")
+        if name.endswith("_url") and value is not None and not _web_link(value):
+            raise NotificationRefused(f"{kind}: field {name!r} must be an http(s) link")
         checked[name] = value
     missing = [name for name in REQUIRED_FIELDS.get(kind, ()) if checked.get(name) is None]
     if missing:
         raise NotificationRefused(f"{kind} needs the field {missing[0]!r}")
     return checked
+
+
+def _web_link(value: Any) -> bool:
+    """A link a mail may show as one: http(s), no whitespace (no javascript: or data:)."""
+    return isinstance(value, str) and bool(re.fullmatch(r"https?://[^\s<>\"']+", value))
 
 
 def check_recipients(to: list[str] | None) -> list[str] | None:
