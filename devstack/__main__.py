@@ -14,6 +14,9 @@ python -m devstack verify-audit ACCOUNT_ID   check an account's audit chain (exi
 python -m devstack pay --amount 20 [--account ACCOUNT_ID]
                                              top a wallet up through Checkout and the Stripe
                                              stand-in (default: the demo account)
+python -m devstack outbox [--to EMAIL] [--last N]
+                                             the latest mails devstack sent (to, subject,
+                                             text), oldest first: codes and links to copy
 """
 
 from __future__ import annotations
@@ -83,6 +86,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     pay_parser.add_argument("--amount", required=True, help="USD, e.g. 20 or 20.00")
     pay_parser.add_argument("--account", help="the account id (default: the demo account)")
+    outbox = commands.add_parser("outbox", help="print the latest mails devstack sent")
+    outbox.add_argument("--to", help="only the mails to this address")
+    outbox.add_argument("--last", type=int, default=5, help="how many (default 5)")
     args = parser.parse_args(argv)
     if strays := sorted(dict(args.upstream_key).keys() - dict(args.upstream).keys()):
         parser.error(f"--upstream-key {strays[0]}=... needs --upstream {strays[0]}=URL")
@@ -118,6 +124,15 @@ def run(args: argparse.Namespace) -> int:
         paid = pay(args.amount, account_id=args.account, state_dir=args.state_dir)
         print(json.dumps(paid, indent=2))
         return 0 if paid["webhook"] and paid["webhook"]["delivered"] else 1
+
+    if args.command == "outbox":
+        from devstack.invoke import use_running_stack
+        from devstack.outbox import latest, printable, sent_mails
+
+        use_running_stack(args.state_dir)
+        mails = sent_mails(os.environ["AWS_ENDPOINT_URL"])
+        sys.stdout.write(printable(latest(mails, to=args.to, last=args.last)))
+        return 0
 
     if args.command == "invoke":
         from devstack.invoke import at_time, invoke_function

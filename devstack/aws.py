@@ -1,4 +1,4 @@
-"""Create the template's tables, bucket and secrets in a (moto) AWS endpoint.
+"""Create the template's tables, buckets, queues and secrets in a (moto) AWS endpoint.
 
 Properties are read from template.yaml and translated from CloudFormation's shapes into the
 service APIs' shapes, so the local stack and the tests run on exactly what gets deployed.

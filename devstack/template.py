@@ -48,6 +48,17 @@ class Route:
 
 
 @dataclass(frozen=True)
+class QueueSubscription:
+    """A function's SQS event: the queue Lambda polls for it and how it hands the messages
+    over (an event source mapping)."""
+
+    function: str
+    queue: str  # the queue's logical id
+    batch_size: int = 10
+    reports_item_failures: bool = False
+
+
+@dataclass(frozen=True)
 class Function:
     logical_id: str
     code_uri: str
@@ -118,6 +129,18 @@ class Template:
                     routes.append(Route(spec["Method"].upper(), spec["Path"], logical_id, mode))
         return routes
 
+    def queue_subscriptions(self) -> list[QueueSubscription]:
+        found = []
+        for logical_id, props in self.of_type("AWS::Serverless::Function").items():
+            for event in props.get("Events", {}).values():
+                if event["Type"] == "SQS":
+                    spec = event["Properties"]
+                    queue = spec["Queue"]["Fn::GetAtt"][0]
+                    reports = "ReportBatchItemFailures" in spec.get("FunctionResponseTypes", [])
+                    batch = int(spec.get("BatchSize", 10))
+                    found.append(QueueSubscription(logical_id, queue, batch, reports))
+        return found
+
     def parameter_defaults(self) -> dict[str, str]:
         return {
             name: str(spec["Default"])
@@ -170,6 +193,12 @@ class LocalNames:
             # Ref gives the ARN in AWS; locally the name, which every client accepts too.
             name = resolve(props["Name"], self)
             arn = f"arn:aws:secretsmanager:{self.region}:{ACCOUNT_ID}:secret:{name}"
+        elif resource_type == "AWS::SQS::Queue":
+            # Ref gives the queue's URL; any SQS endpoint (moto's too) finds it by its path.
+            queue = f"{self.stack}-{logical_id}"
+            name = f"https://sqs.{self.region}.amazonaws.com/{ACCOUNT_ID}/{queue}"
+            arn = f"arn:aws:sqs:{self.region}:{ACCOUNT_ID}:{queue}"
+            self.attributes[(logical_id, "QueueName")] = queue
         else:
             name = arn = f"{self.stack}-{logical_id}"
         self.refs[logical_id] = name
@@ -195,7 +224,8 @@ _SUB_VARIABLE = re.compile(r"\$\{([^}!][^}]*)\}")
 
 
 def resolve(value: Any, names: LocalNames) -> Any:
-    """Evaluate the intrinsic functions a local stack meets: Ref, GetAtt, Sub, Join."""
+    """Evaluate the intrinsic functions a local stack meets: Ref, GetAtt, Sub, Join, Select,
+    Split."""
     if isinstance(value, list):
         return [resolve(item, names) for item in value]
     if not isinstance(value, dict):
@@ -215,6 +245,12 @@ def resolve(value: Any, names: LocalNames) -> Any:
             condition, when_true, when_false = arg
             chosen = when_true if _condition(names.conditions[condition], names) else when_false
             return resolve(chosen, names)
+        if key == "Fn::Split":
+            separator, text = arg
+            return str(resolve(text, names)).split(separator)
+        if key == "Fn::Select":
+            index, items = arg
+            return resolve(items, names)[int(index)]
     return {key: resolve(item, names) for key, item in value.items()}
 
 

@@ -24,6 +24,7 @@ from devstack import stack
 from devstack.aws import provision
 from devstack.emulator import ApiEmulator, FunctionPool
 from devstack.moto_server import MotoServer
+from devstack.queues import QueuePollers
 from devstack.servers import PortInUse, listen_on, serve_in_thread
 from devstack.stack import NO_PROVIDER_KEY, PROVIDER_KINDS
 from devstack.stripe_standin import start_stripe_standin
@@ -162,11 +163,16 @@ def start_stack(
     environment["TOLLGATE_COGNITO_JWKS_URL"] = stack.jwks_url(aws_url, names)
     os.environ.update(environment)
     boto3.client("ses", endpoint_url=aws_url).verify_domain_identity(Domain="tollgate.local")
+    # The mailer's sender, as the operator verifies it in SES (moto: verified at once).
+    boto3.client("ses", endpoint_url=aws_url).verify_email_identity(
+        EmailAddress=names.parameters["SenderEmail"]
+    )
     demo = seed_demo_account()
     console = seed_demo_owner(demo["account_id"], names.refs["UserPool"], aws_url)
     seed_archive_start()
 
     pool = FunctionPool(template.functions(), names.region)
+    pollers = QueuePollers(template, names, boto3.client("sqs", endpoint_url=aws_url), pool.invoke)
     api = serve_in_thread(
         ApiEmulator(template, pool, stage=names.parameters["Environment"]), api_socket
     )
@@ -197,7 +203,8 @@ def start_stack(
         "DEVSTACK_LOGS": str(state_dir / LOGS_DIR),
     }
     write_env_file(state_dir / ENV_FILE, contract)
-    return Stack(contract, environment, pool, upstreams, [api, stripe, upstreams, moto])
+    servers = [pollers.start(), api, stripe, upstreams, moto]
+    return Stack(contract, environment, pool, upstreams, servers)
 
 
 def write_local_catalog(path: Path, base_urls: dict[str, str]) -> None:

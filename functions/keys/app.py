@@ -1,6 +1,8 @@
 """KeysFunction: an account admin creates, lists, reads, changes, rotates and revokes keys."""
 
-from tollgate import api, audit, keys
+from datetime import timedelta
+
+from tollgate import api, audit, keys, notifications
 from tollgate.auth import Principal
 from tollgate.instrumentation import instrumented
 from tollgate.observability import metrics
@@ -28,6 +30,20 @@ def only_own(caller: Principal) -> str | None:
     return None if caller.may(KEYS_MANAGE) else caller.person_id
 
 
+def notify(admin: Principal, kind: str, key, **extra) -> None:
+    """Mail the account's owners about a key: its id, name and who acted, never its secret."""
+    context = {"key_id": key.key_id, "key_name": key.name, "actor": admin.actor}
+    notifications.send(kind, admin.account_id, context={**context, **extra})
+
+
+def grace_end(key, body) -> str | None:
+    """When the rotated-out secret stops working, for the mail (None: at once)."""
+    seconds = body.get("grace_seconds", 0)
+    if not seconds or key.rotated_at is None:
+        return None
+    return f"{key.rotated_at + timedelta(seconds=seconds):%Y-%m-%d %H:%M} UTC"
+
+
 @app.post("/v1/keys")
 def create_key():
     admin = api.caller(app, settings)
@@ -37,6 +53,7 @@ def create_key():
     created = keys.create_key(admin.account_id, new)
     view = keys.key_view(created.key, secret=created.secret)
     record(admin, "key.created", created.key.key_id, api.created_fields(view))
+    notify(admin, "key_created", created.key, role=created.key.role)
     metrics.add_metric(name="KeysCreated", unit="Count", value=1)
     return api.json_response(app, 201, view)
 
@@ -82,6 +99,7 @@ def rotate_key(key_id: str):
     rotated = keys.rotate_key(admin.account_id, key_id, body, created_by=only_own(admin))
     grace = {"grace_seconds": (None, body.get("grace_seconds", 0))}
     record(admin, "key.rotated", key_id, grace)
+    notify(admin, "key_rotated", rotated.key, grace_until=grace_end(rotated.key, body))
     return api.json_response(app, 200, keys.key_view(rotated.key, secret=rotated.secret))
 
 
@@ -90,6 +108,7 @@ def revoke_key(key_id: str):
     admin = api.caller(app, settings)
     revoked = keys.revoke_key(admin.account_id, key_id, created_by=only_own(admin))
     record(admin, "key.revoked", key_id, {"status": ("active", "revoked")})
+    notify(admin, "key_revoked", revoked)
     metrics.add_metric(name="KeysRevoked", unit="Count", value=1)
     return api.json_response(app, 200, keys.key_view(revoked))
 

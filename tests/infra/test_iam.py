@@ -19,6 +19,11 @@ EXPORT_BUCKET = "arn:aws:s3:::tollgate-test-exportbucket"
 EXPORTS_QUEUE = "arn:aws:sqs:us-east-1:123456789012:tollgate-test-ExportsQueue"
 AUDIT_KEY = ("secretsmanager:GetSecretValue", "tollgate/dev/audit-hmac-key")
 USER_POOL = NAMES.attributes[("UserPool", "Arn")]
+QUEUE_NOTIFICATIONS = (
+    "sqs:SendMessage",
+    "arn:aws:sqs:us-east-1:123456789012:tollgate-test-NotificationsQueue",
+)
+SENDER_IDENTITY = "arn:aws:ses:us-east-1:123456789012:identity/{}"
 
 # What each function does with each resource, as a reviewer reads the code.
 EXPECTED_GRANTS = {
@@ -72,6 +77,7 @@ EXPECTED_GRANTS = {
         AUDIT_KEY,  # signs its audit events
         ("secretsmanager:GetSecretValue", "tollgate/dev/stripe-webhook-secret"),  # signatures
         ("secretsmanager:GetSecretValue", "tollgate/dev/stripe-api-key"),  # receipts, disputes
+        QUEUE_NOTIFICATIONS,  # the payment confirmation
     },
     "UsageFunction": {
         ("dynamodb:GetItem", TABLE.format("KeysTable")),  # the admin key behind a secret
@@ -125,6 +131,18 @@ EXPECTED_GRANTS = {
         ("dynamodb:PutItem", TABLE.format("AuditTable")),  # append-only audit events
         ("dynamodb:Query", TABLE.format("AuditTable")),  # the previous event, for the chain
         AUDIT_KEY,  # signs its audit events
+        QUEUE_NOTIFICATIONS,  # key created, rotated, revoked
+    },
+    "MailerFunction": {
+        ("dynamodb:GetItem", TABLE.format("KeysTable")),  # the account: name, email, preferences
+        ("ses:SendRawEmail", SENDER_IDENTITY.format("notifications@example.com")),
+        ("ses:SendRawEmail", SENDER_IDENTITY.format("example.com")),  # a verified domain
+    },
+    "BalanceWatchFunction": {
+        ("dynamodb:Query", TABLE.format("KeysTable") + "/index/by_account"),  # watched accounts
+        ("dynamodb:UpdateItem", TABLE.format("KeysTable")),  # the warning flag on the profile
+        ("dynamodb:BatchGetItem", TABLE.format("WalletTable")),  # their wallets
+        QUEUE_NOTIFICATIONS,  # the low-balance warning
     },
     "MembersFunction": {
         ("dynamodb:GetItem", TABLE.format("KeysTable")),  # key, member, invitation, account
@@ -279,6 +297,38 @@ def test_the_auth_function_writes_only_identity_items_and_new_accounts():
             ["CODE#*", "LOGINFAIL#*", "CODEMAIL#*", "PERSON#*"]
         ]
     assert leading_keys("AuthFunction", "dynamodb:PutItem", "WalletTable") == [["ACCOUNT#*"]]
+
+
+def test_the_mailer_reads_account_profiles_only_and_sends_as_the_sender_only():
+    # Given the template's grants, when the mailer's are read, then its table reads stay on
+    # account items and its only SES identity is the configured sender (or its domain)
+    assert leading_keys("MailerFunction", "dynamodb:GetItem", "KeysTable") == [["ACCOUNT#*"]]
+    ses = {resource for action, resource in grants("MailerFunction") if action.startswith("ses:")}
+    assert ses == {
+        SENDER_IDENTITY.format("notifications@example.com"),
+        SENDER_IDENTITY.format("example.com"),
+    }
+
+
+def test_only_the_functions_that_notify_may_queue_notifications():
+    senders = {f for f in TEMPLATE.functions() if QUEUE_NOTIFICATIONS in grants(f)}
+    assert senders == {"KeysFunction", "PaymentWebhookFunction", "BalanceWatchFunction"}
+
+
+def test_the_balance_watch_reads_only_watched_accounts_and_their_wallets():
+    keys_index = TABLE.format("KeysTable") + "/index/by_account"
+    (query,) = [
+        s
+        for s in statements(TEMPLATE.functions()["BalanceWatchFunction"].policies, NAMES)
+        if s["Resource"] == keys_index
+    ]
+    assert query["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"] == ["ACCOUNTS"]
+    assert leading_keys("BalanceWatchFunction", "dynamodb:UpdateItem", "KeysTable") == [
+        ["ACCOUNT#*"]
+    ]
+    assert leading_keys("BalanceWatchFunction", "dynamodb:BatchGetItem", "WalletTable") == [
+        ["ACCOUNT#*"]
+    ]
 
 
 def test_the_account_function_serves_operator_routes_only():

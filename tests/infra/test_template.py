@@ -174,11 +174,6 @@ def queue_functions() -> dict[str, list[dict]]:
     return found
 
 
-def test_every_function_has_a_route_a_schedule_or_a_queue():
-    routed = {route.function for route in TEMPLATE.routes()}
-    assert routed | set(scheduled_functions()) | set(queue_functions()) == set(TEMPLATE.functions())
-
-
 def test_exports_run_one_at_a_time_from_a_queue_that_parks_what_keeps_failing():
     assert queue_functions() == {
         "ExportFunction": [{"Queue": {"Fn::GetAtt": ["ExportsQueue", "Arn"]}, "BatchSize": 1}]
@@ -200,12 +195,36 @@ def test_the_export_bucket_is_private_encrypted_and_expires_exports_after_a_week
     assert (rule["Prefix"], rule["ExpirationInDays"], rule["Status"]) == ("exports/", 7, "Enabled")
 
 
+def test_every_function_has_a_route_a_schedule_or_a_queue():
+    routed = {route.function for route in TEMPLATE.routes()}
+    queued = {subscription.function for subscription in TEMPLATE.queue_subscriptions()}
+    assert routed | set(scheduled_functions()) | queued == set(TEMPLATE.functions())
+
+
+def test_a_queue_retries_a_failed_message_then_keeps_it_in_a_dead_letter_queue():
+    # Given each function that a queue feeds
+    for subscription in TEMPLATE.queue_subscriptions():
+        queue = TEMPLATE.resources[subscription.queue]["Properties"]
+        function = TEMPLATE.resources[subscription.function]["Properties"]
+        # Then a failed message is retried alone (partial batch), a few times, then kept
+        assert subscription.reports_item_failures, subscription
+        redrive = queue["RedrivePolicy"]
+        assert 1 < redrive["maxReceiveCount"] <= 5, subscription
+        dead_letters = redrive["deadLetterTargetArn"]["Fn::GetAtt"][0]
+        kept = TEMPLATE.resources[dead_letters]["Properties"]["MessageRetentionPeriod"]
+        assert kept >= 14 * 24 * 3600, subscription
+        # and a message is not handed out again while a function still works on it
+        assert queue["VisibilityTimeout"] >= 6 * function["Timeout"], subscription
+        assert queue["SqsManagedSseEnabled"] and dead_letters != subscription.queue
+
+
 def test_the_archive_runs_daily_the_audit_checkpoints_hourly_the_reaper_every_five_minutes():
     assert scheduled_functions() == {
         "ArchiveFunction": ["cron(30 3 * * ? *)"],
         "AuditCheckpointFunction": ["rate(1 hour)"],
         "PurgeFunction": ["cron(0 4 * * ? *)"],
         "ReaperFunction": ["rate(5 minutes)"],
+        "BalanceWatchFunction": ["rate(5 minutes)"],
     }
 
 
@@ -230,6 +249,8 @@ def test_every_alarm_watches_a_metric_the_code_emits_under_its_service():
         "WebhookFailuresAlarm",
         "UnknownSessionPaymentsAlarm",
         "SettleFailuresAlarm",
+        "NotificationsNotQueuedAlarm",
+        "NotificationsFailingAlarm",
     } <= set(alarms)
     emitted = emitted_metrics()
     environment = TEMPLATE.document["Globals"]["Function"]["Environment"]["Variables"]

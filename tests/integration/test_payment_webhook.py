@@ -21,7 +21,8 @@ from aws_lambda_powertools.utilities import parameters
 
 import functions.payment_webhook.app as webhook_app
 from devstack.lambda_runtime import LambdaContext
-from tests.integration.conftest import EVENTS, event
+from tests.integration.conftest import EVENTS, event, handle
+from tests.support import mail
 from tests.support.environment import OPERATOR_KEY
 from tollgate import audit, billing, clock, keys, payments
 from tollgate.errors import PaymentRequired
@@ -272,6 +273,28 @@ def test_a_paid_checkout_credits_the_wallet_once_across_ten_replays(
     assert payment.payment_intent_id == "pi_test_1"
     assert payment.receipt_url == RECEIPT
     assert stripe_api.requests.count("/v1/payment_intents/pi_test_1") == 1
+
+
+def test_a_credit_mails_one_payment_confirmation_with_its_receipt_link(
+    deliver, account, checkout, stripe_api
+):
+    # given a paid checkout session whose charge has a receipt
+    mail.verify_sender()
+    customer = account("payer@example.com")
+    checkout(customer.account_id, "20.00")
+    stripe_api.receipts["pi_test_1"] = RECEIPT
+    completed = stripe_event("checkout.session.completed", checkout_session(customer.account_id))
+
+    # when Stripe delivers the event three times and the mailer runs
+    for _ in range(3):
+        deliver(completed)
+    mail.run_mailer(handle)
+
+    # then the owner got one confirmation of 20.00 USD, with the receipt link
+    (sent,) = mail.sent_mails()
+    assert sent.to == "payer@example.com"
+    assert "20.00 USD" in sent.subject
+    assert RECEIPT in sent.text and "cs_test_1" in sent.text
 
 
 def test_a_signed_payment_for_a_session_we_never_created_is_not_credited(deliver, account, capsys):

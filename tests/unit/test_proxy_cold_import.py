@@ -38,3 +38,24 @@ def test_every_dataclass_the_proxy_imports_has_its_own_docstring():
 
     # Then no dataclass of ours had dataclasses make its docstring from its signature
     assert json.loads(done.stdout.splitlines()[-1]) == []
+
+
+_IMPORTED_BY_THE_PROXY = f"""
+import json, sys
+sys.path[:0] = [{str(ROOT / "functions/proxy")!r}, {str(ROOT / "layers/common")!r}]
+import app
+
+print(json.dumps(sorted(sys.modules)))
+"""
+
+
+def test_the_proxy_imports_neither_jinja2_nor_the_notifications():
+    # Given a fresh interpreter where the proxy's app is imported, as on a cold start
+    done = subprocess.run(
+        [sys.executable, "-c", _IMPORTED_BY_THE_PROXY], capture_output=True, text=True, check=True
+    )
+    imported = set(json.loads(done.stdout.splitlines()[-1]))
+
+    # Then the mail templates' engine and the notification services cost it nothing
+    assert "jinja2" not in imported
+    assert not {name for name in imported if name.startswith("tollgate.notifications")}

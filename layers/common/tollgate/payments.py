@@ -28,7 +28,9 @@ dispute flags.
      balance; lost takes it out of ``disputed`` with a ``dispute`` ledger entry;
    - any other type: only the marker.
 
-   Credits and disputes then append an audit event (actor ``stripe``).
+   Credits and disputes then append an audit event (actor ``stripe``); a credit queues the
+   ``payment_confirmed`` mail to the account's owners (with the receipt link when Stripe gave
+   one), which can never fail the webhook (``tollgate.notifications``).
 
 Answers: 200 once the event's outcome is durable, whatever it was; a 5xx (storage, Stripe API
 for disputes, configuration) only when it is not, so that Stripe retries.
@@ -65,7 +67,7 @@ from typing import Any
 
 import stripe
 
-from tollgate import audit, clock, ledger
+from tollgate import audit, clock, ledger, notifications
 from tollgate import secrets as tollgate_secrets
 from tollgate.errors import BadRequest, InternalError, UpstreamError
 from tollgate.money import format_usd
@@ -349,6 +351,15 @@ def _credit(event: StripeEvent, context: _Context) -> str:
         action="wallet.credited",
         target=f"payment:{session.id}",
         changes={"amount": (None, format_usd(amount)), "kind": (None, "topup")},
+    )
+    notifications.send(
+        "payment_confirmed",
+        session.account_id,
+        context={
+            "amount_usd": format_usd(amount),
+            "payment_id": session.id,
+            "receipt_url": receipt_url,
+        },
     )
     return "credited"
 

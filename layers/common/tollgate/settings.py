@@ -62,6 +62,9 @@ class Settings:
     def jwks_url(self) -> str:
         return self.cognito_jwks_url or f"{self.cognito_issuer}/.well-known/jwks.json"
 
+    notifications_queue_url: str | None = None  # where tollgate.notifications.send queues mail
+    sender_email: str | None = None  # the verified SES sender (MailerFunction only)
+
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
         def required(name: str) -> str:
@@ -114,6 +117,8 @@ class Settings:
             cognito_jwks_url=env.get("TOLLGATE_COGNITO_JWKS_URL") or None,
             self_signup=_flag(env, "TOLLGATE_SELF_SIGNUP", default=True),
             mail_from=env.get("TOLLGATE_MAIL_FROM") or "no-reply@tollgate.local",
+            notifications_queue_url=env.get("NOTIFICATIONS_QUEUE_URL") or None,
+            sender_email=env.get("TOLLGATE_SENDER_EMAIL") or None,
         )
 
 

@@ -17,6 +17,7 @@ from pynamodb.attributes import (
     NumberAttribute,
     TTLAttribute,
     UnicodeAttribute,
+    UnicodeSetAttribute,
     UTCDateTimeAttribute,
 )
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection, Projection
@@ -81,6 +82,13 @@ class Account(_Item):
     gsi1pk = UnicodeAttribute(null=True)  # ACCOUNTS (absent on accounts made before the list)
     gsi1sk = UnicodeAttribute(null=True)  # <created_at>#<account id>
     by_creation = AccountsByCreation()
+    # The notification kinds its owners switched off (tollgate.notifications.preferences):
+    # only non-essential ones; absent, every kind is sent.
+    notifications_off = UnicodeSetAttribute(null=True)
+    # Warn the owners once when the balance falls below this (nano-USD; absent: never), and
+    # when it was sent, until the balance is back above (tollgate.notifications.low_balance).
+    low_balance_threshold = NumberAttribute(null=True)
+    low_balance_warned_at = UTCDateTimeAttribute(null=True)
 
 
 class ScheduledDeletion(_Item):
