@@ -11,8 +11,8 @@ settings = get_settings()
 
 
 @instrumented
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, list[str]]:
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, list[Any]]:
     # A failure is recorded on the export itself (failed), so no message is handed back for
-    # a retry: a retry happens only when the invocation dies (Lambda's timeout).
+    # a retry (no batch item failures): a retry happens only when the invocation dies.
     outcomes = [worker.handle_message(record["body"], settings) for record in event["Records"]]
-    return {"outcomes": outcomes}
+    return {"batchItemFailures": [], "outcomes": outcomes}

@@ -176,7 +176,21 @@ def queue_functions() -> dict[str, list[dict]]:
 
 def test_exports_run_one_at_a_time_from_a_queue_that_parks_what_keeps_failing():
     assert queue_functions() == {
-        "ExportFunction": [{"Queue": {"Fn::GetAtt": ["ExportsQueue", "Arn"]}, "BatchSize": 1}]
+        "ExportFunction": [
+            {
+                "Queue": {"Fn::GetAtt": ["ExportsQueue", "Arn"]},
+                "BatchSize": 1,
+                "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            }
+        ],
+        "MailerFunction": [
+            {
+                "Queue": {"Fn::GetAtt": ["NotificationsQueue", "Arn"]},
+                "BatchSize": 10,
+                "FunctionResponseTypes": ["ReportBatchItemFailures"],
+                "ScalingConfig": {"MaximumConcurrency": 2},
+            }
+        ],
     }
     queues = TEMPLATE.of_type("AWS::SQS::Queue")
     redrive = queues["ExportsQueue"]["RedrivePolicy"]
