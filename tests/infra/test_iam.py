@@ -170,6 +170,7 @@ EXPECTED_GRANTS = {
     },
     "ExportFunction": {
         ("dynamodb:GetItem", TABLE.format("KeysTable")),  # the account's profile
+        ("dynamodb:Query", TABLE.format("KeysTable")),  # the account's members
         ("dynamodb:BatchGetItem", TABLE.format("KeysTable")),  # capped keys' period spend
         ("dynamodb:Query", TABLE.format("KeysTable") + "/index/by_account"),  # the keys
         ("dynamodb:GetItem", TABLE.format("WalletTable")),  # the wallet

@@ -38,6 +38,7 @@ from tollgate.secret_keys import digest
 from tollgate.settings import get_settings
 from tollgate.store import audit as audit_store
 from tollgate.store import exports as export_store
+from tollgate.store import members as member_store
 from tollgate.store import payments as payment_store
 from tollgate.store.hotpath import Hold, HotPath
 
@@ -351,6 +352,31 @@ def test_an_export_holds_no_key_secret_and_no_request_content(
             assert canary.encode() not in content, (name, canary[:12])
     usage_json, _ = records(files, "usage")
     assert len(usage_json) == 1  # the request is there, its words are not
+
+
+def test_an_export_holds_the_accounts_members(invoke, customer):
+    # given an account with two members
+    for person, role in [("p-ada", "owner"), ("p-bob", "billing")]:
+        member_store.member_item(
+            customer.account_id,
+            person,
+            email=f"{person}@example.com",
+            name=person.title(),
+            role=role,
+            joined_at=clock.utcnow(),
+        ).save()
+
+    # when it is exported
+    view, files = exported(invoke, customer)
+
+    # then both files list them with their roles
+    members_json, members_csv = records(files, "members")
+    assert {(m["person_id"], m["role"]) for m in members_json} == {
+        ("p-ada", "owner"),
+        ("p-bob", "billing"),
+    }
+    assert {m["email"] for m in members_csv} == {"p-ada@example.com", "p-bob@example.com"}
+    assert view["record_counts"]["members"] == 2
 
 
 def test_an_export_is_started_pending_and_audited(invoke, customer):

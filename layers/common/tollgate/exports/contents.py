@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tollgate import accounts, audit, billing, keys, spreadsheet, usage
+from tollgate.store import members
 from tollgate.store.models import AuditEvent
 from tollgate.store.pagination import MAX_PAGE_SIZE
 
@@ -41,10 +42,8 @@ MEMBER_COLUMNS = ("person_id", "email", "name", "role", "joined_at")
 
 
 def member_rows(account_id: str, now: datetime) -> Iterator[Row]:
-    """The account's members. Switched on with the Member store (issue 12, members): iterate
-    ``tollgate.store.members.members_of(account_id)`` through ``member_row``; until then an
-    account's only person is its profile's email (in ``account.json``)."""
-    return iter(())
+    """The account's members: the people with a role in it."""
+    return (member_row(member) for member in members.members_of(account_id))
 
 
 def member_row(member: Any) -> Row:
