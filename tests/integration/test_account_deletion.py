@@ -525,3 +525,13 @@ def test_a_signed_up_account_with_members_exports_and_money_leaves_no_person_beh
     assert get_account(account_id).status == "deleted"
     assert billing.get_wallet(account_id).balance == balance == 5_000_000
     assert audit.verify_chain(account_id).ok  # the trail, never rewritten, names only ids
+    # and the operator's list finds it as deleted, and by its old email not at all
+    deleted = operator_list(invoke, {"status": "deleted"})
+    assert [a["id"] for a in deleted["data"]] == [account_id]
+    assert operator_list(invoke, {"q": EMAIL})["data"] == []
+
+
+def operator_list(invoke, query: dict[str, str]) -> dict:
+    answer = invoke("AccountFunction", event("accounts_list", key=OPERATOR_KEY, query=query))
+    assert answer.status == 200, answer.body
+    return answer.body
