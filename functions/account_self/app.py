@@ -1,7 +1,8 @@
-"""AccountSelfFunction: an account's own routes. Its profile, and the export of everything
-Tollgate holds about it (started here, written by ExportFunction, downloaded from here)."""
+"""AccountSelfFunction: an account's own routes. Its profile, the export of everything
+Tollgate holds about it (started here, written by ExportFunction, downloaded from here), and
+its deletion (scheduled and restored here, purged by PurgeFunction)."""
 
-from tollgate import accounts, api, audit
+from tollgate import accounts, api, audit, clock, deletion
 from tollgate.auth import Principal
 from tollgate.exports import records
 from tollgate.instrumentation import instrumented
@@ -11,14 +12,15 @@ settings = get_settings()
 app = api.management_app()
 
 
-def record(admin: Principal, action: str, export_id: str) -> None:
+def record(admin: Principal, action: str, target: str, changes=None) -> None:
     audit.record(
         admin.account_id,
         actor=admin.actor,
         action=action,
-        target=f"export:{export_id}",
+        target=target,
         request_id=api.request_id(app),
         source_ip=api.source_ip(app),
+        changes=changes,
     )
 
 
@@ -35,7 +37,7 @@ def start_export():
     admin = api.caller(app, settings)
     records.parse_new_export(api.json_body(app))
     export = records.start_export(admin.account_id, admin.actor, settings)
-    record(admin, "account.export_requested", export.export_id)
+    record(admin, "account.export_requested", f"export:{export.export_id}")
     return api.json_response(app, 202, records.export_view(export, settings))
 
 
@@ -44,8 +46,33 @@ def get_export(export_id: str):
     admin = api.caller(app, settings)
     view = records.export_view(records.get_export(admin.account_id, export_id), settings)
     if view["download_url"]:
-        record(admin, "account.export_link_issued", export_id)
+        record(admin, "account.export_link_issued", f"export:{export_id}")
     return api.json_response(app, 200, view)
+
+
+@app.delete("/v1/account")
+def schedule_deletion():
+    owner = api.caller(app, settings)
+    account = deletion.schedule_deletion(
+        owner.account_id,
+        api.json_body(app),
+        now=clock.utcnow(),
+        settings=settings,
+        scheduled_by=deletion.known_as(owner),
+    )
+    view = deletion.deletion_view(account)
+    changes = {"purge_after": (None, view["purge_after"])}
+    record(owner, "account.deletion_scheduled", f"account:{owner.account_id}", changes)
+    return api.json_response(app, 202, view)
+
+
+@app.post("/v1/account/restore")
+def restore():
+    owner = api.caller(app, settings)
+    account = deletion.restore(owner.account_id, now=clock.utcnow())
+    changes = {"status": (deletion.SCHEDULED, account.status)}
+    record(owner, "account.restored", f"account:{owner.account_id}", changes)
+    return api.json_response(app, 200, deletion.deletion_view(account))
 
 
 lambda_handler = instrumented(app.resolve)

@@ -52,7 +52,8 @@ def create_key():
         new = keys.for_member(new, admin.person_id, any_role=admin.may(KEYS_MANAGE))
     created = keys.create_key(admin.account_id, new)
     view = keys.key_view(created.key, secret=created.secret)
-    record(admin, "key.created", created.key.key_id, api.created_fields(view))
+    changes = keys.audited_changes(api.created_fields(view))
+    record(admin, "key.created", created.key.key_id, changes)
     notify(admin, "key_created", created.key, role=created.key.role)
     metrics.add_metric(name="KeysCreated", unit="Count", value=1)
     return api.json_response(app, 201, view)
@@ -87,7 +88,7 @@ def update_key(key_id: str):
         admin.account_id, key_id, api.json_body(app), created_by=only_own(admin)
     )
     if changes:
-        record(admin, "key.updated", key_id, changes)
+        record(admin, "key.updated", key_id, keys.audited_changes(changes))
     (view,) = keys.key_views([key])
     return api.json_response(app, 200, view)
 

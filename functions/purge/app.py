@@ -8,13 +8,12 @@ from tollgate import clock, deletion
 from tollgate.instrumentation import instrumented
 from tollgate.observability import metrics
 from tollgate.settings import get_settings
-from tollgate.store.archives import archive_objects
 
 settings = get_settings()
 
 
 @instrumented
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    summary = deletion.purge_due(archive_objects(settings), now=clock.scheduled_time(event))
+    summary = deletion.purge_due(deletion.Holdings.of(settings), now=clock.scheduled_time(event))
     metrics.add_metric(name="AccountsPurged", unit="Count", value=len(summary.purged))
     return summary.view()

@@ -112,12 +112,17 @@ EXPECTED_GRANTS = {
         ("dynamodb:GetItem", TABLE.format("KeysTable")),  # the account's profile
         ("dynamodb:Query", TABLE.format("KeysTable") + "/index/by_account"),  # every key
         ("dynamodb:UpdateItem", TABLE.format("KeysTable")),  # the scrubbed profile
-        ("dynamodb:DeleteItem", TABLE.format("KeysTable")),  # keys, members, guard, marker
-        ("dynamodb:Query", TABLE.format("MetadataTable")),  # the archive index
+        # keys, members, invitations and their tokens, people's codes, guard, marker
+        ("dynamodb:DeleteItem", TABLE.format("KeysTable")),
+        ("dynamodb:Query", TABLE.format("MetadataTable")),  # the archive index, export records
         ("dynamodb:DeleteItem", TABLE.format("MetadataTable")),
         ("s3:ListBucketVersions", ARCHIVE_BUCKET),
         ("s3:DeleteObject", ARCHIVE.format("archives/*")),
         ("s3:DeleteObjectVersion", ARCHIVE.format("archives/*")),
+        ("s3:ListBucketVersions", EXPORT_BUCKET),
+        ("s3:DeleteObject", EXPORT_BUCKET + "/exports/*"),
+        ("s3:DeleteObjectVersion", EXPORT_BUCKET + "/exports/*"),
+        ("cognito-idp:AdminDeleteUser", USER_POOL),  # logins of people in no other account
         ("dynamodb:PutItem", TABLE.format("AuditTable")),  # account.purged
         ("dynamodb:Query", TABLE.format("AuditTable")),  # the previous event, for the chain
         AUDIT_KEY,
@@ -157,7 +162,13 @@ EXPECTED_GRANTS = {
         AUDIT_KEY,  # signs its audit events
     },
     "AccountSelfFunction": {
-        ("dynamodb:GetItem", TABLE.format("KeysTable")),  # the admin key, the account's profile
+        ("dynamodb:GetItem", TABLE.format("KeysTable")),  # the caller, the account's profile
+        ("dynamodb:UpdateItem", TABLE.format("KeysTable")),  # deletion scheduled, keys revoked
+        ("dynamodb:PutItem", TABLE.format("KeysTable")),  # the deletion's marker
+        ("dynamodb:DeleteItem", TABLE.format("KeysTable")),  # marker, pending invitations
+        ("dynamodb:Query", TABLE.format("KeysTable")),  # the pending invitations
+        ("dynamodb:Query", TABLE.format("KeysTable") + "/index/by_account"),  # every key
+        QUEUE_NOTIFICATIONS,  # deletion scheduled
         ("dynamodb:GetItem", TABLE.format("MetadataTable")),  # one export
         ("dynamodb:PutItem", TABLE.format("MetadataTable")),  # a new export, pending
         ("dynamodb:UpdateItem", TABLE.format("MetadataTable")),  # failed when it cannot queue
@@ -313,7 +324,12 @@ def test_the_mailer_reads_account_profiles_only_and_sends_as_the_sender_only():
 
 def test_only_the_functions_that_notify_may_queue_notifications():
     senders = {f for f in TEMPLATE.functions() if QUEUE_NOTIFICATIONS in grants(f)}
-    assert senders == {"KeysFunction", "PaymentWebhookFunction", "BalanceWatchFunction"}
+    assert senders == {
+        "KeysFunction",
+        "PaymentWebhookFunction",
+        "BalanceWatchFunction",
+        "AccountSelfFunction",
+    }
 
 
 def test_the_balance_watch_reads_only_watched_accounts_and_their_wallets():

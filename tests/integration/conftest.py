@@ -273,9 +273,16 @@ def sign_up(invoke, mailed_codes) -> Callable[..., Person]:
     AuthFunction: the owner of the new account their sign-up created."""
     counter = iter(range(1, 1000))
 
-    def build(email: str | None = None, password: str = PASSWORD) -> Person:
+    def build(
+        email: str | None = None,
+        password: str = PASSWORD,
+        name: str = "Ada Lovelace",
+        company: str | None = None,
+    ) -> Person:
         email = email or f"person{next(counter)}@example.com"
-        body = {"email": email, "password": password, "name": "Ada Lovelace"}
+        body = {"email": email, "password": password, "name": name}
+        if company is not None:
+            body["company"] = company
         answer = invoke("AuthFunction", event("auth_signup", key=None, body=body))
         assert answer.status == 202, answer.body
         code = mailed_codes(email)[-1]

@@ -64,14 +64,14 @@ def created_fields(view: dict[str, Any]) -> dict[str, tuple[None, Any]]:
 
 def caller(app: APIGatewayRestResolver, settings: Settings) -> auth.Principal:
     """Who called this route, refused unless ``permissions.ROUTES`` lets them. A suspended
-    account's callers only read, and export what is held about them (a right the suspension
-    does not take away)."""
+    account's callers, and those of an account scheduled for deletion, only read, and export
+    what is held about them (a right neither takes away); an owner may restore the latter."""
     event = app.current_event
     needs = permissions.route_needs(event.http_method, event.resource)
     found = auth.authorize(event.headers, needs, settings=settings)
     writes = event.http_method not in ("GET", "HEAD") and needs != (permissions.ACCOUNT_EXPORT,)
     if writes and found.account_id:
-        auth.refuse_changes_if_suspended(found)
+        auth.refuse_changes_unless_active(found, needs)
     return found
 
 

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from tollgate import clock, permissions, secrets
-from tollgate.errors import AccountSuspended, BadRequest, Forbidden, Unauthenticated
+from tollgate.errors import AccountSuspended, BadRequest, Conflict, Forbidden, Unauthenticated
 from tollgate.identity import sessions
 from tollgate.identity.cognito import user_pool
 from tollgate.secret_keys import digest as secret_digest
@@ -180,11 +180,22 @@ def _key_principal(digest: str) -> Principal:
     return Principal(role=key.role, account_id=key.account_id, key_id=key.key_id)
 
 
-def refuse_changes_if_suspended(principal: Principal) -> None:
+def refuse_changes_unless_active(principal: Principal, needs: tuple[str, ...]) -> None:
     """A suspended account's management routes only read: any other method is refused (the
-    operator is not an account's principal). One more consistent read, for writes only."""
-    if principal.account_id and account_store.account_status(principal.account_id) == "suspended":
+    operator is not an account's principal). An account scheduled for deletion only reads
+    too, but for the deletion routes themselves (asked again, or restored by an owner). One
+    more consistent read, for writes only."""
+    if not principal.account_id:
+        return
+    status = account_store.account_status(principal.account_id)
+    if status == "suspended":
         raise AccountSuspended(
             "This account is suspended by the operator: it can be read but not changed until "
             "it is reinstated."
+        )
+    if status == "deletion_scheduled" and needs != (permissions.ACCOUNT_DELETE,):
+        raise Conflict(
+            "This account is scheduled for deletion: it can be read and exported, and an owner "
+            "can restore it (POST /v1/account/restore), but not changed.",
+            code="deletion_scheduled",
         )

@@ -137,6 +137,25 @@ def list_keys(
     )
 
 
+# A key's name and tags are the customer's own words, often a person's ("Ada's laptop"): the
+# audit trail, kept after the account is deleted and never rewritten, records that they were
+# set or changed, not what they say.
+FREE_TEXT = ("name", "tags")
+NOT_RECORDED = "<not recorded>"
+
+
+def audited_changes(changes: Mapping[str, tuple[Any, Any]]) -> dict[str, tuple[Any, Any]]:
+    """Audit changes with the free-text fields' words left out."""
+
+    def hidden(value: Any) -> Any:
+        return NOT_RECORDED if value else value
+
+    return {
+        name: (hidden(before), hidden(after)) if name in FREE_TEXT else (before, after)
+        for name, (before, after) in changes.items()
+    }
+
+
 def update_key(
     account_id: str,
     key_id: str,

@@ -23,7 +23,7 @@ from tollgate.errors import BadRequest
 from tollgate.store import accounts as store
 from tollgate.store.models import Account, Wallet
 
-STATUSES = ("active", "suspended", "deletion_scheduled")
+STATUSES = ("active", "suspended", "deletion_scheduled", "deleted")
 QUERY_MAX_LENGTH = 254
 
 

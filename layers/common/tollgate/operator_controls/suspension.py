@@ -3,7 +3,7 @@
 A suspended account's keys serve nothing: the proxy's hold transaction checks that the
 account is active (``store.hotpath``), so the next request after the suspension's write is
 refused with 403 ``account_suspended``, whatever a proxy container has cached. Its management
-routes only read (``auth.refuse_changes_if_suspended``).
+routes only read (``auth.refuse_changes_unless_active``).
 """
 
 from __future__ import annotations

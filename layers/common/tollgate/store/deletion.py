@@ -9,8 +9,16 @@ from pynamodb.transactions import TransactWrite
 from tollgate.errors import Conflict
 from tollgate.store.connection import connection
 from tollgate.store.errors import storage_errors
+from tollgate.store.identity import CODE_SK, code_pk
 from tollgate.store.layout import SECRET_SK, account_pk, secret_pk
-from tollgate.store.models import Account, AccountEmail, ApiKey, KeySecret, ScheduledDeletion
+from tollgate.store.models import (
+    Account,
+    AccountEmail,
+    ApiKey,
+    AuthCode,
+    KeySecret,
+    ScheduledDeletion,
+)
 
 DELETIONS = "DELETIONS"
 PROFILE = "PROFILE"
@@ -82,6 +90,12 @@ def scrub_account(account: Account, marker: ScheduledDeletion) -> None:
                 Account.status.set(PURGED),
                 Account.purge_after.remove(),
                 Account.flagged.remove(),
+                Account.company.remove(),
+                Account.language.remove(),
+                Account.status_reason.remove(),
+                Account.notifications_off.remove(),
+                Account.low_balance_threshold.remove(),
+                Account.low_balance_warned_at.remove(),
             ],
             condition=Account.status == SCHEDULED,
         )
@@ -98,3 +112,11 @@ def delete_key(key: ApiKey) -> None:
 
 def profile(account_id: str) -> Account:
     return Account(account_pk(account_id), PROFILE)
+
+
+def delete_codes(email_digest: str, purposes: tuple[str, ...]) -> None:
+    """A person's pending emailed codes (a reset's, or an unconfirmed sign-up's with its name
+    and company), named by the hash of their email."""
+    with storage_errors("delete_codes"):
+        for purpose in purposes:
+            AuthCode(code_pk(purpose, email_digest), CODE_SK).delete()

@@ -39,6 +39,17 @@ def object_key(account_id: str, export_id: str) -> str:
     return f"{EXPORTS}{account_id}/{export_id}.zip"
 
 
+def account_prefix(account_id: str) -> str:
+    return f"{EXPORTS}{account_id}/"
+
+
+def delete_records(account_id: str) -> None:
+    """The account's export records (their ZIPs: ``ArchiveObjects.delete_every_version``)."""
+    with storage_errors("delete_exports"):
+        for export in of_account(account_id):
+            export.delete()
+
+
 def create(export: AccountExport) -> None:
     with storage_errors("create_export"):
         export.save(condition=AccountExport.pk.does_not_exist())
