@@ -9,7 +9,8 @@ member of each role; a PERSON route (any signed-in person) is called by a person
 to no account as well. Each route gets an account of its own, and its callers call it once
 each, the least entitled first: a caller the table allows may change the account (the owner
 last), never before a caller it refuses. Path parameters are placeholder ids and a body is an
-empty object, so an allowed caller gets a 404 or a 400 (or a 2xx), never a refusal code.
+empty object, so an allowed caller gets a 404 or a 400 (or a 2xx), never a refusal code, a 401
+or a 5xx.
 """
 
 from __future__ import annotations
@@ -108,6 +109,10 @@ def error_code(answer) -> str | None:
 
 
 def outcome(answer) -> str:
+    """What a caller got: ALLOWED, REFUSED or NOT_A_MEMBER, or an error no caller expects (a
+    session or key not recognised, a server error)."""
+    if answer.status == 401 or answer.status >= 500:
+        return f"error {answer.status}"
     if answer.status == 403 and error_code(answer) in REFUSALS:
         return REFUSED
     if answer.status == 403 and error_code(answer) == NOT_A_MEMBER:
