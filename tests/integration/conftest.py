@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,14 @@ RECORDER.install()
 
 @pytest.fixture
 def aws() -> Iterator[None]:
+    with provisioned_stack():
+        yield
+
+
+@contextmanager
+def provisioned_stack() -> Iterator[None]:
+    """The template's resources on moto for as long as the block runs; every ledger is checked
+    to add up when it ends."""
     with mock_aws():
         provision(
             TEMPLATE,
@@ -310,32 +320,55 @@ def log_in(invoke, email: str, password: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def signed_in_member(invoke, cognito) -> Callable[[str, str], Person]:
-    """``signed_in_member(account_id, role) -> Person``: a new person, confirmed in the user
-    pool, made a ``role`` member of ``account_id`` (and of no other account), logged in
-    through AuthFunction. The membership is written with the Member store's own item builder
-    until invitations exist."""
-    from tollgate import clock
-    from tollgate.store import members
-
+def signed_in_person(invoke, cognito) -> Callable[..., Person]:
+    """``signed_in_person(email=None) -> Person``: a new person in the user pool with their
+    email verified (as a confirmed sign-up has it), logged in through AuthFunction, member of
+    no account yet (``account_id`` empty): someone an invitation was sent to."""
     counter = iter(range(1, 1000))
     pool = NAMES.refs["UserPool"]
 
-    def build(account_id: str, role: str) -> Person:
-        email = f"member{next(counter)}-{role}@example.com"
+    def build(email: str | None = None) -> Person:
+        email = email or f"invitee{next(counter)}@example.com"
         idp = boto3.client("cognito-idp", region_name=NAMES.region)
-        idp.admin_create_user(UserPoolId=pool, Username=email, MessageAction="SUPPRESS")
+        verified = [
+            {"Name": "email", "Value": email},
+            {"Name": "email_verified", "Value": "true"},
+        ]
+        idp.admin_create_user(
+            UserPoolId=pool, Username=email, UserAttributes=verified, MessageAction="SUPPRESS"
+        )
         idp.admin_set_user_password(
             UserPoolId=pool, Username=email, Password=PASSWORD, Permanent=True
         )
         user = idp.admin_get_user(UserPoolId=pool, Username=email)
         sub = next(a["Value"] for a in user["UserAttributes"] if a["Name"] == "sub")
-        members.member_item(
-            account_id, sub, email=email, name=role, role=role, joined_at=clock.utcnow()
-        ).save()
         session = log_in(invoke, email, PASSWORD)
-        return Person(
-            email, PASSWORD, sub, account_id, session["access_token"], session["refresh_token"]
-        )
+        return Person(email, PASSWORD, sub, "", session["access_token"], session["refresh_token"])
+
+    return build
+
+
+@pytest.fixture
+def signed_in_member(signed_in_person) -> Callable[..., Person]:
+    """``signed_in_member(account_id, role, email=None) -> Person``: a new signed-in person
+    (see ``signed_in_person``) made a ``role`` member of ``account_id`` (and of no other
+    account). The membership is written with the Member store's own item builder, as an
+    accepted invitation writes it."""
+    from tollgate import clock
+    from tollgate.store import members
+
+    counter = iter(range(1, 1000))
+
+    def build(account_id: str, role: str, email: str | None = None) -> Person:
+        person = signed_in_person(email or f"member{next(counter)}-{role}@example.com")
+        members.member_item(
+            account_id,
+            person.person_id,
+            email=person.email,
+            name=role.title(),
+            role=role,
+            joined_at=clock.utcnow(),
+        ).save()
+        return dataclasses.replace(person, account_id=account_id)
 
     return build

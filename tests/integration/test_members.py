@@ -1,11 +1,12 @@
 """An account's people: invitations, acceptance, role changes, removal and leaving, the
 last-owner rule, and the accounts a person belongs to, through MembersFunction.
 
-Console sessions are not on this branch: a member caller is the test header ``x-test-session``
-(``person id|verified email``), which the ``sessions`` fixture turns into the principal the
-session branch of ``auth.authorize`` will make: ``auth.person_principal`` on a PERSON route,
-``auth.member_principal`` on any other. When sessions land, ``as_person`` sends a real session
-token instead and the fixture goes; nothing else changes.
+People call with real console sessions: ``signed_in_person`` (an invitee, member of no account
+yet), ``signed_in_member`` (a member of an account with a role) and ``as_person`` from
+tests/integration/conftest.py; their emails are verified in the user pool, as a confirmed
+sign-up's are, and an invitation is accepted only by the session whose verified email it was
+sent to. People who only appear as targets (never calling) are written to the Member store
+directly.
 """
 
 from __future__ import annotations
@@ -15,38 +16,11 @@ from datetime import timedelta
 
 import pytest
 
-from tests.integration.conftest import event
+from tests.integration.conftest import Person, as_person, event
 from tollgate import auth, clock, members, permissions
 from tollgate.errors import TollgateError
 from tollgate.settings import get_settings
 from tollgate.store import members as member_store
-
-SESSION_HEADER = "x-test-session"
-
-
-@pytest.fixture
-def sessions(monkeypatch):
-    """Stands in for the session branch of ``auth.authorize`` (the identity work)."""
-    real = auth.authorize
-
-    def authorize(headers, needs, *, settings):
-        session = {k.lower(): v for k, v in (headers or {}).items()}.get(SESSION_HEADER)
-        if session is None:
-            return real(headers, needs, settings=settings)
-        person_id, email = session.split("|")
-        if needs == (permissions.PERSON,):
-            return auth.person_principal(person_id, email)
-        return auth.member_principal(person_id, headers, needs)
-
-    monkeypatch.setattr(auth, "authorize", authorize)
-
-
-def as_person(request, person_id, email=None, *, account_id=None):
-    """A request made by a signed-in person (on ``account_id`` when given)."""
-    request["headers"][SESSION_HEADER] = f"{person_id}|{email or person_id + '@example.com'}"
-    if account_id is not None:
-        request["headers"]["X-Tollgate-Account"] = account_id
-    return request
 
 
 def add_member(account_id, person_id, role, email=None):
@@ -71,15 +45,13 @@ def invite(invoke, key, email="ana@example.com", role="billing"):
     )
 
 
-def accept(invoke, token, person_id, email, **headers):
-    request = as_person(
-        event("invitations_accept", key=None, body={"token": token}), person_id, email
-    )
-    request["headers"].update(headers)
-    return invoke("MembersFunction", request)
+def accept(invoke, token, person: Person, account_id: str | None = None):
+    """``person`` accepts with their session (acting on ``account_id`` when given)."""
+    request = event("invitations_accept", key=None, body={"token": token})
+    return invoke("MembersFunction", as_person(request, person, account_id))
 
 
-def change(invoke, request_key, person_id, role, caller=None, account_id=None):
+def change(invoke, request_key, person_id, role, caller: Person | None = None, account_id=None):
     request = event(
         "members_update",
         key=request_key,
@@ -87,14 +59,14 @@ def change(invoke, request_key, person_id, role, caller=None, account_id=None):
         path_parameters={"person_id": person_id},
     )
     if caller is not None:
-        as_person(request, caller, account_id=account_id)
+        as_person(request, caller, account_id)
     return invoke("MembersFunction", request)
 
 
-def remove(invoke, request_key, person_id, caller=None, account_id=None):
+def remove(invoke, request_key, person_id, caller: Person | None = None, account_id=None):
     request = event("members_remove", key=request_key, path_parameters={"person_id": person_id})
     if caller is not None:
-        as_person(request, caller, account_id=account_id)
+        as_person(request, caller, account_id)
     return invoke("MembersFunction", request)
 
 
@@ -136,50 +108,78 @@ def _admin_key_id(invoke, account):
 
 
 def test_the_invited_person_accepts_once_and_joins_with_the_invited_role(
-    invoke, new_account, sessions
+    invoke, new_account, signed_in_person
 ):
     account = new_account()
     token = invite(invoke, account.admin_key, "Ana@Example.com", "billing").body["token"]
+    ana = signed_in_person("ana@example.com")
 
-    joined = accept(invoke, token, "ana-sub", "ana@example.COM")
-    again = accept(invoke, token, "ana-sub", "ana@example.com")
+    joined = accept(invoke, token, ana)
+    again = accept(invoke, token, ana)
 
     assert joined.status == 201, joined.body
-    assert (joined.body["id"], joined.body["role"]) == ("ana-sub", "billing")
-    assert role_of(account.account_id, "ana-sub") == "billing"
+    assert (joined.body["id"], joined.body["role"]) == (ana.person_id, "billing")
+    assert role_of(account.account_id, ana.person_id) == "billing"
     assert again.status == 404 and again.body["error"]["code"] == "invitation_not_found"
     assert member_store.invitations_of(account.account_id) == []
-    assert ("member.joined", "person:ana-sub", "person:ana-sub") in audit_actions(
-        account.account_id
+    me = f"person:{ana.person_id}"
+    assert ("member.joined", me, me) in audit_actions(account.account_id)
+
+
+def test_an_invitation_is_accepted_only_by_its_email(invoke, new_account, signed_in_person):
+    account = new_account()
+    token = invite(invoke, account.admin_key, "ana@example.com").body["token"]
+    mallory = signed_in_person("mallory@example.com")
+
+    refused = accept(invoke, token, mallory)
+
+    assert refused.status == 403 and refused.body["error"]["code"] == "invitation_email_mismatch"
+    assert role_of(account.account_id, mallory.person_id) is None
+    assert accept(invoke, token, signed_in_person("ana@example.com")).status == 201
+
+
+def test_an_unverified_email_cannot_accept_an_invitation(invoke, new_account, signed_in_person):
+    account = new_account()
+    token = invite(invoke, account.admin_key, "ana@example.com").body["token"]
+    ana = signed_in_person("ana@example.com")
+    unverify(ana)
+
+    answer = accept(invoke, token, ana)
+
+    assert answer.status == 403 and answer.body["error"]["code"] == "email_not_verified"
+    assert role_of(account.account_id, ana.person_id) is None
+
+
+def unverify(person: Person) -> None:
+    """The person's email as it is before its code is confirmed (or after it changed)."""
+    import boto3
+
+    from tests.support.environment import NAMES
+
+    boto3.client("cognito-idp", region_name=NAMES.region).admin_update_user_attributes(
+        UserPoolId=NAMES.refs["UserPool"],
+        Username=person.email,
+        UserAttributes=[{"Name": "email_verified", "Value": "false"}],
     )
 
 
-def test_an_invitation_is_accepted_only_by_its_email(invoke, new_account, sessions):
-    account = new_account()
-    token = invite(invoke, account.admin_key, "ana@example.com").body["token"]
-
-    refused = accept(invoke, token, "mallory-sub", "mallory@example.com")
-
-    assert refused.status == 403 and refused.body["error"]["code"] == "invitation_email_mismatch"
-    assert role_of(account.account_id, "mallory-sub") is None
-    assert accept(invoke, token, "ana-sub", "ana@example.com").status == 201
-
-
 def test_accepting_into_an_account_one_already_belongs_to_is_a_conflict(
-    invoke, new_account, sessions
+    invoke, new_account, signed_in_member
 ):
     account = new_account()
     token = invite(invoke, account.admin_key, "ana@example.com", "admin").body["token"]
-    add_member(account.account_id, "ana-sub", "viewer", "ana.old@example.com")  # joined since
+    ana = signed_in_member(account.account_id, "viewer", "ana@example.com")  # joined since
 
-    answer = accept(invoke, token, "ana-sub", "ana@example.com")
+    answer = accept(invoke, token, ana)
 
     assert answer.status == 409 and answer.body["error"]["code"] == "already_member"
-    assert role_of(account.account_id, "ana-sub") == "viewer"
+    assert role_of(account.account_id, ana.person_id) == "viewer"
     assert len(member_store.invitations_of(account.account_id)) == 1
 
 
-def test_an_expired_invitation_cannot_be_accepted_nor_is_it_listed(invoke, new_account, sessions):
+def test_an_expired_invitation_cannot_be_accepted_nor_is_it_listed(
+    invoke, new_account, signed_in_person
+):
     account = new_account()
     admin = auth.authorize(
         {"Authorization": f"Bearer {account.admin_key}"},
@@ -194,15 +194,17 @@ def test_an_expired_invitation_cannot_be_accepted_nor_is_it_listed(invoke, new_a
         now=eight_days_ago,
     )
 
-    answer = accept(invoke, sent.token, "ana-sub", "ana@example.com")
+    ana = signed_in_person("ana@example.com")
+
+    answer = accept(invoke, sent.token, ana)
     listed = invoke("MembersFunction", event("invitations_list", key=account.admin_key)).body
 
     assert answer.status == 404 and answer.body["error"]["code"] == "invitation_expired"
-    assert role_of(account.account_id, "ana-sub") is None
+    assert role_of(account.account_id, ana.person_id) is None
     assert listed["data"] == []
 
 
-def test_a_revoked_invitation_cannot_be_accepted(invoke, new_account, sessions):
+def test_a_revoked_invitation_cannot_be_accepted(invoke, new_account, signed_in_person):
     account = new_account()
     sent = invite(invoke, account.admin_key).body
 
@@ -214,14 +216,16 @@ def test_a_revoked_invitation_cannot_be_accepted(invoke, new_account, sessions):
             path_parameters={"invitation_id": sent["id"]},
         ),
     )
-    answer = accept(invoke, sent["token"], "ana-sub", "ana@example.com")
+    answer = accept(invoke, sent["token"], signed_in_person("ana@example.com"))
 
     assert revoked.status == 200
     assert answer.status == 404 and answer.body["error"]["code"] == "invitation_not_found"
     assert "invitation.revoked" in [a for a, _, _ in audit_actions(account.account_id)]
 
 
-def test_a_new_invitation_to_the_same_email_replaces_the_pending_one(invoke, new_account, sessions):
+def test_a_new_invitation_to_the_same_email_replaces_the_pending_one(
+    invoke, new_account, signed_in_person
+):
     account = new_account()
     first = invite(invoke, account.admin_key, "ana@example.com", "viewer").body
     second = invite(invoke, account.admin_key, "ANA@example.com", "developer").body
@@ -229,8 +233,9 @@ def test_a_new_invitation_to_the_same_email_replaces_the_pending_one(invoke, new
     listed = invoke("MembersFunction", event("invitations_list", key=account.admin_key)).body
 
     assert [i["id"] for i in listed["data"]] == [second["id"]]
-    assert accept(invoke, first["token"], "ana-sub", "ana@example.com").status == 404
-    assert accept(invoke, second["token"], "ana-sub", "ana@example.com").body["role"] == "developer"
+    ana = signed_in_person("ana@example.com")
+    assert accept(invoke, first["token"], ana).status == 404
+    assert accept(invoke, second["token"], ana).body["role"] == "developer"
 
 
 def test_another_accounts_invitation_cannot_be_revoked(invoke, new_account):
@@ -251,19 +256,17 @@ def test_another_accounts_invitation_cannot_be_revoked(invoke, new_account):
 
 
 def test_a_token_for_one_account_joins_that_account_whatever_account_is_chosen(
-    invoke, new_account, sessions
+    invoke, new_account, signed_in_member
 ):
     a, b = new_account(), new_account()
-    add_member(b.account_id, "ana-sub", "viewer", "ana@example.com")
+    ana = signed_in_member(b.account_id, "viewer", "ana@example.com")
     token = invite(invoke, a.admin_key, "ana@example.com", "admin").body["token"]
 
-    joined = accept(
-        invoke, token, "ana-sub", "ana@example.com", **{"X-Tollgate-Account": b.account_id}
-    )
+    joined = accept(invoke, token, ana, account_id=b.account_id)
 
     assert joined.status == 201
-    assert role_of(a.account_id, "ana-sub") == "admin"
-    assert role_of(b.account_id, "ana-sub") == "viewer"
+    assert role_of(a.account_id, ana.person_id) == "admin"
+    assert role_of(b.account_id, ana.person_id) == "viewer"
 
 
 def test_an_admin_key_cannot_invite_an_owner(invoke, new_account):
@@ -276,17 +279,17 @@ def test_an_admin_key_cannot_invite_an_owner(invoke, new_account):
 
 
 def test_an_owner_invites_an_owner_whose_invitation_an_admin_key_cannot_touch(
-    invoke, new_account, sessions
+    invoke, new_account, signed_in_member, signed_in_person
 ):
     account = new_account()
-    add_member(account.account_id, "olga-sub", "owner")
+    olga = signed_in_member(account.account_id, "owner")
     by_owner = invoke(
         "MembersFunction",
         as_person(
             event(
                 "invitations_create", key=None, body={"email": "boss@example.com", "role": "owner"}
             ),
-            "olga-sub",
+            olga,
         ),
     )
 
@@ -299,11 +302,12 @@ def test_an_owner_invites_an_owner_whose_invitation_an_admin_key_cannot_touch(
             path_parameters={"invitation_id": by_owner.body["id"]},
         ),
     )
-    joined = accept(invoke, by_owner.body["token"], "boss-sub", "boss@example.com")
+    boss = signed_in_person("boss@example.com")
+    joined = accept(invoke, by_owner.body["token"], boss)
 
     assert by_owner.status == 201
     assert replaced.status == 403 and revoked.status == 403
-    assert joined.status == 201 and role_of(account.account_id, "boss-sub") == "owner"
+    assert joined.status == 201 and role_of(account.account_id, boss.person_id) == "owner"
 
 
 def test_inviting_a_member_is_a_conflict(invoke, new_account):
@@ -407,82 +411,84 @@ def test_an_unknown_role_is_a_400(invoke, new_account):
     assert change(invoke, account.admin_key, "dev-sub", "superuser").status == 400
 
 
-def test_a_removed_members_next_request_is_refused(invoke, new_account, sessions):
+def test_a_removed_members_next_request_is_refused(invoke, new_account, signed_in_member):
     account = new_account()
-    add_member(account.account_id, "dev-sub", "developer")
-    listing = as_person(event("members_list", key=None), "dev-sub")
+    dev = signed_in_member(account.account_id, "developer")
+    listing = as_person(event("members_list", key=None), dev)
     assert invoke("MembersFunction", listing).status == 200
 
-    remove(invoke, account.admin_key, "dev-sub")
+    remove(invoke, account.admin_key, dev.person_id)
     answer = invoke(
-        "MembersFunction",
-        as_person(event("members_list", key=None), "dev-sub", account_id=account.account_id),
+        "MembersFunction", as_person(event("members_list", key=None), dev, account.account_id)
     )
 
     assert answer.status == 403 and answer.body["error"]["code"] == "not_a_member"
 
 
-def test_an_admin_member_cannot_promote_to_owner_nor_touch_an_owner(invoke, new_account, sessions):
+def test_an_admin_member_cannot_promote_to_owner_nor_touch_an_owner(
+    invoke, new_account, signed_in_member
+):
     account = new_account()
-    add_member(account.account_id, "olga-sub", "owner")
-    add_member(account.account_id, "adam-sub", "admin")
-    add_member(account.account_id, "dev-sub", "developer")
+    olga = signed_in_member(account.account_id, "owner")
+    adam = signed_in_member(account.account_id, "admin")
+    dev = signed_in_member(account.account_id, "developer")
 
-    promoted = change(invoke, None, "dev-sub", "owner", caller="adam-sub")
-    self_promoted = change(invoke, None, "adam-sub", "owner", caller="adam-sub")
-    demoted = change(invoke, None, "olga-sub", "admin", caller="adam-sub")
-    removed = remove(invoke, None, "olga-sub", caller="adam-sub")
-    changed = change(invoke, None, "dev-sub", "viewer", caller="adam-sub")
+    promoted = change(invoke, None, dev.person_id, "owner", caller=adam)
+    self_promoted = change(invoke, None, adam.person_id, "owner", caller=adam)
+    demoted = change(invoke, None, olga.person_id, "admin", caller=adam)
+    removed = remove(invoke, None, olga.person_id, caller=adam)
+    changed = change(invoke, None, dev.person_id, "viewer", caller=adam)
 
     assert [a.status for a in (promoted, self_promoted, demoted, removed)] == [403] * 4
     assert changed.status == 200
-    assert role_of(account.account_id, "olga-sub") == "owner"
-    assert role_of(account.account_id, "dev-sub") == "viewer"
+    assert role_of(account.account_id, olga.person_id) == "owner"
+    assert role_of(account.account_id, dev.person_id) == "viewer"
 
 
-def test_an_owner_makes_another_owner_and_then_may_step_down(invoke, new_account, sessions):
+def test_an_owner_makes_another_owner_and_then_may_step_down(invoke, new_account, signed_in_member):
     account = new_account()
-    add_member(account.account_id, "olga-sub", "owner")
-    add_member(account.account_id, "adam-sub", "admin")
+    olga = signed_in_member(account.account_id, "owner")
+    adam = signed_in_member(account.account_id, "admin")
 
-    promoted = change(invoke, None, "adam-sub", "owner", caller="olga-sub")
-    stepped_down = change(invoke, None, "olga-sub", "admin", caller="olga-sub")
+    promoted = change(invoke, None, adam.person_id, "owner", caller=olga)
+    stepped_down = change(invoke, None, olga.person_id, "admin", caller=olga)
 
     assert promoted.status == 200 and stepped_down.status == 200
-    assert role_of(account.account_id, "adam-sub") == "owner"
-    assert role_of(account.account_id, "olga-sub") == "admin"
-    assert ("member.role_changed", "person:olga-sub", "person:adam-sub") in audit_actions(
-        account.account_id
-    )
+    assert role_of(account.account_id, adam.person_id) == "owner"
+    assert role_of(account.account_id, olga.person_id) == "admin"
+    assert (
+        "member.role_changed",
+        f"person:{olga.person_id}",
+        f"person:{adam.person_id}",
+    ) in audit_actions(account.account_id)
 
 
-def test_the_last_owner_can_neither_step_down_nor_leave(invoke, new_account, sessions):
+def test_the_last_owner_can_neither_step_down_nor_leave(invoke, new_account, signed_in_member):
     account = new_account()
-    add_member(account.account_id, "olga-sub", "owner")
+    olga = signed_in_member(account.account_id, "owner")
 
-    demoted = change(invoke, None, "olga-sub", "admin", caller="olga-sub")
-    left = remove(invoke, None, "olga-sub", caller="olga-sub")
+    demoted = change(invoke, None, olga.person_id, "admin", caller=olga)
+    left = remove(invoke, None, olga.person_id, caller=olga)
 
     assert demoted.status == 409 and demoted.body["error"]["code"] == "last_owner"
     assert left.status == 409 and left.body["error"]["code"] == "last_owner"
-    assert role_of(account.account_id, "olga-sub") == "owner"
+    assert role_of(account.account_id, olga.person_id) == "owner"
 
 
-def test_any_member_may_leave_but_removes_nobody_else(invoke, new_account, sessions):
+def test_any_member_may_leave_but_removes_nobody_else(invoke, new_account, signed_in_member):
     account = new_account()
-    add_member(account.account_id, "vera-sub", "viewer")
+    vera = signed_in_member(account.account_id, "viewer")
     add_member(account.account_id, "dev-sub", "developer")
 
-    removed_other = remove(invoke, None, "dev-sub", caller="vera-sub")
-    left = remove(invoke, None, "vera-sub", caller="vera-sub")
+    removed_other = remove(invoke, None, "dev-sub", caller=vera)
+    left = remove(invoke, None, vera.person_id, caller=vera)
 
     assert removed_other.status == 403
     assert left.status == 200
-    assert role_of(account.account_id, "vera-sub") is None
+    assert role_of(account.account_id, vera.person_id) is None
     assert role_of(account.account_id, "dev-sub") == "developer"
-    assert ("member.removed", "person:vera-sub", "person:vera-sub") in audit_actions(
-        account.account_id
-    )
+    me = f"person:{vera.person_id}"
+    assert ("member.removed", me, me) in audit_actions(account.account_id)
 
 
 def test_two_owners_demoting_each_other_at_once_leave_one_owner(
@@ -565,7 +571,7 @@ def test_two_owners_leaving_at_once_leave_one_owner(new_account, atomic_requests
     assert len(member_store.owners_of(account.account_id)) == 1
 
 
-def transfer(invoke, request_key, person_id, caller=None):
+def transfer(invoke, request_key, person_id, caller: Person | None = None):
     request = event(
         "members_transfer_ownership", key=request_key, path_parameters={"person_id": person_id}
     )
@@ -574,53 +580,56 @@ def transfer(invoke, request_key, person_id, caller=None):
     return invoke("MembersFunction", request)
 
 
-def test_an_owner_hands_ownership_to_a_member_and_becomes_an_admin(invoke, new_account, sessions):
+def test_an_owner_hands_ownership_to_a_member_and_becomes_an_admin(
+    invoke, new_account, signed_in_member
+):
     account = new_account()
-    add_member(account.account_id, "olga-sub", "owner")
+    olga = signed_in_member(account.account_id, "owner")
     add_member(account.account_id, "dev-sub", "developer")
 
-    answer = transfer(invoke, None, "dev-sub", caller="olga-sub")
+    answer = transfer(invoke, None, "dev-sub", caller=olga)
 
     assert answer.status == 200 and answer.body["role"] == "owner"
     assert role_of(account.account_id, "dev-sub") == "owner"
-    assert role_of(account.account_id, "olga-sub") == "admin"
+    assert role_of(account.account_id, olga.person_id) == "admin"
     events = audit_actions(account.account_id)
-    assert ("member.role_changed", "person:olga-sub", "person:dev-sub") in events
-    assert ("member.role_changed", "person:olga-sub", "person:olga-sub") in events
+    assert ("member.role_changed", f"person:{olga.person_id}", "person:dev-sub") in events
+    me = f"person:{olga.person_id}"
+    assert ("member.role_changed", me, me) in events
 
 
 def test_only_a_signed_in_owner_transfers_ownership_and_to_another_member_of_the_account(
-    invoke, new_account, sessions
+    invoke, new_account, signed_in_member
 ):
     account, other = new_account(), new_account()
-    add_member(account.account_id, "olga-sub", "owner")
-    add_member(account.account_id, "adam-sub", "admin")
+    olga = signed_in_member(account.account_id, "owner")
+    adam = signed_in_member(account.account_id, "admin")
     add_member(other.account_id, "bob-sub", "viewer")
 
-    by_key = transfer(invoke, account.admin_key, "adam-sub")
-    by_admin = transfer(invoke, None, "adam-sub", caller="adam-sub")
-    by_admin_to_owner = transfer(invoke, None, "olga-sub", caller="adam-sub")
-    to_self = transfer(invoke, None, "olga-sub", caller="olga-sub")
-    to_stranger = transfer(invoke, None, "bob-sub", caller="olga-sub")
+    by_key = transfer(invoke, account.admin_key, adam.person_id)
+    by_admin = transfer(invoke, None, adam.person_id, caller=adam)
+    by_admin_to_owner = transfer(invoke, None, olga.person_id, caller=adam)
+    to_self = transfer(invoke, None, olga.person_id, caller=olga)
+    to_stranger = transfer(invoke, None, "bob-sub", caller=olga)
 
     assert [by_key.status, by_admin.status, by_admin_to_owner.status] == [403, 403, 403]
     assert to_self.status == 400
     assert to_stranger.status == 404
-    assert role_of(account.account_id, "olga-sub") == "owner"
-    assert role_of(account.account_id, "adam-sub") == "admin"
+    assert role_of(account.account_id, olga.person_id) == "owner"
+    assert role_of(account.account_id, adam.person_id) == "admin"
     assert role_of(other.account_id, "bob-sub") == "viewer"
 
 
 # ------------------------------------------------------------------------------ a person
 
 
-def test_a_person_lists_their_accounts_and_roles(invoke, new_account, sessions):
+def test_a_person_lists_their_accounts_and_roles(invoke, new_account, signed_in_member):
     first, second, other = new_account(), new_account(), new_account()
-    add_member(first.account_id, "ana-sub", "owner")
-    add_member(second.account_id, "ana-sub", "billing")
+    ana = signed_in_member(first.account_id, "owner")
+    add_member(second.account_id, ana.person_id, "billing", ana.email)
     add_member(other.account_id, "bob-sub", "owner")
 
-    answer = invoke("MembersFunction", as_person(event("me_accounts", key=None), "ana-sub"))
+    answer = invoke("MembersFunction", as_person(event("me_accounts", key=None), ana))
 
     assert answer.status == 200
     assert {(a["id"], a["role"], a["name"]) for a in answer.body["data"]} == {
@@ -629,30 +638,30 @@ def test_a_person_lists_their_accounts_and_roles(invoke, new_account, sessions):
     }
 
 
-def test_a_person_in_several_accounts_must_choose_one(invoke, new_account, sessions):
+def test_a_person_in_several_accounts_must_choose_one(invoke, new_account, signed_in_member):
     first, second = new_account(), new_account()
-    add_member(first.account_id, "ana-sub", "viewer")
-    add_member(second.account_id, "ana-sub", "admin")
+    ana = signed_in_member(first.account_id, "viewer")
+    add_member(second.account_id, ana.person_id, "admin", ana.email)
 
-    unchosen = invoke("MembersFunction", as_person(event("members_list", key=None), "ana-sub"))
+    unchosen = invoke("MembersFunction", as_person(event("members_list", key=None), ana))
     chosen = invoke(
         "MembersFunction",
-        as_person(event("members_list", key=None), "ana-sub", account_id=second.account_id),
+        as_person(event("members_list", key=None), ana, second.account_id),
     )
 
     assert unchosen.status == 400 and unchosen.body["error"]["code"] == "account_required"
     assert chosen.status == 200
-    assert [m["id"] for m in chosen.body["data"]] == ["ana-sub"]
+    assert [m["id"] for m in chosen.body["data"]] == [ana.person_id]
 
 
-def test_a_person_cannot_act_on_an_account_they_do_not_belong_to(invoke, new_account, sessions):
+def test_a_person_cannot_act_on_an_account_they_do_not_belong_to(
+    invoke, new_account, signed_in_member
+):
     mine, theirs = new_account(), new_account()
-    add_member(mine.account_id, "ana-sub", "owner")
+    ana = signed_in_member(mine.account_id, "owner")
     add_member(theirs.account_id, "bob-sub", "developer")
 
-    answer = change(
-        invoke, None, "bob-sub", "viewer", caller="ana-sub", account_id=theirs.account_id
-    )
+    answer = change(invoke, None, "bob-sub", "viewer", caller=ana, account_id=theirs.account_id)
 
     assert answer.status == 403 and answer.body["error"]["code"] == "not_a_member"
     assert role_of(theirs.account_id, "bob-sub") == "developer"
