@@ -102,7 +102,7 @@ def remove_member(person_id: str):
     member = members.remove_member(caller, person_id)
     changes = {"role": (member.role, None)}
     record(caller, caller.account_id, "member.removed", f"person:{person_id}", changes)
-    members.notify_removed(member)
+    members.notify_removed(caller, member)
     return api.json_response(app, 200, members.member_view(member))
 
 

@@ -41,6 +41,7 @@ EXPECTED_GRANTS = {
         ("dynamodb:Query", TABLE.format("AuditTable")),  # the chain's head, to append
         ("secretsmanager:GetSecretValue", "tollgate/dev/operator-key-digest"),
         AUDIT_KEY,  # signs its audit events
+        QUEUE_NOTIFICATIONS,  # suspended, reinstated
     },
     "AuditFunction": {
         ("dynamodb:GetItem", TABLE.format("KeysTable")),  # the admin key behind a secret
@@ -135,6 +136,7 @@ EXPECTED_GRANTS = {
     },
     "MailerFunction": {
         ("dynamodb:GetItem", TABLE.format("KeysTable")),  # the account: name, email, preferences
+        ("dynamodb:Query", TABLE.format("KeysTable")),  # the account's owners
         ("ses:SendRawEmail", SENDER_IDENTITY.format("notifications@example.com")),
         ("ses:SendRawEmail", SENDER_IDENTITY.format("example.com")),  # a verified domain
     },
@@ -155,6 +157,7 @@ EXPECTED_GRANTS = {
         ("dynamodb:PutItem", TABLE.format("AuditTable")),  # member.* events
         ("dynamodb:Query", TABLE.format("AuditTable")),  # the previous event, for the chain
         AUDIT_KEY,  # signs its audit events
+        QUEUE_NOTIFICATIONS,  # member invited, removed
     },
     "AccountSelfFunction": {
         ("dynamodb:GetItem", TABLE.format("KeysTable")),  # the admin key, the account's profile
@@ -303,6 +306,7 @@ def test_the_mailer_reads_account_profiles_only_and_sends_as_the_sender_only():
     # Given the template's grants, when the mailer's are read, then its table reads stay on
     # account items and its only SES identity is the configured sender (or its domain)
     assert leading_keys("MailerFunction", "dynamodb:GetItem", "KeysTable") == [["ACCOUNT#*"]]
+    assert leading_keys("MailerFunction", "dynamodb:Query", "KeysTable") == [["ACCOUNT#*"]]
     ses = {resource for action, resource in grants("MailerFunction") if action.startswith("ses:")}
     assert ses == {
         SENDER_IDENTITY.format("notifications@example.com"),
@@ -312,7 +316,13 @@ def test_the_mailer_reads_account_profiles_only_and_sends_as_the_sender_only():
 
 def test_only_the_functions_that_notify_may_queue_notifications():
     senders = {f for f in TEMPLATE.functions() if QUEUE_NOTIFICATIONS in grants(f)}
-    assert senders == {"KeysFunction", "PaymentWebhookFunction", "BalanceWatchFunction"}
+    assert senders == {
+        "KeysFunction",
+        "PaymentWebhookFunction",
+        "BalanceWatchFunction",
+        "AccountFunction",
+        "MembersFunction",
+    }
 
 
 def test_the_balance_watch_reads_only_watched_accounts_and_their_wallets():

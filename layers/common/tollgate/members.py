@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from tollgate import clock, permissions
+from tollgate import clock, notifications, permissions
 from tollgate.auth import Principal
 from tollgate.errors import BadRequest, Conflict, Forbidden, NotFound
 from tollgate.permissions import MEMBERS_MANAGE, OWNER, OWNERS_MANAGE, ROLES
@@ -226,11 +226,17 @@ def invite(
     )
     store.save_invitation(invitation, replaces=replaced)
     link = f"{settings.console_url.rstrip('/')}/invitations/accept#token={token}"
-    send_notification(
+    notifications.send(
         "member_invited",
         account_id,
         to=[new.email],
-        context={"link": link, "account_name": _account_name(account_id), "role": new.role},
+        context={
+            "email": new.email,
+            "role": new.role,
+            "invited_by": caller.actor,
+            "invitation_url": link,
+            "expires_at": f"{invitation.expires_at:%Y-%m-%d %H:%M} UTC",
+        },
     )
     return SentInvitation(invitation, token, link, replaced)
 
@@ -317,24 +323,9 @@ def accounts_of_person(person: Principal) -> list[tuple[Member, Account | None]]
     return sorted(found, key=lambda pair: pair[0].joined_at)
 
 
-def notify_removed(member: Member) -> None:
-    send_notification(
-        "member_removed",
-        member.account_id,
-        to=[member.email],
-        context={"account_name": _account_name(member.account_id), "role": member.role},
-    )
-
-
-def _account_name(account_id: str) -> str:
-    account = account_store.get_account(account_id)
-    return account.name if account is not None else ""
-
-
-def send_notification(
-    kind: str, account_id: str, *, to: list[str], context: dict[str, Any]
-) -> None:
-    """MERGE(notify): wire to ``tollgate.notifications.send(kind, account_id, to=to,
-    context=context)``, which queues the mail and never raises. Until that module exists
-    this sends nothing (the API returns the invitation token, so the flow works without it)."""
-    del kind, account_id, to, context
+def notify_removed(caller: Principal, member: Member) -> None:
+    """Mail the removed person, and the account's owners (a security notice: who lost
+    access, and by whose hand)."""
+    context = {"email": member.email, "role": member.role, "removed_by": caller.actor}
+    notifications.send("member_removed", member.account_id, to=[member.email], context=context)
+    notifications.send("member_removed", member.account_id, context=context)
