@@ -1,10 +1,12 @@
-"""AccountSelfFunction: an account's own routes. Its profile, and the export of everything
-Tollgate holds about it (started here, written by ExportFunction, downloaded from here)."""
+"""AccountSelfFunction: an account's own routes. Its profile and its correction, and the
+export of everything Tollgate holds about it (started here, written by ExportFunction,
+downloaded from here)."""
 
 from tollgate import accounts, api, audit
 from tollgate.auth import Principal
 from tollgate.exports import records
 from tollgate.instrumentation import instrumented
+from tollgate.profile import corrections
 from tollgate.settings import get_settings
 
 settings = get_settings()
@@ -28,6 +30,23 @@ def get_account():
     return api.json_response(
         app, 200, accounts.profile_view(accounts.get_account(admin.account_id))
     )
+
+
+@app.patch("/v1/account")
+def correct_account():
+    caller = api.caller(app, settings)
+    correction = corrections.parse_correction(api.json_body(app))
+    account, changes = corrections.correct_profile(caller.account_id, correction)
+    audit.record(
+        caller.account_id,
+        actor=caller.actor,
+        action="account.updated",
+        target=f"account:{caller.account_id}",
+        request_id=api.request_id(app),
+        source_ip=api.source_ip(app),
+        changes=changes,
+    )
+    return api.json_response(app, 200, accounts.profile_view(account))
 
 
 @app.post("/v1/account/exports")

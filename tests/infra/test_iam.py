@@ -151,7 +151,7 @@ EXPECTED_GRANTS = {
         ("dynamodb:Query", TABLE.format("KeysTable")),  # an account's members, invitations
         ("dynamodb:Query", TABLE.format("KeysTable") + "/index/by_account"),  # a person's
         ("dynamodb:PutItem", TABLE.format("KeysTable")),  # invitation, its token, new member
-        ("dynamodb:UpdateItem", TABLE.format("KeysTable")),  # a member's role
+        ("dynamodb:UpdateItem", TABLE.format("KeysTable")),  # a role; a removed member's keys
         ("dynamodb:DeleteItem", TABLE.format("KeysTable")),  # member, used/revoked invitation
         ("dynamodb:ConditionCheckItem", TABLE.format("KeysTable")),  # another owner remains
         ("dynamodb:PutItem", TABLE.format("AuditTable")),  # member.* events
@@ -161,6 +161,8 @@ EXPECTED_GRANTS = {
     },
     "AccountSelfFunction": {
         ("dynamodb:GetItem", TABLE.format("KeysTable")),  # the admin key, the account's profile
+        ("dynamodb:UpdateItem", TABLE.format("KeysTable")),  # profile corrections
+        ("dynamodb:Query", TABLE.format("KeysTable") + "/index/by_account"),  # a person's account
         ("dynamodb:GetItem", TABLE.format("MetadataTable")),  # one export
         ("dynamodb:PutItem", TABLE.format("MetadataTable")),  # a new export, pending
         ("dynamodb:UpdateItem", TABLE.format("MetadataTable")),  # failed when it cannot queue
@@ -325,6 +327,18 @@ def test_only_the_functions_that_notify_may_queue_notifications():
     }
 
 
+def test_the_account_self_function_writes_the_profile_only_and_reads_a_persons_accounts():
+    assert leading_keys("AccountSelfFunction", "dynamodb:UpdateItem", "KeysTable") == [
+        ["ACCOUNT#*"]
+    ]
+    (query,) = [
+        s
+        for s in statements(TEMPLATE.functions()["AccountSelfFunction"].policies, NAMES)
+        if s["Resource"] == TABLE.format("KeysTable") + "/index/by_account"
+    ]
+    assert query["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"] == ["PERSON#*"]
+
+
 def test_the_balance_watch_reads_only_watched_accounts_and_their_wallets():
     keys_index = TABLE.format("KeysTable") + "/index/by_account"
     (query,) = [
@@ -370,8 +384,13 @@ def test_the_webhook_may_update_account_profiles_only_in_the_keys_table():
     ],
 )
 def test_the_members_function_writes_account_items_and_invitation_tokens_only(action):
-    # members and invitations; never a key, a key's secret item or a spend counter
-    assert leading_keys("MembersFunction", action, "KeysTable") == [["ACCOUNT#*", "INVITATION#*"]]
+    # members and invitations; never a key's secret item or a spend counter, and a key
+    # record only to revoke a removed member's keys
+    revoking = [["KEY#*"]] if action == "dynamodb:UpdateItem" else []
+    assert leading_keys("MembersFunction", action, "KeysTable") == [
+        ["ACCOUNT#*", "INVITATION#*"],
+        *revoking,
+    ]
 
 
 def test_the_reaper_touches_only_account_items_and_key_counters():

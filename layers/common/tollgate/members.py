@@ -4,7 +4,8 @@ acceptance, and the accounts a person belongs to.
 The rules, whoever calls (a member signed in, or an admin key acting as ``admin``):
 - members.manage changes, removes and invites any role but ``owner``; only owners.manage
   makes, demotes or removes an owner, or invites one (and revokes such an invitation);
-- every member may leave (remove themselves);
+- every member may leave (remove themselves); a member removed or leaving loses the keys
+  they created (revoked at once, each audited);
 - an account always keeps an owner: the last one can be neither demoted nor removed (409),
   even by two owners demoting each other at once (``tollgate.store.members``);
 - an invitation is for one email and role, lasts 7 days, is used once, can be revoked, and is
@@ -21,14 +22,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from tollgate import clock, notifications, permissions
+from tollgate import clock, keys, notifications, permissions
 from tollgate.auth import Principal
 from tollgate.errors import BadRequest, Conflict, Forbidden, NotFound
 from tollgate.permissions import MEMBERS_MANAGE, OWNER, OWNERS_MANAGE, ROLES
 from tollgate.settings import Settings
 from tollgate.store import keys as account_store
 from tollgate.store import members as store
-from tollgate.store.models import Account, Invitation, Member
+from tollgate.store.models import Account, ApiKey, Invitation, Member
 from tollgate.validation import email_field, reject_unknown_fields, text_field
 
 INVITATION_LIFETIME = timedelta(days=7)
@@ -136,6 +137,22 @@ def remove_member(caller: Principal, person_id: str) -> Member:
         _require_may_manage(caller, member.role)
     _keeping_an_owner(member, lambda other: store.remove_member(member, other_owner=other))
     return member
+
+
+def revoke_keys_created_by(member: Member, *, now: datetime | None = None) -> list[ApiKey]:
+    """Revoke every key the removed (or leaving) member created that still works, so a person
+    who leaves takes no working key with them; the keys revoked. Keys made by an admin key
+    or the operator name no member and stay."""
+    now = now or clock.utcnow()
+    revoked = []
+    cursor: str | None = None
+    while True:
+        page, cursor = keys.list_keys(member.account_id, limit=100, cursor=cursor, now=now)
+        for key in page:
+            if key.created_by == member.person_id and key.status != "revoked":
+                revoked.append(keys.revoke_key(member.account_id, key.key_id, now=now))
+        if cursor is None:
+            return revoked
 
 
 def transfer_ownership(caller: Principal, person_id: str) -> list[tuple[Member, str]]:
