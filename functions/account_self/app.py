@@ -6,7 +6,7 @@ from tollgate import accounts, api, audit
 from tollgate.auth import Principal
 from tollgate.exports import records
 from tollgate.instrumentation import instrumented
-from tollgate.profile import corrections
+from tollgate.profile import corrections, email_change
 from tollgate.settings import get_settings
 
 settings = get_settings()
@@ -36,17 +36,34 @@ def get_account():
 def correct_account():
     caller = api.caller(app, settings)
     correction = corrections.parse_correction(api.json_body(app))
-    account, changes = corrections.correct_profile(caller.account_id, correction)
+    corrected = corrections.correct_profile(caller.account_id, correction)
+    if corrected.changes:
+        record_account(caller, "account.updated", corrected.changes)
+    if corrected.pending_email:
+        record_account(caller, "account.email_change_started", None)
+    view = accounts.profile_view(corrected.account)
+    return api.json_response(app, 200, {**view, "pending_email": corrected.pending_email})
+
+
+@app.post("/v1/account/email/confirm")
+def confirm_email():
+    caller = api.caller(app, settings)
+    code = email_change.parse_confirmation(api.json_body(app))
+    account, _ = email_change.confirm_email_change(caller.account_id, code)
+    record_account(caller, "account.updated", {"email": corrections.WITHHELD})
+    return api.json_response(app, 200, accounts.profile_view(account))
+
+
+def record_account(caller: Principal, action: str, changes) -> None:
     audit.record(
         caller.account_id,
         actor=caller.actor,
-        action="account.updated",
+        action=action,
         target=f"account:{caller.account_id}",
         request_id=api.request_id(app),
         source_ip=api.source_ip(app),
         changes=changes,
     )
-    return api.json_response(app, 200, accounts.profile_view(account))
 
 
 @app.post("/v1/account/exports")

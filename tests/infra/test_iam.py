@@ -161,7 +161,10 @@ EXPECTED_GRANTS = {
     },
     "AccountSelfFunction": {
         ("dynamodb:GetItem", TABLE.format("KeysTable")),  # the admin key, the account's profile
-        ("dynamodb:UpdateItem", TABLE.format("KeysTable")),  # profile corrections
+        ("dynamodb:UpdateItem", TABLE.format("KeysTable")),  # profile, code guesses, mail count
+        ("dynamodb:PutItem", TABLE.format("KeysTable")),  # email change: its code, new guard
+        ("dynamodb:DeleteItem", TABLE.format("KeysTable")),  # the code used, the old guard
+        QUEUE_NOTIFICATIONS,  # the email change's code
         ("dynamodb:Query", TABLE.format("KeysTable") + "/index/by_account"),  # a person's account
         ("dynamodb:GetItem", TABLE.format("MetadataTable")),  # one export
         ("dynamodb:PutItem", TABLE.format("MetadataTable")),  # a new export, pending
@@ -201,7 +204,7 @@ EXPECTED_GRANTS = {
         ("cognito-idp:AdminUpdateUserAttributes", USER_POOL),  # email_verified
         ("cognito-idp:AdminSetUserPassword", USER_POOL),  # a reset with our code
         ("cognito-idp:AdminUserGlobalSignOut", USER_POOL),  # after a reset
-        ("ses:SendEmail", "arn:aws:ses:us-east-1:123456789012:identity/tollgate.local"),  # codes
+        QUEUE_NOTIFICATIONS,  # codes, mailed by the mailer
     },
     "AuditCheckpointFunction": {
         ("dynamodb:Scan", TABLE.format("AuditTable")),  # each account's head
@@ -324,13 +327,19 @@ def test_only_the_functions_that_notify_may_queue_notifications():
         "BalanceWatchFunction",
         "AccountFunction",
         "MembersFunction",
+        "AuthFunction",
+        "AccountSelfFunction",
     }
 
 
-def test_the_account_self_function_writes_the_profile_only_and_reads_a_persons_accounts():
+def test_the_account_self_function_writes_the_profile_and_email_change_items_only():
+    codes = ["CODE#email_change#*", "CODEMAIL#*", "EMAIL#*"]
     assert leading_keys("AccountSelfFunction", "dynamodb:UpdateItem", "KeysTable") == [
-        ["ACCOUNT#*"]
+        codes,
+        ["ACCOUNT#*"],
     ]
+    for action in ("dynamodb:PutItem", "dynamodb:DeleteItem"):
+        assert leading_keys("AccountSelfFunction", action, "KeysTable") == [codes]
     (query,) = [
         s
         for s in statements(TEMPLATE.functions()["AccountSelfFunction"].policies, NAMES)

@@ -5,14 +5,21 @@ it all. Audited as account.updated, without the words of a corrected name or com
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
-from tests.integration.conftest import as_person, event
+from tests.integration.conftest import as_person, event, handle
+from tests.support import mail
 from tests.support.environment import OPERATOR_KEY
 from tollgate import audit
 
 FUNCTION = "AccountSelfFunction"
+
+
+@pytest.fixture
+def mailbox(aws):
+    mail.verify_sender()
 
 
 def correct(invoke, key, body, **headers):
@@ -47,7 +54,7 @@ def test_an_admin_corrects_the_profile_and_reads_it_back(invoke, new_account):
     # then the answer and GET /v1/account show the corrected profile
     assert answer.status == 200, answer.body
     shown = profile(invoke, account.admin_key)
-    assert answer.body == shown
+    assert answer.body == {**shown, "pending_email": None}
     assert (shown["company"], shown["language"]) == ("Acme Research", "de-CH")
     assert shown["notifications"]["kinds"]["low_balance"] is False
     assert shown["notifications"]["kinds"]["key_created"] is True
@@ -188,3 +195,104 @@ def test_a_suspended_account_cannot_correct_its_profile(invoke, new_account):
 
     assert answer.status == 403
     assert profile(invoke, account.admin_key)["company"] is None
+
+
+# ------------------------------------------------------------------------------ email change
+
+
+def confirm(invoke, key, code):
+    return invoke(FUNCTION, event("account_self_email_confirm", key=key, body={"code": code}))
+
+
+def mailed_code(address):
+    mail.run_mailer(handle)
+    (sent,) = [m for m in mail.sent_mails() if m.to == address][-1:]
+    return re.search(r"\b(\d{6})\b", sent.text).group(1)
+
+
+def test_a_new_email_applies_once_its_mailed_code_is_confirmed(invoke, new_account, mailbox):
+    # Given an account, when its admin asks to change its email
+    account = new_account("old@example.com")
+    asked = correct(invoke, account.admin_key, {"email": "new@example.com"})
+
+    # then nothing changes yet, and the new address gets a code
+    assert asked.status == 200, asked.body
+    assert asked.body["email"] == "old@example.com"
+    assert asked.body["pending_email"] == "new@example.com"
+    code = mailed_code("new@example.com")
+
+    # when the code is confirmed, the email is the new one and the old one is free again
+    answer = confirm(invoke, account.admin_key, code)
+    assert answer.status == 200, answer.body
+    assert profile(invoke, account.admin_key)["email"] == "new@example.com"
+    again = invoke(
+        "AccountFunction",
+        event("account_create", key=OPERATOR_KEY, body={"email": "old@example.com", "name": "X"}),
+    )
+    assert again.status == 201
+    taken = invoke(
+        "AccountFunction",
+        event("account_create", key=OPERATOR_KEY, body={"email": "new@example.com", "name": "Y"}),
+    )
+    assert taken.status == 409
+
+    # and the code is used up; the trail says the email changed, never which
+    assert confirm(invoke, account.admin_key, code).status == 400
+    trail = json.dumps([e.changes for e in updates(account.account_id)])
+    assert "email" in trail and "example.com" not in trail
+
+
+def test_a_wrong_code_changes_nothing_and_five_burn_it(invoke, new_account, mailbox):
+    account = new_account("old@example.com")
+    correct(invoke, account.admin_key, {"email": "new@example.com"})
+    code = mailed_code("new@example.com")
+    wrong = "000000" if code != "000000" else "111111"
+
+    answers = [confirm(invoke, account.admin_key, wrong) for _ in range(5)]
+
+    assert [a.body["error"]["code"] for a in answers][-1] == "too_many_attempts"
+    assert confirm(invoke, account.admin_key, code).status == 400
+    assert profile(invoke, account.admin_key)["email"] == "old@example.com"
+
+
+def test_another_accounts_email_is_a_conflict(invoke, new_account, mailbox):
+    mine, _ = new_account("mine@example.com"), new_account("theirs@example.com")
+
+    answer = correct(invoke, mine.admin_key, {"email": "Theirs@example.com"})
+
+    assert answer.status == 409 and answer.body["error"]["code"] == "email_taken"
+    assert mail.queued() == []
+
+
+def test_an_address_taken_between_the_code_and_its_confirmation_is_a_conflict(
+    invoke, new_account, mailbox
+):
+    account = new_account("old@example.com")
+    correct(invoke, account.admin_key, {"email": "new@example.com"})
+    code = mailed_code("new@example.com")
+    new_account("new@example.com")  # someone else takes it meanwhile
+
+    answer = confirm(invoke, account.admin_key, code)
+
+    assert answer.status == 409 and answer.body["error"]["code"] == "email_taken"
+    assert profile(invoke, account.admin_key)["email"] == "old@example.com"
+
+
+def test_one_accounts_code_does_not_change_another_account(invoke, new_account, mailbox):
+    mine, theirs = new_account("mine@example.com"), new_account("theirs@example.com")
+    correct(invoke, mine.admin_key, {"email": "next@example.com"})
+    code = mailed_code("next@example.com")
+
+    answer = confirm(invoke, theirs.admin_key, code)
+
+    assert answer.status == 400
+    assert profile(invoke, theirs.admin_key)["email"] == "theirs@example.com"
+
+
+@pytest.mark.parametrize("email", ["not-an-email", "", None, 5, "a@b@c"])
+def test_a_malformed_email_is_a_400(invoke, new_account, email):
+    account = new_account()
+
+    answer = correct(invoke, account.admin_key, {"email": email})
+
+    assert answer.status == 400 and answer.body["error"]["param"] == "email"

@@ -90,6 +90,7 @@ ROUTES: Final[dict[tuple[str, str], str | tuple[str, ...]]] = {
     ("GET", "/v1/archives/{month}"): USAGE_READ,
     ("GET", "/v1/account"): ACCOUNT_READ,
     ("PATCH", "/v1/account"): ACCOUNT_UPDATE,
+    ("POST", "/v1/account/email/confirm"): ACCOUNT_UPDATE,
     ("POST", "/v1/account/exports"): ACCOUNT_EXPORT,
     ("GET", "/v1/account/exports/{export_id}"): ACCOUNT_EXPORT,
     ("GET", "/v1/members"): MEMBERS_READ,

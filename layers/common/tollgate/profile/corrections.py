@@ -1,4 +1,5 @@
-"""Correcting the account's profile: ``PATCH /v1/account``.
+"""Correcting the account's profile: ``PATCH /v1/account``. A new ``email`` is not applied
+here: its verification starts (``email_change``).
 
 The whole body is checked before anything is written, so a bad field changes nothing. Then
 name, company and language are one conditional update, the notification preferences and the
@@ -20,12 +21,13 @@ from tollgate import accounts
 from tollgate.errors import BadRequest
 from tollgate.money import format_usd
 from tollgate.notifications import low_balance, preferences
+from tollgate.profile import email_change
 from tollgate.store import profile as store
 from tollgate.store.models import Account
 from tollgate.validation import reject_unknown_fields, text_field
 
 TEXT_FIELDS = ("name", "company", "language")
-FIELDS = (*TEXT_FIELDS, preferences.FIELD, low_balance.FIELD)
+FIELDS = (*TEXT_FIELDS, "email", preferences.FIELD, low_balance.FIELD)
 NAME_MAX, COMPANY_MAX = 100, 200
 # BCP 47, the shapes people use: a language, then script, region or variant subtags
 # ("en", "de-CH", "zh-Hant-TW", "es-419"); a tag longer than 35 characters is no language.
@@ -44,6 +46,14 @@ class Correction:
     notifications: dict[str, bool] | None = None
     has_threshold: bool = False
     threshold: Any = None  # the body's value, checked by low_balance.parse_threshold
+    email: str | None = None  # a new contact email, applied once verified (email_change)
+
+
+@dataclass(frozen=True, slots=True)
+class Corrected:
+    account: Account  # as it now is
+    changes: dict[str, Any]  # for the audit: only what changed
+    pending_email: str | None  # a code was mailed to it: the change awaits confirmation
 
 
 def parse_correction(body: Mapping[str, Any]) -> Correction:
@@ -68,6 +78,7 @@ def parse_correction(body: Mapping[str, Any]) -> Correction:
         ),
         has_threshold=low_balance.FIELD in body,
         threshold=_threshold(body),
+        email=email_change.parse_new_email(body) if "email" in body else None,
     )
 
 
@@ -88,10 +99,13 @@ def _language(body: Mapping[str, Any]) -> str | None:
     return value
 
 
-def correct_profile(account_id: str, correction: Correction) -> tuple[Account, dict[str, Any]]:
-    """Apply ``correction``; the account as it now is and the audit's changes (only the
-    fields that changed). NotFound if the account is gone."""
+def correct_profile(account_id: str, correction: Correction) -> Corrected:
+    """Apply ``correction`` (a new email: its verification started). NotFound if the account
+    is gone; 409 ``email_taken`` (before anything is written) for another account's email."""
     before = accounts.get_account(account_id)
+    pending = None
+    if correction.email is not None and email_change.start_email_change(before, correction.email):
+        pending = correction.email
     changes: dict[str, Any] = {}
     text = {k: v for k, v in correction.text.items() if getattr(before, k) != v}
     if text:
@@ -110,7 +124,7 @@ def correct_profile(account_id: str, correction: Correction) -> tuple[Account, d
             _usd(int(threshold_before) if threshold_before is not None else None),
             _usd(after),
         )
-    return accounts.get_account(account_id), changes
+    return Corrected(accounts.get_account(account_id), changes, pending)
 
 
 def _usd(nano: int | None) -> str | None:
