@@ -57,6 +57,7 @@ def suspend_account(account_id: str):
     api.caller(app, settings)
     change = suspension.suspend(account_id, suspension.parse_reason(api.json_body(app)))
     record_status_change(change, "account.suspended")
+    suspension.notify_owners(change)
     metrics.add_metric(name="AccountsSuspended", unit="Count", value=1)
     return status_changed(change)
 
@@ -66,6 +67,7 @@ def reinstate_account(account_id: str):
     api.caller(app, settings)
     change = suspension.reinstate(account_id, suspension.parse_reason(api.json_body(app)))
     record_status_change(change, "account.reinstated")
+    suspension.notify_owners(change)
     metrics.add_metric(name="AccountsReinstated", unit="Count", value=1)
     return status_changed(change)
 

@@ -102,7 +102,10 @@ def remove_member(person_id: str):
     member = members.remove_member(caller, person_id)
     changes = {"role": (member.role, None)}
     record(caller, caller.account_id, "member.removed", f"person:{person_id}", changes)
-    members.notify_removed(member)
+    for key in members.revoke_keys_created_by(member):
+        revoked = {"status": ("active", "revoked"), "reason": (None, "member_removed")}
+        record(caller, caller.account_id, "key.revoked", f"key:{key.key_id}", revoked)
+    members.notify_removed(caller, member)
     return api.json_response(app, 200, members.member_view(member))
 
 

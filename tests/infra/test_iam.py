@@ -41,6 +41,7 @@ EXPECTED_GRANTS = {
         ("dynamodb:Query", TABLE.format("AuditTable")),  # the chain's head, to append
         ("secretsmanager:GetSecretValue", "tollgate/dev/operator-key-digest"),
         AUDIT_KEY,  # signs its audit events
+        QUEUE_NOTIFICATIONS,  # suspended, reinstated
     },
     "AuditFunction": {
         ("dynamodb:GetItem", TABLE.format("KeysTable")),  # the admin key behind a secret
@@ -140,6 +141,7 @@ EXPECTED_GRANTS = {
     },
     "MailerFunction": {
         ("dynamodb:GetItem", TABLE.format("KeysTable")),  # the account: name, email, preferences
+        ("dynamodb:Query", TABLE.format("KeysTable")),  # the account's owners
         ("ses:SendRawEmail", SENDER_IDENTITY.format("notifications@example.com")),
         ("ses:SendRawEmail", SENDER_IDENTITY.format("example.com")),  # a verified domain
     },
@@ -154,21 +156,22 @@ EXPECTED_GRANTS = {
         ("dynamodb:Query", TABLE.format("KeysTable")),  # an account's members, invitations
         ("dynamodb:Query", TABLE.format("KeysTable") + "/index/by_account"),  # a person's
         ("dynamodb:PutItem", TABLE.format("KeysTable")),  # invitation, its token, new member
-        ("dynamodb:UpdateItem", TABLE.format("KeysTable")),  # a member's role
+        ("dynamodb:UpdateItem", TABLE.format("KeysTable")),  # a role; a removed member's keys
         ("dynamodb:DeleteItem", TABLE.format("KeysTable")),  # member, used/revoked invitation
         ("dynamodb:ConditionCheckItem", TABLE.format("KeysTable")),  # another owner remains
         ("dynamodb:PutItem", TABLE.format("AuditTable")),  # member.* events
         ("dynamodb:Query", TABLE.format("AuditTable")),  # the previous event, for the chain
         AUDIT_KEY,  # signs its audit events
+        QUEUE_NOTIFICATIONS,  # member invited, removed
     },
     "AccountSelfFunction": {
         ("dynamodb:GetItem", TABLE.format("KeysTable")),  # the caller, the account's profile
-        ("dynamodb:UpdateItem", TABLE.format("KeysTable")),  # deletion scheduled, keys revoked
-        ("dynamodb:PutItem", TABLE.format("KeysTable")),  # the deletion's marker
-        ("dynamodb:DeleteItem", TABLE.format("KeysTable")),  # marker, pending invitations
+        ("dynamodb:UpdateItem", TABLE.format("KeysTable")),  # profile, deletion, keys revoked
+        ("dynamodb:PutItem", TABLE.format("KeysTable")),  # deletion marker, email-change code
+        ("dynamodb:DeleteItem", TABLE.format("KeysTable")),  # marker, invitations, used code
         ("dynamodb:Query", TABLE.format("KeysTable")),  # the pending invitations
-        ("dynamodb:Query", TABLE.format("KeysTable") + "/index/by_account"),  # every key
-        QUEUE_NOTIFICATIONS,  # deletion scheduled
+        ("dynamodb:Query", TABLE.format("KeysTable") + "/index/by_account"),  # keys; a person's
+        QUEUE_NOTIFICATIONS,  # deletion scheduled, the email change's code
         ("dynamodb:GetItem", TABLE.format("MetadataTable")),  # one export
         ("dynamodb:PutItem", TABLE.format("MetadataTable")),  # a new export, pending
         ("dynamodb:UpdateItem", TABLE.format("MetadataTable")),  # failed when it cannot queue
@@ -208,7 +211,7 @@ EXPECTED_GRANTS = {
         ("cognito-idp:AdminUpdateUserAttributes", USER_POOL),  # email_verified
         ("cognito-idp:AdminSetUserPassword", USER_POOL),  # a reset with our code
         ("cognito-idp:AdminUserGlobalSignOut", USER_POOL),  # after a reset
-        ("ses:SendEmail", "arn:aws:ses:us-east-1:123456789012:identity/tollgate.local"),  # codes
+        QUEUE_NOTIFICATIONS,  # codes, mailed by the mailer
     },
     "AuditCheckpointFunction": {
         ("dynamodb:Scan", TABLE.format("AuditTable")),  # each account's head
@@ -315,6 +318,7 @@ def test_the_mailer_reads_account_profiles_only_and_sends_as_the_sender_only():
     # Given the template's grants, when the mailer's are read, then its table reads stay on
     # account items and its only SES identity is the configured sender (or its domain)
     assert leading_keys("MailerFunction", "dynamodb:GetItem", "KeysTable") == [["ACCOUNT#*"]]
+    assert leading_keys("MailerFunction", "dynamodb:Query", "KeysTable") == [["ACCOUNT#*"]]
     ses = {resource for action, resource in grants("MailerFunction") if action.startswith("ses:")}
     assert ses == {
         SENDER_IDENTITY.format("notifications@example.com"),
@@ -328,8 +332,32 @@ def test_only_the_functions_that_notify_may_queue_notifications():
         "KeysFunction",
         "PaymentWebhookFunction",
         "BalanceWatchFunction",
+        "AccountFunction",
+        "MembersFunction",
+        "AuthFunction",
         "AccountSelfFunction",
     }
+
+
+def test_the_account_self_function_writes_the_profile_and_email_change_items_only():
+    codes = ["CODE#email_change#*", "CODEMAIL#*", "EMAIL#*"]
+    deletion = ["ACCOUNT#*", "KEY#*", "DELETIONS", "INVITATION#*"]
+    assert leading_keys("AccountSelfFunction", "dynamodb:UpdateItem", "KeysTable") == [
+        deletion,
+        codes,
+        ["ACCOUNT#*"],
+    ]
+    for action in ("dynamodb:PutItem", "dynamodb:DeleteItem"):
+        assert leading_keys("AccountSelfFunction", action, "KeysTable") == [deletion, codes]
+    (query,) = [
+        s
+        for s in statements(TEMPLATE.functions()["AccountSelfFunction"].policies, NAMES)
+        if s["Resource"] == TABLE.format("KeysTable") + "/index/by_account"
+    ]
+    assert query["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"] == [
+        "ACCOUNT#*",
+        "PERSON#*",
+    ]
 
 
 def test_the_balance_watch_reads_only_watched_accounts_and_their_wallets():
@@ -377,8 +405,13 @@ def test_the_webhook_may_update_account_profiles_only_in_the_keys_table():
     ],
 )
 def test_the_members_function_writes_account_items_and_invitation_tokens_only(action):
-    # members and invitations; never a key, a key's secret item or a spend counter
-    assert leading_keys("MembersFunction", action, "KeysTable") == [["ACCOUNT#*", "INVITATION#*"]]
+    # members and invitations; never a key's secret item or a spend counter, and a key
+    # record only to revoke a removed member's keys
+    revoking = [["KEY#*"]] if action == "dynamodb:UpdateItem" else []
+    assert leading_keys("MembersFunction", action, "KeysTable") == [
+        ["ACCOUNT#*", "INVITATION#*"],
+        *revoking,
+    ]
 
 
 def test_the_reaper_touches_only_account_items_and_key_counters():

@@ -22,6 +22,7 @@ from devstack import stack
 from devstack.aws import provision
 from devstack.invoke import function_timeout
 from devstack.lambda_runtime import LambdaContext, load_handler
+from tests.support import mail
 from tests.support.environment import NAMES, OPERATOR_KEY, TEMPLATE
 from tests.support.iam import CallRecorder, denied
 from tests.support.lean_dynamodb import BotoJsonClient
@@ -259,20 +260,19 @@ def cognito(aws: None, monkeypatch) -> None:
     jwks = json.loads(CognitoIdpJsonWebKeyResponse.json_web_key)
     monkeypatch.setattr(sessions, "fetch_jwks", lambda url: jwks)
     sessions._signing_keys.clear()
-    boto3.client("ses", region_name=NAMES.region).verify_domain_identity(Domain="tollgate.local")
+    mail.verify_sender()
 
 
 @pytest.fixture
 def mailed_codes(cognito: None) -> Callable[[str], list[str]]:
-    """The codes mailed to an email so far (moto's SES keeps what was sent), oldest first."""
+    """The codes mailed to an email so far, oldest first: the queued code mails are first
+    handed to MailerFunction, as Lambda would, then read from what SES sent."""
     import re
 
-    from moto.ses.models import ses_backends
-
     def codes(email: str) -> list[str]:
-        sent = ses_backends["123456789012"][NAMES.region].sent_messages
-        mine = [m for m in sent if email in m.destinations.get("ToAddresses", [])]
-        return [re.search(r"\b(\d{6})\b", m.body).group(1) for m in mine]
+        mail.run_mailer(handle)
+        mine = [sent for sent in mail.sent_mails() if sent.to == email]
+        return [re.search(r"\b(\d{6})\b", sent.text).group(1) for sent in mine]
 
     return codes
 

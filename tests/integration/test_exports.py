@@ -238,8 +238,11 @@ def test_the_account_reads_its_own_profile(invoke, customer):
         "created_at": int(NOW.timestamp()),
         "company": None,
         "language": None,
+        "notifications": answer.body["notifications"],
+        "low_balance_threshold_usd": None,
     }
     assert answer.body["email"].endswith("@example.com")
+    assert all(answer.body["notifications"]["kinds"].values())
 
 
 # ------------------------------------------------------------------------------ the export

@@ -13,6 +13,7 @@ from typing import Any
 
 from tollgate import billing, clock, keys, ledger
 from tollgate.errors import NotFound
+from tollgate.notifications.preferences import preferences_view
 from tollgate.permissions import OWNER
 from tollgate.store import identity as identity_store
 from tollgate.store import keys as store
@@ -94,8 +95,16 @@ def account_view(account: Account) -> dict[str, Any]:
 
 
 def profile_view(account: Account) -> dict[str, Any]:
-    """The account as its own people see it (``GET /v1/account``)."""
-    return {**account_view(account), "company": account.company, "language": account.language}
+    """The account as its own people see it (``GET /v1/account``): what ``PATCH`` corrects,
+    each notification kind with whether it is sent, and the low-balance threshold."""
+    notifications = preferences_view(account)
+    return {
+        **account_view(account),
+        "company": account.company,
+        "language": account.language,
+        "notifications": notifications,
+        "low_balance_threshold_usd": notifications["low_balance_threshold_usd"],
+    }
 
 
 def get_account(account_id: str) -> Account:

@@ -4,7 +4,8 @@ acceptance, and the accounts a person belongs to.
 The rules, whoever calls (a member signed in, or an admin key acting as ``admin``):
 - members.manage changes, removes and invites any role but ``owner``; only owners.manage
   makes, demotes or removes an owner, or invites one (and revokes such an invitation);
-- every member may leave (remove themselves);
+- every member may leave (remove themselves); a member removed or leaving loses the keys
+  they created (revoked at once, each audited);
 - an account always keeps an owner: the last one can be neither demoted nor removed (409),
   even by two owners demoting each other at once (``tollgate.store.members``);
 - an invitation is for one email and role, lasts 7 days, is used once, can be revoked, and is
@@ -21,14 +22,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from tollgate import clock, permissions
+from tollgate import clock, keys, notifications, permissions
 from tollgate.auth import Principal
 from tollgate.errors import BadRequest, Conflict, Forbidden, NotFound
 from tollgate.permissions import MEMBERS_MANAGE, OWNER, OWNERS_MANAGE, ROLES
 from tollgate.settings import Settings
 from tollgate.store import keys as account_store
 from tollgate.store import members as store
-from tollgate.store.models import Account, Invitation, Member
+from tollgate.store.models import Account, ApiKey, Invitation, Member
 from tollgate.validation import email_field, reject_unknown_fields, text_field
 
 INVITATION_LIFETIME = timedelta(days=7)
@@ -138,6 +139,22 @@ def remove_member(caller: Principal, person_id: str) -> Member:
     return member
 
 
+def revoke_keys_created_by(member: Member, *, now: datetime | None = None) -> list[ApiKey]:
+    """Revoke every key the removed (or leaving) member created that still works, so a person
+    who leaves takes no working key with them; the keys revoked. Keys made by an admin key
+    or the operator name no member and stay."""
+    now = now or clock.utcnow()
+    revoked = []
+    cursor: str | None = None
+    while True:
+        page, cursor = keys.list_keys(member.account_id, limit=100, cursor=cursor, now=now)
+        for key in page:
+            if key.created_by == member.person_id and key.status != "revoked":
+                revoked.append(keys.revoke_key(member.account_id, key.key_id, now=now))
+        if cursor is None:
+            return revoked
+
+
 def transfer_ownership(caller: Principal, person_id: str) -> list[tuple[Member, str]]:
     """The signed-in owner hands ownership to another member and becomes an admin; returns
     each changed member with the role it had."""
@@ -226,11 +243,17 @@ def invite(
     )
     store.save_invitation(invitation, replaces=replaced)
     link = f"{settings.console_url.rstrip('/')}/invitations/accept#token={token}"
-    send_notification(
+    notifications.send(
         "member_invited",
         account_id,
         to=[new.email],
-        context={"link": link, "account_name": _account_name(account_id), "role": new.role},
+        context={
+            "email": new.email,
+            "role": new.role,
+            "invited_by": caller.actor,
+            "invitation_url": link,
+            "expires_at": f"{invitation.expires_at:%Y-%m-%d %H:%M} UTC",
+        },
     )
     return SentInvitation(invitation, token, link, replaced)
 
@@ -317,24 +340,9 @@ def accounts_of_person(person: Principal) -> list[tuple[Member, Account | None]]
     return sorted(found, key=lambda pair: pair[0].joined_at)
 
 
-def notify_removed(member: Member) -> None:
-    send_notification(
-        "member_removed",
-        member.account_id,
-        to=[member.email],
-        context={"account_name": _account_name(member.account_id), "role": member.role},
-    )
-
-
-def _account_name(account_id: str) -> str:
-    account = account_store.get_account(account_id)
-    return account.name if account is not None else ""
-
-
-def send_notification(
-    kind: str, account_id: str, *, to: list[str], context: dict[str, Any]
-) -> None:
-    """MERGE(notify): wire to ``tollgate.notifications.send(kind, account_id, to=to,
-    context=context)``, which queues the mail and never raises. Until that module exists
-    this sends nothing (the API returns the invitation token, so the flow works without it)."""
-    del kind, account_id, to, context
+def notify_removed(caller: Principal, member: Member) -> None:
+    """Mail the removed person, and the account's owners (a security notice: who lost
+    access, and by whose hand)."""
+    context = {"email": member.email, "role": member.role, "removed_by": caller.actor}
+    notifications.send("member_removed", member.account_id, to=[member.email], context=context)
+    notifications.send("member_removed", member.account_id, context=context)

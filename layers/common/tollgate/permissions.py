@@ -89,6 +89,8 @@ ROUTES: Final[dict[tuple[str, str], str | tuple[str, ...]]] = {
     ("GET", "/v1/archives"): USAGE_READ,
     ("GET", "/v1/archives/{month}"): USAGE_READ,
     ("GET", "/v1/account"): ACCOUNT_READ,
+    ("PATCH", "/v1/account"): ACCOUNT_UPDATE,
+    ("POST", "/v1/account/email/confirm"): ACCOUNT_UPDATE,
     ("DELETE", "/v1/account"): ACCOUNT_DELETE,
     ("POST", "/v1/account/restore"): ACCOUNT_DELETE,
     ("POST", "/v1/account/exports"): ACCOUNT_EXPORT,

@@ -51,7 +51,6 @@ class Settings:
     cognito_client_id: str | None = None
     cognito_jwks_url: str | None = None  # None: the pool's own, derived from its issuer
     self_signup: bool = True  # False: invite-only, /v1/auth/signup answers 403
-    mail_from: str = "no-reply@tollgate.local"  # the SES sender of verification codes
 
     @property
     def cognito_issuer(self) -> str:
@@ -116,7 +115,6 @@ class Settings:
             cognito_client_id=env.get("COGNITO_CLIENT_ID") or None,
             cognito_jwks_url=env.get("TOLLGATE_COGNITO_JWKS_URL") or None,
             self_signup=_flag(env, "TOLLGATE_SELF_SIGNUP", default=True),
-            mail_from=env.get("TOLLGATE_MAIL_FROM") or "no-reply@tollgate.local",
             notifications_queue_url=env.get("NOTIFICATIONS_QUEUE_URL") or None,
             sender_email=env.get("TOLLGATE_SENDER_EMAIL") or None,
         )

@@ -22,7 +22,12 @@ from tollgate.store.models import AuthCode
 
 VERIFY = "verify"
 RESET = "reset"
-LIFETIME = {VERIFY: timedelta(hours=24), RESET: timedelta(minutes=30)}
+EMAIL_CHANGE = "email_change"  # keyed by the account id; the item holds the new address
+LIFETIME = {
+    VERIFY: timedelta(hours=24),
+    RESET: timedelta(minutes=30),
+    EMAIL_CHANGE: timedelta(hours=1),
+}
 MAX_ATTEMPTS = 5
 
 
@@ -48,6 +53,7 @@ def issue(
     *,
     name: str | None = None,
     company: str | None = None,
+    new_email: str | None = None,
     now: datetime | None = None,
 ) -> str:
     """A new code for ``email`` (any earlier one of the same purpose stops working)."""
@@ -65,6 +71,7 @@ def issue(
             attempts=0,
             name=name,
             company=company,
+            new_email=new_email,
             ttl=expires_at + timedelta(days=1),
         )
     )

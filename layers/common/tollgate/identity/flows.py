@@ -79,13 +79,13 @@ def sign_up(new: SignUp, settings: Settings) -> dict[str, Any]:
     except Refused:  # taken between our look and the sign-up: the same answer
         return CODE_SENT
     code = codes.issue(codes.VERIFY, new.email, name=new.name, company=new.company)
-    _mail_code(mail.EMAIL_VERIFICATION, new.email, code, settings)
+    _mail_code(mail.EMAIL_VERIFICATION, new.email, code)
     return CODE_SENT
 
 
-def _mail_code(kind: str, email: str, code: str, settings: Settings) -> None:
+def _mail_code(kind: str, email: str, code: str) -> None:
     if login_limits.code_mail_allowed(email):
-        mail.send_code(kind, email, code, settings)
+        mail.send_code(kind, email, code)
     else:
         metrics.add_metric(name="CodeMailsLimited", unit="Count", value=1)
 
@@ -186,7 +186,7 @@ def forgot(body: Mapping[str, Any], settings: Settings) -> dict[str, Any]:
     user = user_pool(settings).user(email)
     if user is not None and user.status == CONFIRMED:
         code = codes.issue(codes.RESET, email)
-        _mail_code(mail.PASSWORD_RESET, email, code, settings)
+        _mail_code(mail.PASSWORD_RESET, email, code)
     return CODE_SENT
 
 

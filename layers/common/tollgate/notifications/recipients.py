@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from tollgate.store.members import owners_of
 from tollgate.store.models import Account
 
 
 def owner_emails(account: Account) -> list[str]:
-    """The addresses of the account's owners. Until the Member store holds them, the
-    account's own email is its one owner's."""
-    return [account.email]
+    """The addresses of the account's owners (members with the ``owner`` role). An account
+    the operator made has no member until someone is invited: its own email stands for its
+    owner then."""
+    owners = sorted({owner.email for owner in owners_of(account.account_id)})
+    return owners or [account.email]

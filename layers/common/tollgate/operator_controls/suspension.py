@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from tollgate import accounts, clock
+from tollgate import accounts, clock, notifications
 from tollgate.errors import Conflict
+from tollgate.notifications.kinds import MAX_VALUE_CHARS
 from tollgate.store import accounts as store
 from tollgate.store.models import Account
 from tollgate.validation import reject_unknown_fields, text_field
@@ -72,3 +73,11 @@ def audit_changes(change: StatusChange) -> dict[str, tuple[Any, Any]]:
         "status": (change.before, change.account.status),
         "status_reason": (change.reason_before, change.account.status_reason),
     }
+
+
+def notify_owners(change: StatusChange) -> None:
+    """Mail the account's owners that it was suspended or reinstated, with the reason (cut
+    to what a mail field holds: the whole reason stays in the audit trail)."""
+    kind = "account_suspended" if change.account.status == SUSPENDED else "account_reinstated"
+    reason = (change.account.status_reason or "")[:MAX_VALUE_CHARS]
+    notifications.send(kind, change.account.account_id, context={"reason": reason or None})

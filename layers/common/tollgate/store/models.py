@@ -160,8 +160,10 @@ class InvitationToken(_Item):
 
 class AuthCode(_Item):
     """pk ``CODE#<purpose>#<sha256 of the email>``, sk ``CODE``: the one live emailed code of
-    a sign-up (``verify``) or a password reset (``reset``). Only the code's salted digest is
-    kept; a sign-up also keeps the name and company its account will be created with."""
+    a sign-up (``verify``) or a password reset (``reset``), or ``CODE#email_change#<sha256 of
+    the account id>``: an account's email change, holding the new address. Only the code's
+    salted digest is kept; a sign-up also keeps the name and company its account will be
+    created with."""
 
     Meta = _meta(_settings.keys_table)
     digest = UnicodeAttribute()
@@ -170,6 +172,7 @@ class AuthCode(_Item):
     attempts = NumberAttribute(default=0)
     name = UnicodeAttribute(null=True)
     company = UnicodeAttribute(null=True)
+    new_email = UnicodeAttribute(null=True)  # an account's email change (``email_change``)
     ttl = TTLAttribute()
 
 
