@@ -141,12 +141,6 @@ def charges_in_ledger(devstack: dict[str, str], account_id: str) -> int:
 EXPORT_DEADLINE_S = 600
 
 
-def devstack_delivers_sqs() -> bool:
-    """Whether devstack runs the functions an SQS queue triggers (ExportFunction): something
-    in it receives messages. A capability check to remove once devstack's poller is merged."""
-    return any("receive_message" in path.read_text() for path in (ROOT / "devstack").glob("*.py"))
-
-
 def export_account(devstack: dict[str, str], admin_key: str) -> dict[str, Any]:
     """Start an export of the key's account over HTTP and poll it until it is no longer under
     way (or the deadline passed): its last view."""

@@ -1,9 +1,8 @@
 """A customer exports its account over HTTP: it proxies a request whose prompt is a canary,
 starts an export, polls until it is ready, downloads the ZIP through the link and finds its
 request, its keys and its audit trail there, and never the prompt or a key's secret.
-
-devstack must deliver the export queue's messages to ExportFunction, as Lambda's SQS event
-source does; until it can, this test is skipped (``stack.devstack_delivers_sqs``).
+devstack delivers the export queue's messages to ExportFunction, as Lambda's SQS event source
+does (devstack/queues.py).
 """
 
 from __future__ import annotations
@@ -14,7 +13,6 @@ import openai
 import pytest
 
 from tests.e2e.stack import (
-    devstack_delivers_sqs,
     export_account,
     export_files,
     new_customer,
@@ -23,12 +21,7 @@ from tests.e2e.stack import (
 
 CANARY_PROMPT = "an exported canary never sings e2e 41c9"
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.skipif(
-        not devstack_delivers_sqs(), reason="devstack does not deliver SQS messages yet"
-    ),
-]
+pytestmark = pytest.mark.e2e
 
 
 def test_a_customer_downloads_its_export_without_its_prompts_or_secrets(devstack):

@@ -18,8 +18,6 @@ import pytest
 
 from tests.e2e.conftest import ROOT
 from tests.e2e.stack import COMMAND_TIMEOUT_S, HTTP_TIMEOUT_S
-from tests.support.environment import NAMES, TEMPLATE
-from tests.support.iam import as_list, statements
 
 pytestmark = pytest.mark.e2e
 
@@ -27,18 +25,6 @@ PASSWORD = "Correct-horse-9"
 MAIL_WAIT_S = 120  # a deadline, not a wait: the mailer polls its queue twice a second
 CODE = re.compile(r"verification code is (\d{6})")
 INVITATION_LINK = re.compile(r"(\S+)#token=(tgi-[A-Za-z0-9_-]+)")
-
-
-def invitations_are_mailed() -> bool:
-    """Whether the members' function may queue a notification (its IAM policy in the
-    template): then an invitation is mailed and the invited person takes the link from the
-    outbox, as a reader would. A capability check to remove once the invitation mail is
-    merged; until then the token comes from the inviter's answer."""
-    return any(
-        "sqs:SendMessage" in as_list(statement["Action"])
-        and any(str(r).endswith("NotificationsQueue") for r in as_list(statement["Resource"]))
-        for statement in statements(TEMPLATE.functions()["MembersFunction"].policies, NAMES)
-    )
 
 
 def outbox(devstack, email: str) -> str:
@@ -148,8 +134,6 @@ def test_an_owner_signs_up_invites_a_billing_member_who_pays_and_reads_but_makes
 def invitation_token(devstack, email: str, invitation: dict) -> str:
     """The token the invited person holds: from the mailed link once invitations are mailed
     (the same link the inviter's answer showed once), else from that answer."""
-    if not invitations_are_mailed():
-        return invitation["token"]
     link = mailed(devstack, email, INVITATION_LINK)
     assert link is not None, outbox(devstack, email)
     assert link.group(0) == invitation["link"] and link.group(2) == invitation["token"]
