@@ -11,9 +11,10 @@ from collections.abc import Callable
 from datetime import datetime
 
 from pynamodb.exceptions import UpdateError
+from pynamodb.expressions.update import Action
 
-from tollgate.errors import Conflict
-from tollgate.store.errors import storage_errors
+from tollgate.errors import Conflict, NotFound
+from tollgate.store.errors import get_item, storage_errors
 from tollgate.store.layout import ACCOUNT_SK, ACCOUNTS, account_pk, timestamp
 from tollgate.store.models import Account, Wallet
 from tollgate.store.pagination import decode_cursor, encode_cursor, page_size
@@ -116,3 +117,29 @@ def wallets(account_ids: list[str]) -> dict[str, Wallet]:
     with storage_errors("wallets"):
         found = Wallet.batch_get([(account_pk(a), "WALLET") for a in account_ids])
         return {wallet.account_id: wallet for wallet in found}
+
+
+def update_profile(account_id: str, actions: list[Action], *, operation: str) -> Account:
+    """One conditional update of an existing profile, which it returns as it now is; NotFound
+    if there is no such account (the update never creates one)."""
+    account = Account(account_pk(account_id), ACCOUNT_SK)
+    with storage_errors(operation):
+        try:
+            account.update(actions=actions, condition=Account.pk.exists())
+        except UpdateError as error:
+            if error.cause_response_code != "ConditionalCheckFailedException":
+                raise
+            raise _not_found(account_id) from None
+    return account
+
+
+def read_profile(account_id: str) -> Account:
+    """The profile, strongly consistent; NotFound if there is no such account."""
+    account = get_item(Account, account_pk(account_id), ACCOUNT_SK)
+    if account is None:
+        raise _not_found(account_id)
+    return account
+
+
+def _not_found(account_id: str) -> NotFound:
+    return NotFound(f"Account {account_id} does not exist.", code="account_not_found")

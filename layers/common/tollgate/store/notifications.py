@@ -9,7 +9,7 @@ from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
-from tollgate.errors import NotFound
+from tollgate.store.accounts import read_profile, update_profile
 from tollgate.store.errors import storage_errors
 from tollgate.store.layout import ACCOUNTS, WALLET_SK, account_pk
 from tollgate.store.models import Account, Wallet
@@ -19,30 +19,19 @@ def switch_notifications(account_id: str, *, off: set[str], on: set[str]) -> Acc
     """Add ``off`` to the account's switched-off kinds and take ``on`` out of them: set
     operations, so two owners changing different kinds at once both get their change. The
     account as it now is; NotFound if there is no such account."""
-    account = Account(account_pk(account_id), "PROFILE")
     # One update may not both add to and delete from an attribute: two, each atomic.
     updates: list[Action] = [Account.notifications_off.delete(on)] if on else []
     updates += [Account.notifications_off.add(off)] if off else []
-    with storage_errors("switch_notifications"):
-        try:
-            if not updates:
-                account.refresh(consistent_read=True)
-            for action in updates:
-                account.update(actions=[action], condition=Account.pk.exists())
-        except (UpdateError, Account.DoesNotExist) as error:
-            if isinstance(error, UpdateError) and (
-                error.cause_response_code != "ConditionalCheckFailedException"
-            ):
-                raise
-            missing = NotFound(f"Account {account_id} does not exist.", code="account_not_found")
-            raise missing from None
+    if not updates:
+        return read_profile(account_id)
+    for action in updates:
+        account = update_profile(account_id, [action], operation="switch_notifications")
     return account
 
 
 def set_low_balance_threshold(account_id: str, threshold: int | None) -> Account:
     """Set (or, with None, remove) the account's low-balance threshold in nano-USD; a new
     threshold forgets an earlier warning, so a balance already below it is warned about."""
-    account = Account(account_pk(account_id), "PROFILE")
     if threshold is None:
         actions: list[Action] = [
             Account.low_balance_threshold.remove(),
@@ -53,15 +42,7 @@ def set_low_balance_threshold(account_id: str, threshold: int | None) -> Account
             Account.low_balance_threshold.set(threshold),
             Account.low_balance_warned_at.remove(),
         ]
-    with storage_errors("set_low_balance_threshold"):
-        try:
-            account.update(actions=actions, condition=Account.pk.exists())
-        except UpdateError as error:
-            if error.cause_response_code != "ConditionalCheckFailedException":
-                raise
-            missing = NotFound(f"Account {account_id} does not exist.", code="account_not_found")
-            raise missing from None
-    return account
+    return update_profile(account_id, actions, operation="set_low_balance_threshold")
 
 
 def watched_accounts() -> Iterator[Account]:

@@ -3,11 +3,11 @@ and its contact email with the guard that keeps it unique (``EMAIL#<lower-cased 
 
 from __future__ import annotations
 
-from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
-from tollgate.errors import Conflict, NotFound
+from tollgate.errors import Conflict
+from tollgate.store.accounts import update_profile
 from tollgate.store.connection import connection
 from tollgate.store.errors import get_item, storage_errors
 from tollgate.store.layout import ACCOUNT_SK, account_pk
@@ -27,15 +27,7 @@ def correct_profile(account_id: str, fields: dict[str, str | None]) -> None:
             raise ValueError(f"{name!r} is not a correctable profile field")
         attribute = getattr(Account, name)
         actions.append(attribute.remove() if value is None else attribute.set(value))
-    account = Account(account_pk(account_id), ACCOUNT_SK)
-    with storage_errors("correct_profile"):
-        try:
-            account.update(actions=actions, condition=Account.pk.exists())
-        except UpdateError as error:
-            if error.cause_response_code != "ConditionalCheckFailedException":
-                raise
-            missing = NotFound(f"Account {account_id} does not exist.", code="account_not_found")
-            raise missing from None
+    update_profile(account_id, actions, operation="correct_profile")
 
 
 def email_guard_owner(email: str) -> str | None:
