@@ -16,6 +16,8 @@ ARCHIVE_BUCKET = "arn:aws:s3:::tollgate-test-archivebucket"
 ARCHIVE = ARCHIVE_BUCKET + "/{}"
 CHECKPOINT_BUCKET = "arn:aws:s3:::tollgate-test-auditcheckpointbucket"
 EXPORT_BUCKET = "arn:aws:s3:::tollgate-test-exportbucket"
+TICKET_FILES = "arn:aws:s3:::tollgate-test-ticketattachmentsbucket/tickets/*"
+STRIPE_KEY = ("secretsmanager:GetSecretValue", "tollgate/dev/stripe-api-key")
 EXPORTS_QUEUE = "arn:aws:sqs:us-east-1:123456789012:tollgate-test-ExportsQueue"
 AUDIT_KEY = ("secretsmanager:GetSecretValue", "tollgate/dev/audit-hmac-key")
 USER_POOL = NAMES.attributes[("UserPool", "Arn")]
@@ -213,6 +215,26 @@ EXPECTED_GRANTS = {
         ("cognito-idp:AdminUserGlobalSignOut", USER_POOL),  # after a reset
         QUEUE_NOTIFICATIONS,  # codes, mailed by the mailer
     },
+    "TicketsFunction": {
+        ("dynamodb:GetItem", TABLE.format("KeysTable")),  # the caller's key or membership
+        ("dynamodb:Query", TABLE.format("KeysTable")),  # the members to notify
+        ("dynamodb:GetItem", TABLE.format("MetadataTable")),  # a ticket, a usage record
+        ("dynamodb:BatchGetItem", TABLE.format("MetadataTable")),  # the operator queue's page
+        ("dynamodb:Query", TABLE.format("MetadataTable")),  # tickets, threads, files
+        ("dynamodb:PutItem", TABLE.format("MetadataTable")),  # ticket, message, file, pointer
+        ("dynamodb:UpdateItem", TABLE.format("MetadataTable")),  # status, count, retention
+        ("dynamodb:ConditionCheckItem", TABLE.format("MetadataTable")),  # (transactions)
+        ("dynamodb:Query", TABLE.format("MetadataTable") + "/index/by_request_and_day"),
+        ("dynamodb:GetItem", TABLE.format("WalletTable")),  # a payment; a pending settle
+        ("dynamodb:PutItem", TABLE.format("AuditTable")),  # ticket.* events
+        ("dynamodb:Query", TABLE.format("AuditTable")),  # the chain's head, to append
+        ("secretsmanager:GetSecretValue", "tollgate/dev/operator-key-digest"),  # the operator's key
+        AUDIT_KEY,  # signs its audit events
+        STRIPE_KEY,  # a payment's state at Stripe, for the operator
+        ("s3:PutObject", TICKET_FILES),  # signs upload policies; copies closed tickets' files
+        ("s3:GetObject", TICKET_FILES),  # signs downloads; checks an upload
+        QUEUE_NOTIFICATIONS,  # replies to members, new tickets to support
+    },
     "AuditCheckpointFunction": {
         ("dynamodb:Scan", TABLE.format("AuditTable")),  # each account's head
         AUDIT_KEY,  # signs the checkpoints
@@ -242,7 +264,7 @@ def test_each_function_is_granted_exactly_what_it_uses(logical_id):
 def test_no_grant_uses_a_wildcard(logical_id):
     for action, resource in grants(logical_id):
         # the one exception: the objects under one prefix of a bucket
-        buckets = (ARCHIVE_BUCKET, CHECKPOINT_BUCKET, EXPORT_BUCKET)
+        buckets = (ARCHIVE_BUCKET, CHECKPOINT_BUCKET, EXPORT_BUCKET, TICKET_FILES[:-10])
         bucket = next((b for b in buckets if resource.startswith(b)), "")
         objects = bool(bucket) and resource.count("*") == 1
         assert "*" not in action and ("*" not in resource or objects), (action, resource)
@@ -276,6 +298,7 @@ def test_only_the_audit_writers_and_the_checkpoint_job_read_the_audit_key():
         "PaymentWebhookFunction",
         "AuditCheckpointFunction",
         "PurgeFunction",
+        "TicketsFunction",
     }
 
 
@@ -336,6 +359,7 @@ def test_only_the_functions_that_notify_may_queue_notifications():
         "MembersFunction",
         "AuthFunction",
         "AccountSelfFunction",
+        "TicketsFunction",
     }
 
 
@@ -541,4 +565,5 @@ def test_only_the_functions_that_call_stripe_may_read_its_api_key():
         if any(resource == api_key for _, resource in grants(logical_id))
     }
 
-    assert readers == {"BillingFunction", "PaymentWebhookFunction"}
+    # TicketsFunction: a ticket's payment as Stripe has it, for the operator
+    assert readers == {"BillingFunction", "PaymentWebhookFunction", "TicketsFunction"}

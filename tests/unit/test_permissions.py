@@ -37,8 +37,10 @@ def test_an_owner_may_do_all_an_admin_may_and_delete_the_account():
     assert permissions.ACCOUNT_DELETE not in ROLE_PERMISSIONS[ADMIN]
 
 
-def test_a_viewer_only_reads():
-    assert all(name.endswith(".read") for name in ROLE_PERMISSIONS[VIEWER])
+def test_a_viewer_only_reads_but_may_ask_support_like_every_member():
+    changes = ROLE_PERMISSIONS[VIEWER] - {permissions.TICKETS_WRITE}
+    assert all(name.endswith(".read") for name in changes)
+    assert all(permissions.TICKETS_WRITE in granted for granted in ROLE_PERMISSIONS.values())
 
 
 def test_billing_tops_up_and_developers_make_only_their_own_keys():

@@ -9,7 +9,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 
-from tollgate import auth, permissions
+from tollgate import audit, auth, permissions
 from tollgate.errors import BadRequest, InternalError, NotFound, TollgateError, management_body
 from tollgate.observability import logger
 from tollgate.settings import Settings
@@ -73,6 +73,27 @@ def caller(app: APIGatewayRestResolver, settings: Settings) -> auth.Principal:
     if writes and found.account_id:
         auth.refuse_changes_unless_active(found, needs)
     return found
+
+
+def record_audit(
+    app: APIGatewayRestResolver,
+    caller: auth.Principal,
+    account_id: str,
+    action: str,
+    target: str,
+    changes: dict[str, Any] | None = None,
+) -> None:
+    """An audit event of this request's caller. People are named by id, never by email or
+    name: the trail outlives a deleted account."""
+    audit.record(
+        account_id,
+        actor=caller.actor,
+        action=action,
+        target=target,
+        request_id=request_id(app),
+        source_ip=source_ip(app),
+        changes=changes,
+    )
 
 
 def json_body(app: APIGatewayRestResolver) -> dict[str, Any]:

@@ -40,6 +40,10 @@ WALLET_READ: Final = "wallet.read"
 WALLET_TOP_UP: Final = "wallet.top_up"
 USAGE_READ: Final = "usage.read"
 AUDIT_READ: Final = "audit.read"
+# Every member may open and read the account's support tickets (tollgate.tickets).
+TICKETS_READ: Final = "tickets.read"
+TICKETS_WRITE: Final = "tickets.write"
+_TICKETS: Final = frozenset({TICKETS_READ, TICKETS_WRITE})
 
 _READS: Final = frozenset(
     {ACCOUNT_READ, MEMBERS_READ, KEYS_READ, WALLET_READ, USAGE_READ, AUDIT_READ}
@@ -54,11 +58,11 @@ _ADMIN: Final = _READS | {
 }
 
 ROLE_PERMISSIONS: Final[dict[str, frozenset[str]]] = {
-    OWNER: _ADMIN | {ACCOUNT_DELETE, OWNERS_MANAGE},
-    ADMIN: _ADMIN,
-    DEVELOPER: frozenset({ACCOUNT_READ, MEMBERS_READ, KEYS_READ, OWN_KEYS_MANAGE, USAGE_READ}),
-    BILLING: frozenset({ACCOUNT_READ, MEMBERS_READ, WALLET_READ, WALLET_TOP_UP, USAGE_READ}),
-    VIEWER: _READS,
+    OWNER: _ADMIN | _TICKETS | {ACCOUNT_DELETE, OWNERS_MANAGE},
+    ADMIN: _ADMIN | _TICKETS,
+    DEVELOPER: _TICKETS | {ACCOUNT_READ, MEMBERS_READ, KEYS_READ, OWN_KEYS_MANAGE, USAGE_READ},
+    BILLING: _TICKETS | {ACCOUNT_READ, MEMBERS_READ, WALLET_READ, WALLET_TOP_UP, USAGE_READ},
+    VIEWER: _READS | _TICKETS,
 }
 
 # (method, path template) -> what the caller needs: a permission (any one of a tuple's, the
@@ -113,6 +117,20 @@ ROUTES: Final[dict[tuple[str, str], str | tuple[str, ...]]] = {
     ("POST", "/v1/auth/logout"): PUBLIC,  # the session's own access token, checked by the flow
     ("POST", "/v1/auth/forgot"): PUBLIC,
     ("POST", "/v1/auth/reset"): PUBLIC,
+    ("POST", "/v1/tickets"): TICKETS_WRITE,
+    ("GET", "/v1/tickets"): TICKETS_READ,
+    ("GET", "/v1/tickets/{ticket_id}"): TICKETS_READ,
+    ("POST", "/v1/tickets/{ticket_id}/messages"): TICKETS_WRITE,
+    ("POST", "/v1/tickets/{ticket_id}/close"): TICKETS_WRITE,
+    ("POST", "/v1/tickets/{ticket_id}/reopen"): TICKETS_WRITE,
+    ("POST", "/v1/tickets/{ticket_id}/attachments"): TICKETS_WRITE,
+    ("GET", "/v1/tickets/{ticket_id}/attachments/{attachment_id}"): TICKETS_READ,
+    ("GET", "/operator/tickets"): OPERATOR,
+    ("GET", "/operator/tickets/{ticket_id}"): OPERATOR,
+    ("PATCH", "/operator/tickets/{ticket_id}"): OPERATOR,  # status, assignee
+    ("POST", "/operator/tickets/{ticket_id}/messages"): OPERATOR,  # replies, internal notes
+    ("POST", "/operator/tickets/{ticket_id}/attachments"): OPERATOR,
+    ("GET", "/operator/tickets/{ticket_id}/attachments/{attachment_id}"): OPERATOR,
     ("GET", "/v1/models"): INFERENCE,
     ("POST", "/v1/chat/completions"): INFERENCE,
     ("POST", "/v1/messages"): INFERENCE,
@@ -125,6 +143,12 @@ def route_needs(method: str, path: str) -> tuple[str, ...]:
     """What a route needs, as a tuple; empty for a route missing from the table."""
     needed = ROUTES.get((method.upper(), path), ())
     return (needed,) if isinstance(needed, str) else needed
+
+
+def role_may(role: str, permission: str) -> bool:
+    """Whether ``role`` holds ``permission`` whatever the route (a ticket's payments are
+    shown only to those who may read payments)."""
+    return permission in ROLE_PERMISSIONS.get(role, frozenset())
 
 
 def granted(role: str, needed: tuple[str, ...]) -> frozenset[str]:

@@ -63,6 +63,9 @@ class Settings:
 
     notifications_queue_url: str | None = None  # where tollgate.notifications.send queues mail
     sender_email: str | None = None  # the verified SES sender (MailerFunction only)
+    support_email: str | None = None  # the operator's support inbox (new tickets, replies)
+    ticket_attachments_bucket: str | None = None  # tickets' files (TicketsFunction, purge)
+    tickets_per_hour: int = 10  # tickets an account may open in one UTC hour
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -117,6 +120,9 @@ class Settings:
             self_signup=_flag(env, "TOLLGATE_SELF_SIGNUP", default=True),
             notifications_queue_url=env.get("NOTIFICATIONS_QUEUE_URL") or None,
             sender_email=env.get("TOLLGATE_SENDER_EMAIL") or None,
+            support_email=env.get("TOLLGATE_SUPPORT_EMAIL") or None,
+            ticket_attachments_bucket=env.get("TICKET_ATTACHMENTS_BUCKET") or None,
+            tickets_per_hour=_count(env, "TOLLGATE_TICKETS_PER_HOUR", 10),
         )
 
 
@@ -127,6 +133,15 @@ def _flag(env: Mapping[str, str], name: str, *, default: bool) -> bool:
     if raw not in ("true", "false"):
         raise SettingsError(f"{name} must be true or false, got {raw!r}")
     return raw == "true"
+
+
+def _count(env: Mapping[str, str], name: str, default: int) -> int:
+    value = env.get(name, "").strip()
+    if not value:
+        return default
+    if not value.isdigit() or int(value) < 1:
+        raise SettingsError(f"{name} must be a whole number of at least 1, got {value!r}")
+    return int(value)
 
 
 def _seconds(env: Mapping[str, str], name: str, default: float) -> float:

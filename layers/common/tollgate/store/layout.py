@@ -73,6 +73,35 @@ def daily_charges_sk(at: datetime) -> str:
     return f"LEDGER#{at.astimezone(UTC).date().isoformat()}T24:00:00#charges"
 
 
+def ticket_sk(ticket_id: str) -> str:
+    return f"TICKET#{ticket_id}"
+
+
+def ticket_message_sk(ticket_id: str, sequence: int) -> str:
+    """A ticket's messages in its account's partition, in the order they were written."""
+    return f"TICKETMSG#{ticket_id}#{sequence:06d}"
+
+
+def ticket_attachment_sk(ticket_id: str, attachment_id: str) -> str:
+    return f"TICKETFILE#{ticket_id}#{attachment_id}"
+
+
+def ticket_pk(ticket_id: str) -> str:
+    """The pointer from a ticket's id to its account (the operator knows only the id)."""
+    return f"TICKET#{ticket_id}"
+
+
+def tickets_queue_pk(closed: bool) -> str:
+    """The by_request_and_day index's partitions of the operator's queue: tickets still
+    being worked on, and closed ones (sorted by when they were opened)."""
+    return "TICKETS#closed" if closed else "TICKETS#active"
+
+
+def ticket_openings_sk(hour: datetime) -> str:
+    """How many tickets an account opened in one UTC hour (the opening rate limit)."""
+    return f"TICKETRATE#{hour.astimezone(UTC).strftime('%Y-%m-%dT%H')}"
+
+
 # Usage is hot for 90 days; TTL deletes it USAGE_TTL_GRACE later, which is the time the
 # archive job has to copy it out (and to catch up on days it missed).
 USAGE_RETENTION = timedelta(days=90)
@@ -84,6 +113,9 @@ KEY_SK = "KEY"
 SECRET_SK = "SECRET"
 WALLET_SK = "WALLET"
 HOLDS_BY_EXPIRY = "HOLD"
+TICKET_POINTER_SK = "TICKET"
+# A closed ticket, its thread and its attachments are kept this long after closing.
+TICKET_RETENTION = timedelta(days=730)
 
 
 _TIMESTAMP = "%Y-%m-%dT%H:%M:%S.%f+0000"

@@ -502,6 +502,95 @@ class AccountExport(_Item):
     ttl = TTLAttribute()
 
 
+class Ticket(_Item):
+    """pk ``ACCOUNT#<id>``, sk ``TICKET#<ticket id>``: a support ticket and the metadata of the
+    requests and payments it points at, as they were when it was opened (``context``: never a
+    prompt or a response, which Tollgate never has). gsi1pk ``TICKETS#active`` or
+    ``TICKETS#closed``, gsi1sk ``<opened at>#<ticket id>``: the operator's queue. ``ttl`` is
+    set on closing (two years on) and removed on reopening."""
+
+    Meta = _meta(_settings.metadata_table)
+    ticket_id = UnicodeAttribute()
+    account_id = UnicodeAttribute()
+    subject = UnicodeAttribute()
+    category = UnicodeAttribute()  # billing, access, technical, account, other
+    # open, waiting_on_customer, waiting_on_support, closed (tollgate.tickets)
+    status = UnicodeAttribute(default="open")
+    opened_by = UnicodeAttribute()  # the audit actor, e.g. "person:<id>" or "key:key_..."
+    assignee = UnicodeAttribute(null=True)  # the support person working on it (operator's name)
+    context = JSONAttribute(default=dict)  # {"requests": [...], "payments": [...]}
+    messages = NumberAttribute(default=0)  # how many messages (the next one's sequence)
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+    last_customer_at = UTCDateTimeAttribute(null=True)
+    last_support_at = UTCDateTimeAttribute(null=True)
+    closed_at = UTCDateTimeAttribute(null=True)
+    closed_by = UnicodeAttribute(null=True)
+    gsi1pk = UnicodeAttribute()
+    gsi1sk = UnicodeAttribute()
+    by_request_and_day = ByRequestAndDay()
+    ttl = TTLAttribute(null=True)
+
+
+class TicketPointer(_Item):
+    """pk ``TICKET#<ticket id>``, sk ``TICKET``: which account a ticket belongs to, for the
+    operator's routes (written with the ticket, removed with it)."""
+
+    Meta = _meta(_settings.metadata_table)
+    account_id = UnicodeAttribute()
+    ttl = TTLAttribute(null=True)
+
+
+class TicketMessage(_Item):
+    """pk ``ACCOUNT#<id>``, sk ``TICKETMSG#<ticket id>#<sequence>``: one message of a ticket's
+    thread: what the customer or support typed. ``internal`` notes are support's own, never
+    shown to the customer."""
+
+    Meta = _meta(_settings.metadata_table)
+    ticket_id = UnicodeAttribute()
+    account_id = UnicodeAttribute()
+    message_id = UnicodeAttribute()
+    sequence = NumberAttribute()
+    author = UnicodeAttribute()  # customer or support
+    actor = UnicodeAttribute()  # the audit actor who wrote it
+    author_name = UnicodeAttribute(null=True)  # support's named person, shown to the customer
+    body = UnicodeAttribute()
+    internal = BooleanAttribute(default=False)
+    attachment_ids = ListAttribute(of=UnicodeAttribute, default=list)
+    created_at = UTCDateTimeAttribute()
+    ttl = TTLAttribute(null=True)
+
+
+class TicketAttachment(_Item):
+    """pk ``ACCOUNT#<id>``, sk ``TICKETFILE#<ticket id>#<attachment id>``: a file uploaded to a
+    ticket through a presigned POST: ``pending`` until a message carries it (``attached``).
+    Its object: ``tickets/<account id>/<ticket id>/<attachment id>`` in the attachments
+    bucket."""
+
+    Meta = _meta(_settings.metadata_table)
+    attachment_id = UnicodeAttribute()
+    ticket_id = UnicodeAttribute()
+    account_id = UnicodeAttribute()
+    filename = UnicodeAttribute()
+    content_type = UnicodeAttribute()
+    size_bytes = NumberAttribute(null=True)  # known once attached (checked against the object)
+    status = UnicodeAttribute(default="pending")  # pending, attached
+    uploaded_by = UnicodeAttribute()  # the audit actor
+    author = UnicodeAttribute()  # customer or support
+    message_id = UnicodeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+    ttl = TTLAttribute(null=True)  # pending: a day; attached: as its ticket's
+
+
+class TicketOpenings(_Item):
+    """pk ``ACCOUNT#<id>``, sk ``TICKETRATE#<UTC hour>``: tickets the account opened in that
+    hour, counted in the transaction that opens one (the rate limit)."""
+
+    Meta = _meta(_settings.metadata_table)
+    opened = NumberAttribute(default=0)
+    ttl = TTLAttribute()
+
+
 # ------------------------------------------------------------------------------ AuditTable
 
 
@@ -549,5 +638,10 @@ TABLE_MODELS: tuple[type[Model], ...] = (
     ArchiveBatch,
     ArchiveProgress,
     AccountExport,
+    Ticket,
+    TicketPointer,
+    TicketMessage,
+    TicketAttachment,
+    TicketOpenings,
     AuditEvent,
 )
