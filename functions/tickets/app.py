@@ -1,9 +1,11 @@
 """TicketsFunction: an account's support tickets, and the operator's queue of them."""
 
 from tollgate import api, permissions
+from tollgate.errors import NotFound
 from tollgate.instrumentation import instrumented
 from tollgate.settings import get_settings
-from tollgate.tickets import service, views
+from tollgate.store import tickets as ticket_store
+from tollgate.tickets import CUSTOMER, SUPPORT, attachments, service, views
 
 settings = get_settings()
 app = api.management_app()
@@ -91,6 +93,57 @@ def reopen(ticket_id: str):
     changes = {"status": ("closed", ticket.status)}
     api.record_audit(app, caller, caller.account_id, "ticket.reopened", _target(ticket_id), changes)
     return api.json_response(app, 200, views.ticket_summary(ticket))
+
+
+# ------------------------------------------------------------------------------ files
+
+
+def _upload(account_id: str, ticket_id: str, author: str):
+    caller = api.caller(app, settings)
+    declared = attachments.parse_upload(api.json_body(app))
+    ticket = service.read_ticket(account_id or caller.account_id, ticket_id)
+    file, upload = attachments.request_upload(
+        ticket, declared, author=author, actor=caller.actor, settings=settings
+    )
+    changes = {"attachment_id": (None, file.attachment_id)}
+    api.record_audit(
+        app, caller, ticket.account_id, "ticket.upload_requested", _target(ticket_id), changes
+    )
+    return api.json_response(app, 201, {**views.attachment_view(file), "upload": upload})
+
+
+def _operators_ticket_account(ticket_id: str) -> str:
+    account_id = ticket_store.account_of_ticket(ticket_id)
+    if account_id is None:
+        raise NotFound(f"No ticket '{ticket_id}'.", code="ticket_not_found")
+    return account_id
+
+
+@app.post("/v1/tickets/<ticket_id>/attachments")
+def upload(ticket_id: str):
+    return _upload("", ticket_id, CUSTOMER)
+
+
+@app.get("/v1/tickets/<ticket_id>/attachments/<attachment_id>")
+def download(ticket_id: str, attachment_id: str):
+    caller = api.caller(app, settings)
+    ticket = service.read_ticket(caller.account_id, ticket_id)
+    url = attachments.download_url(ticket, attachment_id, internal=False, settings=settings)
+    return api.redirect(app, url)
+
+
+@app.post("/operator/tickets/<ticket_id>/attachments")
+def operator_upload(ticket_id: str):
+    api.caller(app, settings)  # the operator, before anything is looked up
+    return _upload(_operators_ticket_account(ticket_id), ticket_id, SUPPORT)
+
+
+@app.get("/operator/tickets/<ticket_id>/attachments/<attachment_id>")
+def operator_download(ticket_id: str, attachment_id: str):
+    api.caller(app, settings)
+    ticket = service.read_ticket(_operators_ticket_account(ticket_id), ticket_id)
+    url = attachments.download_url(ticket, attachment_id, internal=True, settings=settings)
+    return api.redirect(app, url)
 
 
 lambda_handler = instrumented(app.resolve)

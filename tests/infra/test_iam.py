@@ -232,7 +232,10 @@ EXPECTED_GRANTS = {
         AUDIT_KEY,  # signs its audit events
         STRIPE_KEY,  # a payment's state at Stripe, for the operator
         ("s3:PutObject", TICKET_FILES),  # signs upload policies; copies closed tickets' files
+        ("s3:PutObjectTagging", TICKET_FILES),  # the copies' ticket=closed / ticket=open tag
         ("s3:GetObject", TICKET_FILES),  # signs downloads; checks an upload
+        ("s3:DeleteObject", TICKET_FILES),  # a closed ticket's unclaimed uploads
+        ("s3:ListBucket", TICKET_FILES.removesuffix("/tickets/*")),  # a closing ticket's uploads
         QUEUE_NOTIFICATIONS,  # replies to members, new tickets to support
     },
     "AuditCheckpointFunction": {

@@ -6,7 +6,8 @@ are authorized by the client id or the person's token) and every SES send (as it
 identity) made while a function's handler runs, as ``Call``s (IAM action, resource ARN, and
 for DynamoDB the partition key values the call touches); ``denied`` says which of them the
 function's policy in template.yaml does not allow. Signing a presigned URL counts as the call
-the URL will make (S3 checks the signer's permissions when the URL is used).
+the URL will make (S3 checks the signer's permissions when the URL is used), a presigned
+POST's policy the PutObject of its key.
 
 Conditions: ``dynamodb:LeadingKeys`` and ``dynamodb:Attributes`` under
 ``ForAllValues:StringLike`` or ``ForAllValues:StringEquals``, evaluated as IAM does (a call
@@ -78,6 +79,7 @@ class CallRecorder:
     def install(self) -> None:
         """Register with every botocore session created from now on."""
         handlers.BUILTIN_HANDLERS.append(("before-parameter-build.*.*", self._record))
+        handlers.BUILTIN_HANDLERS.append(("before-sign.s3.PutObject", self._record_post_policy))
 
     @contextlib.contextmanager
     def recording(self) -> Iterator[list[Call]]:
@@ -97,10 +99,14 @@ class CallRecorder:
         finally:
             self.calls = calls
 
-    def _record(self, model: Any, params: dict[str, Any], **_: Any) -> None:
+    def _record(self, model: Any, params: dict[str, Any], context: Any = None, **_: Any) -> None:
         if self.calls is None:
             return
         service, operation = model.service_model.service_name, model.name
+        if (service, operation) == ("s3", "CreateBucket") and (context or {}).get(
+            "is_presign_request"
+        ):
+            return  # a presigned POST borrows CreateBucket's URL: _record_post_policy has it
         if service == "dynamodb":
             self.calls.extend(self._dynamodb(operation, params))
         elif service == "secretsmanager":
@@ -121,6 +127,16 @@ class CallRecorder:
             self.calls.append(Call(f"ses:{operation}", arn))
         else:
             self.calls.append(Call(f"{service}:{operation}", "*"))
+
+    def _record_post_policy(self, request: Any, **_: Any) -> None:
+        """A presigned POST's policy, signed as the PutObject of its key (and its tags)."""
+        fields = request.context.get("s3-presign-post-fields")
+        if self.calls is None or fields is None:
+            return
+        conditions = request.context["s3-presign-post-policy"]["conditions"]
+        (bucket,) = [c["bucket"] for c in conditions if isinstance(c, dict) and "bucket" in c]
+        params = {"Bucket": bucket, "Key": fields["key"], "Tagging": fields.get("tagging")}
+        self.calls.extend(Call(*call) for call in _s3("PutObject", params))
 
     def _dynamodb(self, operation: str, params: dict[str, Any]) -> list[Call]:
         if operation == "TransactWriteItems":
@@ -205,6 +221,8 @@ def _s3(operation: str, params: dict[str, Any]) -> list[tuple[str, str]]:
         found = [(_S3_OBJECT_ACTIONS[operation], f"{bucket}/{params['Key']}")]
         if operation in ("CopyObject", "UploadPartCopy"):
             found.append(("s3:GetObject", _copy_source(params["CopySource"])))
+        if params.get("Tagging"):  # tags set as the object is written need their own action
+            found.append(("s3:PutObjectTagging", f"{bucket}/{params['Key']}"))
         return found
     return [(_S3_BUCKET_ACTIONS.get(operation, f"s3:{operation}"), bucket)]
 

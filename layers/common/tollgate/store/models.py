@@ -520,6 +520,7 @@ class Ticket(_Item):
     assignee = UnicodeAttribute(null=True)  # the support person working on it (operator's name)
     context = JSONAttribute(default=dict)  # {"requests": [...], "payments": [...]}
     messages = NumberAttribute(default=0)  # how many messages (the next one's sequence)
+    uploads = NumberAttribute(default=0)  # files ever asked to upload (store.ticket_files)
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
     last_customer_at = UTCDateTimeAttribute(null=True)

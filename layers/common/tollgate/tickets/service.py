@@ -16,7 +16,7 @@ from typing import Any
 from tollgate import clock, permissions
 from tollgate.auth import Principal
 from tollgate.errors import BadRequest, Conflict, Forbidden, NotFound
-from tollgate.settings import Settings
+from tollgate.settings import Settings, get_settings
 from tollgate.store import layout
 from tollgate.store import tickets as store
 from tollgate.store.models import Ticket, TicketAttachment, TicketMessage
@@ -35,6 +35,7 @@ from tollgate.tickets import (
     STATUSES,
     SUPPORT,
     WAITING_ON_SUPPORT,
+    attachments,
     context,
 )
 from tollgate.validation import reject_unknown_fields, text_field
@@ -84,8 +85,10 @@ def parse_reply(
     body: Mapping[str, Any], caller: Principal, *, settings: Settings
 ) -> tuple[str, Callable[[Ticket], list[TicketAttachment]] | None]:
     """A reply's text, and what picks its files from the ticket's uploads (None: no files)."""
-    reject_unknown_fields(body, ("body",))
-    return message_text(body), None
+    reject_unknown_fields(body, ("body", "attachment_ids"))
+    text = message_text(body)
+    ids = attachments.parse_attachment_ids(body)
+    return text, attachments.picker(ids, author=CUSTOMER, settings=settings) if ids else None
 
 
 def _ids(body: Mapping[str, Any], name: str, most: int) -> list[str]:
@@ -198,7 +201,9 @@ def close(caller: Principal, ticket_id: str, *, now: datetime | None = None) -> 
     return close_ticket(ticket, caller.actor, now=now)
 
 
-def close_ticket(ticket: Ticket, actor: str, *, now: datetime) -> Ticket:
+def close_ticket(
+    ticket: Ticket, actor: str, *, now: datetime, settings: Settings | None = None
+) -> Ticket:
     """Close it; the ticket, its thread and its files then expire two years on."""
     if ticket.status == CLOSED:
         raise Conflict("The ticket is closed already.", code="ticket_closed")
@@ -216,6 +221,7 @@ def close_ticket(ticket: Ticket, actor: str, *, now: datetime) -> Ticket:
         expected_status=ticket.status,
     )
     store.set_retention(ticket, expires)
+    attachments.on_close(ticket, settings or get_settings())
     return ticket
 
 
@@ -232,7 +238,9 @@ def reopen(caller: Principal, ticket_id: str, *, now: datetime | None = None) ->
     return reopen_ticket(ticket, WAITING_ON_SUPPORT, now=now)
 
 
-def reopen_ticket(ticket: Ticket, status: str, *, now: datetime) -> Ticket:
+def reopen_ticket(
+    ticket: Ticket, status: str, *, now: datetime, settings: Settings | None = None
+) -> Ticket:
     store.update_ticket(
         ticket,
         [
@@ -246,6 +254,7 @@ def reopen_ticket(ticket: Ticket, status: str, *, now: datetime) -> Ticket:
         expected_status=CLOSED,
     )
     store.set_retention(ticket, None)
+    attachments.on_reopen(ticket, settings or get_settings())
     return ticket
 
 
