@@ -1,4 +1,4 @@
-"""moto in server mode, one request at a time.
+"""moto in server mode, one request at a time, refusing the browser uploads S3 would refuse.
 
 moto's backends are not safe under concurrent requests (seen here: "dictionary changed size
 during iteration" with 50 concurrent proxy requests), so requests are served by threads but
@@ -13,7 +13,7 @@ import json
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -24,7 +24,7 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import make_server
 
-from devstack import moto_dynamodb
+from devstack import moto_dynamodb, s3_post_policy
 from devstack.servers import listen_on
 
 WSGIApp = Callable[[dict[str, Any], Any], Iterable[bytes]]
@@ -41,10 +41,19 @@ class MotoServer:
     """``request_log``: a JSON-lines file that gets one line per request (devstack's
     logs/dynamodb.jsonl), for benchmarks to tell the emulator's time from the gateway's."""
 
-    def __init__(self, port: int = 0, *, request_log: Path | None = None) -> None:
+    def __init__(
+        self,
+        port: int = 0,
+        *,
+        request_log: Path | None = None,
+        credentials: Mapping[str, str] | None = None,
+    ) -> None:
+        """``credentials``: the secret access key of each access key id, which sign the
+        browser uploads' POST policies (devstack/s3_post_policy.py checks them)."""
         moto_dynamodb.install()
         self._log = RequestLog(request_log) if request_log else None
         app = one_at_a_time(DomainDispatcherApplication(create_backend_app), self._log)
+        app = s3_post_policy.enforcing(app, credentials or {})
         # Bound here, not by werkzeug, which answers a busy port with sys.exit(1).
         sock = listen_on(port)
         sock.listen()

@@ -123,7 +123,15 @@ def start_stack(
     template = Template.load()
     names = LocalNames.for_template(template, stack=stack.STACK, region=stack.REGION)
 
-    moto = MotoServer(aws_port, request_log=state_dir / LOGS_DIR / DYNAMODB_LOG).start()
+    moto = MotoServer(
+        aws_port,
+        request_log=state_dir / LOGS_DIR / DYNAMODB_LOG,
+        credentials={
+            stack.BASE_ENVIRONMENT["AWS_ACCESS_KEY_ID"]: stack.BASE_ENVIRONMENT[
+                "AWS_SECRET_ACCESS_KEY"
+            ]
+        },
+    ).start()
     aws_url = moto.url
 
     external = external or ExternalUpstreams()
