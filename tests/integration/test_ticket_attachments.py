@@ -105,6 +105,8 @@ def test_an_upload_is_a_presigned_post_fixing_key_type_and_size(invoke, new_acco
         ask_upload(invoke, customer.admin_key, ticket_id, filename="/\x00"),
     ]
     assert [r.status for r in refusals] == [400, 400, 400]
+    more = [ask_upload(invoke, customer.admin_key, ticket_id).status for _ in range(10)]
+    assert more == [201] * 9 + [409]  # ten uploads waiting for a reply at most
     call(invoke, "tickets_close", customer.admin_key, path_parameters={"ticket_id": ticket_id})
     closed = ask_upload(invoke, customer.admin_key, ticket_id)
     assert closed.status == 409 and closed.body["error"]["code"] == "ticket_closed"

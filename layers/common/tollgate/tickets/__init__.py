@@ -2,7 +2,8 @@
 the metadata of the requests and payments they are about (never a prompt or a response).
 
 ``service`` opens, lists, reads, answers, closes and reopens them; ``context`` takes the
-snapshots of the referenced requests and payments; ``views`` shapes them for the API.
+snapshots of the referenced requests and payments; ``attachments`` their files (presigned
+uploads, claiming, downloads, retention); ``views`` shapes them for the API.
 """
 
 CATEGORIES = ("billing", "access", "technical", "account", "other")

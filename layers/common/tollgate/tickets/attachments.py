@@ -23,11 +23,10 @@ from tollgate.store import layout
 from tollgate.store import ticket_files as store
 from tollgate.store import tickets as ticket_store
 from tollgate.store.models import Ticket, TicketAttachment
-from tollgate.store.ticket_files import TicketFiles, account_prefix, ticket_files
+from tollgate.store.ticket_files import TicketFiles, ticket_files
+from tollgate.store.ticket_files import account_prefix as account_prefix  # for purge, export
 from tollgate.tickets import CLOSED
 from tollgate.validation import reject_unknown_fields, text_field
-
-__all__ = ["account_prefix", "ticket_files"]  # for the account's purge and export
 
 MAX_BYTES = 5 * 1024 * 1024
 TYPES = ("image/png", "image/jpeg", "application/pdf", "text/plain")
@@ -44,6 +43,7 @@ _MAGIC = {
     "image/jpeg": b"\xff\xd8\xff",
     "application/pdf": b"%PDF-",
 }
+_ATTACHMENT_ID = re.compile(r"att_[0-9a-f]{24}")
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\"]")
 
 
@@ -102,7 +102,7 @@ def request_upload(
             code="ticket_upload_limit",
         )
     filename, content_type, _ = declared
-    attachment_id = "att_" + secrets.token_hex(12)
+    attachment_id = "att_" + secrets.token_hex(12)  # _ATTACHMENT_ID
     attachment = TicketAttachment(
         ticket.pk,
         layout.ticket_attachment_sk(ticket.ticket_id, attachment_id),
@@ -227,8 +227,10 @@ def download_url(ticket: Ticket, attachment_id: str, *, internal: bool, settings
     """A presigned GET (5 minutes) of a file a message of the ticket carries; the customer's
     (``internal`` False) only on messages they see."""
     now = clock.utcnow()
+    missing = NotFound("No such file on this ticket.", code="attachment_not_found")
+    if not _ATTACHMENT_ID.fullmatch(attachment_id):
+        raise missing
     file = store.get(ticket, attachment_id, now=now)
-    missing = NotFound(f"No file '{attachment_id}' on this ticket.", code="attachment_not_found")
     if file is None or file.status != "attached":
         raise missing
     if not internal:
