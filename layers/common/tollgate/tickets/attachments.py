@@ -13,6 +13,7 @@ import codecs
 import re
 import secrets
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -47,8 +48,16 @@ _ATTACHMENT_ID = re.compile(r"att_[0-9a-f]{24}")
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\"]")
 
 
-def parse_upload(body: Mapping[str, Any]) -> tuple[str, str, int]:
-    """The declared file: (filename, content type, size in bytes)."""
+@dataclass(frozen=True, slots=True)
+class Declared:
+    """A file as the uploader describes it (S3's policy and ``claim`` check what arrives)."""
+
+    filename: str
+    content_type: str
+    size_bytes: int
+
+
+def parse_upload(body: Mapping[str, Any]) -> Declared:
     reject_unknown_fields(body, ("filename", "content_type", "size_bytes"))
     filename = clean_filename(text_field(body, "filename", required=True, max_length=1000))
     content_type = body.get("content_type")
@@ -62,7 +71,7 @@ def parse_upload(body: Mapping[str, Any]) -> tuple[str, str, int]:
             f"'size_bytes' must be a whole number of bytes from 1 to {MAX_BYTES} (5 MB).",
             param="size_bytes",
         )
-    return filename, content_type, size
+    return Declared(filename, content_type, size)
 
 
 def clean_filename(raw: str) -> str:
@@ -79,7 +88,7 @@ def clean_filename(raw: str) -> str:
 
 def request_upload(
     ticket: Ticket,
-    declared: tuple[str, str, int],
+    declared: Declared,
     *,
     author: str,
     actor: str,
@@ -101,7 +110,6 @@ def request_upload(
             f"A ticket takes at most {MAX_UPLOADS} uploads; open a new one.",
             code="ticket_upload_limit",
         )
-    filename, content_type, _ = declared
     attachment_id = "att_" + secrets.token_hex(12)  # _ATTACHMENT_ID
     attachment = TicketAttachment(
         ticket.pk,
@@ -109,8 +117,8 @@ def request_upload(
         attachment_id=attachment_id,
         ticket_id=ticket.ticket_id,
         account_id=ticket.account_id,
-        filename=filename,
-        content_type=content_type,
+        filename=declared.filename,
+        content_type=declared.content_type,
         author=author,
         uploaded_by=actor,
         status="pending",
@@ -120,7 +128,7 @@ def request_upload(
     store.add_pending(ticket, attachment, most_uploads=MAX_UPLOADS)
     post = ticket_files(settings).presigned_post(
         store.object_key(attachment),
-        content_type=content_type,
+        content_type=declared.content_type,
         most_bytes=MAX_BYTES,
         expires_seconds=UPLOAD_SECONDS,
     )
