@@ -15,8 +15,10 @@ import requests
 from tests.integration.conftest import event
 from tests.support.environment import NAMES, OPERATOR_KEY
 from tollgate import clock
+from tollgate.errors import Conflict
 from tollgate.settings import get_settings
-from tollgate.tickets import SUPPORT, attachments, service
+from tollgate.store.models import Ticket
+from tollgate.tickets import CUSTOMER, SUPPORT, attachments, service
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 FUNCTION = "TicketsFunction"
@@ -200,3 +202,22 @@ def test_closing_tags_the_files_for_expiry_and_drops_unclaimed_uploads(invoke, n
 
     assert call(invoke, "tickets_reopen", customer.admin_key, path_parameters=where).status == 200
     assert tags(prefix + kept) == {"ticket": "open"}
+
+
+def test_uploads_asked_for_meanwhile_count_against_the_tickets_limit(invoke, new_account):
+    customer = new_account()
+    ticket_id = a_ticket(invoke, customer.admin_key)
+    as_read = service.read_ticket(customer.account_id, ticket_id)
+    # other requests took the ticket's last uploads after this one read it
+    service.read_ticket(customer.account_id, ticket_id).update(
+        actions=[Ticket.uploads.set(attachments.MAX_UPLOADS)]
+    )
+
+    declared = attachments.Declared("late.png", "image/png", len(PNG))
+    with pytest.raises(Conflict):
+        attachments.request_upload(
+            as_read, declared, author=CUSTOMER, actor="key:k", settings=get_settings()
+        )
+
+    assert ask_upload(invoke, customer.admin_key, ticket_id).status == 409
+    assert service.attachments_of(service.read_ticket(customer.account_id, ticket_id)) == []

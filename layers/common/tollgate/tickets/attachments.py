@@ -33,7 +33,8 @@ MAX_BYTES = 5 * 1024 * 1024
 TYPES = ("image/png", "image/jpeg", "application/pdf", "text/plain")
 MAX_PER_MESSAGE = 3
 MAX_PENDING = 10  # per ticket at a time
-MAX_UPLOADS = 40  # per ticket, ever: 30 attached files and room for abandoned uploads
+MAX_FILES = 30  # attached, per ticket
+MAX_UPLOADS = 40  # asked for, per ticket, ever: 30 files and room for abandoned uploads
 MAX_FILENAME_CHARS = 200
 UPLOAD_SECONDS = 600
 PENDING_FOR = timedelta(days=1)
@@ -97,19 +98,7 @@ def request_upload(
 ) -> tuple[TicketAttachment, dict[str, Any]]:
     """A pending file of ``ticket`` and the presigned POST that uploads it."""
     now = now or clock.utcnow()
-    if ticket.status == CLOSED:
-        raise Conflict("The ticket is closed; reopen it to add files.", code="ticket_closed")
-    files = ticket_store.attachments_of(ticket, now=now)
-    if sum(1 for file in files if file.status == "pending") >= MAX_PENDING:
-        raise Conflict(
-            f"This ticket has {MAX_PENDING} uploads waiting for a reply; send one first.",
-            code="too_many_pending_uploads",
-        )
-    if int(ticket.uploads or 0) >= MAX_UPLOADS:
-        raise Conflict(
-            f"A ticket takes at most {MAX_UPLOADS} uploads; open a new one.",
-            code="ticket_upload_limit",
-        )
+    room_for_an_upload(ticket, now)
     attachment_id = "att_" + secrets.token_hex(12)  # _ATTACHMENT_ID
     attachment = TicketAttachment(
         ticket.pk,
@@ -138,6 +127,24 @@ def request_upload(
         "expires_at": int((now + timedelta(seconds=UPLOAD_SECONDS)).timestamp()),
     }
     return attachment, upload
+
+
+def room_for_an_upload(ticket: Ticket, now: datetime) -> None:
+    """409 unless the ticket is open, with fewer than 10 uploads waiting and 30 files; the
+    count of uploads ever asked for (40 at most) is enforced as the upload is written."""
+    if ticket.status == CLOSED:
+        raise Conflict("The ticket is closed; reopen it to add files.", code="ticket_closed")
+    statuses = [file.status for file in ticket_store.attachments_of(ticket, now=now)]
+    if statuses.count("pending") >= MAX_PENDING:
+        raise Conflict(
+            f"This ticket has {MAX_PENDING} uploads waiting for a reply; send one first.",
+            code="too_many_pending_uploads",
+        )
+    if statuses.count("attached") >= MAX_FILES or int(ticket.uploads or 0) >= MAX_UPLOADS:
+        raise Conflict(
+            f"A ticket holds at most {MAX_FILES} files; open a new one.",
+            code="ticket_file_limit",
+        )
 
 
 # ------------------------------------------------------------------------------ claiming
