@@ -1,6 +1,7 @@
 """TicketsFunction: an account's support tickets, and the operator's queue of them."""
 
 from tollgate import api, permissions
+from tollgate.auth import Principal
 from tollgate.errors import NotFound
 from tollgate.instrumentation import instrumented
 from tollgate.settings import get_settings
@@ -98,10 +99,9 @@ def reopen(ticket_id: str):
 # ------------------------------------------------------------------------------ files
 
 
-def _upload(account_id: str, ticket_id: str, author: str):
-    caller = api.caller(app, settings)
+def _upload(caller: Principal, account_id: str, ticket_id: str, author: str):
     declared = attachments.parse_upload(api.json_body(app))
-    ticket = service.read_ticket(account_id or caller.account_id, ticket_id)
+    ticket = service.read_ticket(account_id, ticket_id)
     file, upload = attachments.request_upload(
         ticket, declared, author=author, actor=caller.actor, settings=settings
     )
@@ -121,7 +121,8 @@ def _operators_ticket_account(ticket_id: str) -> str:
 
 @app.post("/v1/tickets/<ticket_id>/attachments")
 def upload(ticket_id: str):
-    return _upload("", ticket_id, CUSTOMER)
+    caller = api.caller(app, settings)
+    return _upload(caller, caller.account_id, ticket_id, CUSTOMER)
 
 
 @app.get("/v1/tickets/<ticket_id>/attachments/<attachment_id>")
@@ -134,8 +135,8 @@ def download(ticket_id: str, attachment_id: str):
 
 @app.post("/operator/tickets/<ticket_id>/attachments")
 def operator_upload(ticket_id: str):
-    api.caller(app, settings)  # the operator, before anything is looked up
-    return _upload(_operators_ticket_account(ticket_id), ticket_id, SUPPORT)
+    caller = api.caller(app, settings)  # the operator, before anything is looked up
+    return _upload(caller, _operators_ticket_account(ticket_id), ticket_id, SUPPORT)
 
 
 @app.get("/operator/tickets/<ticket_id>/attachments/<attachment_id>")
