@@ -38,6 +38,7 @@ from tollgate.store.pagination import decode_cursor, encode_cursor
 
 TICKET_PREFIX = "TICKET#"
 OPENINGS_TTL = timedelta(hours=2)
+OPENINGS_PREFIX = "TICKETRATE#"
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,6 +229,30 @@ def set_retention(ticket: Ticket, expires: datetime | None) -> None:
             model = type(item)
             action = model.ttl.set(expires) if expires else model.ttl.remove()
             item.update(actions=[action])
+
+
+def files_prefix(account_id: str) -> str:
+    """Where the account's ticket files are in the attachments bucket."""
+    return f"tickets/{account_id}/"
+
+
+def delete_account_tickets(account_id: str) -> int:
+    """Every ticket of the account (expired or not) with its thread, files and pointer, then
+    its hourly opening counts; how many tickets. A ticket's own item goes last: a run that
+    stops half-way leaves it for the next run to find, with whatever still hangs on it."""
+    partition = layout.account_pk(account_id)
+    deleted = 0
+    with storage_errors("delete_tickets"):
+        for ticket in list(Ticket.query(partition, Ticket.sk.startswith(TICKET_PREFIX))):
+            for item in list(items_of_ticket(ticket)):
+                item.delete()
+            TicketPointer(layout.ticket_pk(ticket.ticket_id), layout.TICKET_POINTER_SK).delete()
+            ticket.delete()
+            deleted += 1
+        openings = TicketOpenings.sk.startswith(OPENINGS_PREFIX)
+        for counter in list(TicketOpenings.query(partition, openings)):
+            counter.delete()
+    return deleted
 
 
 def _expired(ttl: datetime | None, now: datetime) -> bool:
