@@ -8,8 +8,9 @@ TICKET``, the pointer from a ticket's id to its account for the operator. A tick
 with the time it was opened, so the account's tickets sort newest first.
 
 Every write to a thread is one transaction that also moves the ticket's message count on,
-conditioned on the count read before: two writers never take the same sequence, and a
-message is never written without its ticket's status change. Reads filter on ``ttl``: a
+conditioned on the count and status read before: two writers never take the same sequence, a
+message is never written without its ticket's status change, and never to a ticket closed
+meanwhile. Reads filter on ``ttl``: a
 closed ticket past its retention is never returned, deleted yet or not.
 """
 
@@ -108,9 +109,9 @@ def add_message(
         storage_errors("add_ticket_message", conditions=conditions),
         TransactWrite(connection=connection()) as transaction,
     ):
-        transaction.update(
-            ticket, actions=actions, condition=Ticket.messages == int(ticket.messages)
-        )
+        # the status read too: a reply racing a close must not reopen the ticket unseen
+        unchanged = (Ticket.messages == int(ticket.messages)) & (Ticket.status == ticket.status)
+        transaction.update(ticket, actions=actions, condition=unchanged)
         transaction.save(message, condition=TicketMessage.sk.does_not_exist())
         for attachment in attachments:
             transaction.update(
