@@ -450,6 +450,13 @@ def test_the_reaper_touches_only_account_items_and_key_counters():
     assert leading_keys("ReaperFunction", "dynamodb:PutItem", "MetadataTable") == [["ACCOUNT#*"]]
 
 
+def test_the_purge_deletes_account_items_and_ticket_pointers_only():
+    assert leading_keys("PurgeFunction", "dynamodb:DeleteItem", "MetadataTable") == [
+        ["ACCOUNT#*"],
+        ["TICKET#*"],
+    ]
+
+
 # ------------------------------------------------------------------------------ the checker
 
 
