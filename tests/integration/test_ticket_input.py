@@ -310,6 +310,13 @@ def test_a_closed_ticket_expires_two_years_on_and_is_never_shown_after(
     assert set(ttls(customer.account_id, ticket_id).values()) == {None}
 
     call(invoke, "tickets_close", customer.admin_key, path_parameters=where)
+    # support's internal note on the closed ticket expires with it
+    note = service.Draft("support", "operator", "closed: dup", lambda t: t.status, internal=True)
+    service.post(customer.account_id, ticket_id, note)
+    closed_again = ttls(customer.account_id, ticket_id)
+    assert len(closed_again) == 5 and set(closed_again.values()) == {
+        int((NOW + TWO_YEARS).timestamp())
+    }
     monkeypatch.setattr(clock, "utcnow", lambda: NOW + TWO_YEARS + timedelta(seconds=1))
     # DynamoDB deletes an expired item within days, not at once: until then it is not shown
     assert call(invoke, "tickets_list", customer.admin_key).body["data"] == []

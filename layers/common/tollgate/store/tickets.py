@@ -105,6 +105,8 @@ def add_message(
     moved = Conflict("The ticket changed meanwhile; try again.", code="ticket_changed")
     # puts come first in a transaction, then updates (store.errors.cancellation_codes)
     conditions = {index: moved for index in range(2 + len(attachments))}
+    # an attached file expires with its ticket (a closed one's), a pending upload in a day
+    expiry = TicketAttachment.ttl.set(ticket.ttl) if ticket.ttl else TicketAttachment.ttl.remove()
     with (
         storage_errors("add_ticket_message", conditions=conditions),
         TransactWrite(connection=connection()) as transaction,
@@ -120,7 +122,7 @@ def add_message(
                     TicketAttachment.status.set("attached"),
                     TicketAttachment.message_id.set(message.message_id),
                     TicketAttachment.size_bytes.set(int(attachment.size_bytes or 0)),
-                    TicketAttachment.ttl.remove(),
+                    expiry,
                 ],
                 condition=TicketAttachment.status == "pending",
             )
