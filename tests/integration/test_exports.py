@@ -376,9 +376,11 @@ def test_an_export_holds_no_key_secret_and_no_request_content(
     tickets_json, _ = records(files, "tickets")
     assert TICKET_CANARY in tickets_json[0]["subject"]  # the customer's words are theirs
     # and the ticket's words reach no log line, metric, audit event or mail
+    queued = json.dumps(mail.queued())
     mail.run_mailer(handle)
     logged = capsys.readouterr()
-    for text in (logged.out, logged.err, json.dumps(scan("AuditTable")), *mail.raw_messages()):
+    audited = json.dumps(scan("AuditTable"))
+    for text in (logged.out, logged.err, audited, queued, *mail.raw_messages()):
         assert TICKET_CANARY not in text
 
 
