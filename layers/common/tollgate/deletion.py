@@ -9,9 +9,9 @@ uniqueness guard, the account's members and their logins (the user pool's user, 
 person belongs to another account; with it their pending emailed codes), its invitations,
 its keys (their names and tags are the customer's words), its monthly usage archives (every
 version) and their index, its exports (every version) and their records, its support tickets
-(threads, files and their objects, the pointers from their ids, the opening counts). What stays: the
-wallet, the ledger and the payments ("indefinitely for financial compliance"; none of them
-holds a person's name or email), the audit trail (hash-chained and signed, so never
+(threads, files and their objects, the pointers from their ids, the opening counts). What
+stays: the wallet, the ledger and the payments ("indefinitely for financial compliance"; none
+of them holds a person's name or email), the audit trail (hash-chained and signed, so never
 rewritten; it names people only by opaque ids), and usage records until their TTL (key ids,
 models, costs). Failed log-in counters (keyed by a hash of the email) age out within the hour.
 """

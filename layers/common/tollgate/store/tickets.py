@@ -9,9 +9,9 @@ with the time it was opened, so the account's tickets sort newest first.
 
 Every write to a thread is one transaction that also moves the ticket's message count on,
 conditioned on the count and status read before: two writers never take the same sequence, a
-message is never written without its ticket's status change, and never to a ticket closed
-meanwhile. Reads filter on ``ttl``: a
-closed ticket past its retention is never returned, deleted yet or not.
+message is never written without its ticket's status change, nor to a ticket closed meanwhile.
+Reads filter on ``ttl``: a closed ticket past its retention is never returned, deleted yet or
+not.
 """
 
 from __future__ import annotations
@@ -105,7 +105,7 @@ def add_message(
     moved = Conflict("The ticket changed meanwhile; try again.", code="ticket_changed")
     # puts come first in a transaction, then updates (store.errors.cancellation_codes)
     conditions = {index: moved for index in range(2 + len(attachments))}
-    # an attached file expires with its ticket (a closed one's), a pending upload in a day
+    # an attached file expires with its ticket (set once closed), like the message
     expiry = TicketAttachment.ttl.set(ticket.ttl) if ticket.ttl else TicketAttachment.ttl.remove()
     with (
         storage_errors("add_ticket_message", conditions=conditions),
