@@ -117,7 +117,8 @@ EXPECTED_GRANTS = {
         ("dynamodb:UpdateItem", TABLE.format("KeysTable")),  # the scrubbed profile
         # keys, members, invitations and their tokens, people's codes, guard, marker
         ("dynamodb:DeleteItem", TABLE.format("KeysTable")),
-        ("dynamodb:Query", TABLE.format("MetadataTable")),  # the archive index, export records
+        # the archive index, export records, tickets with their threads, files and pointers
+        ("dynamodb:Query", TABLE.format("MetadataTable")),
         ("dynamodb:DeleteItem", TABLE.format("MetadataTable")),
         ("s3:ListBucketVersions", ARCHIVE_BUCKET),
         ("s3:DeleteObject", ARCHIVE.format("archives/*")),
@@ -125,6 +126,8 @@ EXPECTED_GRANTS = {
         ("s3:ListBucketVersions", EXPORT_BUCKET),
         ("s3:DeleteObject", EXPORT_BUCKET + "/exports/*"),
         ("s3:DeleteObjectVersion", EXPORT_BUCKET + "/exports/*"),
+        ("s3:ListBucket", TICKET_FILES[:-10]),  # the account's ticket files
+        ("s3:DeleteObject", TICKET_FILES),
         ("cognito-idp:AdminDeleteUser", USER_POOL),  # logins of people in no other account
         ("dynamodb:PutItem", TABLE.format("AuditTable")),  # account.purged
         ("dynamodb:Query", TABLE.format("AuditTable")),  # the previous event, for the chain
@@ -448,6 +451,13 @@ def test_the_reaper_touches_only_account_items_and_key_counters():
     assert leading_keys("ReaperFunction", "dynamodb:UpdateItem", "WalletTable") == [["ACCOUNT#*"]]
     assert leading_keys("ReaperFunction", "dynamodb:UpdateItem", "KeysTable") == [["KEY#*"]]
     assert leading_keys("ReaperFunction", "dynamodb:PutItem", "MetadataTable") == [["ACCOUNT#*"]]
+
+
+def test_the_purge_deletes_account_items_and_ticket_pointers_only():
+    assert leading_keys("PurgeFunction", "dynamodb:DeleteItem", "MetadataTable") == [
+        ["ACCOUNT#*"],
+        ["TICKET#*"],
+    ]
 
 
 # ------------------------------------------------------------------------------ the checker

@@ -9,9 +9,11 @@ import json
 import zipfile
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from unittest.mock import Mock
 
 import boto3
 import pytest
+from boto3.dynamodb.conditions import Key
 
 from devstack.lambda_runtime import LambdaContext, load_handler
 from tests.integration.conftest import PASSWORD, RECORDER, Person, as_person, event, log_in
@@ -20,12 +22,13 @@ from tests.support import mail as mail_support
 from tests.support.environment import NAMES, OPERATOR_KEY, TEMPLATE
 from tests.support.iam import denied
 from tollgate import audit, auth, billing, deletion, keys, ledger
-from tollgate.errors import BadRequest, Conflict, Unauthenticated
+from tollgate.errors import BadRequest, Conflict, InternalError, Unauthenticated
 from tollgate.settings import get_settings
 from tollgate.store import archives as archive_store
 from tollgate.store import members as member_store
 from tollgate.store.deletion import due
 from tollgate.store.keys import get_account
+from tollgate.store.models import TicketAttachment
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 NAME = "Zyxwvut Analytics"
@@ -74,6 +77,50 @@ def archive_month(account_id: str, month: str) -> None:
         created_at=NOW,
         expires_at=NOW + timedelta(days=730),
     )
+
+
+def a_ticket_with_a_file(invoke, account_id: str, admin_key: str) -> str:
+    """A closed ticket whose words and file name a person, and a file uploaded to it: the
+    ticket's id."""
+    opened = invoke(
+        "TicketsFunction",
+        event(
+            "tickets_open",
+            key=admin_key,
+            body={"subject": "Zyxwvut's invoice", "category": "billing", "body": MEMBER[0]},
+        ),
+    )
+    assert opened.status == 201, opened.body
+    ticket_id = opened.body["id"]
+    key = f"tickets/{account_id}/{ticket_id}/att_1"
+    files = deletion.Holdings.of(get_settings()).ticket_files
+    files.put(key, f"signed, {MEMBER[0]}".encode(), "text/plain")
+    TicketAttachment(
+        f"ACCOUNT#{account_id}",
+        f"TICKETFILE#{ticket_id}#att_1",
+        attachment_id="att_1",
+        ticket_id=ticket_id,
+        account_id=account_id,
+        filename="Qwertzuiop.txt",
+        content_type="text/plain",
+        uploaded_by="key:x",
+        author="customer",
+        created_at=NOW,
+    ).save()
+    where = {"ticket_id": ticket_id}
+    closed = invoke("TicketsFunction", event("tickets_close", key=admin_key, path_parameters=where))
+    assert closed.status == 200, closed.body
+    return ticket_id
+
+
+def ticket_items(account_id: str, ticket_id: str) -> list[str]:
+    """The sort keys of the account's ticket items, and the ticket's pointer."""
+    table = boto3.resource("dynamodb", region_name=NAMES.region).Table(NAMES.ref("MetadataTable"))
+    found = []
+    for pk in (f"ACCOUNT#{account_id}", f"TICKET#{ticket_id}"):
+        items = table.query(KeyConditionExpression=Key("pk").eq(pk))["Items"]
+        found += [str(item["sk"]) for item in items if str(item["sk"]).startswith("TICKET")]
+    return found
 
 
 def purge(at: datetime) -> dict:
@@ -198,9 +245,13 @@ def test_the_purge_waits_for_the_grace_to_end(doomed):
     assert get_account(account_id).name == NAME
 
 
-def test_31_days_later_no_name_or_email_is_left_and_the_ledger_still_adds_up(doomed, capsys):
-    # given an account whose deletion was scheduled
-    account_id, _ = doomed
+def test_31_days_later_no_name_or_email_is_left_and_the_ledger_still_adds_up(
+    doomed, invoke, capsys
+):
+    # given an account with a support ticket, whose deletion was scheduled
+    account_id, admin_key = doomed
+    ticket_id = a_ticket_with_a_file(invoke, account_id, admin_key)
+    assert len(ticket_items(account_id, ticket_id)) == 5  # ticket, message, file, count, pointer
     balance = billing.get_wallet(account_id).balance
     schedule(account_id, {"confirm": NAME}, now=NOW)
     assert personal_data_in(every_stored_text())  # the scan sees them before
@@ -216,8 +267,25 @@ def test_31_days_later_no_name_or_email_is_left_and_the_ledger_still_adds_up(doo
     assert account.status == "deleted"
     assert member_store.members_of(account_id) == []
     assert archive_store.list_batches(account_id) == []
+    assert ticket_items(account_id, ticket_id) == []
     assert billing.get_wallet(account_id).balance == balance == 5_000_000
     # (the conftest checks after every test that each ledger sums to its wallet)
+
+
+def test_a_purge_that_stops_half_way_finishes_the_next_day(doomed, invoke, monkeypatch):
+    account_id, admin_key = doomed
+    ticket_id = a_ticket_with_a_file(invoke, account_id, admin_key)
+    schedule(account_id, {"confirm": NAME}, now=NOW)
+    with monkeypatch.context() as failing:
+        failing.setattr(deletion.store, "scrub_account", Mock(side_effect=InternalError("down")))
+        with pytest.raises(InternalError):
+            purge(NOW + timedelta(days=31))
+    assert ticket_items(account_id, ticket_id) == []  # gone before the failure
+
+    assert purge(NOW + timedelta(days=32)) == {"purged": 1}
+
+    assert personal_data_in(every_stored_text()) == []
+    assert get_account(account_id).status == "deleted"
 
 
 def test_a_second_run_finds_nothing_to_purge(doomed):

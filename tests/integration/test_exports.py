@@ -27,6 +27,7 @@ from moto.dynamodb import models as moto_dynamodb
 
 from devstack.upstreams import RunningUpstreams, start_upstreams
 from tests.integration.conftest import event, handle
+from tests.support import mail
 from tests.support.environment import NAMES
 from tests.support.lean_dynamodb import a_usage
 from tests.support.proxy_asgi import proxy_app
@@ -41,11 +42,14 @@ from tollgate.store import exports as export_store
 from tollgate.store import members as member_store
 from tollgate.store import payments as payment_store
 from tollgate.store.hotpath import Hold, HotPath
+from tollgate.store.models import TicketAttachment
+from tollgate.tickets import service as ticket_service
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 FUNCTION = "AccountSelfFunction"
 UPSTREAM_KEYS = {"openai": "sk-mock-openai", "anthropic": "sk-ant-mock", "gemini": "AIza-mock"}
 CANARY_PROMPT = "the export canary hums a secret tune 7f3a"
+TICKET_CANARY = "a ticket's canary never leaves its thread 93be"
 
 
 @pytest.fixture(autouse=True)
@@ -292,6 +296,7 @@ def test_an_export_holds_exactly_the_accounts_records(invoke, busy_customer):
         "ledger": len(entries),
         "usage": 1000,
         "audit": len(trail),
+        "tickets": 0,
     }
 
 
@@ -302,8 +307,9 @@ def upstreams() -> Iterator[RunningUpstreams]:
     running.stop()
 
 
-def chat(app, secret: str, prompt: str) -> int:
-    """One chat completion through the proxy's ASGI app, as uvicorn hands it a request."""
+def chat(app, secret: str, prompt: str) -> tuple[int, str]:
+    """One chat completion through the proxy's ASGI app, as uvicorn hands it a request: its
+    status and request id."""
     body = json.dumps(
         {"model": "openai/gpt-4o-mini", "messages": [{"role": "user", "content": prompt}]}
     ).encode()
@@ -327,14 +333,26 @@ def chat(app, secret: str, prompt: str) -> int:
         sent.append(message)
 
     asyncio.run(app(scope, receive, send))
-    return next(m["status"] for m in sent if m["type"] == "http.response.start")
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    return start["status"], dict(start["headers"])[b"x-request-id"].decode()
 
 
 def test_an_export_holds_no_key_secret_and_no_request_content(
-    invoke, customer, hotpath, upstreams, tmp_path: Path
+    invoke, customer, hotpath, upstreams, tmp_path: Path, capsys
 ):
     app = proxy_app(upstreams, UPSTREAM_KEYS, tmp_path, hotpath=hotpath)
-    assert chat(app, customer.inference_key, CANARY_PROMPT) == 200
+    status, request_id = chat(app, customer.inference_key, CANARY_PROMPT)
+    assert status == 200
+    # a ticket about that request holds its metadata, never its prompt
+    mail.verify_sender()
+    ticket = open_ticket(invoke, customer, TICKET_CANARY, request_ids=[request_id])
+    assert [r["request_id"] for r in ticket["context"]["requests"]] == [request_id]
+    reply = call_tickets(
+        invoke, "tickets_reply", customer, {"ticket_id": ticket["id"]}, {"body": TICKET_CANARY}
+    )
+    assert reply.status == 201, reply.body
+    metadata = json.dumps(scan("MetadataTable"))
+    assert CANARY_PROMPT not in metadata and TICKET_CANARY in metadata
     rotated = invoke(
         "KeysFunction",
         event(
@@ -355,6 +373,109 @@ def test_an_export_holds_no_key_secret_and_no_request_content(
             assert canary.encode() not in content, (name, canary[:12])
     usage_json, _ = records(files, "usage")
     assert len(usage_json) == 1  # the request is there, its words are not
+    tickets_json, _ = records(files, "tickets")
+    assert TICKET_CANARY in tickets_json[0]["subject"]  # the customer's words are theirs
+    # and the ticket's words reach no log line, metric, audit event or mail
+    queued = json.dumps(mail.queued())
+    mail.run_mailer(handle)
+    logged = capsys.readouterr()
+    audited = json.dumps(scan("AuditTable"))
+    for text in (logged.out, logged.err, audited, queued, *mail.raw_messages()):
+        assert TICKET_CANARY not in text
+
+
+def scan(table: str) -> list[dict[str, Any]]:
+    dynamodb = boto3.client("dynamodb", region_name=NAMES.region)
+    pages = dynamodb.get_paginator("scan").paginate(TableName=NAMES.ref(table))
+    return [item for page in pages for item in page["Items"]]
+
+
+def call_tickets(invoke, name: str, customer: Customer, where: dict, body: Any = None):
+    return invoke(
+        "TicketsFunction", event(name, key=customer.admin_key, path_parameters=where, body=body)
+    )
+
+
+def open_ticket(invoke, customer: Customer, words: str, **context: list[str]) -> dict[str, Any]:
+    body = {"subject": f"About {words}", "category": "billing", "body": words, **context}
+    opened = invoke("TicketsFunction", event("tickets_open", key=customer.admin_key, body=body))
+    assert opened.status == 201, opened.body
+    return opened.body
+
+
+def test_an_export_holds_the_tickets_as_the_customer_sees_them(invoke, customer, hotpath):
+    # given a ticket about a request and a payment that support answered with a file and an
+    # internal note
+    proxied(hotpath, customer, "req_disputed", NOW - timedelta(minutes=5))
+    paid_topup(customer, "cs_late", 20)
+    ticket = open_ticket(
+        invoke, customer, "Charged twice?", request_ids=["req_disputed"], payment_ids=["cs_late"]
+    )
+    note = "INTERNAL: refund within policy"
+    support_posts(ticket["id"], customer, note, internal=True)
+    support_posts(ticket["id"], customer, "Refunded; see the statement.", file=True)
+
+    # when the account is exported
+    view, files = exported(invoke, customer)
+
+    # then the ticket is there with its context and the thread the customer sees, files as
+    # metadata
+    tickets_json, tickets_csv = records(files, "tickets")
+    (exported_ticket,) = tickets_json
+    assert exported_ticket["id"] == ticket["id"] and exported_ticket["subject"] == ticket["subject"]
+    context = exported_ticket["context"]
+    assert [r["request_id"] for r in context["requests"]] == ["req_disputed"]
+    assert [p["payment_id"] for p in context["payments"]] == ["cs_late"]
+    thread = exported_ticket["thread"]
+    assert [m["author"] for m in thread] == ["customer", "support"]
+    assert thread[1]["author_name"] == "Sam" and "actor" not in thread[1]
+    (attachment,) = thread[1]["attachments"]
+    assert (attachment["filename"], attachment["content_type"], attachment["size_bytes"]) == (
+        "statement.pdf",
+        "application/pdf",
+        2048,
+    )
+    (row,) = tickets_csv
+    assert (row["id"], row["request_ids"], row["payment_ids"]) == (
+        ticket["id"],
+        "req_disputed",
+        "cs_late",
+    )
+    assert view["record_counts"]["tickets"] == 1
+    assert note.encode() not in b"".join(files.values())
+    assert b"operator" not in files["tickets.json"] + files["tickets.csv"]  # nor who wrote it
+
+
+def support_posts(ticket_id: str, customer: Customer, body: str, **options: bool) -> None:
+    """Support's reply (or internal ``note``) as the operator's routes post it, with a PDF
+    uploaded to the ticket when ``file``."""
+    attached = []
+    if options.get("file"):
+        attached = [
+            TicketAttachment(
+                f"ACCOUNT#{customer.account_id}",
+                f"TICKETFILE#{ticket_id}#att_pdf",
+                attachment_id="att_pdf",
+                ticket_id=ticket_id,
+                account_id=customer.account_id,
+                filename="statement.pdf",
+                content_type="application/pdf",
+                size_bytes=2048,
+                uploaded_by="operator",
+                author="support",
+                created_at=NOW,
+            )
+        ]
+        attached[0].save()
+    draft = ticket_service.Draft(
+        author="support",
+        actor="operator",
+        body=body,
+        status_after=lambda ticket: "waiting_on_customer",
+        internal=options.get("internal", False),
+        author_name="Sam",
+    )
+    ticket_service.post(customer.account_id, ticket_id, draft, attachments=lambda _: attached)
 
 
 def test_an_export_holds_the_accounts_members(invoke, customer):

@@ -8,9 +8,10 @@ holding only its id and status ``deleted``: the ledger and payments point at it)
 uniqueness guard, the account's members and their logins (the user pool's user, unless the
 person belongs to another account; with it their pending emailed codes), its invitations,
 its keys (their names and tags are the customer's words), its monthly usage archives (every
-version) and their index, its exports (every version) and their records. What stays: the
-wallet, the ledger and the payments ("indefinitely for financial compliance"; none of them
-holds a person's name or email), the audit trail (hash-chained and signed, so never
+version) and their index, its exports (every version) and their records, its support tickets
+(threads, files and their objects, the pointers from their ids, the opening counts). What
+stays: the wallet, the ledger and the payments ("indefinitely for financial compliance"; none
+of them holds a person's name or email), the audit trail (hash-chained and signed, so never
 rewritten; it names people only by opaque ids), and usage records until their TTL (key ids,
 models, costs). Failed log-in counters (keyed by a hash of the email) age out within the hour.
 """
@@ -25,7 +26,7 @@ from typing import Any
 
 from tollgate import accounts, audit, keys, notifications
 from tollgate.auth import Principal
-from tollgate.errors import BadRequest, Conflict
+from tollgate.errors import BadRequest, Conflict, InternalError
 from tollgate.identity import codes
 from tollgate.identity.cognito import Refused, UserPool, user_pool
 from tollgate.settings import Settings
@@ -33,6 +34,7 @@ from tollgate.store import archives as archive_store
 from tollgate.store import deletion as store
 from tollgate.store import exports as export_store
 from tollgate.store import members as member_store
+from tollgate.store import tickets as ticket_store
 from tollgate.store.keys import list_keys
 from tollgate.store.models import Account, Member, ScheduledDeletion
 from tollgate.validation import reject_unknown_fields
@@ -156,6 +158,7 @@ class Holdings:
     archives: archive_store.ArchiveObjects
     exports: archive_store.ArchiveObjects
     people: UserPool
+    ticket_files: archive_store.ArchiveObjects
 
     @classmethod
     def of(cls, settings: Settings) -> Holdings:
@@ -163,7 +166,15 @@ class Holdings:
             archive_store.archive_objects(settings),
             export_store.export_objects(settings),
             user_pool(settings),
+            _ticket_files(settings),
         )
+
+
+def _ticket_files(settings: Settings) -> archive_store.ArchiveObjects:
+    if not settings.ticket_attachments_bucket:
+        raise InternalError("Tickets' files are not configured (TICKET_ATTACHMENTS_BUCKET).")
+    client = archive_store.archive_objects(settings).client
+    return archive_store.ArchiveObjects(client, settings.ticket_attachments_bucket)
 
 
 def purge_due(holdings: Holdings, *, now: datetime) -> PurgeSummary:
@@ -189,6 +200,8 @@ def purge_account(marker: ScheduledDeletion, holdings: Holdings, *, now: datetim
     archive_store.delete_batches(account_id)
     holdings.exports.delete_every_version(export_store.account_prefix(account_id))
     export_store.delete_records(account_id)
+    holdings.ticket_files.delete(holdings.ticket_files.keys(ticket_store.files_prefix(account_id)))
+    ticket_store.delete_account_tickets(account_id)
     audit.record(
         account_id,
         actor=ACTOR,

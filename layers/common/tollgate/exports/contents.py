@@ -1,7 +1,7 @@
 """What an export holds: one section per kind of record, each read through the same service
 and store queries as the API that shows it, page by page, and shown as that API shows it.
 Never a key's secret or digest (keys are their API view), never request content (usage
-records hold none)."""
+records hold none), never support's internal notes on a ticket."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ from tollgate import accounts, audit, billing, keys, spreadsheet, usage
 from tollgate.store import members
 from tollgate.store.models import AuditEvent
 from tollgate.store.pagination import MAX_PAGE_SIZE
+from tollgate.tickets import service as tickets
+from tollgate.tickets import views as ticket_views
 
 # A record as the JSON file shows it, and as a (spreadsheet-safe) CSV row.
 Row = tuple[dict[str, Any], dict[str, Any]]
@@ -189,6 +191,51 @@ def _audit_row(event: AuditEvent) -> dict[str, Any]:
     return row
 
 
+# ------------------------------------------------------------------------------ tickets
+
+
+TICKET_COLUMNS = (
+    "id",
+    "created_at",
+    "updated_at",
+    "closed_at",
+    "subject",
+    "category",
+    "status",
+    "messages",
+    "request_ids",
+    "payment_ids",
+)
+
+
+def ticket_rows(account_id: str, now: datetime) -> Iterator[Row]:
+    """The support tickets as the account's members see them: the context as it was when
+    each was opened, the thread without support's internal notes, files as their metadata
+    (not their contents). The CSV has the tickets; the JSON their threads too."""
+    cursor = None
+    while True:
+        page, cursor = tickets.list_tickets(
+            account_id, status=None, category=None, limit=MAX_PAGE_SIZE, cursor=cursor, now=now
+        )
+        for ticket in page:
+            thread = tickets.thread(ticket, internal=False, now=now)
+            files = tickets.attachments_of(ticket, now=now)
+            view = ticket_views.ticket_view(ticket, thread, files, show_payments=True)
+            yield view, _ticket_row(view)
+        if cursor is None:
+            return
+
+
+def _ticket_row(view: Mapping[str, Any]) -> dict[str, Any]:
+    row = _safe(view, "subject")
+    for column in ("created_at", "updated_at", "closed_at"):
+        row[column] = _time(view[column])
+    context = view["context"]
+    row["request_ids"] = " ".join(r["request_id"] for r in context["requests"])
+    row["payment_ids"] = " ".join(p["payment_id"] for p in context["payments"])
+    return row
+
+
 SECTIONS = (
     Section("members", MEMBER_COLUMNS, member_rows),
     Section("keys", KEY_COLUMNS, key_rows),
@@ -196,6 +243,7 @@ SECTIONS = (
     Section("ledger", billing.LEDGER_COLUMNS, ledger_rows),
     Section("usage", usage.CSV_COLUMNS, usage_rows),
     Section("audit", AUDIT_COLUMNS, audit_rows),
+    Section("tickets", TICKET_COLUMNS, ticket_rows),
 )
 
 

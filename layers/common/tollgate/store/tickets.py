@@ -8,9 +8,10 @@ TICKET``, the pointer from a ticket's id to its account for the operator. A tick
 with the time it was opened, so the account's tickets sort newest first.
 
 Every write to a thread is one transaction that also moves the ticket's message count on,
-conditioned on the count read before: two writers never take the same sequence, and a
-message is never written without its ticket's status change. Reads filter on ``ttl``: a
-closed ticket past its retention is never returned, deleted yet or not.
+conditioned on the count and status read before: two writers never take the same sequence, a
+message is never written without its ticket's status change, nor to a ticket closed meanwhile.
+Reads filter on ``ttl``: a closed ticket past its retention is never returned, deleted yet or
+not.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from tollgate.store.pagination import decode_cursor, encode_cursor
 
 TICKET_PREFIX = "TICKET#"
 OPENINGS_TTL = timedelta(hours=2)
+OPENINGS_PREFIX = "TICKETRATE#"
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,13 +105,15 @@ def add_message(
     moved = Conflict("The ticket changed meanwhile; try again.", code="ticket_changed")
     # puts come first in a transaction, then updates (store.errors.cancellation_codes)
     conditions = {index: moved for index in range(2 + len(attachments))}
+    # an attached file expires with its ticket (set once closed), like the message
+    expiry = TicketAttachment.ttl.set(ticket.ttl) if ticket.ttl else TicketAttachment.ttl.remove()
     with (
         storage_errors("add_ticket_message", conditions=conditions),
         TransactWrite(connection=connection()) as transaction,
     ):
-        transaction.update(
-            ticket, actions=actions, condition=Ticket.messages == int(ticket.messages)
-        )
+        # the status read too: a reply racing a close must not reopen the ticket unseen
+        unchanged = (Ticket.messages == int(ticket.messages)) & (Ticket.status == ticket.status)
+        transaction.update(ticket, actions=actions, condition=unchanged)
         transaction.save(message, condition=TicketMessage.sk.does_not_exist())
         for attachment in attachments:
             transaction.update(
@@ -118,7 +122,7 @@ def add_message(
                     TicketAttachment.status.set("attached"),
                     TicketAttachment.message_id.set(message.message_id),
                     TicketAttachment.size_bytes.set(int(attachment.size_bytes or 0)),
-                    TicketAttachment.ttl.remove(),
+                    expiry,
                 ],
                 condition=TicketAttachment.status == "pending",
             )
@@ -228,6 +232,30 @@ def set_retention(ticket: Ticket, expires: datetime | None) -> None:
             model = type(item)
             action = model.ttl.set(expires) if expires else model.ttl.remove()
             item.update(actions=[action])
+
+
+def files_prefix(account_id: str) -> str:
+    """Where the account's ticket files are in the attachments bucket."""
+    return f"tickets/{account_id}/"
+
+
+def delete_account_tickets(account_id: str) -> int:
+    """Every ticket of the account (expired or not) with its thread, files and pointer, then
+    its hourly opening counts; how many tickets. A ticket's own item goes last: a run that
+    stops half-way leaves it for the next run to find, with whatever still hangs on it."""
+    partition = layout.account_pk(account_id)
+    deleted = 0
+    with storage_errors("delete_tickets"):
+        for ticket in list(Ticket.query(partition, Ticket.sk.startswith(TICKET_PREFIX))):
+            for item in list(items_of_ticket(ticket)):
+                item.delete()
+            TicketPointer(layout.ticket_pk(ticket.ticket_id), layout.TICKET_POINTER_SK).delete()
+            ticket.delete()
+            deleted += 1
+        openings = TicketOpenings.sk.startswith(OPENINGS_PREFIX)
+        for counter in list(TicketOpenings.query(partition, openings)):
+            counter.delete()
+    return deleted
 
 
 def _expired(ttl: datetime | None, now: datetime) -> bool:

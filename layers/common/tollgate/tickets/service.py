@@ -352,6 +352,7 @@ def new_message(
         internal=internal,
         attachment_ids=attachment_ids or [],
         created_at=now,
+        ttl=ticket.ttl,  # a note on a closed ticket expires with it
     )
 
 
