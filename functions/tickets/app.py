@@ -1,9 +1,9 @@
 """TicketsFunction: an account's support tickets, and the operator's queue of them."""
 
-from tollgate import api, permissions
+from tollgate import api, clock, permissions
 from tollgate.instrumentation import instrumented
 from tollgate.settings import get_settings
-from tollgate.tickets import service, views
+from tollgate.tickets import notify, operator, service, views
 
 settings = get_settings()
 app = api.management_app()
@@ -26,6 +26,7 @@ def open_ticket():
     api.record_audit(
         app, caller, caller.account_id, "ticket.opened", _target(ticket.ticket_id), changes
     )
+    notify.ticket_opened(ticket, settings)
     show_payments = permissions.role_may(caller.role, permissions.WALLET_READ)
     view = views.ticket_view(ticket, [message], [], show_payments=show_payments)
     return api.json_response(app, 201, view)
@@ -70,6 +71,7 @@ def reply(ticket_id: str):
     if message.attachment_ids:
         changes["attachment_ids"] = (None, [str(i) for i in message.attachment_ids])
     api.record_audit(app, caller, caller.account_id, "ticket.replied", _target(ticket_id), changes)
+    notify.customer_replied(ticket, settings)
     files = service.attachments_of(ticket)
     view = views.message_view(message, {file.attachment_id: file for file in files})
     return api.json_response(app, 201, view)
@@ -91,6 +93,59 @@ def reopen(ticket_id: str):
     changes = {"status": ("closed", ticket.status)}
     api.record_audit(app, caller, caller.account_id, "ticket.reopened", _target(ticket_id), changes)
     return api.json_response(app, 200, views.ticket_summary(ticket))
+
+
+# ------------------------------------------------------------------------------ the operator
+
+
+@app.get("/operator/tickets")
+def operator_queue():
+    api.caller(app, settings)
+    query = app.current_event.get_query_string_value
+    wanted, where = operator.parse_queue(query, now=clock.utcnow())
+    found, cursor = operator.list_queue(
+        wanted, where, limit=api.int_query(app, "limit"), cursor=query("cursor")
+    )
+    return api.json_response(app, 200, api.page([operator.queue_item(t) for t in found], cursor))
+
+
+@app.get("/operator/tickets/<ticket_id>")
+def operator_get_ticket(ticket_id: str):
+    api.caller(app, settings)
+    ticket = operator.find_ticket(ticket_id)
+    return api.json_response(app, 200, operator.ticket_view(ticket, settings))
+
+
+@app.patch("/operator/tickets/<ticket_id>")
+def operator_update_ticket(ticket_id: str):
+    caller = api.caller(app, settings)
+    changes = operator.parse_changes(api.json_body(app))
+    now = clock.utcnow()
+    ticket = operator.find_ticket(ticket_id, now=now)
+    target, before = _target(ticket_id), ticket.assignee
+    if changes.status is not None:
+        was = operator.change_status(ticket, changes.status, now=now)
+        if was is not None:
+            moved = {"status": (was, ticket.status)}
+            api.record_audit(app, caller, ticket.account_id, "ticket.status_changed", target, moved)
+    if changes.assigns and operator.assign(ticket, changes.assignee, now=now):
+        assigned = {"assignee": (before, ticket.assignee)}
+        api.record_audit(app, caller, ticket.account_id, "ticket.assigned", target, assigned)
+    return api.json_response(app, 200, operator.queue_item(ticket))
+
+
+@app.post("/operator/tickets/<ticket_id>/messages")
+def operator_reply(ticket_id: str):
+    caller = api.caller(app, settings)
+    message = operator.parse_support_message(api.json_body(app))
+    ticket, posted = operator.post_support_message(ticket_id, message)
+    action = "ticket.note_added" if message.internal else "ticket.replied"
+    changes = {"message_id": (None, posted.message_id), "status": (None, ticket.status)}
+    api.record_audit(app, caller, ticket.account_id, action, _target(ticket_id), changes)
+    if not message.internal:
+        notify.support_replied(ticket, settings)
+    view = views.message_view(posted, operator.files_of(ticket), internal=True)
+    return api.json_response(app, 201, view)
 
 
 lambda_handler = instrumented(app.resolve)
