@@ -121,6 +121,18 @@ def test_the_queue_holds_every_accounts_tickets_oldest_first_filtered_and_paged(
     refused = as_operator(invoke, "operator_tickets_list", query=stolen)
     assert refused.status == 400 and refused.body["error"]["param"] == "cursor"
 
+    # and a bad filter is a 400 naming it
+    for bad in (
+        {"status": "solved"},
+        {"waiting_on": "nobody"},
+        {"opened_after": "soon"},
+        {"older_than_hours": "\u00b2"},
+        {"opened_after": "2000", "opened_before": "1000"},
+        {"opened_before": "1", "older_than_hours": "1"},
+    ):
+        refused = as_operator(invoke, "operator_tickets_list", query=bad)
+        assert refused.status == 400 and refused.body["error"]["param"] in bad, bad
+
     # and a customer's key is no operator
     assert as_customer(invoke, "operator_tickets_list", customer.admin_key).status == 403
 

@@ -9,6 +9,7 @@ next (``order=newest`` turns it round).
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -90,13 +91,18 @@ def parse_queue(
             raise BadRequest(
                 "Give 'opened_before' or 'older_than_hours', not both.", param="older_than_hours"
             )
-        if not hours.isdigit() or len(hours) > 6:
+        if not re.fullmatch(r"[0-9]{1,6}", hours):
             raise BadRequest("'older_than_hours' must be a whole number.", param="older_than_hours")
         before = now - timedelta(hours=int(hours))
+    after = _moment(query, "opened_after")
+    if after is not None and before is not None and after > before:
+        raise BadRequest(
+            "'opened_after' must not be after the end of the range.", param="opened_after"
+        )
     order = _choice(query, "order", ("oldest", "newest")) or "oldest"
     where = store.QueueQuery(
         closed=wanted.status == CLOSED,
-        opened_after=_moment(query, "opened_after"),
+        opened_after=after,
         opened_before=before,
         newest_first=order == "newest",
     )
@@ -121,7 +127,7 @@ def _moment(query: Callable[[str], str | None], name: str) -> datetime | None:
     value = query(name)
     if value is None:
         return None
-    if not value.isdigit() or len(value) > 11:
+    if not re.fullmatch(r"[0-9]{1,11}", value):
         raise BadRequest(f"'{name}' must be a time in unix seconds.", param=name)
     return datetime.fromtimestamp(int(value), tz=UTC)
 
