@@ -120,17 +120,9 @@ def operator_get_ticket(ticket_id: str):
 def operator_update_ticket(ticket_id: str):
     caller = api.caller(app, settings)
     changes = operator.parse_changes(api.json_body(app))
-    now = clock.utcnow()
-    ticket = operator.find_ticket(ticket_id, now=now)
-    target, before = _target(ticket_id), ticket.assignee
-    if changes.status is not None:
-        was = operator.change_status(ticket, changes.status, now=now)
-        if was is not None:
-            moved = {"status": (was, ticket.status)}
-            api.record_audit(app, caller, ticket.account_id, "ticket.status_changed", target, moved)
-    if changes.assigns and operator.assign(ticket, changes.assignee, now=now):
-        assigned = {"assignee": (before, ticket.assignee)}
-        api.record_audit(app, caller, ticket.account_id, "ticket.assigned", target, assigned)
+    ticket, entries = operator.update_ticket(ticket_id, changes)
+    for action, changed in entries:
+        api.record_audit(app, caller, ticket.account_id, action, _target(ticket_id), changed)
     return api.json_response(app, 200, operator.queue_item(ticket))
 
 
@@ -138,10 +130,9 @@ def operator_update_ticket(ticket_id: str):
 def operator_reply(ticket_id: str):
     caller = api.caller(app, settings)
     message = operator.parse_support_message(api.json_body(app))
-    ticket, posted = operator.post_support_message(ticket_id, message)
-    action = "ticket.note_added" if message.internal else "ticket.replied"
-    changes = {"message_id": (None, posted.message_id), "status": (None, ticket.status)}
-    api.record_audit(app, caller, ticket.account_id, action, _target(ticket_id), changes)
+    ticket, posted, entries = operator.post_support_message(ticket_id, message)
+    for action, changed in entries:
+        api.record_audit(app, caller, ticket.account_id, action, _target(ticket_id), changed)
     if not message.internal:
         notify.support_replied(ticket, settings)
     view = views.message_view(posted, operator.files_of(ticket), internal=True)

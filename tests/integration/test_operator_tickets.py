@@ -287,6 +287,17 @@ def test_replies_are_mailed_and_internal_notes_are_neither_shown_nor_mailed(invo
     assert answer.to == "owner@example.com" and ticket_id in answer.subject
     assert not any(words in answer.text for words in ("Refunded", "Charged", "VIP", "secret-ish"))
 
+    # and the trail has the note and the reply by id, never their words
+    events, _ = audit.list_events(customer.account_id, limit=20)
+    trail = [(e.action, e.changes) for e in reversed(events) if e.action.startswith("ticket.")]
+    assert [action for action, _ in trail] == [
+        "ticket.opened",
+        "ticket.note_added",
+        "ticket.replied",
+    ]
+    assert trail[2][1]["status"] == {"before": "open", "after": "waiting_on_customer"}
+    assert "status" not in trail[1][1] and "VIP" not in str(trail)
+
     # and the customer's answer goes to support's address
     as_customer(
         invoke, "tickets_reply", customer.admin_key, path_parameters=where, body={"body": "Ok"}

@@ -286,12 +286,30 @@ def parse_changes(body: Mapping[str, Any]) -> TicketChanges:
     return TicketChanges(status=status, assignee=assignee, assigns="assignee" in body)
 
 
-def change_status(ticket: Ticket, status: str, *, now: datetime) -> str | None:
-    """Set the ticket's status; the status it had (None: it had that status already).
-    Closing and reopening go through the service, which keeps the retention right."""
-    before = ticket.status
-    if status == before:
-        return None
+AuditEntries = list[tuple[str, dict[str, tuple[Any, Any]]]]  # (action, changes)
+
+
+def update_ticket(
+    ticket_id: str, changes: TicketChanges, *, now: datetime | None = None
+) -> tuple[Ticket, AuditEntries]:
+    """Apply a PATCH: the ticket as it now is, and the audit events of what changed."""
+    now = now or clock.utcnow()
+    ticket = find_ticket(ticket_id, now=now)
+    entries: AuditEntries = []
+    if changes.status is not None and changes.status != ticket.status:
+        before = change_status(ticket, changes.status, now=now)
+        entries.append(("ticket.status_changed", {"status": (before, ticket.status)}))
+    if changes.assigns and changes.assignee != ticket.assignee:
+        before = ticket.assignee
+        assign(ticket, changes.assignee, now=now)
+        entries.append(("ticket.assigned", {"assignee": (before, ticket.assignee)}))
+    return ticket, entries
+
+
+def change_status(ticket: Ticket, status: str, *, now: datetime) -> str:
+    """Set the ticket's status; the status it had. Closing and reopening go through the
+    service, which keeps the retention right."""
+    before = str(ticket.status)
     if status == CLOSED:
         service.close_ticket(ticket, ACTOR, now=now)
     elif before == CLOSED:
@@ -306,14 +324,11 @@ def change_status(ticket: Ticket, status: str, *, now: datetime) -> str | None:
     return before
 
 
-def assign(ticket: Ticket, assignee: str | None, *, now: datetime) -> bool:
-    """Assign the ticket to a named support person (None: nobody); whether it changed."""
-    if assignee == ticket.assignee:
-        return False
+def assign(ticket: Ticket, assignee: str | None, *, now: datetime) -> None:
+    """Assign the ticket to a named support person (None: nobody)."""
     action = Ticket.assignee.set(assignee) if assignee else Ticket.assignee.remove()
     store.update_ticket(ticket, [action, Ticket.updated_at.set(now)], expected_status=ticket.status)
     ticket.assignee = assignee
-    return True
 
 
 # ------------------------------------------------------------------------------ replies
@@ -348,14 +363,16 @@ def parse_support_message(body: Mapping[str, Any]) -> SupportMessage:
 
 def post_support_message(
     ticket_id: str, message: SupportMessage, *, now: datetime | None = None
-) -> tuple[Ticket, TicketMessage]:
+) -> tuple[Ticket, TicketMessage, AuditEntries]:
     """Support's reply (the customer's turn next, unless ``status`` says otherwise; ``closed``
     closes the ticket after it) or internal note. A closed ticket takes neither: reopen it
     first (PATCH its status), so that nothing is added to a thread already set to expire."""
     now = now or clock.utcnow()
     account_id = find_ticket(ticket_id, now=now).account_id
+    before: list[str] = []  # the status the posted message found
 
     def status_after(ticket: Ticket) -> str:
+        before[:] = [str(ticket.status)]
         if ticket.status == CLOSED:
             raise Conflict(
                 "The ticket is closed; reopen it (PATCH its status) to add to it.",
@@ -377,7 +394,9 @@ def post_support_message(
     if not message.internal and message.status == CLOSED:
         service.close_ticket(ticket, ACTOR, now=now)
         ticket.status = CLOSED
-    return ticket, posted
+    action = "ticket.note_added" if message.internal else "ticket.replied"
+    changes = {"message_id": (None, posted.message_id), "status": (before[0], ticket.status)}
+    return ticket, posted, [(action, changes)]
 
 
 def files_of(ticket: Ticket) -> dict[str, TicketAttachment]:
