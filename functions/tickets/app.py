@@ -1,8 +1,9 @@
 """TicketsFunction: an account's support tickets, and the operator's queue of them."""
 
-from tollgate import api, clock, permissions
+from tollgate import api, auth, clock, permissions
 from tollgate.instrumentation import instrumented
 from tollgate.settings import get_settings
+from tollgate.store.models import Ticket
 from tollgate.tickets import notify, operator, service, views
 
 settings = get_settings()
@@ -98,6 +99,16 @@ def reopen(ticket_id: str):
 # ------------------------------------------------------------------------------ the operator
 
 
+def _auditor(caller: auth.Principal, ticket: Ticket) -> operator.Audit:
+    """Records each of the operator's changes on the ticket's account as it is made."""
+
+    def audit(action: str, changes: dict) -> None:
+        target = _target(ticket.ticket_id)
+        api.record_audit(app, caller, ticket.account_id, action, target, changes)
+
+    return audit
+
+
 @app.get("/operator/tickets")
 def operator_queue():
     api.caller(app, settings)
@@ -120,9 +131,8 @@ def operator_get_ticket(ticket_id: str):
 def operator_update_ticket(ticket_id: str):
     caller = api.caller(app, settings)
     changes = operator.parse_changes(api.json_body(app))
-    ticket, entries = operator.update_ticket(ticket_id, changes)
-    for action, changed in entries:
-        api.record_audit(app, caller, ticket.account_id, action, _target(ticket_id), changed)
+    ticket = operator.find_ticket(ticket_id)
+    operator.update_ticket(ticket, changes, audit=_auditor(caller, ticket))
     return api.json_response(app, 200, operator.queue_item(ticket))
 
 
@@ -130,9 +140,8 @@ def operator_update_ticket(ticket_id: str):
 def operator_reply(ticket_id: str):
     caller = api.caller(app, settings)
     message = operator.parse_support_message(api.json_body(app))
-    ticket, posted, entries = operator.post_support_message(ticket_id, message)
-    for action, changed in entries:
-        api.record_audit(app, caller, ticket.account_id, action, _target(ticket_id), changed)
+    found = operator.find_ticket(ticket_id)
+    ticket, posted = operator.post_support_message(found, message, audit=_auditor(caller, found))
     if not message.internal:
         notify.support_replied(ticket, settings)
     view = views.message_view(posted, operator.files_of(ticket), internal=True)

@@ -216,6 +216,11 @@ def test_status_and_assignment_changes_are_audited_on_the_account(invoke, custom
         invoke, "operator_tickets_update", ticket_id, body={"status": "open", "assignee": None}
     )
     assert (reopened.body["status"], reopened.body["assignee"]) == ("open", None)
+    solved = as_operator(
+        invoke, "operator_tickets_reply", ticket_id, body={"body": "Done.", "status": "closed"}
+    )
+    assert solved.status == 201
+    assert queue_ids(invoke, status="closed") == [ticket_id]
 
     events, _ = audit.list_events(customer.account_id, limit=20)
     trail = [
@@ -233,6 +238,7 @@ def test_status_and_assignment_changes_are_audited_on_the_account(invoke, custom
         ("ticket.status_changed", "operator", changed("status", "waiting_on_customer", "closed")),
         ("ticket.status_changed", "operator", changed("status", "closed", "open")),
         ("ticket.assigned", "operator", changed("assignee", "Sam", None)),
+        ("ticket.status_changed", "operator", changed("status", "open", "closed")),
     ]
 
     for bad in ({}, {"status": "solved"}, {"assignee": "x" * 101}, {"priority": "high"}):

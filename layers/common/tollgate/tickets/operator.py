@@ -286,24 +286,23 @@ def parse_changes(body: Mapping[str, Any]) -> TicketChanges:
     return TicketChanges(status=status, assignee=assignee, assigns="assignee" in body)
 
 
-AuditEntries = list[tuple[str, dict[str, tuple[Any, Any]]]]  # (action, changes)
+Audit = Callable[[str, dict[str, tuple[Any, Any]]], None]  # records (action, changes)
 
 
 def update_ticket(
-    ticket_id: str, changes: TicketChanges, *, now: datetime | None = None
-) -> tuple[Ticket, AuditEntries]:
-    """Apply a PATCH: the ticket as it now is, and the audit events of what changed."""
+    ticket: Ticket, changes: TicketChanges, *, audit: Audit, now: datetime | None = None
+) -> Ticket:
+    """Apply a PATCH and ``audit`` each change as soon as it is written (a status changed
+    stays audited if the assignment after it fails)."""
     now = now or clock.utcnow()
-    ticket = find_ticket(ticket_id, now=now)
-    entries: AuditEntries = []
     if changes.status is not None and changes.status != ticket.status:
         before = change_status(ticket, changes.status, now=now)
-        entries.append(("ticket.status_changed", {"status": (before, ticket.status)}))
+        audit("ticket.status_changed", {"status": (before, ticket.status)})
     if changes.assigns and changes.assignee != ticket.assignee:
-        before = ticket.assignee
+        assigned_before = ticket.assignee
         assign(ticket, changes.assignee, now=now)
-        entries.append(("ticket.assigned", {"assignee": (before, ticket.assignee)}))
-    return ticket, entries
+        audit("ticket.assigned", {"assignee": (assigned_before, ticket.assignee)})
+    return ticket
 
 
 def change_status(ticket: Ticket, status: str, *, now: datetime) -> str:
@@ -362,13 +361,12 @@ def parse_support_message(body: Mapping[str, Any]) -> SupportMessage:
 
 
 def post_support_message(
-    ticket_id: str, message: SupportMessage, *, now: datetime | None = None
-) -> tuple[Ticket, TicketMessage, AuditEntries]:
+    found: Ticket, message: SupportMessage, *, audit: Audit, now: datetime | None = None
+) -> tuple[Ticket, TicketMessage]:
     """Support's reply (the customer's turn next, unless ``status`` says otherwise; ``closed``
     closes the ticket after it) or internal note. A closed ticket takes neither: reopen it
     first (PATCH its status), so that nothing is added to a thread already set to expire."""
     now = now or clock.utcnow()
-    account_id = find_ticket(ticket_id, now=now).account_id
     before: list[str] = []  # the status the posted message found
 
     def status_after(ticket: Ticket) -> str:
@@ -390,13 +388,15 @@ def post_support_message(
         internal=message.internal,
         author_name=message.author_name,
     )
-    ticket, posted = service.post(account_id, ticket_id, draft, now=now)
+    ticket, posted = service.post(found.account_id, found.ticket_id, draft, now=now)
+    action = "ticket.note_added" if message.internal else "ticket.replied"
+    audit(action, {"message_id": (None, posted.message_id), "status": (before[0], ticket.status)})
     if not message.internal and message.status == CLOSED:
+        was = str(ticket.status)
         service.close_ticket(ticket, ACTOR, now=now)
         ticket.status = CLOSED
-    action = "ticket.note_added" if message.internal else "ticket.replied"
-    changes = {"message_id": (None, posted.message_id), "status": (before[0], ticket.status)}
-    return ticket, posted, [(action, changes)]
+        audit("ticket.status_changed", {"status": (was, CLOSED)})
+    return ticket, posted
 
 
 def files_of(ticket: Ticket) -> dict[str, TicketAttachment]:
