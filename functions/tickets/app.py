@@ -1,12 +1,13 @@
 """TicketsFunction: an account's support tickets, and the operator's queue of them."""
 
-from tollgate import api, permissions
+from tollgate import api, auth, clock, permissions
 from tollgate.auth import Principal
 from tollgate.errors import NotFound
 from tollgate.instrumentation import instrumented
 from tollgate.settings import get_settings
 from tollgate.store import tickets as ticket_store
-from tollgate.tickets import CUSTOMER, SUPPORT, attachments, service, views
+from tollgate.store.models import Ticket
+from tollgate.tickets import CUSTOMER, SUPPORT, attachments, notify, operator, service, views
 
 settings = get_settings()
 app = api.management_app()
@@ -29,6 +30,7 @@ def open_ticket():
     api.record_audit(
         app, caller, caller.account_id, "ticket.opened", _target(ticket.ticket_id), changes
     )
+    notify.ticket_opened(ticket, settings)
     show_payments = permissions.role_may(caller.role, permissions.WALLET_READ)
     view = views.ticket_view(ticket, [message], [], show_payments=show_payments)
     return api.json_response(app, 201, view)
@@ -73,6 +75,7 @@ def reply(ticket_id: str):
     if message.attachment_ids:
         changes["attachment_ids"] = (None, [str(i) for i in message.attachment_ids])
     api.record_audit(app, caller, caller.account_id, "ticket.replied", _target(ticket_id), changes)
+    notify.customer_replied(ticket, settings)
     files = service.attachments_of(ticket)
     view = views.message_view(message, {file.attachment_id: file for file in files})
     return api.json_response(app, 201, view)
@@ -145,6 +148,60 @@ def operator_download(ticket_id: str, attachment_id: str):
     ticket = service.read_ticket(_operators_ticket_account(ticket_id), ticket_id)
     url = attachments.download_url(ticket, attachment_id, internal=True, settings=settings)
     return api.redirect(app, url)
+
+
+# ------------------------------------------------------------------------------ the operator
+
+
+def _auditor(caller: auth.Principal, ticket: Ticket) -> operator.Audit:
+    """Records each of the operator's changes on the ticket's account as it is made."""
+
+    def audit(action: str, changes: dict) -> None:
+        target = _target(ticket.ticket_id)
+        api.record_audit(app, caller, ticket.account_id, action, target, changes)
+
+    return audit
+
+
+@app.get("/operator/tickets")
+def operator_queue():
+    api.caller(app, settings)
+    query = app.current_event.get_query_string_value
+    wanted, where = operator.parse_queue(query, now=clock.utcnow())
+    found, cursor = operator.list_queue(
+        wanted, where, limit=api.int_query(app, "limit"), cursor=query("cursor")
+    )
+    return api.json_response(app, 200, api.page([operator.queue_item(t) for t in found], cursor))
+
+
+@app.get("/operator/tickets/<ticket_id>")
+def operator_get_ticket(ticket_id: str):
+    api.caller(app, settings)
+    ticket = operator.find_ticket(ticket_id)
+    return api.json_response(app, 200, operator.ticket_view(ticket, settings))
+
+
+@app.patch("/operator/tickets/<ticket_id>")
+def operator_update_ticket(ticket_id: str):
+    caller = api.caller(app, settings)
+    changes = operator.parse_changes(api.json_body(app))
+    ticket = operator.find_ticket(ticket_id)
+    operator.update_ticket(ticket, changes, audit=_auditor(caller, ticket))
+    return api.json_response(app, 200, operator.queue_item(ticket))
+
+
+@app.post("/operator/tickets/<ticket_id>/messages")
+def operator_reply(ticket_id: str):
+    caller = api.caller(app, settings)
+    message = operator.parse_support_message(api.json_body(app))
+    found = operator.find_ticket(ticket_id)
+    ticket, posted = operator.post_support_message(
+        found, message, audit=_auditor(caller, found), settings=settings
+    )
+    if not message.internal:
+        notify.support_replied(ticket, settings)
+    view = views.message_view(posted, operator.files_of(ticket), internal=True)
+    return api.json_response(app, 201, view)
 
 
 lambda_handler = instrumented(app.resolve)

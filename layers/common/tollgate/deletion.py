@@ -26,7 +26,7 @@ from typing import Any
 
 from tollgate import accounts, audit, keys, notifications
 from tollgate.auth import Principal
-from tollgate.errors import BadRequest, Conflict, InternalError
+from tollgate.errors import BadRequest, Conflict
 from tollgate.identity import codes
 from tollgate.identity.cognito import Refused, UserPool, user_pool
 from tollgate.settings import Settings
@@ -34,6 +34,7 @@ from tollgate.store import archives as archive_store
 from tollgate.store import deletion as store
 from tollgate.store import exports as export_store
 from tollgate.store import members as member_store
+from tollgate.store import ticket_files as ticket_file_store
 from tollgate.store import tickets as ticket_store
 from tollgate.store.keys import list_keys
 from tollgate.store.models import Account, Member, ScheduledDeletion
@@ -166,15 +167,8 @@ class Holdings:
             archive_store.archive_objects(settings),
             export_store.export_objects(settings),
             user_pool(settings),
-            _ticket_files(settings),
+            ticket_file_store.ticket_files(settings),
         )
-
-
-def _ticket_files(settings: Settings) -> archive_store.ArchiveObjects:
-    if not settings.ticket_attachments_bucket:
-        raise InternalError("Tickets' files are not configured (TICKET_ATTACHMENTS_BUCKET).")
-    client = archive_store.archive_objects(settings).client
-    return archive_store.ArchiveObjects(client, settings.ticket_attachments_bucket)
 
 
 def purge_due(holdings: Holdings, *, now: datetime) -> PurgeSummary:
@@ -200,7 +194,8 @@ def purge_account(marker: ScheduledDeletion, holdings: Holdings, *, now: datetim
     archive_store.delete_batches(account_id)
     holdings.exports.delete_every_version(export_store.account_prefix(account_id))
     export_store.delete_records(account_id)
-    holdings.ticket_files.delete(holdings.ticket_files.keys(ticket_store.files_prefix(account_id)))
+    files = holdings.ticket_files
+    files.delete(files.keys(ticket_file_store.account_prefix(account_id)))
     ticket_store.delete_account_tickets(account_id)
     audit.record(
         account_id,

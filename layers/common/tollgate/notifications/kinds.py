@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+TICKET_FIELDS = ("ticket_id", "category", "status", "ticket_url")
 # What each kind's templates may show (every field optional in the context).
 KIND_FIELDS: dict[str, tuple[str, ...]] = {
     "payment_confirmed": ("amount_usd", "payment_id", "receipt_url", "balance_usd"),
@@ -26,6 +27,10 @@ KIND_FIELDS: dict[str, tuple[str, ...]] = {
     "account_reinstated": ("reason",),
     "email_verification": ("code", "verification_url"),
     "password_reset": ("code", "reset_url"),
+    # support tickets: which one and a link to it, never what anyone typed in it
+    "ticket_opened": TICKET_FIELDS,
+    "ticket_customer_replied": TICKET_FIELDS,
+    "ticket_replied": TICKET_FIELDS,
 }
 KINDS: tuple[str, ...] = tuple(KIND_FIELDS)
 # What a kind's mail means nothing without.
@@ -36,6 +41,9 @@ REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
     "key_rotated": ("key_id",),
     "key_revoked": ("key_id",),
     "member_invited": ("invitation_url",),
+    "ticket_opened": ("ticket_id", "ticket_url"),
+    "ticket_customer_replied": ("ticket_id", "ticket_url"),
+    "ticket_replied": ("ticket_id", "ticket_url"),
 }
 
 # Security (keys, members, sign-in), billing (payments) and the account's own standing are
@@ -54,10 +62,23 @@ CATEGORIES: dict[str, str] = {
     "account_reinstated": "account",
     "email_verification": "security",
     "password_reset": "security",
+    # support's answer is part of the account's standing with the operator: always sent
+    "ticket_opened": "account",
+    "ticket_customer_replied": "account",
+    "ticket_replied": "account",
 }
 # Sent to a person by address (``to``), who may have no account yet: a sign-up's code, a
-# password reset, an invitation. The account id may then be empty.
-ADDRESSED_KINDS = frozenset({"email_verification", "password_reset", "member_invited"})
+# password reset, an invitation. The account id may then be empty. A ticket's news for support
+# goes to the operator's support address (``to``), about the ticket's account.
+ADDRESSED_KINDS = frozenset(
+    {
+        "email_verification",
+        "password_reset",
+        "member_invited",
+        "ticket_opened",
+        "ticket_customer_replied",
+    }
+)
 ESSENTIAL_CATEGORIES = frozenset({"security", "billing", "account"})
 ESSENTIAL_KINDS = frozenset(k for k, c in CATEGORIES.items() if c in ESSENTIAL_CATEGORIES)
 OPTIONAL_KINDS = tuple(k for k in KINDS if k not in ESSENTIAL_KINDS)

@@ -16,7 +16,7 @@ not.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -128,12 +128,18 @@ def add_message(
             )
 
 
-def update_ticket(ticket: Ticket, actions: list, *, expected_status: str) -> Ticket:
-    """Change a ticket whose status is still ``expected_status`` (a 409 otherwise)."""
+def update_ticket(
+    ticket: Ticket, actions: list, *, expected_status: str, expected_messages: int | None = None
+) -> Ticket:
+    """Change a ticket whose status is still ``expected_status`` (and, when given, whose
+    thread still has ``expected_messages``): a 409 otherwise."""
     moved = Conflict("The ticket changed meanwhile; try again.", code="ticket_changed")
+    condition = Ticket.status == expected_status
+    if expected_messages is not None:
+        condition &= Ticket.messages == expected_messages
     with storage_errors("update_ticket"):
         try:
-            ticket.update(actions=actions, condition=Ticket.status == expected_status)
+            ticket.update(actions=actions, condition=condition)
         except UpdateError as error:
             if error.cause_response_code == "ConditionalCheckFailedException":
                 raise moved from error
@@ -234,11 +240,6 @@ def set_retention(ticket: Ticket, expires: datetime | None) -> None:
             item.update(actions=[action])
 
 
-def files_prefix(account_id: str) -> str:
-    """Where the account's ticket files are in the attachments bucket."""
-    return f"tickets/{account_id}/"
-
-
 def delete_account_tickets(account_id: str) -> int:
     """Every ticket of the account (expired or not) with its thread, files and pointer, then
     its hourly opening counts; how many tickets. A ticket's own item goes last: a run that
@@ -260,3 +261,112 @@ def delete_account_tickets(account_id: str) -> int:
 
 def _expired(ttl: datetime | None, now: datetime) -> bool:
     return ttl is not None and ttl <= now
+
+
+# ------------------------------------------------------------------------------ the operator
+
+QUEUE_BUDGET = 1000  # index entries one page of the operator's queue reads at most
+
+
+@dataclass(frozen=True, slots=True)
+class QueueQuery:
+    """A partition of the operator's queue (active or closed tickets), the opening times to
+    read (``opened_after`` inclusive, ``opened_before`` exclusive) and the order."""
+
+    closed: bool
+    opened_after: datetime | None = None
+    opened_before: datetime | None = None
+    newest_first: bool = False
+
+    @property
+    def partition(self) -> str:
+        return layout.tickets_queue_pk(closed=self.closed)
+
+
+def queue(
+    query: QueueQuery,
+    *,
+    wanted: Callable[[Ticket], bool],
+    now: datetime,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[Ticket], str | None]:
+    """Up to ``limit`` tickets of every account that ``wanted`` says yes to, in opening
+    order, and the cursor of the rest. The keys-only index gives the order, a BatchGetItem
+    the tickets; a page reads at most ``QUEUE_BUDGET`` entries, so a rare match may come
+    after short pages (follow the cursor)."""
+    start = decode_cursor(cursor, partition=("gsi1pk", query.partition))
+    if start is not None and not _in_range(start["gsi1sk"].get("S", ""), query):
+        raise BadRequest("The cursor does not belong to this query.", param="cursor")
+    found: list[tuple[Ticket, Ticket]] = []  # (index entry, ticket)
+    last: Ticket | None = None
+    with storage_errors("ticket_queue"):
+        entries = Ticket.by_request_and_day.query(
+            query.partition,
+            _range_condition(query),
+            scan_index_forward=not query.newest_first,
+            last_evaluated_key=start,
+            page_size=min(limit + 1, 100),
+            limit=QUEUE_BUDGET,
+        )
+        for chunk in _chunks(entries, min(limit + 1, 100)):
+            tickets = _tickets_by_key(chunk)
+            for entry in chunk:
+                last = entry
+                ticket = tickets.get((entry.pk, entry.sk))
+                if ticket is not None and not _expired(ticket.ttl, now) and wanted(ticket):
+                    found.append((entry, ticket))
+            if len(found) > limit:
+                break
+        exhausted = entries.last_evaluated_key is None and len(found) <= limit
+    shown = [ticket for _, ticket in found[:limit]]
+    if len(found) > limit:
+        return shown, _queue_cursor(found[limit - 1][0])
+    return shown, None if exhausted or last is None else _queue_cursor(last)
+
+
+def _range_condition(query: QueueQuery) -> Condition | None:
+    after = layout.timestamp(query.opened_after) if query.opened_after else None
+    before = layout.timestamp(query.opened_before) if query.opened_before else None
+    # an entry's sort key is "<opened at>#<id>": ">= after" takes that very moment,
+    # "<= before" leaves it out ("<t>#..." sorts after "<t>")
+    if after and before:
+        return Ticket.gsi1sk.between(after, before)
+    if after:
+        return Ticket.gsi1sk >= after
+    if before:
+        return Ticket.gsi1sk <= before
+    return None
+
+
+def _in_range(sort_key: str, query: QueueQuery) -> bool:
+    after = layout.timestamp(query.opened_after) if query.opened_after else ""
+    before = layout.timestamp(query.opened_before) if query.opened_before else None
+    return sort_key >= after and (before is None or sort_key <= before)
+
+
+def _chunks(entries: Iterable[Ticket], size: int) -> Iterator[list[Ticket]]:
+    chunk: list[Ticket] = []
+    for entry in entries:
+        chunk.append(entry)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _tickets_by_key(entries: list[Ticket]) -> dict[tuple[str, str], Ticket]:
+    keys = list(dict.fromkeys((entry.pk, entry.sk) for entry in entries))
+    return {(t.pk, t.sk): t for t in Ticket.batch_get(keys, consistent_read=True)}
+
+
+def _queue_cursor(entry: Ticket) -> str | None:
+    return encode_cursor(
+        {
+            "gsi1pk": {"S": entry.gsi1pk},
+            "gsi1sk": {"S": entry.gsi1sk},
+            "pk": {"S": entry.pk},
+            "sk": {"S": entry.sk},
+        }
+    )

@@ -204,24 +204,36 @@ def close(caller: Principal, ticket_id: str, *, now: datetime | None = None) -> 
 def close_ticket(
     ticket: Ticket, actor: str, *, now: datetime, settings: Settings | None = None
 ) -> Ticket:
-    """Close it; the ticket, its thread and its files then expire two years on."""
+    """Close it; the ticket, its thread and its files then expire two years on. The thread
+    and the files are marked first and the ticket last, so a close that fails half-way leaves
+    the ticket open and closing it again finishes the job; one that loses a race with a new
+    message (or another close) takes the marks back unless the ticket is closed."""
     if ticket.status == CLOSED:
         raise Conflict("The ticket is closed already.", code="ticket_closed")
+    settings = settings or get_settings()
     expires = now + layout.TICKET_RETENTION
-    store.update_ticket(
-        ticket,
-        [
-            Ticket.status.set(CLOSED),
-            Ticket.closed_at.set(now),
-            Ticket.closed_by.set(actor),
-            Ticket.updated_at.set(now),
-            Ticket.gsi1pk.set(layout.tickets_queue_pk(closed=True)),
-            Ticket.ttl.set(expires),
-        ],
-        expected_status=ticket.status,
-    )
     store.set_retention(ticket, expires)
-    attachments.on_close(ticket, settings or get_settings())
+    attachments.on_close(ticket, settings)
+    try:
+        store.update_ticket(
+            ticket,
+            [
+                Ticket.status.set(CLOSED),
+                Ticket.closed_at.set(now),
+                Ticket.closed_by.set(actor),
+                Ticket.updated_at.set(now),
+                Ticket.gsi1pk.set(layout.tickets_queue_pk(closed=True)),
+                Ticket.ttl.set(expires),
+            ],
+            expected_status=ticket.status,
+            expected_messages=int(ticket.messages),
+        )
+    except Conflict:
+        now_there = store.get_ticket(ticket.account_id, ticket.ticket_id, now=now)
+        if now_there is not None and now_there.status != CLOSED:
+            store.set_retention(now_there, None)
+            attachments.on_reopen(now_there, settings)
+        raise
     return ticket
 
 
