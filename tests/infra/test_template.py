@@ -209,6 +209,17 @@ def test_the_export_bucket_is_private_encrypted_and_expires_exports_after_a_week
     assert (rule["Prefix"], rule["ExpirationInDays"], rule["Status"]) == ("exports/", 7, "Enabled")
 
 
+def test_ticket_files_expire_two_days_unclaimed_or_two_years_after_their_ticket_closed():
+    bucket = TEMPLATE.of_type("AWS::S3::Bucket")["TicketAttachmentsBucket"]
+    assert all(bucket["PublicAccessBlockConfiguration"].values())
+    rules = {
+        (rule["TagFilters"][0]["Key"], rule["TagFilters"][0]["Value"]): rule["ExpirationInDays"]
+        for rule in bucket["LifecycleConfiguration"]["Rules"]
+        if rule["Status"] == "Enabled" and rule["Prefix"] == "tickets/"
+    }
+    assert rules == {("upload", "pending"): 2, ("ticket", "closed"): 731}
+
+
 def test_every_function_has_a_route_a_schedule_or_a_queue():
     routed = {route.function for route in TEMPLATE.routes()}
     queued = {subscription.function for subscription in TEMPLATE.queue_subscriptions()}

@@ -50,7 +50,7 @@ def ask_upload(invoke, key, ticket_id, *, operator=False, **declared):
 
 
 def uploaded(invoke, key, ticket_id, data=PNG, content_type="image/png", **declared) -> str:
-    """An upload asked for and done (as the browser's POST would store it)."""
+    """An upload asked for and done (as the browser's POST would store it, tagged)."""
     asked = ask_upload(invoke, key, ticket_id, content_type=content_type, **declared)
     assert asked.status == 201, asked.body
     s3 = boto3.client("s3", region_name=NAMES.region)
@@ -59,6 +59,7 @@ def uploaded(invoke, key, ticket_id, data=PNG, content_type="image/png", **decla
         Key=asked.body["upload"]["fields"]["key"],
         Body=data,
         ContentType=content_type,
+        Tagging="upload=pending",
     )
     return asked.body["id"]
 
@@ -100,6 +101,8 @@ def test_an_upload_is_a_presigned_post_fixing_key_type_and_size(invoke, new_acco
     assert {"key": key} in conditions and {"bucket": BUCKET} in conditions
     assert {"Content-Type": "image/png"} in conditions
     assert ["content-length-range", 1, 5 * 1024 * 1024] in conditions
+    tagging = upload["fields"]["tagging"]
+    assert {"tagging": tagging} in conditions and "<Key>upload</Key><Value>pending<" in tagging
 
     refusals = [
         ask_upload(invoke, customer.admin_key, ticket_id, content_type="text/html"),
@@ -187,8 +190,11 @@ def test_closing_tags_the_files_for_expiry_and_drops_unclaimed_uploads(invoke, n
     ticket_id = a_ticket(invoke, customer.admin_key)
     kept = uploaded(invoke, customer.admin_key, ticket_id, content_type="text/plain", data=b"hi")
     unclaimed = uploaded(invoke, customer.admin_key, ticket_id)
-    assert reply(invoke, customer.admin_key, ticket_id, [kept]).status == 201
     prefix = f"tickets/{customer.account_id}/{ticket_id}/"
+    assert tags(prefix + kept) == {"upload": "pending"}  # expires in two days if unclaimed
+    assert reply(invoke, customer.admin_key, ticket_id, [kept]).status == 201
+    assert tags(prefix + kept) == {"ticket": "open"}  # claimed: kept with its ticket
+    assert tags(prefix + unclaimed) == {"upload": "pending"}
     where = {"ticket_id": ticket_id}
 
     assert call(invoke, "tickets_close", customer.admin_key, path_parameters=where).status == 200

@@ -4,9 +4,11 @@ Items (MetadataTable, in the account's partition beside the ticket): ``TicketAtt
 sk ``TICKETFILE#<ticket id>#<attachment id>``; the ticket's ``uploads`` counts every upload
 ever asked for, so that no burst of requests can pass the ticket's limit.
 
-Objects: ``tickets/<account id>/<ticket id>/<attachment id>``, tagged ``ticket=closed`` while
-their ticket is closed (the bucket's lifecycle rule expires them two years after the copy
-that tagged them) and ``ticket=open`` again on reopening.
+Objects: ``tickets/<account id>/<ticket id>/<attachment id>``, uploaded tagged
+``upload=pending`` (the policy demands it; a lifecycle rule expires an upload no message
+claimed in two days), tagged ``ticket=open`` when a message claims them, ``ticket=closed``
+while their ticket is closed (the bucket's lifecycle rule expires them two years after the
+copy that tagged them) and ``ticket=open`` again on reopening.
 """
 
 from __future__ import annotations
@@ -32,6 +34,9 @@ from tollgate.store.errors import get_item, storage_errors
 from tollgate.store.models import Ticket, TicketAttachment
 
 TICKETS = "tickets/"
+PENDING_TAGGING = (
+    "<Tagging><TagSet><Tag><Key>upload</Key><Value>pending</Value></Tag></TagSet></Tagging>"
+)
 
 
 def account_prefix(account_id: str) -> str:
@@ -97,13 +102,14 @@ class TicketFiles(ArchiveObjects):
         """A browser upload of exactly ``key``, of ``content_type``, 1 to ``most_bytes``."""
         conditions: list[Any] = [
             {"Content-Type": content_type},
+            {"tagging": PENDING_TAGGING},
             ["content-length-range", 1, most_bytes],
         ]
         with _s3_errors("presign_post_object"):
             return self.client.generate_presigned_post(
                 Bucket=self.bucket,
                 Key=key,
-                Fields={"Content-Type": content_type},
+                Fields={"Content-Type": content_type, "tagging": PENDING_TAGGING},
                 Conditions=conditions,
                 ExpiresIn=expires_seconds,
             )

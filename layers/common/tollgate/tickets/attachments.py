@@ -195,7 +195,12 @@ def claim(
             code="attachment_already_attached",
             param="attachment_ids",
         )
-    file.size_bytes = verified_size(ticket_files(settings), file)
+    files = ticket_files(settings)
+    file.size_bytes = verified_size(files, file)
+    # Tagged before the message is written: if that write fails, the file stays pending on an
+    # open ticket (claimable again; deleted when the ticket closes), never an attached file
+    # that the pending uploads' rule would expire.
+    files.retag(store.object_key(file), content_type=file.content_type, tag="ticket=open")
     return file
 
 

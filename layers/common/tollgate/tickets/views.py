@@ -1,5 +1,5 @@
-"""Tickets as the API shows them: to the account's members (no internal note, payments only
-to those who may read them) and to the operator (``operator_view``)."""
+"""Tickets as the API shows them to the account's members: no internal note, payments only to
+those who may read them (the operator's views are in ``tickets.operator``)."""
 
 from __future__ import annotations
 
