@@ -35,6 +35,7 @@ from tollgate.store import wallet as wallet_store
 from tollgate.store.hotpath import Hold
 from tollgate.store.layout import account_pk
 from tollgate.store.models import LedgerEntry
+from tollgate.stripe_clients import stripe_client
 
 FUNCTION = "PaymentWebhookFunction"
 WEBHOOK_SECRET = "whsec_test"  # what the `aws` fixture provisions in the Stripe secret
@@ -118,11 +119,11 @@ def stripe_api(monkeypatch) -> Iterator[StripeApi]:
     thread.start()
     settings = dataclasses.replace(webhook_app.settings, stripe_api_base=api.url)
     monkeypatch.setattr(webhook_app, "settings", settings)
-    payments._client.cache_clear()
+    stripe_client.cache_clear()
     yield api
     api.server.shutdown()
     api.server.server_close()
-    payments._client.cache_clear()
+    stripe_client.cache_clear()
 
 
 # ------------------------------------------------------------------------------ deliveries

@@ -31,7 +31,6 @@ one charge.
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -50,6 +49,7 @@ from tollgate.store import keys as key_store
 from tollgate.store import payments as payment_store
 from tollgate.store import wallet as wallet_store
 from tollgate.store.models import LedgerEntry, Payment, Wallet
+from tollgate.stripe_clients import stripe_client
 from tollgate.validation import choice_field, reject_unknown_fields, text_field
 
 if TYPE_CHECKING:
@@ -266,18 +266,6 @@ def stripe_api_key(settings: Settings) -> str:
     return key
 
 
-@functools.lru_cache(maxsize=4)
-def stripe_client(api_key: str, api_base: str | None) -> stripe.StripeClient:
-    """One Stripe client per container and key (the official SDK); ``api_base`` points it at
-    devstack's stand-in."""
-    return stripe.StripeClient(
-        api_key,
-        base_addresses={"api": api_base} if api_base else None,
-        max_network_retries=STRIPE_RETRIES,
-        http_client=stripe.new_default_http_client(timeout=STRIPE_TIMEOUT_SECONDS),
-    )
-
-
 def checkout_params(account_id: str, amount: int, settings: Settings) -> SessionCreateParams:
     """The Checkout Session Tollgate asks Stripe for: one line of credit, in cents."""
     if amount % NANOS_PER_CENT:
@@ -307,7 +295,12 @@ def create_checkout(
 ) -> dict[str, Any]:
     """A Stripe Checkout Session for ``amount`` nano-USD, recorded as an open payment; the
     credit itself comes only from the verified webhook."""
-    client = stripe_client(stripe_api_key(settings), settings.stripe_api_base)
+    client = stripe_client(
+        stripe_api_key(settings),
+        settings.stripe_api_base,
+        timeout_seconds=STRIPE_TIMEOUT_SECONDS,
+        retries=STRIPE_RETRIES,
+    )
     try:
         session = client.v1.checkout.sessions.create(
             params=checkout_params(account_id, amount, settings)

@@ -59,7 +59,6 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import functools
 import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -75,6 +74,7 @@ from tollgate.observability import logger, metrics
 from tollgate.settings import Settings
 from tollgate.store import payments as store
 from tollgate.store.payments import Written
+from tollgate.stripe_clients import stripe_client
 from tollgate.validation import strict_json
 
 SIGNATURE_HEADER = "stripe-signature"
@@ -538,15 +538,9 @@ def _audit(account_id: str, context: _Context, **event: Any) -> None:
 # ------------------------------------------------------------------------------ Stripe API
 
 
-@functools.lru_cache(maxsize=4)
 def _client(api_key: str, api_base: str | None) -> stripe.StripeClient:
-    """One Stripe client per container (and key): short timeouts, one network retry."""
-    return stripe.StripeClient(
-        api_key,
-        base_addresses={"api": api_base} if api_base else None,
-        max_network_retries=1,
-        http_client=stripe.new_default_http_client(timeout=STRIPE_TIMEOUT_SECONDS),
-    )
+    """Short timeouts, one network retry: Stripe retries a webhook that fails anyway."""
+    return stripe_client(api_key, api_base, timeout_seconds=STRIPE_TIMEOUT_SECONDS, retries=1)
 
 
 def _receipt_url(context: _Context, payment_intent_id: str | None, log: dict) -> str | None:

@@ -16,28 +16,9 @@ from tollgate.store.models import Payment, UsageRecord
 
 def request_snapshot(record: UsageRecord) -> dict[str, Any]:
     view = usage.usage_view(record)
-    fields = (
-        "request_id",
-        "created_at",
-        "key_id",
-        "model",
-        "requested_model",
-        "provider",
-        "endpoint",
-        "stream",
-        "status",
-        "status_code",
-        "error_type",
-        "input_tokens",
-        "output_tokens",
-        "cached_tokens",
-        "reasoning_tokens",
-        "total_tokens",
-        "latency_ms",
-        "charge_usd",
-        "usage_estimated",
-    )
-    return {name: view[name] for name in fields} | {"hold_usd": format_usd(int(record.hold))}
+    # what the usage CSV shows of a request, and the hold it took
+    shown = {name: view[name] for name in usage.CSV_COLUMNS}
+    return shown | {"hold_usd": format_usd(int(record.hold))}
 
 
 def payment_snapshot(payment: Payment) -> dict[str, Any]:

@@ -8,7 +8,6 @@ next (``order=newest`` turns it round).
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from tollgate.store import tickets as store
 from tollgate.store import usage as usage_store
 from tollgate.store.models import Ticket, TicketAttachment, TicketMessage
 from tollgate.store.pagination import page_size
+from tollgate.stripe_clients import stripe_client
 from tollgate.tickets import (
     CATEGORIES,
     CLOSED,
@@ -256,14 +256,9 @@ def _id_of(value: Any) -> str | None:
     return value if isinstance(value, str) or value is None else getattr(value, "id", None)
 
 
-@functools.lru_cache(maxsize=4)
 def _stripe(api_key: str, api_base: str | None) -> stripe.StripeClient:
-    return stripe.StripeClient(
-        api_key,
-        base_addresses={"api": api_base} if api_base else None,
-        max_network_retries=0,
-        http_client=stripe.new_default_http_client(timeout=STRIPE_TIMEOUT_SECONDS),
-    )
+    """No retry: five payments must not keep the page past API Gateway's 29 seconds."""
+    return stripe_client(api_key, api_base, timeout_seconds=STRIPE_TIMEOUT_SECONDS, retries=0)
 
 
 # ------------------------------------------------------------------------------ changes
