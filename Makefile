@@ -14,7 +14,7 @@ PYENV_WITH_LAMBDA := $(shell $(PYTHON) -c 'import platform; print(platform.pytho
 SAM_ENV := PYENV_VERSION=$(PYENV_WITH_LAMBDA) SAM_CLI_TELEMETRY=0 PATH=$(CURDIR)/$(BIN):$$PATH
 bench: export PYENV_VERSION = $(PYENV_WITH_LAMBDA)
 
-.PHONY: venv run test lint format validate build bench bench-peer soak clean
+.PHONY: venv run test lint format validate build bench bench-peer soak clean console-assets chromium screenshots
 
 $(BIN)/python:
 	@echo "creating $(VENV)" >&2
@@ -33,19 +33,40 @@ $(DEV_STAMP): $(RUN_STAMP) requirements-dev.txt
 
 venv: $(DEV_STAMP)
 
+# The console's vendored browser libraries (htmx, uPlot), from their npm packages at the
+# versions console/package-lock.json pins (and checks by integrity), copied into the layer
+# so that `sam deploy` ships them and the console serves them itself: no CDN at run time.
+CONSOLE_VENDOR := layers/common/tollgate/console/static/vendor
+CONSOLE_FILES := htmx.org/dist/htmx.min.js uplot/dist/uPlot.iife.min.js uplot/dist/uPlot.min.css
+$(CONSOLE_VENDOR)/.installed: console/package.json console/package-lock.json
+	@echo "installing the console's browser libraries (npm ci)" >&2
+	@cd console && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error >&2
+	@mkdir -p $(CONSOLE_VENDOR)
+	@cp $(addprefix console/node_modules/,$(CONSOLE_FILES)) $(CONSOLE_VENDOR)/
+	@touch $@
+
+console-assets: $(CONSOLE_VENDOR)/.installed
+
+# The browser tests drive Debian's Chromium (Playwright's own download cannot work here);
+# CI runs as root on a bare machine, so it is installed when missing.
+chromium:
+	@command -v chromium >/dev/null || { echo "installing chromium (apt-get)" >&2; \
+	  apt-get install -y -qq chromium >/dev/null 2>&1 || \
+	  { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }; }
+
 PORT ?= 8787
 # make run UPSTREAM_OPENAI=http://127.0.0.1:9000/openai/v1 UPSTREAM_OPENAI_KEY=sk-...: that
 # provider is served by the server at that base URL, not by devstack's mock (also ANTHROPIC,
 # GEMINI).
 upstream = $(if $(UPSTREAM_$(2)),--upstream '$(1)=$(UPSTREAM_$(2))')$(if $(UPSTREAM_$(2)_KEY), --upstream-key '$(1)=$(UPSTREAM_$(2)_KEY)')
 UPSTREAMS = $(call upstream,openai,OPENAI) $(call upstream,anthropic,ANTHROPIC) $(call upstream,gemini,GEMINI)
-run: $(RUN_STAMP)
+run: $(RUN_STAMP) console-assets
 	@$(BIN)/python -m devstack --port $(PORT) $(strip $(UPSTREAMS))
 
 # Coverage of the layer, with the floor in pyproject.toml ([tool.coverage.report] fail_under).
 # Two workers (pytest-xdist), a test file each at a time: the suite is half I/O waits on moto and
 # devstack, and CI has two cores.
-test: venv
+test: venv console-assets chromium
 	$(BIN)/python -m pytest -n 2 --dist loadfile --cov --cov-report=term-missing:skip-covered
 
 lint: venv
@@ -60,7 +81,7 @@ format: venv
 validate: venv
 	SAM_CLI_TELEMETRY=0 $(BIN)/sam validate --lint
 
-build: venv
+build: venv console-assets
 	$(SAM_ENV) $(BIN)/sam build
 
 # Cold import, package size, the proxy's hot path against a standalone mock upstream (minutes).
@@ -92,3 +113,4 @@ soak: venv
 
 clean:
 	rm -rf .bench .aws-sam .devstack .pytest_cache .ruff_cache .mypy_cache .coverage .coverage.*
+	rm -rf console/node_modules $(CONSOLE_VENDOR)

@@ -151,9 +151,11 @@ def start_stack(
     )
     # The Stripe stand-in, with the secret's test key; webhooks go to the API once it runs.
     stripe = start_stripe_standin(secret_values["StripeApiKeySecret"], webhook_secret)
+    console_url = f"http://127.0.0.1:{api_socket.getsockname()[1]}/console"
     environment = {
         **stack.BASE_ENVIRONMENT,
         "AWS_ENDPOINT_URL": aws_url,
+        "TOLLGATE_CONSOLE_URL": console_url,  # the links in mail (invitations, tickets)
         "TOLLGATE_CATALOG_PATH": str(catalog_path),
         "STRIPE_API_BASE": stripe.url,
         **stack.functions_environment(template, names),
@@ -203,7 +205,8 @@ def start_stack(
         "STRIPE_WEBHOOK_SECRET": webhook_secret,
         "STRIPE_API_BASE": stripe.url,
         "TOLLGATE_ACCOUNT_ID": demo["account_id"],  # the demo account the keys above belong to
-        # the demo account's owner, who logs in to the console (POST /v1/auth/login)
+        "TOLLGATE_CONSOLE_URL": console_url,  # open it in a browser; sign in as below
+        # the demo account's owner, who signs in to the console (or POST /v1/auth/login)
         "TOLLGATE_CONSOLE_EMAIL": console["email"],
         "TOLLGATE_CONSOLE_PASSWORD": console["password"],
         "DEVSTACK_ENV_FILE": str(state_dir / ENV_FILE),

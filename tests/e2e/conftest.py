@@ -13,8 +13,6 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[2]
 READY_TIMEOUT_SECONDS = 600  # a deadline, not a wait: generous for a loaded machine
 
@@ -70,9 +68,3 @@ def running_devstack(state_dir: Path, *options: str) -> Iterator[dict[str, str]]
             process.wait(timeout=15)
         except subprocess.TimeoutExpired:
             process.kill()
-
-
-@pytest.fixture(scope="session")
-def devstack(tmp_path_factory) -> Iterator[dict[str, str]]:
-    with running_devstack(tmp_path_factory.mktemp("devstack")) as contract:
-        yield contract

@@ -250,6 +250,21 @@ EXPECTED_GRANTS = {
     },
 }
 
+# The console serves, as pages, the routes of these functions (the customer's side of the
+# tickets): it may do what they do, nothing more (no operator key, no operator queue).
+CONSOLE_SERVES = (
+    "AuthFunction",
+    "KeysFunction",
+    "MembersFunction",
+    "BillingFunction",
+    "UsageFunction",
+    "AccountSelfFunction",
+    "TicketsFunction",
+)
+EXPECTED_GRANTS["ConsoleFunction"] = set().union(
+    *(EXPECTED_GRANTS[name] for name in CONSOLE_SERVES)
+) - {("secretsmanager:GetSecretValue", "tollgate/dev/operator-key-digest")}
+
 
 def grants(logical_id: str) -> set[tuple[str, str]]:
     found = set()
@@ -305,6 +320,7 @@ def test_only_the_audit_writers_and_the_checkpoint_job_read_the_audit_key():
         "AuditCheckpointFunction",
         "PurgeFunction",
         "TicketsFunction",
+        "ConsoleFunction",  # it writes what the functions it serves write
     }
 
 
@@ -366,6 +382,7 @@ def test_only_the_functions_that_notify_may_queue_notifications():
         "AuthFunction",
         "AccountSelfFunction",
         "TicketsFunction",
+        "ConsoleFunction",  # what those do, from the console's pages
     }
 
 
@@ -578,5 +595,11 @@ def test_only_the_functions_that_call_stripe_may_read_its_api_key():
         if any(resource == api_key for _, resource in grants(logical_id))
     }
 
-    # TicketsFunction: a ticket's payment as Stripe has it, for the operator
-    assert readers == {"BillingFunction", "PaymentWebhookFunction", "TicketsFunction"}
+    # TicketsFunction: a ticket's payment as Stripe has it, for the operator; ConsoleFunction:
+    # a top-up's Checkout Session
+    assert readers == {
+        "BillingFunction",
+        "PaymentWebhookFunction",
+        "TicketsFunction",
+        "ConsoleFunction",
+    }

@@ -9,7 +9,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 
-from tollgate import audit, auth, permissions
+from tollgate import audit, auth
 from tollgate.errors import BadRequest, InternalError, NotFound, TollgateError, management_body
 from tollgate.observability import logger
 from tollgate.settings import Settings
@@ -63,16 +63,10 @@ def created_fields(view: dict[str, Any]) -> dict[str, tuple[None, Any]]:
 
 
 def caller(app: APIGatewayRestResolver, settings: Settings) -> auth.Principal:
-    """Who called this route, refused unless ``permissions.ROUTES`` lets them. A suspended
-    account's callers, and those of an account scheduled for deletion, only read, and export
-    what is held about them (a right neither takes away); an owner may restore the latter."""
+    """Who called this route, refused unless ``permissions.ROUTES`` lets them
+    (``auth.caller_for``)."""
     event = app.current_event
-    needs = permissions.route_needs(event.http_method, event.resource)
-    found = auth.authorize(event.headers, needs, settings=settings)
-    writes = event.http_method not in ("GET", "HEAD") and needs != (permissions.ACCOUNT_EXPORT,)
-    if writes and found.account_id:
-        auth.refuse_changes_unless_active(found, needs)
-    return found
+    return auth.caller_for(event.http_method, event.resource, event.headers, settings=settings)
 
 
 def record_audit(

@@ -83,6 +83,22 @@ def authorize(
     return Principal(role=ADMIN, account_id=key.account_id, key_id=key.key_id, granted=held)
 
 
+def caller_for(
+    method: str, route: str, headers: Mapping[str, str] | None, *, settings: Settings
+) -> Principal:
+    """Who calls ``method route`` (a path template of ``permissions.ROUTES``), refused unless
+    the table lets them: the API's routes and the console's pages (which name the API route
+    they stand for) are authorized by this one function. A suspended account's callers, and
+    those of an account scheduled for deletion, only read, and export what is held about them
+    (a right neither takes away); an owner may restore the latter."""
+    needs = permissions.route_needs(method, route)
+    found = authorize(headers, needs, settings=settings)
+    writes = method.upper() not in ("GET", "HEAD") and needs != (permissions.ACCOUNT_EXPORT,)
+    if writes and found.account_id:
+        refuse_changes_unless_active(found, needs)
+    return found
+
+
 def _verified_email(token: str, settings: Settings) -> str:
     email = user_pool(settings).verified_email(token)
     if email is None:

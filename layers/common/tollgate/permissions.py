@@ -131,6 +131,11 @@ ROUTES: Final[dict[tuple[str, str], str | tuple[str, ...]]] = {
     ("POST", "/operator/tickets/{ticket_id}/messages"): OPERATOR,  # replies, internal notes
     ("POST", "/operator/tickets/{ticket_id}/attachments"): OPERATOR,
     ("GET", "/operator/tickets/{ticket_id}/attachments/{attachment_id}"): OPERATOR,
+    # The console's pages (ConsoleFunction): each authorizes a signed-in person against the
+    # API route it stands for (tollgate.console.session.member), so the same rows above govern
+    # them; sign-in and the static files are open to anyone.
+    ("ANY", "/console"): PUBLIC,
+    ("ANY", "/console/{proxy+}"): PUBLIC,
     ("GET", "/v1/models"): INFERENCE,
     ("POST", "/v1/chat/completions"): INFERENCE,
     ("POST", "/v1/messages"): INFERENCE,

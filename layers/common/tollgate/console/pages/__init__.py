@@ -1,0 +1,7 @@
+"""One module per area of the console; importing this package registers every page."""
+
+import importlib
+import pkgutil
+
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")
