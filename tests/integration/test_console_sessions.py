@@ -1,0 +1,106 @@
+"""The console's session and its guards, in process: sign-in sets HttpOnly cookies, a form
+without this session's CSRF token or from another origin is refused, the person acts only on
+accounts they belong to, and signing out ends the session everywhere."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.integration.console_client import ConsoleClient
+
+
+@pytest.fixture
+def owner(sign_up):
+    return sign_up(email="owner@example.com")
+
+
+def test_signing_in_sets_httponly_lax_cookies_and_shows_the_overview(owner):
+    browser = ConsoleClient()
+
+    browser.get("/console/sign-in")
+    signed_in = browser.post("/console/sign-in", {"email": owner.email, "password": owner.password})
+    page = browser.follow(signed_in)
+
+    assert page.status == 200
+    assert "<h1>Overview</h1>" in page.text
+    written = {c.split("=", 1)[0]: c for c in signed_in.cookies}
+    for name in ("tg_session", "tg_refresh"):
+        assert "HttpOnly" in written[name] and "SameSite=Lax" in written[name]
+        assert owner.password not in written[name]
+    assert page.headers["content-security-policy"].startswith("default-src 'none'")
+    assert "unsafe-inline" not in page.headers["content-security-policy"]
+
+
+def test_a_form_without_the_sessions_csrf_token_changes_nothing(owner):
+    browser = ConsoleClient()
+    browser.sign_in(owner)
+
+    refused = browser.post("/console/sign-out", csrf="0" * 64)
+
+    assert refused.status == 403
+    assert "tg_session" in browser.cookies
+    assert browser.get("/console/overview").status == 200
+
+
+def test_a_form_posted_from_another_origin_is_refused(owner):
+    browser = ConsoleClient()
+    browser.sign_in(owner)
+
+    refused = browser.post("/console/sign-out", origin="https://evil.example")
+
+    assert refused.status == 403
+    assert browser.get("/console/overview").status == 200
+
+
+def test_the_person_cannot_switch_to_an_account_they_do_not_belong_to(owner, sign_up):
+    stranger = sign_up(email="stranger@example.com")
+    browser = ConsoleClient()
+    browser.sign_in(owner)
+
+    refused = browser.post("/console/switch-account", {"account_id": stranger.account_id})
+
+    assert refused.status == 403
+    assert "not a member" in refused.text
+
+
+def test_signing_out_ends_the_session_even_for_a_copied_cookie(owner):
+    browser = ConsoleClient()
+    browser.sign_in(owner)
+    copied = dict(browser.cookies)
+
+    signed_out = browser.post("/console/sign-out")
+
+    assert signed_out.status == 303
+    assert "tg_session" not in browser.cookies
+    thief = ConsoleClient()
+    thief.cookies = {"tg_session": copied["tg_session"]}
+    bounced = thief.get("/console/overview")
+    assert bounced.status == 303
+    assert bounced.location == "/console/sign-in?next=/console/overview"
+
+
+def test_a_signed_out_visitor_is_sent_to_sign_in_and_back(owner):
+    browser = ConsoleClient()
+
+    bounced = browser.get("/console/overview")
+
+    assert bounced.status == 303
+    assert bounced.location == "/console/sign-in?next=/console/overview"
+    browser.follow(bounced)
+    landed = browser.post(
+        "/console/sign-in",
+        {"email": owner.email, "password": owner.password, "next": "/console/overview"},
+    )
+    assert landed.location == "/console/overview"
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/x", "/v1/keys"])
+def test_sign_in_never_sends_the_person_off_the_console(owner, target):
+    browser = ConsoleClient()
+    browser.get("/console/sign-in")
+
+    landed = browser.post(
+        "/console/sign-in", {"email": owner.email, "password": owner.password, "next": target}
+    )
+
+    assert landed.location == "/console/overview"
