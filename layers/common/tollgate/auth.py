@@ -24,6 +24,7 @@ from tollgate.settings import Settings
 from tollgate.store import accounts as account_store
 from tollgate.store import keys as store
 from tollgate.store import members as member_store
+from tollgate.store.models import Member
 
 OPERATOR = permissions.OPERATOR
 ADMIN = "admin"
@@ -88,15 +89,21 @@ def caller_for(
 ) -> Principal:
     """Who calls ``method route`` (a path template of ``permissions.ROUTES``), refused unless
     the table lets them: the API's routes and the console's pages (which name the API route
-    they stand for) are authorized by this one function. A suspended account's callers, and
-    those of an account scheduled for deletion, only read, and export what is held about them
-    (a right neither takes away); an owner may restore the latter."""
+    they stand for) are authorized by this one function (the console with the membership it
+    read once for the page: ``principal_of_member``, then ``refuse_writes_unless_active``)."""
     needs = permissions.route_needs(method, route)
     found = authorize(headers, needs, settings=settings)
+    refuse_writes_unless_active(method, needs, found)
+    return found
+
+
+def refuse_writes_unless_active(method: str, needs: tuple[str, ...], found: Principal) -> None:
+    """A suspended account's callers, and those of an account scheduled for deletion, only
+    read, and export what is held about them (a right neither takes away); an owner may
+    restore the latter."""
     writes = method.upper() not in ("GET", "HEAD") and needs != (permissions.ACCOUNT_EXPORT,)
     if writes and found.account_id:
         refuse_changes_unless_active(found, needs)
-    return found
 
 
 def _verified_email(token: str, settings: Settings) -> str:
@@ -123,7 +130,16 @@ def member_principal(
 ) -> Principal:
     """A signed-in person acting on one of their accounts, with that membership's role."""
     account_id = _chosen_account(person_id, headers)
-    member = member_store.get_member(account_id, person_id)
+    return principal_of_member(
+        member_store.get_member(account_id, person_id), account_id, person_id, needs
+    )
+
+
+def principal_of_member(
+    member: Member | None, account_id: str, person_id: str, needs: tuple[str, ...]
+) -> Principal:
+    """``person_id`` acting on ``account_id`` as ``member`` (their membership, read
+    consistently; None: none), if its role holds one of ``needs``."""
     if member is None:
         raise Forbidden(f"You are not a member of account {account_id}.", code="not_a_member")
     held = permissions.granted(member.role, needs)

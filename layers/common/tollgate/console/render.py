@@ -13,10 +13,12 @@ from typing import Any
 import jinja2
 from markupsafe import Markup, escape
 
-from tollgate import members, money
+from tollgate import members, money, permissions
+from tollgate.auth import Principal
 from tollgate.console import session
 from tollgate.console.web import ConsoleRequest, json_script
 from tollgate.settings import Settings
+from tollgate.store import members as member_store
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates" / "console"
 STATIC = Path(__file__).resolve().parent / "static"
@@ -130,11 +132,15 @@ def when(value: Any) -> Markup:
 
 
 def person_accounts(request: ConsoleRequest, settings: Settings) -> list[dict[str, Any]]:
-    """The signed-in person's accounts, for the switcher (none when signed out)."""
+    """The signed-in person's accounts, for the switcher (none when signed out; their names
+    are read only when there is more than one to switch between)."""
     current = session.current(request, settings)
     if current is None:
         return []
-    person = session.person(request, settings)
+    person_id = session.person_id(request, settings)
+    if len(member_store.accounts_of(person_id)) < 2:
+        return []
+    person = Principal(role=permissions.PERSON, person_id=person_id)
     return [
         {
             "id": member.account_id,

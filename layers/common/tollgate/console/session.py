@@ -29,9 +29,10 @@ from tollgate import auth, clock, permissions
 from tollgate.auth import Principal
 from tollgate.console.web import ConsoleRequest, same_origin
 from tollgate.errors import Forbidden, TollgateError, Unauthenticated
-from tollgate.identity import flows
+from tollgate.identity import flows, sessions
 from tollgate.settings import Settings
 from tollgate.store import members as member_store
+from tollgate.store.models import Member
 
 SESSION_COOKIE = "tg_session"
 REFRESH_COOKIE = "tg_refresh"
@@ -128,34 +129,63 @@ def signed_in(request: ConsoleRequest, settings: Settings) -> Session:
 def member(request: ConsoleRequest, method: str, route: str, settings: Settings) -> Principal:
     """The signed-in person acting on their chosen account, if the API route this page stands
     for (``permissions.ROUTES``) lets their role do it; 401 without a session, 403 without
-    the permission, exactly as the API answers."""
-    session = signed_in(request, settings)
-    headers = {"authorization": f"Bearer {session.access_token}"}
-    if session.account_id:
-        headers[auth.ACCOUNT_HEADER] = session.account_id
-    return auth.caller_for(method, route, headers, settings=settings)
+    the permission, exactly as the API answers (``auth``'s own checks, with the session
+    verified and the membership read once per request)."""
+    needs = permissions.route_needs(method, route)
+    if not needs or set(needs) & permissions.CALLER_KINDS:
+        raise Forbidden("This is not a page of an account's member.", code="route_not_permitted")
+    current = signed_in(request, settings)
+    person_id = _person_id(request, settings)
+    account_id = current.account_id or _only_account(person_id)
+    found = auth.principal_of_member(
+        _membership(request, account_id, person_id), account_id, person_id, needs
+    )
+    auth.refuse_writes_unless_active(method, needs, found)
+    return found
 
 
 def may(request: ConsoleRequest, settings: Settings, method: str, route: str) -> bool:
     """Whether the page should offer what ``method route`` does (the server still refuses
     whatever the page shows)."""
-    role = request.state.get("role")
-    if role is None:
-        role = request.state["role"] = _role(request, settings)
-    needs = permissions.route_needs(method, route)
-    return bool(role and permissions.granted(role, needs))
+    found_session = current(request, settings)
+    if found_session is None or not found_session.account_id:
+        return False
+    found = _membership(request, found_session.account_id, _person_id(request, settings))
+    return found is not None and bool(
+        permissions.granted(found.role, permissions.route_needs(method, route))
+    )
 
 
-def _role(request: ConsoleRequest, settings: Settings) -> str:
-    session = current(request, settings)
-    if session is None or not session.account_id:
-        return ""
-    found = member_store.get_member(session.account_id, person(request, settings).person_id)
-    return found.role if found is not None else ""
+def _person_id(request: ConsoleRequest, settings: Settings) -> str:
+    """The session's person, its token verified once per request (signature, expiry, and
+    not signed out since)."""
+    if "person_id" not in request.state:
+        token = signed_in(request, settings).access_token
+        request.state["person_id"] = sessions.verify(token, settings).person_id
+    return request.state["person_id"]
+
+
+def _membership(request: ConsoleRequest, account_id: str, person_id: str) -> Member | None:
+    cache = request.state.setdefault("members", {})
+    if account_id not in cache:
+        cache[account_id] = member_store.get_member(account_id, person_id)
+    return cache[account_id]
+
+
+def _only_account(person_id: str) -> str:
+    accounts = member_store.accounts_of(person_id)
+    if not accounts:
+        raise Forbidden("You are not a member of any account.", code="not_a_member")
+    return accounts[0]
+
+
+def person_id(request: ConsoleRequest, settings: Settings) -> str:
+    """The signed-in person's id (a verified session; no account needed)."""
+    return _person_id(request, settings)
 
 
 def person(request: ConsoleRequest, settings: Settings) -> Principal:
-    """The signed-in person as such (accepting an invitation, listing their accounts)."""
+    """The signed-in person as such, with their verified email (accepting an invitation)."""
     return person_for_token(signed_in(request, settings).access_token, settings)
 
 

@@ -211,8 +211,7 @@ def sign_out(request: web.ConsoleRequest, settings: Settings) -> Response:
 @page("/console/switch-account", method="POST")
 def switch_account(request: web.ConsoleRequest, settings: Settings) -> Response:
     account_id = request.field("account_id")
-    person = session.person(request, settings)
-    if account_id not in member_store.accounts_of(person.person_id):
+    if account_id not in member_store.accounts_of(session.person_id(request, settings)):
         raise Forbidden(f"You are not a member of account {account_id}.", code="not_a_member")
     session.choose_account(request, session.signed_in(request, settings), account_id)
     return web.redirect(request, HOME)
