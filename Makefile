@@ -84,6 +84,11 @@ validate: venv
 build: venv console-assets
 	$(SAM_ENV) $(BIN)/sam build
 
+# The console's screenshots in docs/console/ (shown in the README), taken by the browser tests
+# on devstack: regenerate them after changing a page.
+screenshots: venv console-assets chromium
+	TOLLGATE_SCREENSHOTS=1 $(BIN)/python -m pytest tests/browser -q -p no:cacheprovider
+
 # Cold import, package size, the proxy's hot path against a standalone mock upstream (minutes).
 bench: venv
 	$(BIN)/python -m bench

@@ -4,9 +4,14 @@ accounts they belong to, and signing out ends the session everywhere."""
 
 from __future__ import annotations
 
+import base64
+import json
+from datetime import UTC, datetime
+
 import pytest
 
 from tests.integration.console_client import ConsoleClient
+from tollgate import clock
 
 
 @pytest.fixture
@@ -104,3 +109,40 @@ def test_sign_in_never_sends_the_person_off_the_console(owner, target):
     )
 
     assert landed.location == "/console/overview"
+
+
+def session_of(browser: ConsoleClient) -> dict:
+    raw = browser.cookies["tg_session"]
+    return json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+
+
+def test_an_access_token_about_to_end_is_refreshed_server_side(owner, monkeypatch):
+    # given a session whose access token ends in less than a minute
+    browser = ConsoleClient()
+    browser.sign_in(owner)
+    before = session_of(browser)
+    almost_over = datetime.fromtimestamp(before["x"] - 30, UTC)
+    monkeypatch.setattr(clock, "utcnow", lambda: almost_over)
+
+    # when the person opens a page
+    page = browser.get("/console/overview")
+
+    # then it is served, with a fresh access token in a rewritten cookie, same CSRF nonce
+    assert page.status == 200, page.text
+    after = session_of(browser)
+    assert after["a"] != before["a"] and after["x"] > before["x"] - 30
+    assert after["n"] == before["n"] and after["c"] == before["c"]
+
+
+def test_a_session_whose_refresh_token_is_refused_ends_at_sign_in(owner, monkeypatch):
+    browser = ConsoleClient()
+    browser.sign_in(owner)
+    browser.cookies["tg_refresh"] = "not-a-refresh-token"
+    expiry = session_of(browser)["x"]
+    monkeypatch.setattr(clock, "utcnow", lambda: datetime.fromtimestamp(expiry + 1, UTC))
+
+    bounced = browser.get("/console/overview")
+
+    assert bounced.status == 303
+    assert bounced.location == "/console/sign-in?next=/console/overview"
+    assert "tg_session" not in browser.cookies and "tg_refresh" not in browser.cookies
