@@ -12,6 +12,7 @@ import pytest
 
 from tests.integration.console_client import ConsoleClient
 from tollgate import clock
+from tollgate.store import members as member_store
 
 
 @pytest.fixture
@@ -146,3 +147,29 @@ def test_a_session_whose_refresh_token_is_refused_ends_at_sign_in(owner, monkeyp
     assert bounced.status == 303
     assert bounced.location == "/console/sign-in?next=/console/overview"
     assert "tg_session" not in browser.cookies and "tg_refresh" not in browser.cookies
+
+
+def test_a_person_in_two_accounts_switches_between_them(owner, sign_up):
+    # given the owner is also a viewer of another account
+    other = sign_up(email="other-owner@example.com", company="Other Co")
+    member_store.member_item(
+        other.account_id,
+        owner.person_id,
+        email=owner.email,
+        name="Owner",
+        role="viewer",
+        joined_at=clock.utcnow(),
+    ).save()
+    browser = ConsoleClient()
+    first = browser.sign_in(owner)
+    assert 'id="account-switcher"' in first.text and "Other Co (viewer)" in first.text
+
+    # when they switch to it
+    switched = browser.post("/console/switch-account", {"account_id": other.account_id})
+
+    # then the console acts on the other account, with the role they hold there
+    assert switched.status == 303
+    assert session_of(browser)["c"] == other.account_id
+    overview = browser.follow(switched)
+    assert '<option value="' + other.account_id + '" selected>' in overview.text
+    assert "/console/keys" in overview.text  # a viewer reads keys
