@@ -81,6 +81,7 @@ def test_the_owner_creates_copies_uses_restricts_and_revokes_a_key(console, devs
     page.get_by_role("link", name="Revoke…").click()
     expect(page.get_by_role("heading", level=1)).to_have_text(f"Revoke {name}?")
     assert_accessible(page)
+    console.screenshot("keys-revoke")
     page.get_by_role("button", name="Revoke key").click()
 
     # then the list shows it revoked and the gateway refuses its secret

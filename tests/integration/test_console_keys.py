@@ -9,7 +9,7 @@ import re
 import pytest
 
 from tests.integration.console_client import ConsoleClient
-from tollgate import keys
+from tollgate import audit, keys
 
 
 @pytest.fixture
@@ -48,6 +48,23 @@ def test_the_owner_creates_a_key_and_its_secret_is_shown_only_once(owner):
         page = browser.get(path)
         assert page.status == 200 and "Ada&#39;s laptop" in page.text
         assert secret not in page.text and secret[-8:] not in page.text
+
+
+def test_the_owner_rotates_a_key_with_a_grace_period_and_the_audit_names_the_request(owner):
+    key = keys.create_key(owner.account_id, keys.NewKey(name="ci", role="inference")).key
+    browser = signed_in(owner)
+    browser.get(f"/console/keys/{key.key_id}")
+
+    rotated = browser.post(f"/console/keys/{key.key_id}/rotate", {"grace_seconds": "3600"})
+
+    assert rotated.status == 200
+    assert "You will not see this secret again" in rotated.text
+    assert "keeps working for 3600 seconds" in rotated.text
+    new_secret = re.search(r'value="(tg-[^"]+)"', rotated.text).group(1)
+    assert new_secret[-4:] == keys.get_key(owner.account_id, key.key_id).last_four
+    (event,), _ = audit.list_events(owner.account_id, action="key.rotated")
+    assert event.request_id == rotated.headers["x-request-id"]
+    assert event.target == f"key:{key.key_id}"
 
 
 def test_a_viewer_sees_no_create_button_and_posting_the_form_by_hand_is_refused(
