@@ -10,7 +10,10 @@ The official ``stripe`` SDK talks to it when ``STRIPE_API_BASE`` points here. Ro
     GET  /checkout/{id}                      the "hosted" checkout page (the session's url)
     POST /checkout/{id}/complete             pay: the session becomes complete/paid and the
     GET  /checkout/{id}?complete=1           signed checkout.session.completed event is sent
-                                             to the webhook URL (answers with the delivery)
+                                             to the webhook URL (answers with the delivery);
+                                             the page's own form (a browser) is sent on to the
+                                             success_url at once, as Stripe does, the event
+                                             following in the background
     GET  /receipts/{charge id}               a receipt page (the charge's receipt_url)
     GET  /healthz
 
@@ -44,6 +47,8 @@ SESSION_LIFETIME_SECONDS = 24 * 3600
 WEBHOOK_ATTEMPTS = 4
 WEBHOOK_BACKOFF_SECONDS = 0.2
 WEBHOOK_TIMEOUT_SECONDS = 15
+
+FORM = "application/x-www-form-urlencoded"  # what a browser's form posts
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
@@ -173,6 +178,9 @@ class StripeStandIn:
                 status, answer = self._api(method, path, query, bytes(body), headers)
                 await _send(send, status, json.dumps(answer).encode(), "application/json")
             elif (match := re.fullmatch(r"/checkout/([^/]+)/complete", path)) and method == "POST":
+                if headers.get("content-type", "").startswith(FORM):
+                    await _redirect(send, self._paid_in_browser(match.group(1)))
+                    return
                 delivery = await self._complete(match.group(1))
                 answer = {"session": self._session(match.group(1)), "webhook": delivery}
                 await _send(send, 200, json.dumps(answer).encode(), "application/json")
@@ -309,6 +317,23 @@ class StripeStandIn:
     async def _complete(self, session_id: str) -> dict[str, Any] | None:
         """Pay the session (once) and deliver its checkout.session.completed event; a session
         already paid is not paid again and sends nothing."""
+        event = self._pay(session_id)
+        if event is None:
+            return None
+        delivery = await asyncio.to_thread(self.deliver, event)
+        return delivery.as_dict()
+
+    def _paid_in_browser(self, session_id: str) -> str:
+        """Pay as the hosted page's form does: the payer goes on to the success URL while the
+        event is delivered (Stripe's webhooks do not wait for the browser, nor it for them)."""
+        event = self._pay(session_id)
+        if event is not None:
+            threading.Thread(target=self.deliver, args=(event,), daemon=True).start()
+        session = self._session(session_id)
+        return str(session["success_url"]).replace("{CHECKOUT_SESSION_ID}", session_id)
+
+    def _pay(self, session_id: str) -> dict[str, Any] | None:
+        """The session paid, and its checkout.session.completed event (None if already paid)."""
         with self._lock:
             session = self.sessions.get(session_id)
             if session is None:
@@ -354,8 +379,7 @@ class StripeStandIn:
                 "request": {"id": None, "idempotency_key": None},
                 "type": "checkout.session.completed",
             }
-        delivery = await asyncio.to_thread(self.deliver, event)
-        return delivery.as_dict()
+        return event
 
     def deliver(self, event: dict[str, Any]) -> Delivery:
         """POST a signed event to the webhook URL, retrying on a non-2xx answer (blocking)."""
@@ -403,7 +427,8 @@ class StripeStandIn:
             action = f"<p>Paid ({html.escape(session['payment_status'])}).</p>"
         return (
             "<!doctype html><html><head><meta charset='utf-8'><title>Checkout (devstack)"
-            f"</title></head><body><h1>Tollgate credit</h1><p>{html.escape(amount)}</p>"
+            "</title><link rel='icon' href='data:,'></head>"  # no favicon request to fail
+            f"<body><h1>Tollgate credit</h1><p>{html.escape(amount)}</p>"
             f"<p>Session <code>{sid}</code> (devstack Stripe stand-in: no card is charged)</p>"
             f"{action}</body></html>"
         )
@@ -423,6 +448,12 @@ class StripeStandIn:
 
 def _public(session: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in session.items() if not k.startswith("_")}
+
+
+async def _redirect(send: Send, location: str) -> None:
+    headers = [(b"location", location.encode()), (b"content-length", b"0")]
+    await send({"type": "http.response.start", "status": 303, "headers": headers})
+    await send({"type": "http.response.body", "body": b""})
 
 
 async def _send(send: Send, status: int, body: bytes, content_type: str) -> None:

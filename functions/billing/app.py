@@ -3,7 +3,6 @@ Stripe Checkout top-up and reads the account's payments."""
 
 from tollgate import api, billing
 from tollgate.instrumentation import instrumented
-from tollgate.observability import metrics
 from tollgate.settings import get_settings
 
 settings = get_settings()
@@ -36,7 +35,6 @@ def create_checkout():
     admin = api.caller(app, settings)
     amount = billing.parse_checkout_amount(api.json_body(app), settings)
     session = billing.create_checkout(admin.account_id, amount, settings)
-    metrics.add_metric(name="CheckoutSessionsCreated", unit="Count", value=1)
     return api.json_response(app, 201, session)
 
 

@@ -98,6 +98,19 @@ def test_the_checkout_session_asks_stripe_for_one_line_in_cents():
     assert params["cancel_url"] == SETTINGS.checkout_cancel_url
 
 
+def test_the_console_brings_its_payer_back_to_itself_instead_of_the_deployments_urls():
+    params = billing.checkout_params(
+        "acct_1",
+        20 * NANOS,
+        SETTINGS,
+        success_url="https://gw.example/console/billing/topup/{CHECKOUT_SESSION_ID}",
+        cancel_url="https://gw.example/console/billing?topup=cancelled",
+    )
+
+    assert params["success_url"] == "https://gw.example/console/billing/topup/{CHECKOUT_SESSION_ID}"
+    assert params["cancel_url"] == "https://gw.example/console/billing?topup=cancelled"
+
+
 def test_an_adjustment_is_parsed_with_its_direction_and_reason():
     parsed = billing.parse_adjustment(
         {"amount_usd": "0.000000001", "direction": "debit", "reason": " typo "}, SETTINGS

@@ -42,7 +42,7 @@ import stripe
 from tollgate import clock, ledger, secrets, spreadsheet
 from tollgate.errors import BadRequest, NotFound, UpstreamError
 from tollgate.money import NANOS_PER_USD, MoneyError, format_usd, parse_usd
-from tollgate.observability import logger
+from tollgate.observability import logger, metrics
 from tollgate.settings import Settings
 from tollgate.store import billing as store
 from tollgate.store import keys as key_store
@@ -266,8 +266,17 @@ def stripe_api_key(settings: Settings) -> str:
     return key
 
 
-def checkout_params(account_id: str, amount: int, settings: Settings) -> SessionCreateParams:
-    """The Checkout Session Tollgate asks Stripe for: one line of credit, in cents."""
+def checkout_params(
+    account_id: str,
+    amount: int,
+    settings: Settings,
+    *,
+    success_url: str | None = None,
+    cancel_url: str | None = None,
+) -> SessionCreateParams:
+    """The Checkout Session Tollgate asks Stripe for: one line of credit, in cents. The payer
+    returns to the deployment's success and cancel URLs unless others are given (the console
+    brings its people back to itself)."""
     if amount % NANOS_PER_CENT:
         raise ValueError("a checkout amount is whole cents")
     return {
@@ -285,16 +294,23 @@ def checkout_params(account_id: str, amount: int, settings: Settings) -> Session
         "metadata": {"account_id": account_id},
         "payment_intent_data": {"metadata": {"account_id": account_id}},
         "client_reference_id": account_id,
-        "success_url": settings.checkout_success_url,
-        "cancel_url": settings.checkout_cancel_url,
+        "success_url": success_url or settings.checkout_success_url,
+        "cancel_url": cancel_url or settings.checkout_cancel_url,
     }
 
 
 def create_checkout(
-    account_id: str, amount: int, settings: Settings, *, now: datetime | None = None
+    account_id: str,
+    amount: int,
+    settings: Settings,
+    *,
+    now: datetime | None = None,
+    success_url: str | None = None,
+    cancel_url: str | None = None,
 ) -> dict[str, Any]:
     """A Stripe Checkout Session for ``amount`` nano-USD, recorded as an open payment; the
-    credit itself comes only from the verified webhook."""
+    credit itself comes only from the verified webhook. Stripe replaces
+    ``{CHECKOUT_SESSION_ID}`` in ``success_url`` with the session's id (the payment's)."""
     client = stripe_client(
         stripe_api_key(settings),
         settings.stripe_api_base,
@@ -303,7 +319,9 @@ def create_checkout(
     )
     try:
         session = client.v1.checkout.sessions.create(
-            params=checkout_params(account_id, amount, settings)
+            params=checkout_params(
+                account_id, amount, settings, success_url=success_url, cancel_url=cancel_url
+            )
         )
     except stripe.StripeError as error:
         raise _stripe_failure(error) from None
@@ -314,6 +332,7 @@ def create_checkout(
     payment_store.create_open_payment(
         account_id, session.id, amount, CURRENCY, session.url, now or clock.utcnow()
     )
+    metrics.add_metric(name="CheckoutSessionsCreated", unit="Count", value=1)
     return {
         "object": "checkout_session",
         "id": session.id,
