@@ -14,7 +14,7 @@ import pytest
 from tests.integration.conftest import OPERATOR_KEY, event
 from tests.integration.console_client import ConsoleClient
 from tests.integration.test_usage import a_customer, proxied
-from tollgate import clock
+from tollgate import audit, clock
 from tollgate.store import payments as payment_store
 
 A_FILE = {"filename": "log.txt", "content_type": "text/plain", "size_bytes": "12"}
@@ -55,7 +55,9 @@ def operator(invoke, name, ticket_id, body):
     )
 
 
-def test_a_ticket_about_a_request_is_answered_replied_to_closed_and_reopened(owner, invoke):
+def test_a_ticket_about_a_request_is_answered_replied_to_closed_and_reopened(
+    customer, owner, invoke
+):
     # Given the usage page's "Report this request" link
     form = owner.get("/console/tickets/new", request_id="req_mine")
     assert form.status == 200 and 'value="req_mine"' in form.text
@@ -63,6 +65,9 @@ def test_a_ticket_about_a_request_is_answered_replied_to_closed_and_reopened(own
     sent = opened(owner, request_ids="req_mine", payment_ids="cs_mine")
     assert sent.status == 303, sent.text
     ticket_id = sent.location.rsplit("/", 1)[-1]
+    [recorded] = audit.list_events(customer.account_id, action="ticket.opened")[0]
+    assert recorded.target == f"ticket:{ticket_id}" and recorded.actor.startswith("person:")
+    assert recorded.request_id  # the console's request, as the API records its own
     # and support answers, with an internal note besides
     operator(invoke, "operator_tickets_reply", ticket_id, {"body": "Refunded it."})
     operator(invoke, "operator_tickets_reply", ticket_id, {"body": "abuse?", "internal": True})

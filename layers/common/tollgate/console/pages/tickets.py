@@ -177,6 +177,8 @@ def _thread(
 
 def _upload_policy(settings: Settings) -> dict[str, str]:
     """The thread's CSP also lets the page's script post files to the attachments bucket."""
+    if not settings.ticket_attachments_bucket:
+        return {}  # no files here: uploads are refused with the API's message
     origin = attachments.upload_origin(settings)
     policy = web.CONTENT_SECURITY_POLICY.replace(
         "connect-src 'self'", f"connect-src 'self' {origin}"

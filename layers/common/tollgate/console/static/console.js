@@ -145,15 +145,13 @@
     });
   }
 
-  function attached(form, list, signed) {
+  function attached(form, item, signed) {
     var field = document.createElement("input");
     field.type = "hidden";
     field.name = "attachment_ids";
     field.value = signed.id;
     form.appendChild(field);
-    var item = document.createElement("li");
     item.textContent = signed.filename + " uploaded";
-    list.appendChild(item);
   }
 
   function uploads(root) {
@@ -167,9 +165,15 @@
         if (files.length > room) { say("A message carries at most " + input.dataset.mostFiles + " files."); return; }
         sending.disabled = true;
         files.reduce(function (done, file) {
-          return done.then(function () { return signedPost(input, form, file); })
+          var item = document.createElement("li");
+          return done.then(function () {
+            item.textContent = "Uploading " + file.name + "…";
+            list.appendChild(item);
+            return signedPost(input, form, file);
+          })
             .then(function (signed) { return toBucket(file, signed); })
-            .then(function (signed) { attached(form, list, signed); });
+            .then(function (signed) { attached(form, item, signed); })
+            .catch(function (error) { item.remove(); throw error; });
         }, Promise.resolve())
           .catch(function (error) { say(error.message || "The upload failed; try again."); })
           .finally(function () { sending.disabled = false; input.value = ""; });
