@@ -211,6 +211,8 @@ def enforcing(app: WSGIApp, secrets: Mapping[str, str]) -> WSGIApp:
             return app(environ, start_response)
         answer = error_xml(refusal, hashlib.sha256(body[:64]).hexdigest()[:16].upper())
         headers = [("Content-Type", "application/xml"), ("Content-Length", str(len(answer)))]
+        # as moto's answers do (and the bucket's CORS rule): the console's page reads why
+        headers.append(("Access-Control-Allow-Origin", "*"))
         start_response(f"{refusal.status} {_REASONS[refusal.status]}", headers)
         return [answer]
 

@@ -1,38 +1,48 @@
 """TicketsFunction: an account's support tickets, and the operator's queue of them."""
 
-from tollgate import api, auth, clock, permissions
+from tollgate import api, auth, clock
 from tollgate.auth import Principal
 from tollgate.errors import NotFound
 from tollgate.instrumentation import instrumented
 from tollgate.settings import get_settings
 from tollgate.store import tickets as ticket_store
 from tollgate.store.models import Ticket
-from tollgate.tickets import CUSTOMER, SUPPORT, attachments, notify, operator, service, views
+from tollgate.tickets import (
+    CUSTOMER,
+    SUPPORT,
+    attachments,
+    customer,
+    notify,
+    operator,
+    service,
+    views,
+)
 
 settings = get_settings()
 app = api.management_app()
 
 
 def _target(ticket_id: str) -> str:
-    return f"ticket:{ticket_id}"
+    return customer.target(ticket_id)
+
+
+def _recorder(caller: Principal) -> customer.Recorder:
+    """Audit events of this request's caller."""
+
+    def record(account_id: str, action: str, target: str, changes: dict) -> None:
+        api.record_audit(app, caller, account_id, action, target, changes)
+
+    return record
 
 
 @app.post("/v1/tickets")
 def open_ticket():
     caller = api.caller(app, settings)
-    new = service.parse_new_ticket(api.json_body(app))
-    ticket, message = service.open_ticket(caller, new, settings=settings)
-    changes = {
-        "category": (None, ticket.category),
-        "request_ids": (None, new.request_ids or None),
-        "payment_ids": (None, new.payment_ids or None),
-    }
-    api.record_audit(
-        app, caller, caller.account_id, "ticket.opened", _target(ticket.ticket_id), changes
+    body = api.json_body(app)
+    ticket, message = customer.open_ticket(
+        caller, body, record=_recorder(caller), settings=settings
     )
-    notify.ticket_opened(ticket, settings)
-    show_payments = permissions.role_may(caller.role, permissions.WALLET_READ)
-    view = views.ticket_view(ticket, [message], [], show_payments=show_payments)
+    view = views.ticket_view(ticket, [message], [], show_payments=customer.shows_payments(caller))
     return api.json_response(app, 201, view)
 
 
@@ -53,30 +63,16 @@ def list_tickets():
 @app.get("/v1/tickets/<ticket_id>")
 def get_ticket(ticket_id: str):
     caller = api.caller(app, settings)
-    ticket = service.read_ticket(caller.account_id, ticket_id)
-    messages = service.thread(ticket, internal=False)
-    files = service.attachments_of(ticket)
-    show_payments = permissions.role_may(caller.role, permissions.WALLET_READ)
-    return api.json_response(
-        app, 200, views.ticket_view(ticket, messages, files, show_payments=show_payments)
-    )
+    return api.json_response(app, 200, customer.read(caller, ticket_id))
 
 
 @app.post("/v1/tickets/<ticket_id>/messages")
 def reply(ticket_id: str):
     caller = api.caller(app, settings)
     body = api.json_body(app)
-    text, pick = service.parse_reply(body, caller, settings=settings)
-    ticket, message = service.customer_reply(caller, ticket_id, text, attachments=pick)
-    changes: dict[str, tuple[None, object]] = {
-        "message_id": (None, message.message_id),
-        "status": (None, ticket.status),
-    }
-    if message.attachment_ids:
-        changes["attachment_ids"] = (None, [str(i) for i in message.attachment_ids])
-    api.record_audit(app, caller, caller.account_id, "ticket.replied", _target(ticket_id), changes)
-    notify.customer_replied(ticket, settings)
-    files = service.attachments_of(ticket)
+    _, message, files = customer.reply(
+        caller, ticket_id, body, record=_recorder(caller), settings=settings
+    )
     view = views.message_view(message, {file.attachment_id: file for file in files})
     return api.json_response(app, 201, view)
 
@@ -84,18 +80,14 @@ def reply(ticket_id: str):
 @app.post("/v1/tickets/<ticket_id>/close")
 def close(ticket_id: str):
     caller = api.caller(app, settings)
-    ticket = service.close(caller, ticket_id)
-    changes = {"status": (None, ticket.status)}
-    api.record_audit(app, caller, caller.account_id, "ticket.closed", _target(ticket_id), changes)
+    ticket = customer.close(caller, ticket_id, record=_recorder(caller))
     return api.json_response(app, 200, views.ticket_summary(ticket))
 
 
 @app.post("/v1/tickets/<ticket_id>/reopen")
 def reopen(ticket_id: str):
     caller = api.caller(app, settings)
-    ticket = service.reopen(caller, ticket_id)
-    changes = {"status": ("closed", ticket.status)}
-    api.record_audit(app, caller, caller.account_id, "ticket.reopened", _target(ticket_id), changes)
+    ticket = customer.reopen(caller, ticket_id, record=_recorder(caller))
     return api.json_response(app, 200, views.ticket_summary(ticket))
 
 
@@ -103,16 +95,16 @@ def reopen(ticket_id: str):
 
 
 def _upload(caller: Principal, account_id: str, ticket_id: str, author: str):
-    declared = attachments.parse_upload(api.json_body(app))
-    ticket = service.read_ticket(account_id, ticket_id)
-    file, upload = attachments.request_upload(
-        ticket, declared, author=author, actor=caller.actor, settings=settings
+    view = customer.request_upload(
+        caller,
+        account_id,
+        ticket_id,
+        api.json_body(app),
+        author=author,
+        record=_recorder(caller),
+        settings=settings,
     )
-    changes = {"attachment_id": (None, file.attachment_id)}
-    api.record_audit(
-        app, caller, ticket.account_id, "ticket.upload_requested", _target(ticket_id), changes
-    )
-    return api.json_response(app, 201, {**views.attachment_view(file), "upload": upload})
+    return api.json_response(app, 201, view)
 
 
 def _operators_ticket_account(ticket_id: str) -> str:
@@ -131,9 +123,7 @@ def upload(ticket_id: str):
 @app.get("/v1/tickets/<ticket_id>/attachments/<attachment_id>")
 def download(ticket_id: str, attachment_id: str):
     caller = api.caller(app, settings)
-    ticket = service.read_ticket(caller.account_id, ticket_id)
-    url = attachments.download_url(ticket, attachment_id, internal=False, settings=settings)
-    return api.redirect(app, url)
+    return api.redirect(app, customer.download_url(caller, ticket_id, attachment_id, settings))
 
 
 @app.post("/operator/tickets/<ticket_id>/attachments")

@@ -220,6 +220,12 @@ def test_ticket_files_expire_two_days_unclaimed_or_two_years_after_their_ticket_
     assert rules == {("upload", "pending"): 2, ("ticket", "closed"): 731}
 
 
+def test_a_browser_may_post_ticket_files_to_the_bucket_and_do_nothing_else_cross_origin():
+    bucket = TEMPLATE.of_type("AWS::S3::Bucket")["TicketAttachmentsBucket"]
+    (rule,) = bucket["CorsConfiguration"]["CorsRules"]
+    assert rule["AllowedMethods"] == ["POST"]
+
+
 def test_every_function_has_a_route_a_schedule_or_a_queue():
     routed = {route.function for route in TEMPLATE.routes()}
     queued = {subscription.function for subscription in TEMPLATE.queue_subscriptions()}

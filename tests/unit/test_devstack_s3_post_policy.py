@@ -4,13 +4,15 @@ fields or the policy is refused with S3's error."""
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
 from botocore.config import Config
+from werkzeug.test import EnvironBuilder
 
-from devstack.s3_post_policy import check, error_xml
+from devstack.s3_post_policy import check, enforcing, error_xml
 
 MB5 = 5 * 1024 * 1024
 SECRETS = {"devstack": "devstack"}
@@ -104,3 +106,28 @@ def test_a_policy_signed_with_another_secret_for_another_bucket_or_expired_is_re
         403,
         "Invalid according to Policy: Policy expired.",
     )
+
+
+def test_a_refusal_is_readable_by_the_console_page_that_posted_the_file():
+    # Given a browser's upload from the console's origin whose file is too large
+    fields = signed_post("text/plain")
+    data = {**fields, "file": (io.BytesIO(b"x" * (MB5 + 1)), "big.txt")}
+    environ = EnvironBuilder(
+        method="POST", path="/files", data=data, headers={"Origin": "http://127.0.0.1:8787"}
+    ).get_environ()
+    answered: list[tuple[str, list[tuple[str, str]]]] = []
+
+    def moto(environ, start_response):  # never reached
+        raise AssertionError("the refused upload reached moto")
+
+    # When devstack's S3 refuses it
+    body = b"".join(
+        enforcing(moto, SECRETS)(
+            environ, lambda status, headers: answered.append((status, headers))
+        )
+    )
+
+    # Then the page's script may read why (CORS, as moto's own answers and the bucket's rule)
+    [(status, headers)] = answered
+    assert status.startswith("400") and b"EntityTooLarge" in body
+    assert ("Access-Control-Allow-Origin", "*") in headers

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from tollgate import clock
 from tollgate.errors import BadRequest, Conflict, NotFound
@@ -145,6 +146,16 @@ def room_for_an_upload(ticket: Ticket, now: datetime) -> None:
             f"A ticket holds at most {MAX_FILES} files; open a new one.",
             code="ticket_file_limit",
         )
+
+
+def upload_origin(settings: Settings) -> str:
+    """Where a browser posts the files (scheme://host[:port]), for a page's CSP: the origin of
+    a presigned POST, which is signed locally (no request is made, nothing is written)."""
+    post = ticket_files(settings).presigned_post(
+        "tickets/origin", content_type="text/plain", most_bytes=1, expires_seconds=1
+    )
+    parts = urlsplit(post["url"])
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 # ------------------------------------------------------------------------------ claiming

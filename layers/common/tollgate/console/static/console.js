@@ -92,3 +92,94 @@
   document.addEventListener("DOMContentLoaded", function () { enhance(document); });
   document.addEventListener("htmx:load", function (event) { enhance(event.target); });
 })();
+
+// tickets
+// A reply's files go from the browser straight to S3: the console signs a POST for each one
+// (POST .../attachments), the file is posted to that URL, and the reply's form then carries
+// the file's id in a hidden attachment_ids field, which the reply claims.
+(function () {
+  "use strict";
+
+  function say(text) {
+    var messages = document.getElementById("messages");
+    var line = document.createElement("p");
+    line.className = "message error";
+    line.setAttribute("role", "alert");
+    line.textContent = text;
+    messages.replaceChildren(line);
+  }
+
+  function refusal(response) {
+    // the console answers a refusal as its message fragment (HX-Request), S3 as XML
+    return response.text().then(function (text) {
+      var parsed = new DOMParser().parseFromString(text, "text/html");
+      var s3 = /<Message>([^<]*)<\/Message>/.exec(text);
+      throw new Error(s3 ? "The upload was refused: " + s3[1] : parsed.body.textContent.trim());
+    });
+  }
+
+  function signedPost(input, form, file) {
+    var asked = new URLSearchParams({
+      filename: file.name, content_type: file.type, size_bytes: String(file.size)
+    });
+    return fetch(input.dataset.ticketUpload, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "HX-Request": "true",
+        "X-CSRF-Token": form.querySelector("input[name=csrf]").value
+      },
+      body: asked
+    }).then(function (response) { return response.ok ? response.json() : refusal(response); });
+  }
+
+  function toBucket(file, signed) {
+    var data = new FormData();
+    Object.keys(signed.upload.fields).forEach(function (name) {
+      data.append(name, signed.upload.fields[name]);
+    });
+    data.append("file", file);  // last: S3 ignores fields after the file
+    return fetch(signed.upload.url, { method: "POST", body: data }).then(function (response) {
+      return response.ok ? signed : refusal(response);
+    });
+  }
+
+  function attached(form, item, signed) {
+    var field = document.createElement("input");
+    field.type = "hidden";
+    field.name = "attachment_ids";
+    field.value = signed.id;
+    form.appendChild(field);
+    item.textContent = signed.filename + " uploaded";
+  }
+
+  function uploads(root) {
+    root.querySelectorAll("input[data-ticket-upload]").forEach(function (input) {
+      var form = input.form;
+      var list = form.querySelector("[data-ticket-uploaded]");
+      var sending = form.querySelector("button[type=submit]");
+      input.addEventListener("change", function () {
+        var files = Array.prototype.slice.call(input.files);
+        var room = Number(input.dataset.mostFiles) - form.querySelectorAll("input[name=attachment_ids]").length;
+        if (files.length > room) { say("A message carries at most " + input.dataset.mostFiles + " files."); return; }
+        sending.disabled = true;
+        files.reduce(function (done, file) {
+          var item = document.createElement("li");
+          return done.then(function () {
+            item.textContent = "Uploading " + file.name + "…";
+            list.appendChild(item);
+            return signedPost(input, form, file);
+          })
+            .then(function (signed) { return toBucket(file, signed); })
+            .then(function (signed) { attached(form, item, signed); })
+            .catch(function (error) { item.remove(); throw error; });
+        }, Promise.resolve())
+          .catch(function (error) { say(error.message || "The upload failed; try again."); })
+          .finally(function () { sending.disabled = false; input.value = ""; });
+      });
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () { uploads(document); });
+})();
