@@ -68,7 +68,7 @@ def test_the_owner_filters_pages_charts_and_downloads_their_usage(hotpath, owner
     assert shown_request_ids(rest.text) == ["req-01", "req-00"]
     assert "Load more" not in rest.text
     # and the chart has a spend line per model and the requests per day
-    chart = json.loads(re.search(r'id="usage-chart">(.*?)</script>', first.text).group(1))
+    chart = json.loads(unescape(re.search(r'id="usage-chart">(.*?)</div>', first.text).group(1)))
     labels = [line["label"] for line in chart["series"]]
     assert set(labels) == {"openai/gpt-4o (USD)", "openai/gpt-4o-mini (USD)", "Requests"}
     assert sum(chart["series"][-1]["values"]) == 22
