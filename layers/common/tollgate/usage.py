@@ -199,6 +199,7 @@ def usage_view(record: UsageRecord) -> dict[str, Any]:
         "latency_ms": int(record.latency_ms),
         "upstream_latency_ms": int(record.upstream_latency_ms),
         "overhead_ms": int(record.overhead_ms),
+        "hold_usd": format_usd(int(record.hold)),  # reserved while it ran; released in the settle
         "charge_usd": format_usd(int(record.charge)),
         "usage_estimated": bool(record.usage_estimated),
     }
