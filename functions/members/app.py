@@ -1,8 +1,7 @@
 """MembersFunction: an account's members and invitations, accepting an invitation, and the
 accounts of the signed-in person."""
 
-from tollgate import api, audit, members
-from tollgate.auth import Principal
+from tollgate import api, members, team
 from tollgate.instrumentation import instrumented
 from tollgate.settings import get_settings
 
@@ -10,17 +9,8 @@ settings = get_settings()
 app = api.management_app()
 
 
-def record(caller: Principal, account_id: str, action: str, target: str, changes=None) -> None:
-    # people are named by id, never by email or name: the trail outlives a deleted account
-    audit.record(
-        account_id,
-        actor=caller.actor,
-        action=action,
-        target=target,
-        request_id=api.request_id(app),
-        source_ip=api.source_ip(app),
-        changes=changes,
-    )
+def origin() -> team.Origin:
+    return team.Origin(api.request_id(app), api.source_ip(app))
 
 
 # Static paths first: /v1/members/invitations is not a member's id.
@@ -36,9 +26,7 @@ def list_invitations():
 def accept_invitation():
     person = api.caller(app, settings)
     token, name = members.parse_acceptance(api.json_body(app))
-    member = members.accept_invitation(person, token, name=name)
-    changes = {"role": (None, member.role)}
-    record(person, member.account_id, "member.joined", f"person:{member.person_id}", changes)
+    member = team.accept_invitation(person, token, name=name, origin=origin())
     return api.json_response(app, 201, members.member_view(member))
 
 
@@ -46,35 +34,15 @@ def accept_invitation():
 def invite():
     caller = api.caller(app, settings)
     new = members.parse_invitation(api.json_body(app))
-    sent = members.invite(caller, new, settings=settings)
-    invitation = sent.invitation
-    if sent.replaced is not None:
-        replaced = f"invitation:{sent.replaced.invitation_id}"
-        record(
-            caller,
-            caller.account_id,
-            "invitation.revoked",
-            replaced,
-            {"replaced_by": (None, invitation.invitation_id)},
-        )
-    changes = {"role": (None, invitation.role)}
-    record(
-        caller,
-        caller.account_id,
-        "member.invited",
-        f"invitation:{invitation.invitation_id}",
-        changes,
-    )
-    view = members.invitation_view(invitation, token=sent.token, link=sent.link)
+    sent = team.invite(caller, new, settings=settings, origin=origin())
+    view = members.invitation_view(sent.invitation, token=sent.token, link=sent.link)
     return api.json_response(app, 201, view)
 
 
 @app.delete("/v1/members/invitations/<invitation_id>")
 def revoke_invitation(invitation_id: str):
     caller = api.caller(app, settings)
-    invitation = members.revoke_invitation(caller, invitation_id)
-    changes = {"role": (invitation.role, None)}
-    record(caller, caller.account_id, "invitation.revoked", f"invitation:{invitation_id}", changes)
+    invitation = team.revoke_invitation(caller, invitation_id, origin=origin())
     return api.json_response(app, 200, members.invitation_view(invitation))
 
 
@@ -89,35 +57,21 @@ def list_members():
 def change_role(person_id: str):
     caller = api.caller(app, settings)
     role = members.parse_role(api.json_body(app))
-    member, before = members.change_role(caller, person_id, role)
-    if before != member.role:
-        changes = {"role": (before, member.role)}
-        record(caller, caller.account_id, "member.role_changed", f"person:{person_id}", changes)
+    member = team.change_role(caller, person_id, role, origin=origin())
     return api.json_response(app, 200, members.member_view(member))
 
 
 @app.delete("/v1/members/<person_id>")
 def remove_member(person_id: str):
     caller = api.caller(app, settings)
-    member = members.remove_member(caller, person_id)
-    changes = {"role": (member.role, None)}
-    record(caller, caller.account_id, "member.removed", f"person:{person_id}", changes)
-    for key in members.revoke_keys_created_by(member):
-        revoked = {"status": ("active", "revoked"), "reason": (None, "member_removed")}
-        record(caller, caller.account_id, "key.revoked", f"key:{key.key_id}", revoked)
-    members.notify_removed(caller, member)
+    member = team.remove_member(caller, person_id, origin=origin())
     return api.json_response(app, 200, members.member_view(member))
 
 
 @app.post("/v1/members/<person_id>/transfer-ownership")
 def transfer_ownership(person_id: str):
     caller = api.caller(app, settings)
-    changed = members.transfer_ownership(caller, person_id)
-    for member, before in changed:
-        changes = {"role": (before, member.role)}
-        target = f"person:{member.person_id}"
-        record(caller, caller.account_id, "member.role_changed", target, changes)
-    successor = changed[0][0]
+    successor = team.transfer_ownership(caller, person_id, origin=origin())
     return api.json_response(app, 200, members.member_view(successor))
 
 

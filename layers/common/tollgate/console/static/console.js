@@ -183,3 +183,33 @@
 
   document.addEventListener("DOMContentLoaded", function () { uploads(document); });
 })();
+
+// people
+(function () {
+  "use strict";
+  // An invitation's token survives the way through sign-in, in this tab only: the fragment is
+  // lost at the sign-in form's POST, so it is kept here until the invitation is accepted.
+  var KEY = "tollgate.invitation";
+  function keep() {
+    var match = /[#&]token=([^&]+)/.exec(window.location.hash);
+    if (match) {
+      try { window.sessionStorage.setItem(KEY, decodeURIComponent(match[1])); } catch (e) { /* storage off */ }
+    }
+  }
+  function restore() {
+    var kept = null;
+    try { kept = window.sessionStorage.getItem(KEY); } catch (e) { return; }
+    document.querySelectorAll("input[data-token-from-fragment]").forEach(function (input) {
+      if (!input.value && kept) input.value = kept;
+    });
+  }
+  function forget() {
+    // the console lands on ?joined once the invitation is accepted
+    if (/[?&]joined\b/.test(window.location.search)) {
+      try { window.sessionStorage.removeItem(KEY); } catch (e) { /* storage off */ }
+    }
+  }
+  keep();
+  forget();
+  document.addEventListener("DOMContentLoaded", restore);
+})();
