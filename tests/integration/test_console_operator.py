@@ -11,9 +11,10 @@ import boto3
 import pytest
 from aws_lambda_powertools.utilities import parameters
 
+from tests.integration.conftest import event
 from tests.integration.console_client import ConsoleClient
 from tests.support.environment import OPERATOR_KEY
-from tollgate import billing, clock
+from tollgate import audit, billing, clock
 from tollgate.console import operator_session
 from tollgate.secret_keys import digest as secret_digest
 from tollgate.settings import get_settings
@@ -140,3 +141,61 @@ def test_an_adjustment_shows_in_the_account_and_in_its_audit_log(customer, signe
     assert "<code>operator</code>" in log.text and "wallet.adjusted" in log.text
     assert "account.created" not in log.text  # filtered
     assert developer.get("/console/audit").status == 403  # a role without audit.read
+
+
+def test_a_suspension_needs_a_reason_and_is_audited_with_the_consoles_request(customer):
+    operator = operator_browser()
+    status = f"/console/operator/accounts/{customer.account_id}/status"
+
+    no_reason = operator.post(status, {"change": "suspend", "reason": ""}, htmx=True)
+    suspended = operator.post(status, {"change": "suspend", "reason": "Chargeback fraud"})
+    again = operator.post(status, {"change": "suspend", "reason": "twice"}, htmx=True)
+
+    assert no_reason.status == 400 and "reason" in no_reason.text
+    assert no_reason.headers["hx-retarget"] == "#messages"
+    assert suspended.status == 303
+    assert "already suspended" in again.text and again.status == 409
+    page = operator.follow(suspended)
+    assert "suspended (Chargeback fraud" in page.text
+    (event,), _ = audit.list_events(customer.account_id, action="account.suspended")
+    assert (event.actor, event.source_ip) == ("operator", "127.0.0.1")
+    assert event.request_id
+
+
+def test_the_operator_answers_and_assigns_a_ticket_and_an_unknown_one_is_not_found(
+    customer, invoke
+):
+    opened = invoke(
+        "TicketsFunction",
+        event(
+            "tickets_open",
+            key=customer.admin_key,
+            body={"subject": "Charged twice", "category": "billing", "body": "Two charges."},
+        ),
+    )
+    ticket_id = opened.body["id"]
+    operator = operator_browser()
+    operator.get(f"/console/operator/tickets/{ticket_id}")
+
+    replied = operator.post(
+        f"/console/operator/tickets/{ticket_id}/messages", {"kind": "reply", "body": "On it."}
+    )
+    assigned = operator.post(
+        f"/console/operator/tickets/{ticket_id}/changes",
+        {"status": "waiting_on_support", "assignee": "sam"},
+    )
+    invalid = operator.post(
+        f"/console/operator/tickets/{ticket_id}/changes", {"status": "lost", "assignee": ""}
+    )
+    unknown = operator.get("/console/operator/tickets/tkt_nope")
+
+    assert (replied.status, assigned.status) == (303, 303)
+    page = operator.follow(assigned)
+    assert "On it." in page.text and 'value="sam"' in page.text
+    assert invalid.status == 400 and "status" in invalid.text
+    assert unknown.status == 404
+    customer_view = invoke(
+        "TicketsFunction",
+        event("tickets_get", key=customer.admin_key, path_parameters={"ticket_id": ticket_id}),
+    )
+    assert [m["body"] for m in customer_view.body["thread"]] == ["Two charges.", "On it."]
