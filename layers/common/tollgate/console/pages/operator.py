@@ -18,7 +18,6 @@ from tollgate.console.routes import Handler, page
 from tollgate.errors import Forbidden, Unauthenticated
 from tollgate.operator_controls import account_list, adjustments, suspension
 from tollgate.settings import Settings
-from tollgate.tickets import notify
 from tollgate.tickets import operator as queue
 
 HOME = "/console/operator/accounts"
@@ -204,9 +203,7 @@ def post_message(request: web.ConsoleRequest, settings: Settings, ticket_id: str
     message = queue.parse_support_message(fields)
     found = queue.find_ticket(ticket_id)
     record = _audit(request, found.account_id, f"ticket:{ticket_id}")
-    ticket, _ = queue.post_support_message(found, message, audit=record, settings=settings)
-    if not internal:
-        notify.support_replied(ticket, settings)
+    queue.answer(found, message, audit=record, settings=settings)
     done = "noted" if internal else "replied"
     return web.redirect(request, f"/console/operator/tickets/{ticket_id}?done={done}")
 
