@@ -5,7 +5,7 @@ wallets (operator routes only; the audit trail is AuditFunction's)."""
 from tollgate import accounts, api, audit, billing, keys
 from tollgate.instrumentation import instrumented
 from tollgate.observability import metrics
-from tollgate.operator_controls import account_list, suspension
+from tollgate.operator_controls import account_list, adjustments, suspension
 from tollgate.settings import get_settings
 
 settings = get_settings()
@@ -54,39 +54,24 @@ def list_accounts():
 
 @app.post("/operator/accounts/<account_id>/suspend")
 def suspend_account(account_id: str):
-    api.caller(app, settings)
-    change = suspension.suspend(account_id, suspension.parse_reason(api.json_body(app)))
-    record_status_change(change, "account.suspended")
-    suspension.notify_owners(change)
-    metrics.add_metric(name="AccountsSuspended", unit="Count", value=1)
-    return status_changed(change)
+    return change_status(account_id, suspend_it=True)
 
 
 @app.post("/operator/accounts/<account_id>/reinstate")
 def reinstate_account(account_id: str):
+    return change_status(account_id, suspend_it=False)
+
+
+def change_status(account_id: str, *, suspend_it: bool):
     api.caller(app, settings)
-    change = suspension.reinstate(account_id, suspension.parse_reason(api.json_body(app)))
-    record_status_change(change, "account.reinstated")
-    suspension.notify_owners(change)
-    metrics.add_metric(name="AccountsReinstated", unit="Count", value=1)
-    return status_changed(change)
-
-
-def record_status_change(change: suspension.StatusChange, action: str) -> None:
-    account_id = change.account.account_id
-    audit.record(
+    change = suspension.change_status(
         account_id,
-        actor=audit.OPERATOR_ACTOR,
-        action=action,
-        target=f"account:{account_id}",
+        suspend_it=suspend_it,
+        reason=suspension.parse_reason(api.json_body(app)),
         request_id=api.request_id(app),
         source_ip=api.source_ip(app),
-        changes=suspension.audit_changes(change),
     )
-
-
-def status_changed(change: suspension.StatusChange):
-    wallet = billing.get_wallet(change.account.account_id)
+    wallet = billing.get_wallet(account_id)
     return api.json_response(app, 200, accounts.operator_account_view(change.account, wallet))
 
 
@@ -94,23 +79,9 @@ def status_changed(change: suspension.StatusChange):
 def adjust_wallet(account_id: str):
     api.caller(app, settings)
     adjustment = billing.parse_adjustment(api.json_body(app), settings)
-    entry, wallet = billing.adjust_wallet(account_id, adjustment)
-    view = billing.adjustment_view(
-        entry,
-        wallet,
-        adjustment.direction,
-        account_flagged=billing.account_flag(account_id),
+    view = adjustments.adjust(
+        account_id, adjustment, request_id=api.request_id(app), source_ip=api.source_ip(app)
     )
-    audit.record(
-        account_id,
-        actor=audit.OPERATOR_ACTOR,
-        action="wallet.adjusted",
-        target=f"account:{account_id}",
-        request_id=api.request_id(app),
-        source_ip=api.source_ip(app),
-        changes=billing.adjustment_changes(entry, wallet),
-    )
-    metrics.add_metric(name="WalletAdjustments", unit="Count", value=1)
     return api.json_response(app, 201, view)
 
 

@@ -185,11 +185,9 @@ def operator_reply(ticket_id: str):
     caller = api.caller(app, settings)
     message = operator.parse_support_message(api.json_body(app))
     found = operator.find_ticket(ticket_id)
-    ticket, posted = operator.post_support_message(
+    ticket, posted = operator.answer(
         found, message, audit=_auditor(caller, found), settings=settings
     )
-    if not message.internal:
-        notify.support_replied(ticket, settings)
     view = views.message_view(posted, operator.files_of(ticket), internal=True)
     return api.json_response(app, 201, view)
 

@@ -250,8 +250,10 @@ EXPECTED_GRANTS = {
     },
 }
 
-# The console serves, as pages, the routes of these functions (the customer's side of the
-# tickets): it may do what they do, nothing more (no operator key, no operator queue).
+# The console serves, as pages, the routes of these functions: the customer's side (tickets
+# included), the audit log (AuditFunction's read of the trail), and, behind the operator's own
+# sign-in, the operator area (AccountFunction's routes and TicketsFunction's operator queue,
+# which need the operator key's digest). It may do what they do, nothing more.
 CONSOLE_SERVES = (
     "AuthFunction",
     "KeysFunction",
@@ -260,10 +262,12 @@ CONSOLE_SERVES = (
     "UsageFunction",
     "AccountSelfFunction",
     "TicketsFunction",
+    "AuditFunction",
+    "AccountFunction",
 )
 EXPECTED_GRANTS["ConsoleFunction"] = set().union(
     *(EXPECTED_GRANTS[name] for name in CONSOLE_SERVES)
-) - {("secretsmanager:GetSecretValue", "tollgate/dev/operator-key-digest")}
+)
 
 
 def grants(logical_id: str) -> set[tuple[str, str]]:
@@ -342,6 +346,11 @@ def leading_keys(logical_id: str, action: str, table: str) -> list[list[str] | N
 
 
 def test_the_audit_trail_is_read_by_a_function_that_can_write_nothing():
+    # The trail is append-only, hash-chained and HMAC-signed: no function may update or
+    # delete an event (test_no_function_may_change_or_delete_audit_events). The API's reader,
+    # AuditFunction, can write nothing at all. The console's audit log page reads the same
+    # trail through the same layer function (audit.list_events), so ConsoleFunction holds this
+    # Query too: it appends events as the other writers do, and still can change none.
     (route,) = [r for r in TEMPLATE.routes() if r.path == "/v1/audit"]
 
     assert route.function == "AuditFunction"
@@ -349,6 +358,16 @@ def test_the_audit_trail_is_read_by_a_function_that_can_write_nothing():
         ("dynamodb:GetItem", TABLE.format("KeysTable")),  # the admin key behind a secret
         ("dynamodb:Query", TABLE.format("AuditTable")),  # the account's events
     }
+    whole_trail_readers = {
+        logical_id
+        for logical_id, function in TEMPLATE.functions().items()
+        for statement in statements(function.policies, NAMES)
+        if "dynamodb:Query" in as_list(statement["Action"])
+        and TABLE.format("AuditTable") in as_list(statement["Resource"])
+        and "Condition" not in statement
+    }
+    # and the data export job, whose archive of the account holds its trail
+    assert whole_trail_readers == {"AuditFunction", "ConsoleFunction", "ExportFunction"}
 
 
 def test_the_auth_function_writes_only_identity_items_and_new_accounts():

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from tollgate import accounts, clock, notifications
+from tollgate import accounts, audit, clock, notifications
 from tollgate.errors import Conflict
 from tollgate.notifications.kinds import MAX_VALUE_CHARS
+from tollgate.observability import metrics
 from tollgate.store import accounts as store
 from tollgate.store.models import Account
 from tollgate.validation import reject_unknown_fields, text_field
@@ -35,6 +36,29 @@ class StatusChange:
 def parse_reason(body: Mapping[str, Any]) -> str:
     reject_unknown_fields(body, ("reason",))
     return text_field(body, "reason", required=True, max_length=REASON_MAX_LENGTH)
+
+
+def change_status(
+    account_id: str, *, suspend_it: bool, reason: str, request_id: str | None, source_ip: str | None
+) -> StatusChange:
+    """The operator suspends or reinstates an account: the change, its audit event, the
+    owners' mail and the metric (the API's route and the console's form both come here)."""
+    if suspend_it:
+        change, action, metric = suspend(account_id, reason), "account.suspended", "Suspended"
+    else:
+        change, action, metric = reinstate(account_id, reason), "account.reinstated", "Reinstated"
+    audit.record(
+        account_id,
+        actor=audit.OPERATOR_ACTOR,
+        action=action,
+        target=f"account:{account_id}",
+        request_id=request_id,
+        source_ip=source_ip,
+        changes=audit_changes(change),
+    )
+    notify_owners(change)
+    metrics.add_metric(name=f"Accounts{metric}", unit="Count", value=1)
+    return change
 
 
 def suspend(account_id: str, reason: str, *, now: datetime | None = None) -> StatusChange:

@@ -37,6 +37,7 @@ from tollgate.tickets import (
     WAITING_ON_SUPPORT,
     attachments,
     context,
+    notify,
     service,
     views,
 )
@@ -403,6 +404,17 @@ def post_support_message(
         service.close_ticket(ticket, ACTOR, now=now)
         ticket.status = CLOSED
         audit("ticket.status_changed", {"status": (was, CLOSED)})
+    return ticket, posted
+
+
+def answer(
+    found: Ticket, message: SupportMessage, *, audit: Audit, settings: Settings
+) -> tuple[Ticket, TicketMessage]:
+    """Post support's reply or note (``post_support_message``); a reply is mailed to the
+    customer. The API's route and the console's form both come here."""
+    ticket, posted = post_support_message(found, message, audit=audit, settings=settings)
+    if not message.internal:
+        notify.support_replied(ticket, settings)
     return ticket, posted
 
 
