@@ -90,3 +90,29 @@ def test_a_viewer_cannot_schedule_the_deletion_or_export(owner, signed_in_member
 
     assert deleted.status == 403 and exported.status == 403
     assert "scheduled for deletion" not in signed_in(owner).get("/console/account").text
+
+
+def test_the_owner_changes_the_contact_email_with_the_code_mailed_to_it(owner, mailed_codes):
+    browser = signed_in(owner)
+
+    asked = browser.post("/console/account/email", {"email": "new-owner@example.com"})
+    assert asked.status == 200, asked.text
+    assert "We sent a 6-digit code to new-owner@example.com" in asked.text
+    wrong = browser.post("/console/account/email/confirm", {"code": "000000"})
+    assert wrong.status == 400 and "owner@example.com" in wrong.text
+
+    confirmed = browser.post(
+        "/console/account/email/confirm", {"code": mailed_codes("new-owner@example.com")[-1]}
+    )
+
+    assert confirmed.status == 200, confirmed.text
+    assert "The account&#39;s email is changed." in confirmed.text
+    assert "<dd>new-owner@example.com</dd>" in confirmed.text
+
+
+def test_the_deletion_mails_restore_link_opens_the_account_page(owner):
+    browser = signed_in(owner)
+
+    landed = browser.get("/console/account/restore")
+
+    assert landed.status == 303 and landed.location == "/console/account"

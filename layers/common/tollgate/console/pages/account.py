@@ -16,7 +16,7 @@ from tollgate.console.routes import page
 from tollgate.errors import TollgateError
 from tollgate.exports import records
 from tollgate.notifications.kinds import OPTIONAL_KINDS
-from tollgate.profile import corrections
+from tollgate.profile import corrections, email_change
 from tollgate.settings import Settings
 from tollgate.store import exports as export_store
 from tollgate.team import Origin
@@ -112,6 +112,25 @@ def _corrected(
     return account_page(request, settings, notice=notice)
 
 
+@page("/console/account/email", method="POST")
+def change_email(request: web.ConsoleRequest, settings: Settings) -> Response:
+    """A new contact email: the API's code goes to it, the page then asks for that code."""
+    wanted = request.field("email").strip()
+    notice = f"We sent a 6-digit code to {wanted}. Enter it below to make it the account's email."
+    return _corrected(request, settings, {"email": wanted}, notice)
+
+
+@page("/console/account/email/confirm", method="POST")
+def confirm_email(request: web.ConsoleRequest, settings: Settings) -> Response:
+    caller = session.member(request, "POST", "/v1/account/email/confirm", settings)
+    try:
+        code = email_change.parse_confirmation({"code": request.field("code").strip()})
+        account_self.confirm_email(caller, code, origin=origin(request))
+    except TollgateError as refused:
+        return account_page(request, settings, status=refused.status, error=refused.message)
+    return account_page(request, settings, notice="The account's email is changed.")
+
+
 # ------------------------------------------------------------------------------ export
 
 
@@ -159,6 +178,12 @@ def schedule_deletion(request: web.ConsoleRequest, settings: Settings) -> Respon
         return account_page(request, settings, status=refused.status, error=refused.message)
     notice = "The account is scheduled for deletion. Restore it before the date shown to keep it."
     return account_page(request, settings, notice=notice)
+
+
+@page("/console/account/restore")
+def restore_page(request: web.ConsoleRequest, settings: Settings) -> Response:
+    """Where the deletion mail's restore link lands: the account page, its Restore button."""
+    return web.redirect(request, "/console/account")
 
 
 @page("/console/account/restore", method="POST")
