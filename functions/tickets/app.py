@@ -12,7 +12,6 @@ from tollgate.tickets import (
     SUPPORT,
     attachments,
     customer,
-    notify,
     operator,
     service,
     views,
