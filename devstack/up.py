@@ -155,10 +155,10 @@ def start_stack(
     environment = {
         **stack.BASE_ENVIRONMENT,
         "AWS_ENDPOINT_URL": aws_url,
-        "TOLLGATE_CONSOLE_URL": console_url,  # the links in mail (invitations, tickets)
         "TOLLGATE_CATALOG_PATH": str(catalog_path),
         "STRIPE_API_BASE": stripe.url,
         **stack.functions_environment(template, names),
+        "TOLLGATE_CONSOLE_URL": console_url,  # the links in mail (ConsoleUrl on AWS)
     }
     os.environ.update(environment)
     provision(
@@ -170,6 +170,7 @@ def start_stack(
     )
     # Cognito chose the user pool's and app client's ids: the functions learn them now.
     environment.update(stack.functions_environment(template, names))
+    environment["TOLLGATE_CONSOLE_URL"] = console_url
     environment["TOLLGATE_COGNITO_JWKS_URL"] = stack.jwks_url(aws_url, names)
     os.environ.update(environment)
     # The mailer's sender, as the operator verifies it in SES (moto: verified at once).
