@@ -96,6 +96,7 @@ def test_a_new_customer_lives_the_whole_console_story(console, second_console, d
     tab.get_by_role("button", name="Sign in").click()
     tab.get_by_role("button", name="Accept invitation").click()
     expect(tab).to_have_url(f"{second_console.base}/overview?joined")
+    expect(tab.get_by_text("You joined the account.")).to_be_visible()
     second_console.goto("/keys")
     expect(tab.get_by_role("row").filter(has_text="story key")).to_be_visible()
     expect(tab.get_by_role("link", name="Create key")).to_have_count(0)

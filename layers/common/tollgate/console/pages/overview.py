@@ -22,7 +22,12 @@ TOP_MODELS = 5
 
 @page("/console/overview")
 def overview(request: web.ConsoleRequest, settings: Settings) -> Response:
-    context: dict[str, Any] = {"wallet": None, "activity": None, "low_balance": None}
+    context: dict[str, Any] = {
+        "wallet": None,
+        "activity": None,
+        "low_balance": None,
+        "joined": "joined" in request.query,  # an invitation just accepted
+    }
     if session.may(request, settings, "GET", "/v1/wallet"):
         context.update(_wallet(request, settings))
     if session.may(request, settings, "GET", "/v1/usage/summary"):
