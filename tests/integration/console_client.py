@@ -126,3 +126,10 @@ class ConsoleClient:
         )
         assert signed_in.status == 303, signed_in.text
         return self.follow(signed_in)
+
+
+def signed_in(person: Person) -> ConsoleClient:
+    """A browser in which ``person`` has signed in through the console's form."""
+    browser = ConsoleClient()
+    browser.sign_in(person)
+    return browser

@@ -8,19 +8,13 @@ import re
 
 import pytest
 
-from tests.integration.console_client import ConsoleClient
+from tests.integration.console_client import signed_in
 from tollgate import audit, keys
 
 
 @pytest.fixture
 def owner(sign_up):
     return sign_up(email="owner@example.com")
-
-
-def signed_in(person) -> ConsoleClient:
-    browser = ConsoleClient()
-    browser.sign_in(person)
-    return browser
 
 
 def the_only_key(account_id: str):

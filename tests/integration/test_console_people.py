@@ -7,19 +7,13 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.console_client import ConsoleClient
+from tests.integration.console_client import signed_in
 from tollgate.store import members as member_store
 
 
 @pytest.fixture
 def owner(sign_up):
     return sign_up(email="owner@example.com")
-
-
-def signed_in(person) -> ConsoleClient:
-    browser = ConsoleClient()
-    browser.sign_in(person)
-    return browser
 
 
 @pytest.mark.parametrize("role", ["viewer", "developer"])

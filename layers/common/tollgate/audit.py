@@ -80,7 +80,7 @@ import time
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tollgate import clock
 from tollgate import secrets as tollgate_secrets
@@ -92,6 +92,9 @@ from tollgate.store import audit_checkpoints as checkpoint_store
 from tollgate.store.keys import get_account
 from tollgate.store.layout import account_pk, parse_timestamp, timestamp
 from tollgate.store.models import AuditEvent
+
+if TYPE_CHECKING:
+    from tollgate.auth import Principal
 
 GENESIS_DIGEST = "0" * 64
 RETENTION = timedelta(days=90)
@@ -174,6 +177,28 @@ def record(
         "The audit trail is busy; the action was not recorded. Try again.",
         code="audit_contention",
     )
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Origin:
+    """The request behind a change, as the audit trail records it."""
+
+    request_id: str | None = None
+    source_ip: str | None = None
+
+    def record(
+        self, caller: Principal, account_id: str, action: str, target: str, changes: Any = None
+    ) -> None:
+        # people are named by id, never by email or name: the trail outlives a deleted account
+        record(
+            account_id,
+            actor=caller.actor,
+            action=action,
+            target=target,
+            request_id=self.request_id,
+            source_ip=self.source_ip,
+            changes=changes,
+        )
 
 
 def build_event(

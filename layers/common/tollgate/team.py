@@ -4,36 +4,12 @@ takes where the request came from (``Origin``) for the trail."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
-from tollgate import audit, members
+from tollgate import members
+from tollgate.audit import Origin
 from tollgate.auth import Principal
 from tollgate.members import NewInvitation, SentInvitation
 from tollgate.settings import Settings
 from tollgate.store.models import Invitation, Member
-
-
-@dataclass(frozen=True, slots=True)
-class Origin:
-    """The request behind a change, as the audit trail records it."""
-
-    request_id: str | None = None
-    source_ip: str | None = None
-
-    def record(
-        self, caller: Principal, account_id: str, action: str, target: str, changes: Any = None
-    ) -> None:
-        # people are named by id, never by email or name: the trail outlives a deleted account
-        audit.record(
-            account_id,
-            actor=caller.actor,
-            action=action,
-            target=target,
-            request_id=self.request_id,
-            source_ip=self.source_ip,
-            changes=changes,
-        )
 
 
 def invite(

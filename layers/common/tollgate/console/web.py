@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.shared.cookies import Cookie
 
+from tollgate.audit import Origin
 from tollgate.errors import BadRequest
 
 MAX_FORM_FIELDS = 200
@@ -53,6 +54,11 @@ class ConsoleRequest:
     def htmx(self) -> bool:
         """An htmx request, which wants a fragment, not a page."""
         return self.headers.get("hx-request") == "true"
+
+    @property
+    def origin(self) -> Origin:
+        """This request, as the audit trail records who changed what from where."""
+        return Origin(self.request_id, self.source_ip)
 
     def url(self, path: str) -> str:
         """A console path as the browser must ask for it."""

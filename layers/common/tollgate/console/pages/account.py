@@ -19,14 +19,9 @@ from tollgate.notifications.kinds import OPTIONAL_KINDS
 from tollgate.profile import corrections, email_change
 from tollgate.settings import Settings
 from tollgate.store import exports as export_store
-from tollgate.team import Origin
 
 EXPORTS_SHOWN = 5
 EXPORT_ROUTE = "/v1/account/exports/{export_id}"
-
-
-def origin(request: web.ConsoleRequest) -> Origin:
-    return Origin(request.request_id, request.source_ip)
 
 
 def account_page(
@@ -106,7 +101,7 @@ def _corrected(
     caller = session.member(request, "PATCH", "/v1/account", settings)
     try:
         correction = corrections.parse_correction(body)
-        account_self.correct_profile(caller, correction, origin=origin(request))
+        account_self.correct_profile(caller, correction, origin=request.origin)
     except TollgateError as refused:
         return account_page(request, settings, status=refused.status, error=refused.message)
     return account_page(request, settings, notice=notice)
@@ -125,7 +120,7 @@ def confirm_email(request: web.ConsoleRequest, settings: Settings) -> Response:
     caller = session.member(request, "POST", "/v1/account/email/confirm", settings)
     try:
         code = email_change.parse_confirmation({"code": request.field("code").strip()})
-        account_self.confirm_email(caller, code, origin=origin(request))
+        account_self.confirm_email(caller, code, origin=request.origin)
     except TollgateError as refused:
         return account_page(request, settings, status=refused.status, error=refused.message)
     return account_page(request, settings, notice="The account's email is changed.")
@@ -138,7 +133,7 @@ def confirm_email(request: web.ConsoleRequest, settings: Settings) -> Response:
 def start_export(request: web.ConsoleRequest, settings: Settings) -> Response:
     admin = session.member(request, "POST", "/v1/account/exports", settings)
     try:
-        account_self.start_export(admin, settings, origin=origin(request))
+        account_self.start_export(admin, settings, origin=request.origin)
     except TollgateError as refused:
         return account_page(request, settings, status=refused.status, error=refused.message)
     return web.redirect(request, "/console/account#export")
@@ -159,7 +154,7 @@ def export_status(request: web.ConsoleRequest, settings: Settings, export_id: st
 @page("/console/account/exports/<export_id>/download")
 def download_export(request: web.ConsoleRequest, settings: Settings, export_id: str) -> Response:
     admin = session.member(request, "GET", EXPORT_ROUTE, settings)
-    view = account_self.export_view(admin, export_id, settings, origin=origin(request))
+    view = account_self.export_view(admin, export_id, settings, origin=request.origin)
     if not view["download_url"]:
         return account_page(request, settings, status=409, error="This export is not ready yet.")
     return web.elsewhere(request, view["download_url"])
@@ -173,7 +168,7 @@ def schedule_deletion(request: web.ConsoleRequest, settings: Settings) -> Respon
     owner = session.member(request, "DELETE", "/v1/account", settings)
     body = {"confirm": request.field("confirm")}
     try:
-        account_self.schedule_deletion(owner, body, settings, origin=origin(request))
+        account_self.schedule_deletion(owner, body, settings, origin=request.origin)
     except TollgateError as refused:
         return account_page(request, settings, status=refused.status, error=refused.message)
     notice = "The account is scheduled for deletion. Restore it before the date shown to keep it."
@@ -190,7 +185,7 @@ def restore_page(request: web.ConsoleRequest, settings: Settings) -> Response:
 def restore(request: web.ConsoleRequest, settings: Settings) -> Response:
     owner = session.member(request, "POST", "/v1/account/restore", settings)
     try:
-        account_self.restore(owner, origin=origin(request))
+        account_self.restore(owner, origin=request.origin)
     except TollgateError as refused:
         return account_page(request, settings, status=refused.status, error=refused.message)
     notice = "The account is restored. Its API keys stay revoked: create new ones."

@@ -12,7 +12,8 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 
-from tollgate import accounts, audit, billing, clock, tickets
+from tollgate import accounts, billing, clock, permissions, tickets
+from tollgate.auth import Principal
 from tollgate.console import operator_session, render, web
 from tollgate.console.routes import Handler, page
 from tollgate.errors import Forbidden, Unauthenticated
@@ -59,19 +60,13 @@ def _query(request: web.ConsoleRequest) -> Callable[[str], str | None]:
     return lambda name: request.query.get(name, "").strip() or None
 
 
-def _audit(request: web.ConsoleRequest, account_id: str, target: str) -> queue.Audit:
-    def record(action: str, changes: dict[str, tuple[Any, Any]]) -> None:
-        audit.record(
-            account_id,
-            actor=audit.OPERATOR_ACTOR,
-            action=action,
-            target=target,
-            request_id=request.request_id,
-            source_ip=request.source_ip,
-            changes=changes,
-        )
+OPERATOR = Principal(role=permissions.OPERATOR)  # as the API names the operator in the trail
 
-    return record
+
+def _audit(request: web.ConsoleRequest, account_id: str, target: str) -> queue.Audit:
+    return lambda action, changes: request.origin.record(
+        OPERATOR, account_id, action, target, changes
+    )
 
 
 # ------------------------------------------------------------------------------ sign-in

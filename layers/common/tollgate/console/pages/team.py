@@ -20,10 +20,6 @@ MEMBER_ROUTE = "/v1/members/{person_id}"
 INVITATIONS_ROUTE = "/v1/members/invitations"
 
 
-def origin(request: web.ConsoleRequest) -> team.Origin:
-    return team.Origin(request.request_id, request.source_ip)
-
-
 def team_page(
     request: web.ConsoleRequest,
     settings: Settings,
@@ -61,7 +57,7 @@ def invite(request: web.ConsoleRequest, settings: Settings) -> Response:
     entered = {"email": request.field("email").strip(), "role": request.field("role")}
     try:
         new = members.parse_invitation(entered)
-        sent = team.invite(caller, new, settings=settings, origin=origin(request))
+        sent = team.invite(caller, new, settings=settings, origin=request.origin)
     except TollgateError as refused:
         return _refused(request, settings, refused, invite=entered)
     notice = f"{sent.invitation.email} is invited as {sent.invitation.role}."
@@ -72,7 +68,7 @@ def invite(request: web.ConsoleRequest, settings: Settings) -> Response:
 def revoke(request: web.ConsoleRequest, settings: Settings, invitation_id: str) -> Response:
     caller = session.member(request, "DELETE", f"{INVITATIONS_ROUTE}/{{invitation_id}}", settings)
     try:
-        revoked = team.revoke_invitation(caller, invitation_id, origin=origin(request))
+        revoked = team.revoke_invitation(caller, invitation_id, origin=request.origin)
     except TollgateError as refused:
         return _refused(request, settings, refused)
     return team_page(request, settings, notice=f"The invitation of {revoked.email} is revoked.")
@@ -83,7 +79,7 @@ def change_role(request: web.ConsoleRequest, settings: Settings, person_id: str)
     caller = session.member(request, "PATCH", MEMBER_ROUTE, settings)
     try:
         role = members.parse_role({"role": request.field("role")})
-        member = team.change_role(caller, person_id, role, origin=origin(request))
+        member = team.change_role(caller, person_id, role, origin=request.origin)
     except TollgateError as refused:
         return _refused(request, settings, refused)
     return team_page(request, settings, notice=f"{member.email} is now {member.role}.")
@@ -112,7 +108,7 @@ def confirm(
 def remove(request: web.ConsoleRequest, settings: Settings, person_id: str) -> Response:
     caller = session.member(request, "DELETE", MEMBER_ROUTE, settings)
     try:
-        member = team.remove_member(caller, person_id, origin=origin(request))
+        member = team.remove_member(caller, person_id, origin=request.origin)
     except TollgateError as refused:
         return _refused(request, settings, refused)
     if person_id == caller.person_id:
@@ -124,7 +120,7 @@ def remove(request: web.ConsoleRequest, settings: Settings, person_id: str) -> R
 def transfer(request: web.ConsoleRequest, settings: Settings, person_id: str) -> Response:
     caller = session.member(request, "POST", f"{MEMBER_ROUTE}/transfer-ownership", settings)
     try:
-        successor = team.transfer_ownership(caller, person_id, origin=origin(request))
+        successor = team.transfer_ownership(caller, person_id, origin=request.origin)
     except TollgateError as refused:
         return _refused(request, settings, refused)
     notice = f"{successor.email} now owns the account; you are an admin."
@@ -158,7 +154,7 @@ def accept(request: web.ConsoleRequest, settings: Settings) -> Response:
     body = {"token": request.field("token"), "name": request.field("name")}
     try:
         token, name = members.parse_acceptance(body)
-        member = team.accept_invitation(person, token, name=name, origin=origin(request))
+        member = team.accept_invitation(person, token, name=name, origin=request.origin)
     except TollgateError as refused:
         return _acceptance_page(
             request, settings, signed_in=True, status=refused.status, error=refused.message

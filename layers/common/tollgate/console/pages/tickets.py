@@ -6,6 +6,7 @@ Every action is ``tollgate.tickets.customer``'s, as the API's handlers call it."
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import Any
@@ -13,7 +14,6 @@ from urllib.parse import urlencode
 
 from aws_lambda_powertools.event_handler import Response
 
-from tollgate import audit
 from tollgate.auth import Principal
 from tollgate.console import render, session, web
 from tollgate.console.routes import page
@@ -34,19 +34,7 @@ _ID_SEPARATORS = re.compile(r"[\s,]+")
 
 def recorder(request: web.ConsoleRequest, caller: Principal) -> customer.Recorder:
     """Audit events of the console's request, as the API records its own."""
-
-    def record(account_id: str, action: str, target: str, changes: dict) -> None:
-        audit.record(
-            account_id,
-            actor=caller.actor,
-            action=action,
-            target=target,
-            request_id=request.request_id,
-            source_ip=request.source_ip,
-            changes=changes,
-        )
-
-    return record
+    return functools.partial(request.origin.record, caller)
 
 
 def _page(request: web.ConsoleRequest, settings: Settings, template: str, **context: Any) -> str:
