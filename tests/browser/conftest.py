@@ -87,6 +87,7 @@ class Console:
         """Saved under docs/console/ by `make screenshots` (TOLLGATE_SCREENSHOTS=1) only."""
         if os.environ.get("TOLLGATE_SCREENSHOTS") == "1":
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            self.page.evaluate("() => document.activeElement && document.activeElement.blur()")
             self.page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 

@@ -39,9 +39,18 @@
       new uPlot({
         width: width, height: 240, series: series,
         scales: { x: { time: true } },
-        axes: [{}, { scale: "usd", label: "USD" }, { scale: "count", side: 1, label: "Requests" }]
+        axes: [{}, { scale: "usd", label: "USD", size: 70, values: dollars },
+          { scale: "count", side: 1, label: "Requests" }]
       }, values, el);
       el.dataset.drawn = "1";
+    });
+  }
+
+  // Spend is often a fraction of a cent a day: the axis keeps two significant digits.
+  function dollars(_, ticks) {
+    return ticks.map(function (v) {
+      if (v === null || v === undefined) return "";
+      return "$" + (Math.abs(v) >= 1 ? v.toFixed(2) : String(Number(v.toPrecision(2))));
     });
   }
 
