@@ -51,7 +51,7 @@ console-assets: $(CONSOLE_VENDOR)/.installed
 # CI runs as root on a bare machine, so it is installed when missing.
 chromium:
 	@command -v chromium >/dev/null || { echo "installing chromium (apt-get)" >&2; \
-	  apt-get install -y -qq chromium >/dev/null 2>&1 || \
+	  export DEBIAN_FRONTEND=noninteractive; apt-get install -y -qq chromium >/dev/null 2>&1 || \
 	  { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }; }
 
 PORT ?= 8787
