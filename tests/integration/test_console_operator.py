@@ -193,7 +193,7 @@ def test_the_operator_answers_and_assigns_a_ticket_and_an_unknown_one_is_not_fou
     page = operator.follow(assigned)
     assert "On it." in page.text and 'value="sam"' in page.text
     assert invalid.status == 400 and "status" in invalid.text
-    assert unknown.status == 404
+    assert unknown.status == 404 and "Back to the operator area" in unknown.text
     customer_view = invoke(
         "TicketsFunction",
         event("tickets_get", key=customer.admin_key, path_parameters={"ticket_id": ticket_id}),
