@@ -13,6 +13,7 @@ from aws_lambda_powertools.utilities import parameters
 
 from tests.integration.conftest import event
 from tests.integration.console_client import ConsoleClient
+from tests.integration.test_ticket_attachments import a_ticket, reply, uploaded
 from tests.support.environment import OPERATOR_KEY
 from tollgate import audit, billing, clock
 from tollgate.console import operator_session
@@ -199,3 +200,24 @@ def test_the_operator_answers_and_assigns_a_ticket_and_an_unknown_one_is_not_fou
         event("tickets_get", key=customer.admin_key, path_parameters={"ticket_id": ticket_id}),
     )
     assert [m["body"] for m in customer_view.body["thread"]] == ["Two charges.", "On it."]
+
+
+def test_the_operator_downloads_a_file_the_customer_attached(invoke, customer):
+    # given a customer's reply carrying a file
+    ticket_id = a_ticket(invoke, customer.admin_key)
+    file_id = uploaded(invoke, customer.admin_key, ticket_id)
+    assert reply(invoke, customer.admin_key, ticket_id, [file_id]).status == 201
+    operator = operator_browser()
+
+    # when the operator opens the ticket and follows the file's link
+    page = operator.get(f"/console/operator/tickets/{ticket_id}")
+    link = f"/console/operator/tickets/{ticket_id}/attachments/{file_id}"
+    assert f'href="{link}"' in page.text
+    sent = operator.get(link)
+
+    # then it is a short-lived presigned GET of that file; a stranger's browser gets nothing
+    assert sent.status == 303
+    assert f"tickets/{customer.account_id}/{ticket_id}/{file_id}" in sent.location
+    assert "X-Amz-Expires=300" in sent.location
+    stranger = ConsoleClient().get(link)
+    assert stranger.status == 303 and "/console/operator/sign-in" in stranger.location
