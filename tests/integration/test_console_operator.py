@@ -221,3 +221,18 @@ def test_the_operator_downloads_a_file_the_customer_attached(invoke, customer):
     assert "X-Amz-Expires=300" in sent.location
     stranger = ConsoleClient().get(link)
     assert stranger.status == 303 and "/console/operator/sign-in" in stranger.location
+
+
+def test_the_queue_filters_by_age_with_the_apis_rules(invoke, customer, monkeypatch):
+    ticket_id = a_ticket(invoke, customer.admin_key)
+    operator = operator_browser()
+
+    fresh = operator.get("/console/operator/tickets", older_than_hours="1")
+    later = clock.utcnow() + timedelta(hours=2)
+    monkeypatch.setattr(clock, "utcnow", lambda: later)
+    old = operator.get("/console/operator/tickets", older_than_hours="1")
+    bad = operator.get("/console/operator/tickets", older_than_hours="soon")
+
+    assert fresh.status == 200 and ticket_id not in fresh.text
+    assert old.status == 200 and ticket_id in old.text
+    assert bad.status == 400 and "whole number" in bad.text

@@ -158,7 +158,15 @@ def adjust(request: web.ConsoleRequest, settings: Settings, account_id: str) -> 
 
 # ------------------------------------------------------------------------------ tickets
 
-QUEUE_FILTERS = ("status", "category", "waiting_on", "assignee", "account_id", "order")
+QUEUE_FILTERS = (
+    "status",
+    "category",
+    "waiting_on",
+    "assignee",
+    "account_id",
+    "older_than_hours",
+    "order",
+)
 
 
 @operator_page("/console/operator/tickets")
