@@ -36,8 +36,10 @@ UI_TIMEOUT_MS = 60_000  # a deadline, not a wait: generous for a loaded machine
 expect.set_options(timeout=UI_TIMEOUT_MS)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """One Chromium per test file: Playwright's sync API runs an event loop in this thread
+    while it is open, and a later test's asyncio.run() in the same worker would fail."""
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield launched
