@@ -16,6 +16,8 @@ from tests.integration.console_client import ConsoleClient
 from tests.integration.test_usage import a_customer, proxied
 from tollgate import audit, clock
 from tollgate.store import payments as payment_store
+from tollgate.store import tickets as ticket_store
+from tollgate.store.models import Ticket
 
 A_FILE = {"filename": "log.txt", "content_type": "text/plain", "size_bytes": "12"}
 
@@ -170,3 +172,29 @@ def test_a_reply_file_is_signed_for_the_browser_whose_page_may_post_to_the_bucke
         htmx=True,
     )
     assert refused.status == 400 and "content_type" in refused.text
+
+
+def test_a_refused_reply_keeps_its_text_and_the_files_already_uploaded(owner):
+    ticket_id = opened(owner).location.rsplit("/", 1)[-1]
+    signed = owner.post(f"/console/tickets/{ticket_id}/attachments", A_FILE)
+    file_id = json.loads(signed.text)["id"]
+
+    refused = owner.post(
+        f"/console/tickets/{ticket_id}/messages", {"body": "", "attachment_ids": file_id}
+    )
+
+    assert refused.status == 400
+    assert f'name="attachment_ids" value="{file_id}"' in refused.text
+
+
+def test_a_ticket_closed_over_30_days_ago_offers_a_new_one_not_a_reopen(customer, owner):
+    ticket_id = opened(owner).location.rsplit("/", 1)[-1]
+    owner.post(f"/console/tickets/{ticket_id}/close")
+    closed = ticket_store.get_ticket(customer.account_id, ticket_id, now=clock.utcnow())
+    assert closed is not None and closed.closed_at is not None
+    closed.update(actions=[Ticket.closed_at.set(closed.closed_at - timedelta(days=31))])
+
+    thread = owner.get(f"/console/tickets/{ticket_id}")
+
+    assert "cannot be reopened" in thread.text
+    assert "Reopen ticket" not in thread.text

@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 
 from aws_lambda_powertools.event_handler import Response
 
+from tollgate import clock
 from tollgate.auth import Principal
 from tollgate.console import render, session, web
 from tollgate.console.routes import page
@@ -146,6 +147,7 @@ def _thread(
     ticket_id: str,
     *,
     draft: str = "",
+    uploaded: list[str] | None = None,
     refused: TollgateError | None = None,
 ) -> Response:
     ticket = customer.read(caller, ticket_id)
@@ -155,6 +157,8 @@ def _thread(
         "tickets_thread.html",
         ticket=ticket,
         draft=draft,
+        uploaded=uploaded or [],  # files of a refused reply, sent again with the next try
+        now=int(clock.utcnow().timestamp()),
         error=refused.message if refused else None,
         file_types=attachments.TYPES,
         most_files=attachments.MAX_PER_MESSAGE,
@@ -185,7 +189,15 @@ def reply(request: web.ConsoleRequest, settings: Settings, ticket_id: str) -> Re
     except TollgateError as refused:
         if refused.code == "ticket_not_found":
             raise
-        return _thread(request, settings, caller, ticket_id, draft=body["body"], refused=refused)
+        return _thread(
+            request,
+            settings,
+            caller,
+            ticket_id,
+            draft=body["body"],
+            uploaded=body.get("attachment_ids"),
+            refused=refused,
+        )
     return web.redirect(request, f"/console/tickets/{ticket_id}#latest")
 
 
