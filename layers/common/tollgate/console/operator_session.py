@@ -15,9 +15,10 @@ import hashlib
 import hmac
 import secrets as random
 
-from aws_lambda_powertools.shared.cookies import Cookie, SameSite
+from aws_lambda_powertools.shared.cookies import Cookie
 
 from tollgate import auth, clock, secrets
+from tollgate.console import web
 from tollgate.console.web import ConsoleRequest
 from tollgate.settings import Settings
 
@@ -76,12 +77,4 @@ def _session_key(digests: frozenset[str]) -> bytes | None:
 
 
 def _cookie(request: ConsoleRequest, value: str, max_age: int) -> Cookie:
-    return Cookie(
-        name=OPERATOR_COOKIE,
-        value=value,
-        path=request.url("/console/operator"),
-        secure=request.secure,
-        http_only=True,
-        max_age=max_age,
-        same_site=SameSite.LAX_MODE,
-    )
+    return web.cookie(request, OPERATOR_COOKIE, value, path="/console/operator", max_age=max_age)

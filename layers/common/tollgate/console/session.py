@@ -23,10 +23,11 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from aws_lambda_powertools.shared.cookies import Cookie, SameSite
+from aws_lambda_powertools.shared.cookies import Cookie
 
 from tollgate import auth, clock, permissions
 from tollgate.auth import Principal
+from tollgate.console import web
 from tollgate.console.web import ConsoleRequest, same_origin
 from tollgate.errors import Forbidden, TollgateError, Unauthenticated
 from tollgate.identity import flows, sessions
@@ -258,12 +259,4 @@ def _read(raw: str) -> Session | None:
 def _cookie(
     request: ConsoleRequest, name: str, value: str, *, max_age: int = SESSION_SECONDS
 ) -> Cookie:
-    return Cookie(
-        name=name,
-        value=value,
-        path=request.url("/console"),
-        secure=request.secure,
-        http_only=True,
-        max_age=max_age if max_age > 0 else -1,
-        same_site=SameSite.LAX_MODE,
-    )
+    return web.cookie(request, name, value, path="/console", max_age=max_age)

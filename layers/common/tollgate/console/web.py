@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.shared.cookies import Cookie
+from aws_lambda_powertools.shared.cookies import Cookie, SameSite
 
 from tollgate.audit import Origin
 from tollgate.errors import BadRequest
@@ -121,6 +121,20 @@ def _cookies(header: str) -> dict[str, str]:
     except CookieError:
         return {}
     return {name: morsel.value for name, morsel in jar.items()}
+
+
+def cookie(request: ConsoleRequest, name: str, value: str, *, path: str, max_age: int) -> Cookie:
+    """One of the console's cookies: HttpOnly, SameSite=Lax, Secure over HTTPS, scoped to
+    ``path`` under the console; a ``max_age`` of 0 or less forgets it."""
+    return Cookie(
+        name=name,
+        value=value,
+        path=request.url(path),
+        secure=request.secure,
+        http_only=True,
+        max_age=max_age if max_age > 0 else -1,
+        same_site=SameSite.LAX_MODE,
+    )
 
 
 def same_origin(request: ConsoleRequest) -> bool:
