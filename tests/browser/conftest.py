@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
 
 from tests.e2e.conftest import ROOT
 from tests.e2e.test_people_story_over_http import CODE, mailed
@@ -54,11 +54,22 @@ class Console:
         self.devstack = devstack
         self.base = devstack["TOLLGATE_CONSOLE_URL"]
         self.errors: list[str] = []
+        self.expected_statuses: set[int] = set()
         page.on("pageerror", lambda error: self.errors.append(str(error)))
-        page.on(
-            "console",
-            lambda message: message.type == "error" and self.errors.append(message.text),
-        )
+        page.on("console", self._on_console)
+
+    def _on_console(self, message: ConsoleMessage) -> None:
+        if message.type != "error":
+            return
+        refused = re.search(r"(?:status of|Status Error Code) (\d{3})", message.text)
+        if refused and int(refused.group(1)) in self.expected_statuses:
+            return
+        self.errors.append(message.text)
+
+    def expect_refusal(self, status: int) -> None:
+        """The browser logs every refused request itself (asynchronously); a refusal the
+        test provokes on purpose is not a fault of the page."""
+        self.expected_statuses.add(status)
 
     def goto(self, path: str = "") -> Page:
         self.page.goto(f"{self.base}{path}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import ROUND_HALF_UP, Decimal
+
 import httpx
 import pytest
 from playwright.sync_api import expect
@@ -9,6 +11,8 @@ from playwright.sync_api import expect
 from tests.browser.conftest import assert_accessible, new_email
 
 pytestmark = pytest.mark.browser
+
+CENT = Decimal("0.01")
 
 
 def test_the_demo_owner_signs_in_and_sees_the_balance_and_the_chart(console, devstack):
@@ -20,13 +24,23 @@ def test_the_demo_owner_signs_in_and_sees_the_balance_and_the_chart(console, dev
     # when they sign in
     console.sign_in(devstack["TOLLGATE_CONSOLE_EMAIL"], devstack["TOLLGATE_CONSOLE_PASSWORD"])
 
-    # then the overview shows the demo credit and draws the 30-day chart
+    # then the overview shows the wallet's available balance and draws the 30-day chart
     page = console.page
     expect(page).to_have_title("Overview · Tollgate console")
-    expect(page.get_by_test_id("available")).to_have_text("$10.00")
+    expect(page.get_by_test_id("available")).to_have_text(f"${available_usd(devstack):,}")
     expect(page.locator(".chart canvas")).to_have_count(1)
     assert_accessible(page)
     console.screenshot("overview")
+
+
+def available_usd(devstack: dict[str, str]) -> Decimal:
+    """The demo wallet as the API tells it (other tests top it up and spend from it)."""
+    wallet = httpx.get(
+        f"{devstack['TOLLGATE_URL']}/v1/wallet",
+        headers={"Authorization": f"Bearer {devstack['TOLLGATE_ADMIN_KEY']}"},
+    )
+    wallet.raise_for_status()
+    return Decimal(wallet.json()["available_usd"]).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 def test_a_newcomer_signs_up_verifies_and_lands_on_an_empty_overview(console):
@@ -45,11 +59,11 @@ def test_a_wrong_password_is_told_and_nothing_is_signed_in(console, devstack):
     console.goto("/sign-in")
     console.page.get_by_label("Email").fill(devstack["TOLLGATE_CONSOLE_EMAIL"])
     console.page.get_by_label("Password").fill("not-the-password-1A!")
+    console.expect_refusal(401)  # the browser logs it itself
     with console.page.expect_response(lambda r: r.request.method == "POST") as answer:
         console.page.get_by_role("button", name="Sign in").click()
     assert answer.value.status == 401
     expect(console.page.get_by_role("alert")).to_have_text("Incorrect email or password.")
-    console.errors.clear()  # the browser reports the 401 itself
 
     console.goto("/overview")
     expect(console.page).to_have_url(f"{console.base}/sign-in?next=/console/overview")

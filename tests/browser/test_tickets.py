@@ -103,10 +103,10 @@ def test_a_request_id_that_is_not_the_accounts_is_told_and_opens_nothing(console
     page.get_by_label("Subject").fill("Not ours")
     page.get_by_label("Category").select_option("technical")
     page.get_by_label("What happened?").fill("?")
+    console.expect_refusal(404)  # the browser logs it itself
     with page.expect_response(lambda r: r.request.method == "POST") as answer:
         page.get_by_role("button", name="Open ticket").click()
     assert answer.value.status == 404
-    console.errors.clear()  # the browser reports the 404 itself
     expect(page.get_by_role("alert")).to_contain_text("No request 'req_not_ours'")
     expect(page.get_by_label("Subject")).to_have_value("Not ours")
     console.goto("/tickets")
