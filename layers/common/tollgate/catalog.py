@@ -45,7 +45,17 @@ _MODEL_KEYS = {
     "max_output_tokens",
     "pricing",
     "fallbacks",
+    "video",
 }
+_VIDEO_KEYS = {"seconds", "resolutions", "retention_hours"}
+# Each resolution in both orientations, as OpenAI's Videos API names sizes (width x height).
+VIDEO_SIZES = {
+    "720p": ("720x1280", "1280x720"),
+    "1080p": ("1080x1920", "1920x1080"),
+    "4k": ("2160x3840", "3840x2160"),
+}
+DEFAULT_VIDEO_SECONDS = (4, 6, 8)
+DEFAULT_VIDEO_RETENTION_HOURS = 48  # how long the provider keeps a generated file
 _PRICE_KEYS = ("input", "output", "cached_input", "cache_write", "per_image", "per_video_second")
 _LONG_CONTEXT_KEYS = {"threshold_tokens", "input", "output", "cached_input"}
 
@@ -93,6 +103,29 @@ class Pricing:
 
 
 @dataclass(frozen=True)
+class VideoSpec:
+    """What a video model makes: clip lengths, resolutions with their nano-USD per second,
+    and how long its provider keeps a generated file for download."""
+
+    seconds: tuple[int, ...]
+    prices: dict[str, int]  # resolution (720p, 1080p, 4k) -> nano-USD per second
+    retention_hours: int = DEFAULT_VIDEO_RETENTION_HOURS
+
+    @property
+    def sizes(self) -> dict[str, str]:
+        """Each size (e.g. 1280x720) the model makes, with its resolution."""
+        return {size: res for res in self.prices for size in VIDEO_SIZES[res]}
+
+    @property
+    def default_size(self) -> str:
+        return next(iter(self.sizes))
+
+    @property
+    def default_seconds(self) -> int:
+        return 4 if 4 in self.seconds else min(self.seconds)
+
+
+@dataclass(frozen=True)
 class Model:
     """A model of the catalog: its provider, endpoints, limits and prices."""
 
@@ -105,6 +138,7 @@ class Model:
     max_output_tokens: int | None
     pricing: Pricing
     fallbacks: tuple[str, ...] = ()
+    video: VideoSpec | None = None  # set for every videos model
 
     def supports(self, endpoint: str) -> bool:
         return endpoint in self.endpoints
@@ -292,6 +326,12 @@ def _parse_model(index: int, raw: object, providers: dict[str, Provider]) -> Mod
     if not isinstance(fallbacks, list) or not all(isinstance(f, str) for f in fallbacks):
         raise CatalogError(f"{entry}: fallbacks: expected a list of model ids")
 
+    video = None
+    if "videos" in endpoints:
+        video = _parse_video(entry, raw.get("video") or {}, pricing)
+    elif raw.get("video") is not None:
+        raise CatalogError(f"{entry}: video: only videos models take a video entry")
+
     return Model(
         id=model_id,
         provider=provider,
@@ -302,7 +342,38 @@ def _parse_model(index: int, raw: object, providers: dict[str, Provider]) -> Mod
         max_output_tokens=max_output_tokens,
         pricing=pricing,
         fallbacks=tuple(fallbacks),
+        video=video,
     )
+
+
+def _parse_video(entry: str, value: object, pricing: Pricing) -> VideoSpec:
+    """Clip lengths (default 4, 6, 8 s) and per-second prices by resolution (default: 720p at
+    ``pricing.per_video_second``)."""
+    if not isinstance(value, Mapping):
+        raise CatalogError(f"{entry}: video: expected a mapping, got {_type_name(value)}")
+    _reject_unknown(entry, value, _VIDEO_KEYS, prefix="video.")
+    seconds = value.get("seconds", list(DEFAULT_VIDEO_SECONDS))
+    if not isinstance(seconds, list) or not seconds:
+        raise CatalogError(f"{entry}: video.seconds: expected a list of clip lengths")
+    for length in seconds:
+        _positive_int(entry, "video.seconds", length)
+    raw_prices = value.get("resolutions") or {"720p": None}
+    if not isinstance(raw_prices, Mapping):
+        raise CatalogError(f"{entry}: video.resolutions: expected a mapping of resolution to price")
+    prices: dict[str, int] = {}
+    for resolution, raw_price in raw_prices.items():
+        if resolution not in VIDEO_SIZES:
+            raise CatalogError(
+                f"{entry}: video.resolutions: {resolution!r} is not one of {_one_of(VIDEO_SIZES)}"
+            )
+        price = _price(entry, f"video.resolutions.{resolution}", raw_price)
+        prices[resolution] = price if price is not None else pricing.per_video_second or 0
+    retention = _positive_int(
+        entry,
+        "video.retention_hours",
+        value.get("retention_hours", DEFAULT_VIDEO_RETENTION_HOURS),
+    )
+    return VideoSpec(tuple(sorted(seconds)), prices, retention)
 
 
 def _parse_endpoints(entry: str, value: object) -> frozenset[str]:

@@ -56,6 +56,43 @@ class UpstreamCall:
     stream: bool
 
 
+@dataclass(frozen=True, slots=True)
+class VideoReference:
+    """An input reference image that guides a video (content: never stored or logged)."""
+
+    mime_type: str
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class VideoRequest:
+    """A video to make, checked against the model's catalog entry (content: never stored)."""
+
+    prompt: str
+    seconds: int
+    size: str  # width x height, as OpenAI names it: 1280x720
+    resolution: str  # 720p, 1080p, 4k
+    reference: VideoReference | None = None
+
+    @property
+    def aspect_ratio(self) -> str:
+        width, _, height = self.size.partition("x")
+        return "16:9" if int(width) > int(height) else "9:16"
+
+
+@dataclass(frozen=True, slots=True)
+class VideoStatus:
+    """A provider's job as one poll found it. ``content_uri`` is where the finished file is
+    fetched from (Gemini); it is used at once and never stored."""
+
+    state: str  # queued | in_progress | completed | failed
+    progress: int | None = None  # 0-100 when the provider says
+    seconds: int | None = None  # delivered, once completed (None: as requested)
+    error_code: str | None = None  # failed: moderation_blocked, generation_failed, ...
+    error_message: str | None = None  # never the prompt or anything derived from it
+    content_uri: str | None = None
+
+
 class ProviderError(Exception):
     """An upstream's error answer (or unusable answer), already parsed."""
 
@@ -130,6 +167,32 @@ class Adapter(Protocol):
     ) -> tuple[dict[str, Any], Usage]: ...
 
     def error_from(self, status: int, body: bytes, headers: Mapping[str, str]) -> ProviderError: ...
+
+    def build_video_create(
+        self, request: VideoRequest, *, model: Model, provider: Provider, api_key: str
+    ) -> UpstreamCall: ...
+
+    def parse_video_created(self, status: int, body: bytes) -> str: ...
+
+    def build_video_status(
+        self, operation: str, *, provider: Provider, api_key: str
+    ) -> UpstreamCall: ...
+
+    def parse_video_status(self, status: int, body: bytes) -> VideoStatus: ...
+
+    def build_video_content(
+        self,
+        operation: str,
+        status: VideoStatus,
+        *,
+        variant: str,
+        provider: Provider,
+        api_key: str,
+    ) -> UpstreamCall | None: ...
+
+    def build_video_cancel(
+        self, operation: str, *, provider: Provider, api_key: str
+    ) -> UpstreamCall | None: ...
 
 
 # --- building calls ----------------------------------------------------------------------------
