@@ -80,6 +80,13 @@ class Conflict(TollgateError):
     code = "conflict"
 
 
+class Gone(TollgateError):
+    status = 410
+    type = "invalid_request_error"
+    anthropic_type = "not_found_error"
+    code = "gone"
+
+
 class PayloadTooLarge(TollgateError):
     status = 413
     type = "invalid_request_error"

@@ -119,6 +119,13 @@ def images_cost(model: Model, count: int) -> int:
     return charge_nanos(per_unit=[(count, model.pricing.per_image or 0)])
 
 
+def video_cost(model: Model, resolution: str, seconds: int) -> int:
+    """Seconds of video at the model's per-second price for the resolution (exact: no
+    rounding, the price is whole nano-USD per second)."""
+    assert model.video is not None, "only video models are priced per second"
+    return model.video.prices[resolution] * seconds
+
+
 def _token_prices(model: Model, prompt_tokens: int) -> tuple[int, int]:
     pricing, long = model.pricing, model.pricing.long_context
     if long is not None and prompt_tokens > long.threshold_tokens:

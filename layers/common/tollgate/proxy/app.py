@@ -7,9 +7,10 @@ everything else; both come from the one hierarchy in tollgate.errors.
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Awaitable, Callable
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 
 from tollgate import key_policy
 from tollgate.errors import (
@@ -20,7 +21,7 @@ from tollgate.errors import (
     openai_body,
 )
 from tollgate.observability import log_request, logger, metrics
-from tollgate.proxy import chat, media, models_view
+from tollgate.proxy import chat, media, models_view, videos
 from tollgate.proxy.http import Receive, Request, Send, send_json
 from tollgate.proxy.lambda_extension import FinishedRequests
 from tollgate.proxy.runtime import Runtime
@@ -29,7 +30,13 @@ from tollgate.secret_keys import presented_key
 from tollgate.store.hotpath import KeyChanged, KeyRecord
 
 Handler = Callable[[Runtime, Request, KeyRecord, Send], Awaitable[None]]
-Route = tuple[Handler, str, str]  # handler, wire format, endpoint name in key policies
+
+
+class Route(NamedTuple):
+    handler: Handler
+    wire: str  # the format of its errors: openai or anthropic
+    endpoint: str  # its name in key policies
+    held: bool = True  # takes a hold, which proves a cached key current; else read anew
 
 
 async def list_models(runtime: Runtime, request: Request, key: KeyRecord, send: Send) -> None:
@@ -38,14 +45,39 @@ async def list_models(runtime: Runtime, request: Request, key: KeyRecord, send: 
 
 
 ROUTES: dict[tuple[str, str], Route] = {
-    ("GET", "/v1/models"): (list_models, "openai", "models"),
-    ("POST", "/v1/chat/completions"): (chat.chat_completions, "openai", "chat.completions"),
-    ("POST", "/v1/messages"): (chat.messages, "anthropic", "messages"),
-    ("POST", "/v1/embeddings"): (media.embeddings, "openai", "embeddings"),
-    ("POST", "/v1/images/generations"): (media.images, "openai", "images.generations"),
+    ("GET", "/v1/models"): Route(list_models, "openai", "models", held=False),
+    ("POST", "/v1/chat/completions"): Route(chat.chat_completions, "openai", "chat.completions"),
+    ("POST", "/v1/messages"): Route(chat.messages, "anthropic", "messages"),
+    ("POST", "/v1/embeddings"): Route(media.embeddings, "openai", "embeddings"),
+    ("POST", "/v1/images/generations"): Route(media.images, "openai", "images.generations"),
+    ("POST", "/v1/videos"): Route(videos.create, "openai", "videos"),
+    ("GET", "/v1/videos"): Route(videos.list_jobs, "openai", "videos", held=False),
 }
+# Routes with a path parameter: (method, pattern) -> route
+_VIDEO = r"/v1/videos/(?P<video_id>[^/]+)"
+PATTERNS: list[tuple[str, re.Pattern[str], Route]] = [
+    ("GET", re.compile(_VIDEO), Route(videos.retrieve, "openai", "videos", held=False)),
+    ("DELETE", re.compile(_VIDEO), Route(videos.delete, "openai", "videos", held=False)),
+    (
+        "GET",
+        re.compile(_VIDEO + "/content"),
+        Route(videos.download, "openai", "videos", held=False),
+    ),
+]
 
-UNHELD_ENDPOINTS = frozenset({"models"})  # no hold to prove a cached key current
+
+def find_route(request: Request) -> Route | None:
+    """The route of the request's method and path; a path parameter goes on the request."""
+    path = request.path.rstrip("/") or "/"
+    route = ROUTES.get((request.method, path))
+    if route is not None:
+        return route
+    for method, pattern, candidate in PATTERNS:
+        found = pattern.fullmatch(path)
+        if found is not None and method == request.method:
+            request.path_params = found.groupdict()
+            return candidate
+    return None
 
 
 class ProxyApp:
@@ -74,8 +106,8 @@ class ProxyApp:
         if request.path == "/healthz":
             await send_json(send, 200, {"status": "ok"}, {})
             return
-        route = ROUTES.get((request.method, request.path.rstrip("/") or "/"))
-        wire = route[1] if route else "openai"
+        route = find_route(request)
+        wire = route.wire if route else "openai"
         try:
             if route is None:
                 raise NotFound(f"No route {request.method} {request.path}.", code="unknown_route")
@@ -94,9 +126,9 @@ class ProxyApp:
         change, an expiry, the secret rotated out) the key is read anew and the request
         authorised and run once more, so the change acts on this very request. A route
         without a hold reads the key anew every time."""
-        handler, _, endpoint = route
+        handler, _, endpoint, held = route
         secret = presented_key(request.headers)
-        fresh = endpoint in UNHELD_ENDPOINTS
+        fresh = not held
         while True:
             key = await blocking(partial(self.runtime.authenticate, secret, fresh=fresh))
             key_policy.check_source_ip(key.policy, request.source_ip)

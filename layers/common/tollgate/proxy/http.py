@@ -11,6 +11,7 @@ import json
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import parse_qsl
 
 from tollgate.errors import PayloadTooLarge
 from tollgate.validation import json_object
@@ -25,6 +26,8 @@ class Request:
     def __init__(self, scope: dict[str, Any], receive: Receive) -> None:
         self.method: str = scope["method"]
         self.path: str = scope["path"]
+        self.query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
+        self.path_params: dict[str, str] = {}  # set by the router
         self.headers = {
             name.decode("latin-1").lower(): value.decode("latin-1")
             for name, value in scope.get("headers", [])

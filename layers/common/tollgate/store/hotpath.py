@@ -120,6 +120,7 @@ class UsageRecord:
     charge: int = 0
     usage_estimated: bool = False
     requested_model: str | None = None  # the model the client asked for
+    video_seconds: int | None = None  # a video job's seconds delivered
 
 
 class HotPath:
@@ -163,7 +164,7 @@ class HotPath:
         }
         found: dict[str, dict[str, Any]] = {}
         for _ in range(TRANSACTION_ATTEMPTS):
-            answer = self._call("BatchGetItem", {"RequestItems": {self.tables.keys: wanted}})
+            answer = self.call("BatchGetItem", {"RequestItems": {self.tables.keys: wanted}})
             for item in answer.get("Responses", {}).get(self.tables.keys, []):
                 found[item["sk"]["S"]] = deserialize_item(item)
             left = answer.get("UnprocessedKeys", {}).get(self.tables.keys)
@@ -173,18 +174,26 @@ class HotPath:
         raise InternalError(TRY_AGAIN)
 
     def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
-        answer = self._call(
+        answer = self.call(
             "GetItem",
             {"TableName": self.tables.keys, "Key": _key(pk, sk), "ConsistentRead": True},
         )
         return deserialize_item(answer["Item"]) if "Item" in answer else None
 
-    def hold(self, hold: Hold, policy: KeyPolicy, key: KeyRecord | None = None) -> None:
+    def hold(
+        self,
+        hold: Hold,
+        policy: KeyPolicy,
+        key: KeyRecord | None = None,
+        *,
+        also: tuple[dict[str, Any], ...] = (),
+    ) -> None:
         """One transaction: the key is still active and unexpired, its account active (not
         suspended: else AccountSuspended), its spend cap and rate window have room, and the
         balance covers the hold, which moves into held. With the caller's ``key`` record
         (perhaps cached), the transaction also proves it current: the key's revision is
-        unchanged and the secret is still good; else ``KeyChanged``."""
+        unchanged and the secret is still good; else ``KeyChanged``. ``also``: writes that
+        stand or fall with the hold (a video job's item)."""
         account = layout.account_pk(hold.account_id)
         key_pk = layout.key_pk(hold.key_id)
         items = [
@@ -224,9 +233,10 @@ class HotPath:
         if key is not None:  # checked first: a secret rotated out is refused before all else
             refusals = {len(items): _rotated_out(), **refusals}
             items.append({"ConditionCheck": _secret_good(self.tables.keys, key, hold.created_at)})
+        items.extend(also)
         token = f"hold:{hold.request_id}:{key.revision if key else ''}"
         # the hold record is new (one per request): if it exists, an earlier attempt applied
-        self._transact(token, items, refusals, applied_if_refused=2)
+        self.transact(token, items, refusals, applied_if_refused=2)
 
     def _reserve_spend(self, hold: Hold, cap: SpendCap) -> dict[str, Any]:
         limit = cap.amount - hold.amount
@@ -301,6 +311,16 @@ class HotPath:
         already gone (the reaper released it): nothing is written then. When DynamoDB's answer
         is lost, the record is read back, so True means charged, whatever was lost on the way;
         an outcome that stays unknown raises InternalError."""
+        period = _period(hold, policy.spend_cap) if policy.spend_cap is not None else None
+        items = self.settle_items(hold, usage, spend_period=period, tpm=bool(policy.tpm))
+        return self._take_hold(f"settle:{hold.request_id}", items, usage)
+
+    def settle_items(
+        self, hold: Hold, usage: UsageRecord, *, spend_period: str | None, tpm: bool
+    ) -> list[dict[str, Any]]:
+        """The settle's writes, the hold's delete first: the wallet, the key's spend, the day's
+        ledger entry, the usage record and rollup, and the spend counter of ``spend_period``
+        and (``tpm``) the rate window corrected to what was billed."""
         account = layout.account_pk(hold.account_id)
         refund = hold.amount - usage.charge
         at = layout.timestamp(usage.created_at)
@@ -350,13 +370,12 @@ class HotPath:
             *self._usage_items(usage),
             self._rollup(usage),
         ]
-        key_pk = layout.key_pk(hold.key_id)
-        if policy.spend_cap is not None:
+        if spend_period is not None:
             items.append(
                 {
                     "Update": {
                         "TableName": self.tables.keys,
-                        "Key": _key(key_pk, layout.spend_sk(_period(hold, policy.spend_cap))),
+                        "Key": _key(layout.key_pk(hold.key_id), layout.spend_sk(spend_period)),
                         "UpdateExpression": "ADD committed :delta, spent :charge",
                         "ExpressionAttributeValues": {
                             ":delta": serialize(usage.charge - hold.amount),
@@ -365,10 +384,10 @@ class HotPath:
                     }
                 }
             )
-        if policy.tpm:  # the reservation becomes the tokens billed
+        if tpm:  # the reservation becomes the tokens billed
             billed = usage.input_tokens + usage.output_tokens
             items.append(self._adjust_window(hold, billed - hold.tokens))
-        return self._take_hold(f"settle:{hold.request_id}", items, usage)
+        return items
 
     def expired_holds(self, now: datetime, page_size: int = 100) -> Iterator[Hold]:
         """Holds that expired before ``now``, longest expired first, a page at a time. The
@@ -385,7 +404,7 @@ class HotPath:
             "Limit": page_size,
         }
         while True:
-            answer = self._call("Query", query)
+            answer = self.call("Query", query)
             for item in answer.get("Items", []):
                 yield _hold_from_item(deserialize_item(item))
             if "LastEvaluatedKey" not in answer:
@@ -397,7 +416,13 @@ class HotPath:
         usage record, its day's rollup and, for a capped key, the spend reservation given
         back: one transaction. False when the hold was already gone (a settle won: both delete
         it on condition that it exists, so exactly one of them applies)."""
-        usage = _abandoned_usage(hold)
+        items = self.release_items(hold, _abandoned_usage(hold))
+        return self._take_hold(f"release:{hold.request_id}", items)
+
+    def release_items(self, hold: Hold, usage: UsageRecord) -> list[dict[str, Any]]:
+        """A release's writes, the hold's delete first: the whole hold back to the balance,
+        ``usage`` (charging nothing) with its rollup, and the hold's spend reservation and
+        reserved tokens given back."""
         items = [
             self._delete_hold(hold),
             {
@@ -424,7 +449,7 @@ class HotPath:
             )
         if hold.tokens:
             items.append(self._adjust_window(hold, -hold.tokens))
-        return self._take_hold(f"release:{hold.request_id}", items)
+        return items
 
     def _delete_hold(self, hold: Hold) -> dict[str, Any]:
         return {
@@ -443,16 +468,16 @@ class HotPath:
         lost answer (a timeout after the request left) or a retry that finds the hold gone
         may hide our own earlier attempt: the usage record, read back, tells."""
         try:
-            self._transact(token, items, {0: _HoldGone()})
+            self.transact(token, items, {0: _HoldGone()})
         except _HoldGone:
-            return usage is not None and self._recorded(usage) is True
+            return usage is not None and self.recorded(usage) is True
         except OutcomeUnknown:
-            if usage is not None and self._recorded(usage) is True:
+            if usage is not None and self.recorded(usage) is True:
                 return True
             raise
         return True
 
-    def _recorded(self, usage: UsageRecord) -> bool | None:
+    def recorded(self, usage: UsageRecord) -> bool | None:
         """Whether the stored usage record of the request is ``usage`` (None: unreadable)."""
         key = _key(
             layout.account_pk(usage.account_id), layout.usage_sk(usage.created_at, usage.request_id)
@@ -527,7 +552,7 @@ class HotPath:
             }
         }
 
-    def _transact(
+    def transact(
         self,
         token: str,
         items: list[dict[str, Any]],
@@ -562,7 +587,7 @@ class HotPath:
                     raise InternalError(TRY_AGAIN) from error
                 time.sleep(random.uniform(0, 0.025 * 2**attempt))
 
-    def _call(self, operation: str, payload: dict[str, Any]) -> dict[str, Any]:
+    def call(self, operation: str, payload: dict[str, Any]) -> dict[str, Any]:
         try:
             return self.dynamodb.call(operation, payload)
         except AwsError as error:

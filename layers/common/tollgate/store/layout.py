@@ -41,6 +41,11 @@ def hold_sk(request_id: str) -> str:
     return f"HOLD#{request_id}"
 
 
+def video_sk(job_id: str) -> str:
+    """A video job in its account's partition; job ids sort by creation time."""
+    return f"VIDEO#{job_id}"
+
+
 def usage_sk(at: datetime, request_id: str) -> str:
     return f"USAGE#{timestamp(at)}#{request_id}"
 
@@ -113,6 +118,7 @@ KEY_SK = "KEY"
 SECRET_SK = "SECRET"
 WALLET_SK = "WALLET"
 HOLDS_BY_EXPIRY = "HOLD"
+VIDEOS_RUNNING = "VIDEOS#RUNNING"  # the by_request_and_day index's partition of unfinished jobs
 TICKET_POINTER_SK = "TICKET"
 # A closed ticket, its thread and its attachments are kept this long after closing.
 TICKET_RETENTION = timedelta(days=730)

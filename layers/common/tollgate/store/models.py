@@ -418,6 +418,7 @@ class UsageRecord(_Item):
     hold = NumberAttribute(default=0)
     charge = NumberAttribute(default=0)
     usage_estimated = BooleanAttribute(default=False)
+    video_seconds = NumberAttribute(null=True)  # a video job's seconds delivered
     created_at = UTCDateTimeAttribute()
     gsi1pk = UnicodeAttribute()
     gsi1sk = UnicodeAttribute()

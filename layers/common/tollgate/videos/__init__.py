@@ -1,0 +1,1 @@
+"""Video generation as asynchronous jobs: the request (``request``) and the jobs (``jobs``)."""
