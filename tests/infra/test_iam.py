@@ -110,6 +110,17 @@ EXPECTED_GRANTS = {
         ("dynamodb:UpdateItem", TABLE.format("MetadataTable")),  # the day's rollup
         ("dynamodb:UpdateItem", TABLE.format("KeysTable")),  # spend cap reservation back
     },
+    "VideoJobsFunction": {
+        ("dynamodb:Query", TABLE.format("MetadataTable") + "/index/by_request_and_day"),  # running
+        ("dynamodb:GetItem", TABLE.format("MetadataTable")),  # a job; a lost settle's record
+        ("dynamodb:UpdateItem", TABLE.format("MetadataTable")),  # the job's status, the rollup
+        ("dynamodb:PutItem", TABLE.format("MetadataTable")),  # the usage record
+        ("dynamodb:GetItem", TABLE.format("WalletTable")),  # the job's hold
+        ("dynamodb:DeleteItem", TABLE.format("WalletTable")),  # the hold, settled or released
+        ("dynamodb:UpdateItem", TABLE.format("WalletTable")),  # balance, held, daily charges
+        ("dynamodb:UpdateItem", TABLE.format("KeysTable")),  # key spend, last use, cap counter
+        ("secretsmanager:GetSecretValue", "tollgate/dev/provider-keys"),  # polls the provider
+    },
     "PurgeFunction": {
         ("dynamodb:Query", TABLE.format("KeysTable")),  # the accounts due
         ("dynamodb:GetItem", TABLE.format("KeysTable")),  # the account's profile
@@ -487,6 +498,29 @@ def test_the_reaper_touches_only_account_items_and_key_counters():
     assert leading_keys("ReaperFunction", "dynamodb:UpdateItem", "WalletTable") == [["ACCOUNT#*"]]
     assert leading_keys("ReaperFunction", "dynamodb:UpdateItem", "KeysTable") == [["KEY#*"]]
     assert leading_keys("ReaperFunction", "dynamodb:PutItem", "MetadataTable") == [["ACCOUNT#*"]]
+
+
+def test_the_video_jobs_function_reads_running_jobs_and_touches_only_account_and_key_items():
+    # Given the scheduled function that settles jobs nobody polls: it finds them in the
+    # index's one partition of running jobs, and moves money as the reaper does
+    (query,) = [
+        s
+        for s in statements(TEMPLATE.functions()["VideoJobsFunction"].policies, NAMES)
+        if s["Resource"] == TABLE.format("MetadataTable") + "/index/by_request_and_day"
+    ]
+    assert query["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"] == [
+        "VIDEOS#RUNNING"
+    ]
+    for action, table in [
+        ("dynamodb:GetItem", "MetadataTable"),
+        ("dynamodb:PutItem", "MetadataTable"),
+        ("dynamodb:UpdateItem", "MetadataTable"),
+        ("dynamodb:GetItem", "WalletTable"),
+        ("dynamodb:DeleteItem", "WalletTable"),
+        ("dynamodb:UpdateItem", "WalletTable"),
+    ]:
+        assert leading_keys("VideoJobsFunction", action, table) == [["ACCOUNT#*"]], action
+    assert leading_keys("VideoJobsFunction", "dynamodb:UpdateItem", "KeysTable") == [["KEY#*"]]
 
 
 def test_the_purge_deletes_account_items_and_ticket_pointers_only():
