@@ -67,6 +67,8 @@ EXPECTED_GRANTS = {
         ("dynamodb:PutItem", TABLE.format("MetadataTable")),  # usage record
         ("dynamodb:GetItem", TABLE.format("MetadataTable")),  # a lost settle's record read back
         ("dynamodb:UpdateItem", TABLE.format("MetadataTable")),  # the day's usage rollup
+        ("dynamodb:Query", TABLE.format("MetadataTable")),  # the account's video jobs
+        ("dynamodb:GetItem", TABLE.format("WalletTable")),  # a video job's hold
         ("secretsmanager:GetSecretValue", "tollgate/dev/provider-keys"),
     },
     "PaymentWebhookFunction": {
@@ -521,6 +523,12 @@ def test_the_video_jobs_function_reads_running_jobs_and_touches_only_account_and
     ]:
         assert leading_keys("VideoJobsFunction", action, table) == [["ACCOUNT#*"]], action
     assert leading_keys("VideoJobsFunction", "dynamodb:UpdateItem", "KeysTable") == [["KEY#*"]]
+
+
+def test_the_proxy_lists_and_reads_holds_of_accounts_only():
+    # the video routes' new reads: an account's jobs, a job's hold
+    assert leading_keys("ProxyFunction", "dynamodb:Query", "MetadataTable") == [["ACCOUNT#*"]]
+    assert leading_keys("ProxyFunction", "dynamodb:GetItem", "WalletTable") == [["ACCOUNT#*"]]
 
 
 def test_the_purge_deletes_account_items_and_ticket_pointers_only():
