@@ -67,6 +67,8 @@ EXPECTED_GRANTS = {
         ("dynamodb:PutItem", TABLE.format("MetadataTable")),  # usage record
         ("dynamodb:GetItem", TABLE.format("MetadataTable")),  # a lost settle's record read back
         ("dynamodb:UpdateItem", TABLE.format("MetadataTable")),  # the day's usage rollup
+        ("dynamodb:Query", TABLE.format("MetadataTable")),  # the account's video jobs
+        ("dynamodb:GetItem", TABLE.format("WalletTable")),  # a video job's hold
         ("secretsmanager:GetSecretValue", "tollgate/dev/provider-keys"),
     },
     "PaymentWebhookFunction": {
@@ -109,6 +111,17 @@ EXPECTED_GRANTS = {
         ("dynamodb:PutItem", TABLE.format("MetadataTable")),  # the abandoned usage record
         ("dynamodb:UpdateItem", TABLE.format("MetadataTable")),  # the day's rollup
         ("dynamodb:UpdateItem", TABLE.format("KeysTable")),  # spend cap reservation back
+    },
+    "VideoJobsFunction": {
+        ("dynamodb:Query", TABLE.format("MetadataTable") + "/index/by_request_and_day"),  # running
+        ("dynamodb:GetItem", TABLE.format("MetadataTable")),  # a job; a lost settle's record
+        ("dynamodb:UpdateItem", TABLE.format("MetadataTable")),  # the job's status, the rollup
+        ("dynamodb:PutItem", TABLE.format("MetadataTable")),  # the usage record
+        ("dynamodb:GetItem", TABLE.format("WalletTable")),  # the job's hold
+        ("dynamodb:DeleteItem", TABLE.format("WalletTable")),  # the hold, settled or released
+        ("dynamodb:UpdateItem", TABLE.format("WalletTable")),  # balance, held, daily charges
+        ("dynamodb:UpdateItem", TABLE.format("KeysTable")),  # key spend, last use, cap counter
+        ("secretsmanager:GetSecretValue", "tollgate/dev/provider-keys"),  # polls the provider
     },
     "PurgeFunction": {
         ("dynamodb:Query", TABLE.format("KeysTable")),  # the accounts due
@@ -487,6 +500,35 @@ def test_the_reaper_touches_only_account_items_and_key_counters():
     assert leading_keys("ReaperFunction", "dynamodb:UpdateItem", "WalletTable") == [["ACCOUNT#*"]]
     assert leading_keys("ReaperFunction", "dynamodb:UpdateItem", "KeysTable") == [["KEY#*"]]
     assert leading_keys("ReaperFunction", "dynamodb:PutItem", "MetadataTable") == [["ACCOUNT#*"]]
+
+
+def test_the_video_jobs_function_reads_running_jobs_and_touches_only_account_and_key_items():
+    # Given the scheduled function that settles jobs nobody polls: it finds them in the
+    # index's one partition of running jobs, and moves money as the reaper does
+    (query,) = [
+        s
+        for s in statements(TEMPLATE.functions()["VideoJobsFunction"].policies, NAMES)
+        if s["Resource"] == TABLE.format("MetadataTable") + "/index/by_request_and_day"
+    ]
+    assert query["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"] == [
+        "VIDEOS#RUNNING"
+    ]
+    for action, table in [
+        ("dynamodb:GetItem", "MetadataTable"),
+        ("dynamodb:PutItem", "MetadataTable"),
+        ("dynamodb:UpdateItem", "MetadataTable"),
+        ("dynamodb:GetItem", "WalletTable"),
+        ("dynamodb:DeleteItem", "WalletTable"),
+        ("dynamodb:UpdateItem", "WalletTable"),
+    ]:
+        assert leading_keys("VideoJobsFunction", action, table) == [["ACCOUNT#*"]], action
+    assert leading_keys("VideoJobsFunction", "dynamodb:UpdateItem", "KeysTable") == [["KEY#*"]]
+
+
+def test_the_proxy_lists_and_reads_holds_of_accounts_only():
+    # the video routes' new reads: an account's jobs, a job's hold
+    assert leading_keys("ProxyFunction", "dynamodb:Query", "MetadataTable") == [["ACCOUNT#*"]]
+    assert leading_keys("ProxyFunction", "dynamodb:GetItem", "WalletTable") == [["ACCOUNT#*"]]
 
 
 def test_the_purge_deletes_account_items_and_ticket_pointers_only():

@@ -256,6 +256,7 @@ def test_the_archive_runs_daily_the_audit_checkpoints_hourly_the_reaper_every_fi
         "PurgeFunction": ["cron(0 4 * * ? *)"],
         "ReaperFunction": ["rate(5 minutes)"],
         "BalanceWatchFunction": ["rate(5 minutes)"],
+        "VideoJobsFunction": ["rate(1 minute)"],
     }
 
 

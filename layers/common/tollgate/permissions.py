@@ -141,6 +141,11 @@ ROUTES: Final[dict[tuple[str, str], str | tuple[str, ...]]] = {
     ("POST", "/v1/messages"): INFERENCE,
     ("POST", "/v1/embeddings"): INFERENCE,
     ("POST", "/v1/images/generations"): INFERENCE,
+    ("POST", "/v1/videos"): INFERENCE,
+    ("GET", "/v1/videos"): INFERENCE,
+    ("GET", "/v1/videos/{video_id}"): INFERENCE,
+    ("DELETE", "/v1/videos/{video_id}"): INFERENCE,
+    ("GET", "/v1/videos/{video_id}/content"): INFERENCE,
 }
 
 
