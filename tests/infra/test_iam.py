@@ -68,7 +68,6 @@ EXPECTED_GRANTS = {
         ("dynamodb:GetItem", TABLE.format("MetadataTable")),  # a lost settle's record read back
         ("dynamodb:UpdateItem", TABLE.format("MetadataTable")),  # the day's usage rollup
         ("dynamodb:Query", TABLE.format("MetadataTable")),  # the account's video jobs
-        ("dynamodb:GetItem", TABLE.format("WalletTable")),  # a video job's hold
         ("secretsmanager:GetSecretValue", "tollgate/dev/provider-keys"),
     },
     "PaymentWebhookFunction": {
@@ -117,7 +116,6 @@ EXPECTED_GRANTS = {
         ("dynamodb:GetItem", TABLE.format("MetadataTable")),  # a job; a lost settle's record
         ("dynamodb:UpdateItem", TABLE.format("MetadataTable")),  # the job's status, the rollup
         ("dynamodb:PutItem", TABLE.format("MetadataTable")),  # the usage record
-        ("dynamodb:GetItem", TABLE.format("WalletTable")),  # the job's hold
         ("dynamodb:DeleteItem", TABLE.format("WalletTable")),  # the hold, settled or released
         ("dynamodb:UpdateItem", TABLE.format("WalletTable")),  # balance, held, daily charges
         ("dynamodb:UpdateItem", TABLE.format("KeysTable")),  # key spend, last use, cap counter
@@ -517,7 +515,6 @@ def test_the_video_jobs_function_reads_running_jobs_and_touches_only_account_and
         ("dynamodb:GetItem", "MetadataTable"),
         ("dynamodb:PutItem", "MetadataTable"),
         ("dynamodb:UpdateItem", "MetadataTable"),
-        ("dynamodb:GetItem", "WalletTable"),
         ("dynamodb:DeleteItem", "WalletTable"),
         ("dynamodb:UpdateItem", "WalletTable"),
     ]:
@@ -525,10 +522,8 @@ def test_the_video_jobs_function_reads_running_jobs_and_touches_only_account_and
     assert leading_keys("VideoJobsFunction", "dynamodb:UpdateItem", "KeysTable") == [["KEY#*"]]
 
 
-def test_the_proxy_lists_and_reads_holds_of_accounts_only():
-    # the video routes' new reads: an account's jobs, a job's hold
+def test_the_proxy_lists_the_video_jobs_of_accounts_only():
     assert leading_keys("ProxyFunction", "dynamodb:Query", "MetadataTable") == [["ACCOUNT#*"]]
-    assert leading_keys("ProxyFunction", "dynamodb:GetItem", "WalletTable") == [["ACCOUNT#*"]]
 
 
 def test_the_purge_deletes_account_items_and_ticket_pointers_only():

@@ -156,10 +156,12 @@ async def call(
     if invocation_id is not None:
         context = {"request_id": invocation_id, "env_config": {"function_name": "proxy"}}
         headers.append((b"x-amzn-lambda-context", json.dumps(context).encode()))
+    path, _, query = path.partition("?")
     scope = {
         "type": "http",
         "method": method,
         "path": path,
+        "query_string": query.encode(),
         "headers": headers,
         "client": ("127.0.0.1", 50000),
     }

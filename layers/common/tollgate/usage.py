@@ -29,9 +29,9 @@ HOT_WINDOW = layout.USAGE_RETENTION
 CLAMP_SLACK = timedelta(days=1)
 # Every status the proxy's settle (tollgate.proxy) and the reaper write on a usage record:
 # answered in full, answered with an error, a stream cut by the upstream or the gateway, a
-# stream the client hung up on, and a hold the reaper released.
-STATUSES = ("settled", "error", "cut", "client_closed", "abandoned")
-ENDPOINTS = ("chat.completions", "messages", "embeddings", "images.generations")
+# stream the client hung up on, a hold the reaper released, and a video job cancelled.
+STATUSES = ("settled", "error", "cut", "client_closed", "abandoned", "cancelled")
+ENDPOINTS = ("chat.completions", "messages", "embeddings", "images.generations", "videos")
 MAX_CSV_ROWS = 10_000
 # A record asked for between the proxy's answer and its settle (one DynamoDB transaction) is
 # waited for, this long at most.
@@ -202,6 +202,7 @@ def usage_view(record: UsageRecord) -> dict[str, Any]:
         "hold_usd": format_usd(int(record.hold)),  # reserved while it ran; released in the settle
         "charge_usd": format_usd(int(record.charge)),
         "usage_estimated": bool(record.usage_estimated),
+        "video_seconds": int(record.video_seconds) if record.video_seconds is not None else None,
     }
 
 
