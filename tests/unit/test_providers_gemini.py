@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 
 from tests.support.openapi import validate_openai
-from tollgate.catalog import Model, Pricing, Provider
+from tollgate.catalog import Model, Pricing, Provider, VideoSpec
 from tollgate.errors import BadRequest
-from tollgate.providers import ProviderError, Usage, adapter_for, gemini
+from tollgate.providers import ProviderError, UpstreamCall, Usage, adapter_for, gemini
+from tollgate.providers.base import VideoReference, VideoRequest, VideoStatus
 
 BASE = "https://generativelanguage.googleapis.com"
 PROVIDER = Provider("gemini", "gemini", BASE, "gemini")
@@ -435,3 +436,207 @@ def test_given_zero_penalties_when_built_then_they_are_not_sent_but_other_zeros_
     config = build(presence_penalty=0, frequency_penalty=0.5, seed=0, top_p=0.5)["generationConfig"]
 
     assert config == {"frequencyPenalty": 0.5, "seed": 0, "topP": 0.5}
+
+
+# --- videos (Veo long-running operations) ------------------------------------------------------
+
+VEO = Model(
+    id="gemini/veo-3.0-generate-001",
+    provider="gemini",
+    upstream_id="veo-3.0-generate-001",
+    endpoints=frozenset({"videos"}),
+    created=0,
+    context_length=1024,
+    max_output_tokens=None,
+    pricing=Pricing(input=0, output=0),
+    video=VideoSpec(seconds=(4, 6, 8), prices={"720p": 400_000_000}),
+)
+OPERATION = "models/veo-3.0-generate-001/operations/op123"
+VIDEO_URI = f"{BASE}/v1beta/files/f1:download?alt=media"
+SECRET_PROMPT = "a fox named Canary-7"
+
+
+def operation(**fields: Any) -> bytes:
+    return json.dumps({"name": OPERATION, **fields}).encode()
+
+
+def done(generate_video_response: dict) -> bytes:
+    response = {"@type": "type.googleapis.com/x", "generateVideoResponse": generate_video_response}
+    return operation(done=True, response=response)
+
+
+def video_status(body: bytes, status: int = 200) -> VideoStatus:
+    return gemini.parse_video_status(status, body)
+
+
+def test_given_a_video_with_a_reference_when_built_then_it_is_a_predict_long_running_call():
+    reference = VideoReference("image/png", b"\x89PNG-bytes")
+    request = VideoRequest(SECRET_PROMPT, 6, "720x1280", "720p", reference)
+
+    call = gemini.build_video_create(request, model=VEO, provider=PROVIDER, api_key="AIza")
+
+    assert (call.method, call.stream) == ("POST", False)
+    assert call.url == f"{BASE}/v1beta/models/veo-3.0-generate-001:predictLongRunning"
+    assert call.headers["x-goog-api-key"] == "AIza"
+    assert json.loads(call.body) == {
+        "instances": [
+            {
+                "prompt": SECRET_PROMPT,
+                "image": {
+                    "bytesBase64Encoded": base64.b64encode(b"\x89PNG-bytes").decode(),
+                    "mimeType": "image/png",
+                },
+            }
+        ],
+        "parameters": {
+            "aspectRatio": "9:16",
+            "resolution": "720p",
+            "durationSeconds": 6,
+            "sampleCount": 1,
+        },
+    }
+    plain = VideoRequest(SECRET_PROMPT, 4, "1280x720", "720p")
+    body = json.loads(
+        gemini.build_video_create(plain, model=VEO, provider=PROVIDER, api_key="k").body
+    )
+    assert body["instances"] == [{"prompt": SECRET_PROMPT}]
+    assert body["parameters"]["aspectRatio"] == "16:9"
+
+
+def test_given_a_created_operation_when_parsed_then_its_name_is_polled_with_the_key():
+    name = gemini.parse_video_created(200, operation())
+
+    call = gemini.build_video_status(name, provider=PROVIDER, api_key="AIza")
+
+    assert (call.method, call.url, call.body) == ("GET", f"{BASE}/v1beta/{OPERATION}", None)
+    assert call.headers == {"x-goog-api-key": "AIza"}
+    assert gemini.build_video_cancel(name, provider=PROVIDER, api_key="AIza") is None
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "",
+        42,
+        "operations/op123",
+        "models/veo/operations/op123/../../files/f1",
+        "models/../operations/op123",
+        "models/veo/operations/op123?alt=media",
+        "models/veo/operations/op123\n",
+        "models/veo/operations/" + "a" * 200,
+    ],
+)
+def test_given_an_unsafe_operation_name_then_it_is_neither_accepted_nor_put_in_a_url(name):
+    with pytest.raises(ProviderError) as created:
+        gemini.parse_video_created(200, json.dumps({"name": name}).encode())
+    assert created.value.status == 502
+    if isinstance(name, str):
+        with pytest.raises(ProviderError):
+            gemini.build_video_status(name, provider=PROVIDER, api_key="AIza")
+
+
+def test_given_a_refused_create_when_parsed_then_geminis_error_is_raised():
+    body = json.dumps({"error": {"code": 429, "message": "Quota", "status": "RESOURCE_EXHAUSTED"}})
+
+    with pytest.raises(ProviderError) as error:
+        gemini.parse_video_created(429, body.encode())
+
+    assert (error.value.status, error.value.retryable) == (429, True)
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (operation(done=False, metadata={"progressPercent": 42}), VideoStatus("in_progress", 42)),
+        (operation(metadata={"@type": "x"}), VideoStatus("in_progress")),
+        (
+            done({"generatedSamples": [{"video": {"uri": VIDEO_URI}}]}),
+            VideoStatus("completed", 100, content_uri=VIDEO_URI),
+        ),
+    ],
+)
+def test_given_a_running_or_finished_operation_when_polled_then_its_state_is_mapped(body, expected):
+    assert video_status(body) == expected
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        (
+            done({"raiMediaFilteredCount": 1, "raiMediaFilteredReasons": [SECRET_PROMPT]}),
+            "moderation_blocked",
+        ),
+        (operation(done=True, error={"code": 13, "message": SECRET_PROMPT}), "generation_failed"),
+    ],
+)
+def test_given_a_filtered_or_failed_operation_then_it_fails_in_our_words_not_googles(body, code):
+    status = video_status(body)
+
+    assert (status.state, status.error_code) == ("failed", code)
+    assert status.error_message and "Canary" not in status.error_message
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"<html>",
+        b"[]",
+        operation(done="yes"),
+        operation(done=True),
+        done({}),
+        done({"generatedSamples": [{"video": {}}]}),
+        done({"generatedSamples": "video"}),
+    ],
+)
+def test_given_an_unusable_operation_when_polled_then_it_is_a_malformed_answer(body):
+    with pytest.raises(ProviderError) as error:
+        video_status(body)
+
+    assert (error.value.status, error.value.retryable) == (502, False)
+
+
+def test_given_an_unknown_operation_when_polled_then_geminis_404_is_raised():
+    body = b'{"error": {"code": 404, "message": "not found", "status": "NOT_FOUND"}}'
+
+    with pytest.raises(ProviderError) as error:
+        video_status(body, 404)
+
+    assert error.value.status == 404
+
+
+def test_given_a_completed_video_then_its_uri_is_fetched_with_the_key_and_no_thumbnail_exists():
+    status = VideoStatus("completed", 100, content_uri=VIDEO_URI)
+
+    call = gemini.build_video_content(
+        OPERATION, status, variant="video", provider=PROVIDER, api_key="AIza"
+    )
+    thumbnail = gemini.build_video_content(
+        OPERATION, status, variant="thumbnail", provider=PROVIDER, api_key="AIza"
+    )
+
+    assert call == UpstreamCall("GET", VIDEO_URI, {"x-goog-api-key": "AIza"}, None, True)
+    assert thumbnail is None
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "https://evil.example/v1beta/files/f1:download",
+        "http://generativelanguage.googleapis.com/v1beta/files/f1",
+        "https://generativelanguage.googleapis.com:8443/v1beta/files/f1",
+        "https://generativelanguage.googleapis.com.evil.example/files/f1",
+        "https://generativelanguage.googleapis.com@evil.example/files/f1",
+        "https://evil.example\\@generativelanguage.googleapis.com/files/f1",
+        "https://generativelanguage.googleapis.com:port/files/f1",
+        "/v1beta/files/f1",
+    ],
+)
+def test_given_a_video_uri_off_the_providers_host_then_the_key_is_not_sent_there(uri):
+    status = VideoStatus("completed", 100, content_uri=uri)
+
+    with pytest.raises(ProviderError) as error:
+        gemini.build_video_content(
+            OPERATION, status, variant="video", provider=PROVIDER, api_key="AIza"
+        )
+
+    assert error.value.status == 502

@@ -4,15 +4,17 @@ re-labelled with the public id, streams are re-chunked and their usage captured.
 from __future__ import annotations
 
 import datetime as dt
+import email.policy
 import json
+from email.parser import BytesParser
 from typing import Any
 
 import pytest
 
 from tests.support.openapi import validate_openai
-from tollgate.catalog import Model, Pricing, Provider
-from tollgate.providers import ProviderError, Usage, adapter_for, openai
-from tollgate.providers.base import retry_after
+from tollgate.catalog import Model, Pricing, Provider, VideoSpec
+from tollgate.providers import ProviderError, UpstreamCall, Usage, adapter_for, openai
+from tollgate.providers.base import VideoReference, VideoRequest, VideoStatus, retry_after
 from tollgate.sse import encode
 
 PROVIDER = Provider("openai", "openai", "https://api.openai.com/v1", "openai")
@@ -321,3 +323,175 @@ def test_given_retry_after_as_an_http_date_when_parsed_then_it_is_seconds_from_n
     delay = retry_after(headers, now=dt.datetime(2026, 10, 21, 7, 28, 0, tzinfo=dt.UTC).timestamp())
 
     assert delay == 10.0
+
+
+# --- videos (OpenAI's Videos API, also served by OpenAI-compatible servers) ----------------------
+
+COMPATIBLE = Provider("local", "openai_compatible", "http://127.0.0.1:8000/v1", None)
+VIDEO_MODEL = Model(
+    id="local/video-1",
+    provider="local",
+    upstream_id="video-1-preview",
+    endpoints=frozenset({"videos"}),
+    created=0,
+    context_length=1024,
+    max_output_tokens=None,
+    pricing=Pricing(input=0, output=0),
+    video=VideoSpec(seconds=(4, 8), prices={"720p": 100_000_000}),
+)
+SECRET_PROMPT = "a fox named Canary-7,\r\n--boundary\r\n"
+
+
+def form_fields(call: UpstreamCall) -> dict[str, Any]:
+    """The multipart body parsed back by the standard library: name -> value or file."""
+    head = f"content-type: {call.headers['content-type']}\r\n\r\n".encode()
+    message = BytesParser(policy=email.policy.HTTP).parsebytes(head + call.body)
+    fields: dict[str, Any] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        data = part.get_payload(decode=True)
+        filename = part.get_filename()
+        fields[name] = (filename, part.get_content_type(), data) if filename else data.decode()
+    return fields
+
+
+def video(**fields: Any) -> bytes:
+    return json.dumps({"id": "video_abc", "object": "video", "model": "video-1", **fields}).encode()
+
+
+def test_given_a_video_with_a_reference_when_built_then_it_is_a_multipart_create():
+    reference = VideoReference("image/jpeg", b"\xff\xd8jpeg-bytes\r\n--")
+    request = VideoRequest(SECRET_PROMPT, 8, "720x1280", "720p", reference)
+
+    call = openai.build_video_create(request, model=VIDEO_MODEL, provider=PROVIDER, api_key="sk")
+
+    assert (call.method, call.url, call.stream) == ("POST", f"{PROVIDER.base_url}/videos", False)
+    assert call.headers["authorization"] == "Bearer sk"
+    assert call.headers["content-type"].startswith("multipart/form-data; boundary=")
+    assert form_fields(call) == {
+        "prompt": SECRET_PROMPT,
+        "model": "video-1-preview",
+        "seconds": "8",
+        "size": "720x1280",
+        "input_reference": ("reference.jpg", "image/jpeg", b"\xff\xd8jpeg-bytes\r\n--"),
+    }
+
+
+def test_given_a_keyless_server_and_an_odd_image_type_when_built_then_no_header_is_injected():
+    reference = VideoReference("image/png\r\nx-injected: 1", b"png")
+    request = VideoRequest("a fox", 4, "1280x720", "720p", reference)
+
+    call = openai.build_video_create(request, model=VIDEO_MODEL, provider=COMPATIBLE, api_key="")
+
+    assert "authorization" not in call.headers
+    assert b"x-injected" not in call.body
+    fields = form_fields(call)
+    assert fields["input_reference"] == ("reference.bin", "application/octet-stream", b"png")
+    assert fields["seconds"] == "4"
+
+
+def test_given_a_created_video_then_its_id_is_polled_downloaded_and_cancelled_by_that_id():
+    video_id = openai.parse_video_created(200, video(status="queued", progress=0))
+    base = COMPATIBLE.base_url
+
+    calls = [
+        openai.build_video_status(video_id, provider=COMPATIBLE, api_key=""),
+        openai.build_video_content(
+            video_id, VideoStatus("completed"), variant="video", provider=PROVIDER, api_key="sk"
+        ),
+        openai.build_video_content(
+            video_id, VideoStatus("completed"), variant="thumbnail", provider=COMPATIBLE, api_key=""
+        ),
+        openai.build_video_cancel(video_id, provider=PROVIDER, api_key="sk"),
+    ]
+
+    bearer = {"authorization": "Bearer sk"}
+    assert calls == [
+        UpstreamCall("GET", f"{base}/videos/video_abc", {}, None, False),
+        UpstreamCall(
+            "GET", f"{PROVIDER.base_url}/videos/video_abc/content?variant=video", bearer, None, True
+        ),
+        UpstreamCall("GET", f"{base}/videos/video_abc/content?variant=thumbnail", {}, None, True),
+        UpstreamCall("DELETE", f"{PROVIDER.base_url}/videos/video_abc", bearer, None, False),
+    ]
+    unknown = openai.build_video_content(
+        video_id, VideoStatus("completed"), variant="../x", provider=PROVIDER, api_key="sk"
+    )
+    assert unknown is None
+
+
+@pytest.mark.parametrize(
+    "video_id", ["", 7, None, "../files", "video_abc/content", "video abc", "v?x=1", "a" * 200]
+)
+def test_given_an_unsafe_video_id_then_it_is_neither_accepted_nor_put_in_a_url(video_id):
+    with pytest.raises(ProviderError) as created:
+        openai.parse_video_created(200, json.dumps({"id": video_id}).encode())
+    assert created.value.status == 502
+    if isinstance(video_id, str):
+        for build in (openai.build_video_status, openai.build_video_cancel):
+            with pytest.raises(ProviderError):
+                build(video_id, provider=PROVIDER, api_key="sk")
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (video(status="queued", progress=0, seconds="8"), VideoStatus("queued", 0)),
+        (video(status="in_progress", progress=40.5), VideoStatus("in_progress", 40)),
+        (video(status="in_progress", progress=250), VideoStatus("in_progress", 100)),
+        (video(status="in_progress", progress="half"), VideoStatus("in_progress")),
+        (video(status="completed", progress=100, seconds="8"), VideoStatus("completed", 100, 8)),
+        (video(status="completed", seconds=4), VideoStatus("completed", seconds=4)),
+        (video(status="completed"), VideoStatus("completed")),
+    ],
+)
+def test_given_a_video_object_when_polled_then_state_progress_and_seconds_are_read(body, expected):
+    assert openai.parse_video_status(200, body) == expected
+
+
+@pytest.mark.parametrize(
+    ("error", "code", "provider_code"),
+    [
+        ({"code": "moderation_blocked", "message": SECRET_PROMPT}, "moderation_blocked", True),
+        ({"code": "content_policy_violation"}, "moderation_blocked", True),
+        ({"code": "internal_error", "message": SECRET_PROMPT}, "generation_failed", True),
+        ({"code": SECRET_PROMPT, "message": SECRET_PROMPT}, "generation_failed", False),
+        (None, "generation_failed", False),
+    ],
+)
+def test_given_a_failed_video_then_it_fails_in_our_words_with_at_most_the_providers_code(
+    error, code, provider_code
+):
+    status = openai.parse_video_status(200, video(status="failed", progress=10, error=error))
+
+    assert (status.state, status.error_code) == ("failed", code)
+    assert "Canary" not in status.error_message
+    assert ("provider code" in status.error_message) is provider_code
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"<html>",
+        b"[]",
+        video(status="cancelled"),
+        video(),
+        video(status="completed", seconds="4.5"),
+        video(status="completed", seconds="0"),
+        video(status="completed", seconds=True),
+    ],
+)
+def test_given_an_unusable_video_object_when_polled_then_it_is_a_malformed_answer(body):
+    with pytest.raises(ProviderError) as error:
+        openai.parse_video_status(200, body)
+
+    assert (error.value.status, error.value.retryable) == (502, False)
+
+
+def test_given_a_video_gone_upstream_when_polled_then_the_providers_404_is_raised():
+    body = b'{"error": {"message": "Video not found", "type": "invalid_request_error"}}'
+
+    with pytest.raises(ProviderError) as error:
+        openai.parse_video_status(404, body)
+
+    assert error.value.status == 404

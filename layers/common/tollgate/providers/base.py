@@ -93,6 +93,18 @@ class VideoStatus:
     content_uri: str | None = None
 
 
+# Our own words for a failed video, never the provider's: its texts may quote the prompt.
+VIDEO_BLOCKED = "The provider's safety filters blocked this video."
+VIDEO_FAILED = "The provider could not generate this video."
+
+
+def video_progress(value: Any) -> int | None:
+    """A provider's progress percentage as 0-100; None when it gives no number."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return min(100, max(0, int(value)))
+
+
 class ProviderError(Exception):
     """An upstream's error answer (or unusable answer), already parsed."""
 

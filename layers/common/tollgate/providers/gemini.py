@@ -23,16 +23,22 @@ Translation choices:
 from __future__ import annotations
 
 import base64
+import re
 import struct
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from tollgate.errors import BadRequest
 from tollgate.providers.base import (
+    VIDEO_BLOCKED,
+    VIDEO_FAILED,
     ChatStream,
     ProviderError,
     UpstreamCall,
     Usage,
+    VideoRequest,
+    VideoStatus,
     assistant_message,
     compact_json,
     completion,
@@ -53,6 +59,7 @@ from tollgate.providers.base import (
     stop_sequences,
     text_of,
     tool_call,
+    video_progress,
 )
 from tollgate.sse import Event
 from tollgate.validation import strict_json
@@ -98,6 +105,11 @@ _EMBEDDING_FIELDS = frozenset({"model", "input", "dimensions", "encoding_format"
 _GENERATION = {"temperature": "temperature", "top_p": "topP", "top_k": "topK", "seed": "seed"}
 # sent only when not zero: some Gemini models refuse penalties altogether, even a zero one
 _PENALTIES = {"frequency_penalty": "frequencyPenalty", "presence_penalty": "presencePenalty"}
+# models/<model>/operations/<id>: it goes into a URL path, so nothing else (no "..", no "/")
+_OPERATION = re.compile(
+    r"models/[A-Za-z0-9][A-Za-z0-9._-]{0,127}/operations/[A-Za-z0-9][A-Za-z0-9_-]{0,127}"
+)
+_DEFAULT_PORTS = {"https": 443, "http": 80}
 _FILTERED = frozenset(
     {"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY"}
 )
@@ -537,3 +549,128 @@ def build_images(request: dict[str, Any], **_: Any) -> UpstreamCall:
 
 def parse_images(status: int, body: bytes, **_: Any) -> tuple[dict[str, Any], Usage]:
     raise BadRequest("Image generation with Gemini models is not supported yet.", param="model")
+
+
+# --- videos (Veo long-running operations) ------------------------------------------------------
+
+
+def build_video_create(
+    request: VideoRequest, *, model: Model, provider: Provider, api_key: str
+) -> UpstreamCall:
+    instance: dict[str, Any] = {"prompt": request.prompt}
+    if request.reference is not None:
+        instance["image"] = {
+            "bytesBase64Encoded": base64.b64encode(request.reference.data).decode("ascii"),
+            "mimeType": request.reference.mime_type,
+        }
+    parameters = {
+        "aspectRatio": request.aspect_ratio,
+        "resolution": request.resolution,
+        "durationSeconds": request.seconds,
+        "sampleCount": 1,
+    }
+    url = f"{provider.base_url}/v1beta/models/{model.upstream_id}:predictLongRunning"
+    body = {"instances": [instance], "parameters": parameters}
+    return json_call(url, {"x-goog-api-key": api_key}, body, stream=False)
+
+
+def parse_video_created(status: int, body: bytes) -> str:
+    """The operation's name, models/<model>/operations/<id>."""
+    name = _success(status, body).get("name")
+    if not isinstance(name, str) or not _OPERATION.fullmatch(name):
+        raise malformed("no operation name")
+    return name
+
+
+def build_video_status(operation: str, *, provider: Provider, api_key: str) -> UpstreamCall:
+    url = f"{provider.base_url}/v1beta/{_checked_operation(operation)}"
+    return UpstreamCall("GET", url, {"x-goog-api-key": api_key}, None, False)
+
+
+def parse_video_status(status: int, body: bytes) -> VideoStatus:
+    """A running operation (Gemini has no queued state), or its video, safety filter or error.
+    Google's error and filter texts are dropped: they may quote the prompt."""
+    operation = _success(status, body)
+    done = operation.get("done", False)  # proto3 JSON leaves out a false done
+    if not isinstance(done, bool):
+        raise malformed("done is not a boolean")
+    if not done:
+        metadata = operation.get("metadata")
+        percent = metadata.get("progressPercent") if isinstance(metadata, dict) else None
+        return VideoStatus("in_progress", progress=video_progress(percent))
+    if operation.get("error") is not None:
+        return VideoStatus("failed", error_code="generation_failed", error_message=VIDEO_FAILED)
+    return _finished(operation.get("response"))
+
+
+def _finished(response: Any) -> VideoStatus:
+    result = response.get("generateVideoResponse") if isinstance(response, dict) else None
+    if not isinstance(result, dict):
+        raise malformed("a finished operation without a video response")
+    samples = result.get("generatedSamples")
+    if samples:
+        return VideoStatus("completed", progress=100, content_uri=_sample_uri(samples))
+    count = result.get("raiMediaFilteredCount")
+    if (isinstance(count, int) and count > 0) or result.get("raiMediaFilteredReasons"):
+        return VideoStatus("failed", error_code="moderation_blocked", error_message=VIDEO_BLOCKED)
+    raise malformed("a finished operation without a video")
+
+
+def _sample_uri(samples: Any) -> str:
+    first = samples[0] if isinstance(samples, list) else None
+    video = first.get("video") if isinstance(first, dict) else None
+    uri = video.get("uri") if isinstance(video, dict) else None
+    if not isinstance(uri, str) or not uri:
+        raise malformed("a generated sample without a video uri")
+    return uri
+
+
+def build_video_content(
+    operation: str, status: VideoStatus, *, variant: str, provider: Provider, api_key: str
+) -> UpstreamCall | None:
+    """The finished file, fetched with the key: so only from the provider's own origin (a
+    forged or hijacked answer must not make us send the key elsewhere). No thumbnails."""
+    if variant != "video":
+        return None
+    uri = status.content_uri
+    if not uri:
+        raise malformed("no video uri")
+    if not _same_origin(uri, provider.base_url):
+        raise ProviderError(502, "the video uri is not on the provider's host", retryable=False)
+    return UpstreamCall("GET", uri, {"x-goog-api-key": api_key}, None, True)
+
+
+def build_video_cancel(operation: str, *, provider: Provider, api_key: str) -> UpstreamCall | None:
+    """The Gemini API cannot cancel a Veo operation."""
+    return None
+
+
+def _checked_operation(operation: str) -> str:
+    if not _OPERATION.fullmatch(operation):
+        raise malformed("an operation name that is not models/<model>/operations/<id>")
+    return operation
+
+
+def _same_origin(uri: str, base_url: str) -> bool:
+    """Scheme, host and port as the proxy's client reads them (urlsplit). A URL with userinfo
+    is refused: WHATWG parsers and urlsplit disagree about the host of https://a\\@b/."""
+    try:
+        target, base = urlsplit(uri), urlsplit(base_url)
+        return (
+            target.username is None
+            and target.scheme == base.scheme
+            and target.hostname == base.hostname
+            and _port(target.port, target.scheme) == _port(base.port, base.scheme)
+        )
+    except ValueError:  # a port that is not a number, a bad IPv6 address
+        return False
+
+
+def _port(port: int | None, scheme: str) -> int | None:
+    return port if port is not None else _DEFAULT_PORTS.get(scheme)
+
+
+def _success(status: int, body: bytes) -> dict[str, Any]:
+    if not 200 <= status < 300:
+        raise error_from(status, body, {})
+    return load_object(body)

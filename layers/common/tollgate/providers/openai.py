@@ -1,27 +1,45 @@
 """OpenAI and OpenAI-compatible upstreams: the request passes through with the upstream model
-id; answers are checked, re-labelled with the public model id and their usage read."""
+id; answers are checked, re-labelled with the public model id and their usage read. A video
+(the Videos API) is a multipart create, then a job polled, downloaded and deleted by its id."""
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from tollgate.providers.base import (
+    VIDEO_BLOCKED,
+    VIDEO_FAILED,
     ChatStream,
     ProviderError,
     UpstreamCall,
     Usage,
+    VideoReference,
+    VideoRequest,
+    VideoStatus,
     error_message,
     json_call,
     load_json,
     load_object,
     malformed,
     retry_after,
+    video_progress,
 )
 from tollgate.sse import Event
 
 if TYPE_CHECKING:
     from tollgate.catalog import Model, Provider
+
+# a provider's video id goes into URL paths: one safe segment, nothing else
+_VIDEO_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
+_ERROR_CODE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+_MODERATION_WORDS = ("moderation", "content_policy", "content_filter", "safety")
+_VIDEO_STATES = frozenset({"queued", "in_progress", "completed", "failed"})
+_VIDEO_VARIANTS = frozenset({"video", "thumbnail"})
+_MIME_TYPE = re.compile(r"[A-Za-z0-9.+-]+/[A-Za-z0-9.+-]+")
+_EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "image/gif": "gif"}
 
 
 def build_chat(
@@ -103,6 +121,58 @@ def parse_images(
         input_tokens=int(usage.get("input_tokens") or 0),
         output_tokens=int(usage.get("output_tokens") or 0),
     )
+
+
+def build_video_create(
+    request: VideoRequest, *, model: Model, provider: Provider, api_key: str
+) -> UpstreamCall:
+    fields = {
+        "prompt": request.prompt,
+        "model": model.upstream_id,
+        "seconds": str(request.seconds),
+        "size": request.size,
+    }
+    content_type, body = _multipart(fields, request.reference)
+    headers = {"content-type": content_type, **_auth(api_key)}
+    return UpstreamCall("POST", f"{provider.base_url}/videos", headers, body, False)
+
+
+def parse_video_created(status: int, body: bytes) -> str:
+    """The provider's video id."""
+    return _video_id(_success(status, body, None).get("id"))
+
+
+def build_video_status(operation: str, *, provider: Provider, api_key: str) -> UpstreamCall:
+    url = f"{provider.base_url}/videos/{_video_id(operation)}"
+    return UpstreamCall("GET", url, _auth(api_key), None, False)
+
+
+def parse_video_status(status: int, body: bytes) -> VideoStatus:
+    """The Video object's state; a failure in our words with at most the provider's code (its
+    message may quote the prompt). ``seconds`` counts once completed: what was delivered."""
+    video = _success(status, body, None)
+    state = video.get("status")
+    if state not in _VIDEO_STATES:
+        raise malformed("an unknown video status")
+    progress = video_progress(video.get("progress"))
+    if state == "failed":
+        return _video_failure(video.get("error"), progress)
+    seconds = _delivered_seconds(video.get("seconds")) if state == "completed" else None
+    return VideoStatus(state, progress=progress, seconds=seconds)
+
+
+def build_video_content(
+    operation: str, status: VideoStatus, *, variant: str, provider: Provider, api_key: str
+) -> UpstreamCall | None:
+    if variant not in _VIDEO_VARIANTS:
+        return None
+    url = f"{provider.base_url}/videos/{_video_id(operation)}/content?variant={variant}"
+    return UpstreamCall("GET", url, _auth(api_key), None, True)
+
+
+def build_video_cancel(operation: str, *, provider: Provider, api_key: str) -> UpstreamCall | None:
+    url = f"{provider.base_url}/videos/{_video_id(operation)}"
+    return UpstreamCall("DELETE", url, _auth(api_key), None, False)
 
 
 def error_from(status: int, body: bytes, headers: Mapping[str, str]) -> ProviderError:
@@ -192,6 +262,57 @@ def _success(status: int, body: bytes, headers: Mapping[str, str] | None) -> dic
     if not 200 <= status < 300:
         raise error_from(status, body, headers or {})
     return load_object(body)
+
+
+def _multipart(fields: dict[str, str], reference: VideoReference | None) -> tuple[str, bytes]:
+    """multipart/form-data by hand (the standard library has no encoder for it)."""
+    parts = [(_disposition(name), value.encode("utf-8")) for name, value in fields.items()]
+    if reference is not None:
+        mime_type = reference.mime_type if _MIME_TYPE.fullmatch(reference.mime_type) else None
+        mime_type = mime_type or "application/octet-stream"
+        filename = f"reference.{_EXTENSIONS.get(mime_type, 'bin')}"
+        head = f'{_disposition("input_reference")}; filename="{filename}"\r\n'
+        parts.append((head + f"content-type: {mime_type}", reference.data))
+    # random, so a prompt or an image cannot be made to contain it
+    boundary = b"tollgate-" + os.urandom(16).hex().encode("ascii")
+    body = b"".join(
+        b"--%s\r\n%s\r\n\r\n%s\r\n" % (boundary, lines.encode("ascii"), data)
+        for lines, data in parts
+    )
+    content_type = f"multipart/form-data; boundary={boundary.decode('ascii')}"
+    return content_type, body + b"--%s--\r\n" % boundary
+
+
+def _disposition(name: str) -> str:
+    return f'content-disposition: form-data; name="{name}"'
+
+
+def _video_id(value: Any) -> str:
+    if not isinstance(value, str) or not _VIDEO_ID.fullmatch(value):
+        raise malformed("a video id that is not a safe path segment")
+    return value
+
+
+def _video_failure(error: Any, progress: int | None) -> VideoStatus:
+    code = error.get("code") if isinstance(error, dict) else None
+    code = code if isinstance(code, str) and _ERROR_CODE.fullmatch(code) else None
+    if code and any(word in code.lower() for word in _MODERATION_WORDS):
+        kind, sentence = "moderation_blocked", VIDEO_BLOCKED
+    else:
+        kind, sentence = "generation_failed", VIDEO_FAILED
+    message = f"{sentence} (provider code: {code})" if code else sentence
+    return VideoStatus("failed", progress=progress, error_code=kind, error_message=message)
+
+
+def _delivered_seconds(value: Any) -> int | None:
+    """``"4"`` or 4; absent: as requested. Anything else is malformed: it is billed."""
+    if value is None:
+        return None
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise malformed("the video's seconds are not a positive whole number")
+    return value
 
 
 def _auth(api_key: str) -> dict[str, str]:
