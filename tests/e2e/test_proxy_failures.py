@@ -247,6 +247,7 @@ def test_no_prompt_or_response_content_is_stored_or_logged(devstack):
         )
         for _ in stream:
             pass
+    made_a_video_of(devstack, customer.api_key, f"{canary} [[mock:video_ms=100]]")
     # the account's export is scanned with the other objects
     assert export_account(devstack, customer.admin_key)["status"] == "ready"
 
@@ -266,6 +267,21 @@ def test_no_prompt_or_response_content_is_stored_or_logged(devstack):
     log = (Path(devstack["STATE_DIR"]) / "stderr.log").read_text()
     assert canary not in log
     assert "Please lookup" not in log
+
+
+def made_a_video_of(devstack, api_key: str, prompt: str) -> None:
+    """A video job of ``prompt``, polled to completion and downloaded."""
+    with httpx.Client(
+        base_url=devstack["OPENAI_BASE_URL"],
+        headers={"Authorization": f"Bearer {api_key}"},
+        timeout=HTTP_TIMEOUT_S,
+    ) as api:
+        body = {"model": "gemini/veo-3.0-generate-001", "prompt": prompt, "seconds": 4}
+        video = api.post("/videos", json=body).raise_for_status().json()
+        while video["status"] not in ("completed", "failed"):
+            video = api.get(f"/videos/{video['id']}").raise_for_status().json()
+        assert video["status"] == "completed"
+        assert api.get(f"/videos/{video['id']}/content").raise_for_status().content
 
 
 def _s3(devstack):

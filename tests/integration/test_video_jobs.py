@@ -137,7 +137,9 @@ def test_a_video_is_held_at_creation_settled_at_completion_and_downloaded(app, c
     content = get(app, buyer.api_key, f"{VIDEOS}/{video['id']}/content")
     assert content.status == 200 and content.headers["content-type"] == "video/mp4"
     assert duration_seconds(content.body) == pytest.approx(4.0)
-    assert get(app, buyer.api_key, f"{VIDEOS}/{video['id']}/content?variant=thumbnail").status == 404
+    assert (
+        get(app, buyer.api_key, f"{VIDEOS}/{video['id']}/content?variant=thumbnail").status == 404
+    )
 
 
 def test_twenty_pollers_racing_the_scheduled_function_settle_one_job_once(app, customer):
@@ -186,7 +188,10 @@ def test_nobody_polls_and_a_revoked_key_still_pays_but_cannot_look(app, customer
 
 @pytest.mark.parametrize(
     ("marker", "code"),
-    [("[[mock:fault=video_failed]]", "generation_failed"), ("[[mock:fault=moderation]]", "moderation_blocked")],
+    [
+        ("[[mock:fault=video_failed]]", "generation_failed"),
+        ("[[mock:fault=moderation]]", "moderation_blocked"),
+    ],
 )
 def test_a_failed_or_filtered_video_releases_its_hold(app, customer, marker, code):
     buyer = customer()
@@ -242,9 +247,7 @@ def test_a_wallet_that_affords_one_hold_gets_402_on_the_second_concurrent_create
 
     async def both() -> list[Exchange]:
         body = {"model": VEO, "prompt": f"Twins {SLOW}", "seconds": "4", "size": "1280x720"}
-        return await asyncio.gather(
-            *(call(app, VIDEOS, body, key=buyer.api_key) for _ in range(2))
-        )
+        return await asyncio.gather(*(call(app, VIDEOS, body, key=buyer.api_key) for _ in range(2)))
 
     statuses = sorted(answer.status for answer in asyncio.run(both()))
 
@@ -285,7 +288,10 @@ def test_another_accounts_job_and_a_key_without_videos_get_nothing(app, customer
     assert get(app, stranger.api_key, f"{VIDEOS}/{video_id}", method="DELETE").status == 404
     assert get(app, stranger.api_key, VIDEOS).json()["data"] == []
     assert create(app, chat_only.api_key).status == 403
-    assert get(app, owner.api_key, f"{VIDEOS}/{video_id}").json()["status"] in ("queued", "in_progress")
+    assert get(app, owner.api_key, f"{VIDEOS}/{video_id}").json()["status"] in (
+        "queued",
+        "in_progress",
+    )
 
 
 def test_an_openai_compatible_provider_runs_the_same_job_with_a_thumbnail(app, customer):

@@ -2,6 +2,7 @@ import copy
 import dataclasses
 import datetime as dt
 import os
+import re
 import sys
 from collections import Counter
 from pathlib import Path
@@ -725,3 +726,49 @@ def test_the_build_refuses_to_compile_an_invalid_catalog(tmp_path):
         compile_catalog(path)
 
     assert not (tmp_path / "catalog.yaml.json").exists()
+
+
+def test_a_video_model_makes_4_6_8_seconds_at_720p_unless_told_otherwise():
+    video = parse_catalog(catalog_data()).model("gemini/veo-3.0-generate-001").video
+
+    assert video is not None
+    assert video.seconds == (4, 6, 8) and video.prices == {"720p": 400_000_000}
+    assert video.sizes == {"720x1280": "720p", "1280x720": "720p"}
+    assert (video.default_seconds, video.default_size) == (4, "720x1280")
+
+
+def test_a_video_models_resolutions_price_each_second():
+    data = changed(
+        "models", 4, "video", to={"seconds": [8], "resolutions": {"1080p": "0.50", "4k": "0.75"}}
+    )(catalog_data())
+
+    video = parse_catalog(data).model("gemini/veo-3.0-generate-001").video
+
+    assert video is not None and video.prices == {"1080p": 500_000_000, "4k": 750_000_000}
+    assert video.sizes["3840x2160"] == "4k" and video.default_seconds == 8
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (
+            changed("models", 4, "video", to={"resolutions": {"8k": "1.00"}}),
+            "video.resolutions: '8k' is not one of 1080p, 4k, 720p",
+        ),
+        (
+            changed("models", 4, "video", to={"seconds": [0]}),
+            "video.seconds: 0 is not a positive integer",
+        ),
+        (
+            changed("models", 3, "video", to={"seconds": [4]}),
+            "video: only videos models take a video entry",
+        ),
+        (
+            changed("providers", "gemini", "kind", to="anthropic"),
+            "endpoints: videos is served for gemini, openai, openai_compatible providers only",
+        ),
+    ],
+)
+def test_a_bad_video_entry_is_named(mutate, message):
+    with pytest.raises(CatalogError, match=re.escape(message)):
+        parse_catalog(mutate(catalog_data()))

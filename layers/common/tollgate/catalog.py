@@ -26,6 +26,7 @@ COMPILED_SUFFIX = ".json"  # catalog.yaml.json: made by the build from catalog.y
 
 ENDPOINTS = frozenset({"chat", "embeddings", "images", "videos"})
 PROVIDER_KINDS = frozenset({"anthropic", "gemini", "openai", "openai_compatible"})
+VIDEO_PROVIDER_KINDS = frozenset({"gemini", "openai", "openai_compatible"})
 
 # The prices an endpoint cannot be billed without.
 REQUIRED_PRICES = {
@@ -327,6 +328,11 @@ def _parse_model(index: int, raw: object, providers: dict[str, Provider]) -> Mod
         raise CatalogError(f"{entry}: fallbacks: expected a list of model ids")
 
     video = None
+    if "videos" in endpoints and providers[provider].kind not in VIDEO_PROVIDER_KINDS:
+        raise CatalogError(
+            f"{entry}: endpoints: videos is served for {_one_of(VIDEO_PROVIDER_KINDS)} "
+            "providers only"
+        )
     if "videos" in endpoints:
         video = _parse_video(entry, raw.get("video") or {}, pricing)
     elif raw.get("video") is not None:

@@ -27,7 +27,7 @@ from tollgate.errors import Conflict, Gone, NotFound, UpstreamError
 from tollgate.money import format_usd
 from tollgate.observability import logger, metrics
 from tollgate.providers import adapter_for
-from tollgate.providers.base import ProviderError, VideoStatus
+from tollgate.providers.base import ProviderError, UpstreamCall, VideoStatus
 from tollgate.proxy.runtime import Runtime
 from tollgate.proxy.threads import blocking
 from tollgate.proxy.upstream import UpstreamResponse, UpstreamUnreachable
@@ -46,6 +46,7 @@ DEADLINE = timedelta(minutes=30)  # Veo takes seconds to minutes; a job past thi
 HOLD_MARGIN = timedelta(minutes=10)  # the hold outlives the deadline: we fail it first
 CREATE_GRACE = timedelta(seconds=360)  # the proxy's timeout and a margin
 PARALLEL_POLLS = 16
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
 RUN_BUDGET_SECONDS = 45.0  # the scheduled run stops starting polls then (its timeout is 60 s)
 
 FAILURES = {
@@ -130,7 +131,7 @@ async def complete(runtime: Runtime, job: VideoJob, status: VideoStatus, now: da
     """Settle the delivered video: seconds delivered x the served model's price for the
     resolution, never more than the hold."""
     model = _served(runtime, job)
-    delivered = status.seconds or job.seconds
+    delivered = min(status.seconds or job.seconds, job.seconds)  # never billed above the ask
     charge = min(pricing.video_cost(model, job.resolution, delivered), job.hold)
     done = replace(
         job,
@@ -240,7 +241,7 @@ async def content(runtime: Runtime, job: VideoJob, variant: str, now: datetime) 
             param="variant",
         )
     try:
-        response = await runtime.upstream.send(call)
+        response = await _follow_once(runtime, await runtime.upstream.send(call))
     except UpstreamUnreachable:
         raise _unavailable() from None
     if response.status in (404, 410):
@@ -250,6 +251,16 @@ async def content(runtime: Runtime, job: VideoJob, variant: str, now: datetime) 
         await response.read()
         raise _unavailable()
     return response
+
+
+async def _follow_once(runtime: Runtime, response: UpstreamResponse) -> UpstreamResponse:
+    """A provider may answer a download with a redirect to its storage (Google does): follow
+    it once, over HTTPS only, without the provider's key."""
+    location = response.headers.get("location", "")
+    if response.status not in REDIRECTS or not location.startswith("https://"):
+        return response
+    await response.read()
+    return await runtime.upstream.send(UpstreamCall("GET", location, {}, None, stream=True))
 
 
 async def advance_running(runtime: Runtime, now: datetime) -> dict[str, int]:
