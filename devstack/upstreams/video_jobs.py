@@ -43,7 +43,7 @@ class Job:
         return self.ends_at + self.retention_ms / 1000
 
     def state(self, now: float) -> str:
-        """ "queued", "in_progress", or the outcome once the duration has elapsed."""
+        """The state: "queued", "in_progress", or the outcome once the duration has elapsed."""
         elapsed_ms = (now - self.created_at) * 1000
         if elapsed_ms >= self.duration_ms:
             return self.outcome
