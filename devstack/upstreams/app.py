@@ -6,9 +6,9 @@ served without a key under ``/openai_compatible/v1``)::
     POST /openai/v1/chat/completions        GET /openai/v1/models[/{id}]
     POST /openai/v1/embeddings              POST /openai/v1/images/generations
     GET  /openai/images/{rrggbb}.png        (image URLs, no auth)
-    POST /anthropic/v1/messages             POST /anthropic/v1/messages/count_tokens
     POST /openai/v1/videos                  GET|DELETE /openai/v1/videos/{id}
     GET  /openai/v1/videos/{id}/content?variant=video|thumbnail
+    POST /anthropic/v1/messages             POST /anthropic/v1/messages/count_tokens
     POST /gemini/v1beta/models/{model}:generateContent | :streamGenerateContent
          | :embedContent | :batchEmbedContents | :countTokens | :predictLongRunning
     GET  /gemini/v1beta/models/{model}/operations/{id}
