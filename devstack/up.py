@@ -3,6 +3,8 @@ and the API emulator; print the contract; stop everything on SIGINT or SIGTERM."
 
 from __future__ import annotations
 
+import copy
+import datetime
 import json
 import logging
 import os
@@ -218,10 +220,32 @@ def start_stack(
     return Stack(contract, environment, pool, upstreams, servers)
 
 
+# An example keyless OpenAI-compatible video provider, so that path runs on the devstack too.
+LOCAL_PROVIDERS = {"videolab": {"kind": "openai_compatible"}}
+LOCAL_MODELS = [
+    {
+        "id": "videolab/video-1",
+        "upstream_id": "video-1",
+        "endpoints": ["videos"],
+        "released": datetime.date(2026, 1, 1),
+        "context_length": 1024,
+        "pricing": {"per_video_second": "0.10"},
+        "video": {
+            "seconds": [4, 8, 12],
+            "resolutions": {"720p": "0.10", "1080p": "0.30"},
+            "retention_hours": 24,
+        },
+    }
+]
+
+
 def write_local_catalog(path: Path, base_urls: dict[str, str]) -> None:
     """The real catalog with every provider's base URL pointed at the mock upstreams (or at
-    the external upstreams given instead)."""
+    the external upstreams given instead), plus the local-only ``LOCAL_PROVIDERS`` and
+    ``LOCAL_MODELS``."""
     catalog = yaml.safe_load(LAYER_CATALOG.read_text())
+    catalog["providers"].update(copy.deepcopy(LOCAL_PROVIDERS))
+    catalog["models"] += copy.deepcopy(LOCAL_MODELS)
     for provider in catalog["providers"].values():
         provider["base_url"] = base_urls[provider["kind"]]
     path.write_text(yaml.safe_dump(catalog, sort_keys=False))

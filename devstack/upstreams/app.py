@@ -1,13 +1,18 @@
 """The mock upstreams as one pure ASGI application, with a tiny router.
 
-Routes (one app, three providers under path prefixes)::
+Routes (one app, three providers under path prefixes; every ``/openai/v1`` route is also
+served without a key under ``/openai_compatible/v1``)::
 
     POST /openai/v1/chat/completions        GET /openai/v1/models[/{id}]
     POST /openai/v1/embeddings              POST /openai/v1/images/generations
     GET  /openai/images/{rrggbb}.png        (image URLs, no auth)
+    POST /openai/v1/videos                  GET|DELETE /openai/v1/videos/{id}
+    GET  /openai/v1/videos/{id}/content?variant=video|thumbnail
     POST /anthropic/v1/messages             POST /anthropic/v1/messages/count_tokens
     POST /gemini/v1beta/models/{model}:generateContent | :streamGenerateContent
-         | :embedContent | :batchEmbedContents | :countTokens
+         | :embedContent | :batchEmbedContents | :countTokens | :predictLongRunning
+    GET  /gemini/v1beta/models/{model}/operations/{id}
+    GET  /gemini/v1beta/files/{id}:download?alt=media
     GET  /healthz
 
 Nothing here logs request or response content.
@@ -28,6 +33,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from devstack.upstreams.controls import STATUS_FAULTS, ControlError, Controls, parse_controls
+from devstack.upstreams.video_jobs import VideoJobs
 
 Headers = Iterable[tuple[str, str]]
 Handler = Callable[["Exchange"], Awaitable[None]]
@@ -202,9 +208,11 @@ class MockUpstreams:
         self.model_requests: Counter[tuple[str, str]] = Counter()
         self._lock = threading.Lock()
         self._closing = threading.Event()
+        self.video_jobs = VideoJobs()
         self.routes: list[Route] = [*openai_api.ROUTES, *anthropic_api.ROUTES, *gemini_api.ROUTES]
         self._not_found: dict[str, FaultSender] = {
             "openai": openai_api.send_not_found,
+            "openai_compatible": openai_api.send_not_found,
             "anthropic": anthropic_api.send_not_found,
             "gemini": gemini_api.send_not_found,
         }

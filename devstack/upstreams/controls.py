@@ -14,7 +14,14 @@ header                      marker                               effect
 ``x-mock-cache-write-tokens`` ``[[mock:cache_write_tokens=N]]``  prompt tokens written to cache
 ``x-mock-reasoning-tokens`` ``[[mock:reasoning_tokens=N]]``      extra hidden reasoning tokens
 ``x-mock-fault-model``      ``[[mock:fault_model=ID]]``          the fault hits only model ID
+``x-mock-video-ms``         ``[[mock:video_ms=N]]``              a video job runs N ms
+``x-mock-video-retention-ms`` ``[[mock:video_retention_ms=N]]``  its file is gone N ms after
 ==========================  ===================================  ==========================
+
+Video jobs (``video_jobs``) take ``video_ms`` (default 1500) to finish; their file stays
+downloadable ``video_retention_ms`` after completion (default 2 days). The faults
+``video_failed`` and ``moderation`` end a video job with an error or a safety filter; on
+other requests they change nothing.
 
 Several settings can share one marker: ``[[mock:fault=cut,chunk_delay_ms=20]]``. Cached and
 cache-write tokens are capped by the prompt's token count; Anthropic reports them as
@@ -38,6 +45,8 @@ FAULTS: dict[str, str] = {
     "timeout": "no answer for 120 s (ends early when the client leaves or the app closes)",
     "malformed": "status 200 with an invalid JSON body, or an invalid SSE chunk mid-stream",
     "cut": "the connection closes without a body, or mid-stream before the final events",
+    "video_failed": "a video job ends failed (Gemini: an operation error; OpenAI: an error)",
+    "moderation": "a video job ends filtered by the provider's safety system",
 }
 STATUS_FAULTS = frozenset({"500", "429", "overloaded"})
 
@@ -49,6 +58,8 @@ _INT_SETTINGS = {
     "cached_tokens": "x-mock-cached-tokens",
     "cache_write_tokens": "x-mock-cache-write-tokens",
     "reasoning_tokens": "x-mock-reasoning-tokens",
+    "video_ms": "x-mock-video-ms",
+    "video_retention_ms": "x-mock-video-retention-ms",
 }
 
 
@@ -64,6 +75,8 @@ class Controls:
     cached_tokens: int = 0
     cache_write_tokens: int = 0
     reasoning_tokens: int = 0
+    video_ms: int | None = None  # None: the video jobs' default
+    video_retention_ms: int | None = None
 
 
 def strip_markers(text: str) -> str:

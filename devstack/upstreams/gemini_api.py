@@ -2,9 +2,11 @@
 
 Methods: ``generateContent``, ``streamGenerateContent`` (``?alt=sse``: SSE ``data:`` chunks;
 without it one JSON array, sent element by element), ``embedContent``,
-``batchEmbedContents``, ``countTokens``. Auth is the ``x-goog-api-key`` header or the
-``key`` query parameter; a missing or wrong key answers 401 ``UNAUTHENTICATED``. Errors
-are ``{"error": {"code", "message", "status"}}``.
+``batchEmbedContents``, ``countTokens``, and Veo's ``predictLongRunning`` (a
+``video_jobs`` job: its operation at ``models/{model}/operations/{id}``, the finished video
+at ``files/{id}:download?alt=media`` on the host the request named). Auth is the
+``x-goog-api-key`` header or the ``key`` query parameter; a missing or wrong key answers
+401 ``UNAUTHENTICATED``. Errors are ``{"error": {"code", "message", "status"}}``.
 
 Text streams in chunks of up to four tokens; every chunk carries ``usageMetadata`` (with
 the cumulative ``candidatesTokenCount``) and the last one the ``finishReason``. A function
@@ -19,7 +21,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from devstack.upstreams import common
+from devstack.upstreams import common, video_jobs
 from devstack.upstreams.app import (
     Exchange,
     Route,
@@ -31,6 +33,7 @@ from devstack.upstreams.app import (
     stream,
 )
 from devstack.upstreams.controls import Controls, strip_markers
+from devstack.upstreams.mp4 import mp4_video
 
 KIND = "gemini"
 _FINISH = {"stop": "STOP", "length": "MAX_TOKENS", "tool": "STOP"}
@@ -80,7 +83,7 @@ async def send_not_found(exchange: Exchange, what: str) -> None:
         await send_error(exchange, 404, f"The requested URL {exchange.path} was not found.")
 
 
-async def _accepted(exchange: Exchange) -> dict[str, Any] | None:
+async def _authorised(exchange: Exchange) -> bool:
     key = exchange.headers.get("x-goog-api-key") or exchange.query.get("key")
     if not key or key != exchange.app.api_keys.get(KIND):
         reason = {
@@ -89,6 +92,12 @@ async def _accepted(exchange: Exchange) -> dict[str, Any] | None:
             "domain": "googleapis.com",
         }
         await send_error(exchange, 401, "API key not valid. Please pass a valid API key.", [reason])
+        return False
+    return True
+
+
+async def _accepted(exchange: Exchange) -> dict[str, Any] | None:
+    if not await _authorised(exchange):
         return None
     body = exchange.json_object()
     if body is None:
@@ -337,8 +346,109 @@ async def count_tokens(exchange: Exchange) -> None:
     )
 
 
+# -- Veo: long-running video operations ---------------------------------------------------
+
+_ASPECT_SIZES = {"16:9": "1280x720", "9:16": "720x1280"}
+_RESPONSE_TYPE = (
+    "type.googleapis.com/google.ai.generativelanguage.v1beta.PredictLongRunningResponse"
+)
+_FILTERED_REASON = (
+    "Your video could not be generated because it violates the usage guidelines. "
+    "You will not be charged for this request."
+)
+
+
+def _video_request(body: dict[str, Any]) -> tuple[str, int, str] | str:
+    """(prompt, seconds, aspect ratio) of a predictLongRunning body, or what is wrong."""
+    instances = body.get("instances")
+    instance = instances[0] if isinstance(instances, list) and instances else None
+    prompt = instance.get("prompt") if isinstance(instance, dict) else None
+    if not isinstance(prompt, str) or not prompt.strip():
+        return "* PredictLongRunningRequest.instances[0].prompt: prompt is not specified"
+    parameters = body.get("parameters") or {}
+    if not isinstance(parameters, dict):
+        return "* PredictLongRunningRequest.parameters: must be an object"
+    seconds = parameters.get("durationSeconds", 8)
+    if isinstance(seconds, bool) or not isinstance(seconds, int) or not 1 <= seconds <= 60:
+        return "durationSeconds must be an integer between 1 and 60."
+    aspect = parameters.get("aspectRatio", "16:9")
+    if aspect not in _ASPECT_SIZES:
+        return "aspectRatio must be 16:9 or 9:16."
+    return prompt, seconds, aspect
+
+
+async def predict_long_running(exchange: Exchange) -> None:
+    body = await _accepted(exchange)
+    if body is None:
+        return
+    request = _video_request(body)
+    if isinstance(request, str):
+        await send_error(exchange, 400, request)
+        return
+    prompt, seconds, aspect = request
+    model = exchange.params["model"]
+    exchange.record_model(KIND, model)
+    controls = await _controls(exchange, prompt)
+    if controls is None or not await prelude(exchange, controls, send_fault):
+        return
+    job = exchange.app.video_jobs.create(
+        prefix="", model=model, seconds=seconds, size=_ASPECT_SIZES[aspect], controls=controls
+    )
+    await answer(exchange, {"name": f"models/{model}/operations/{job.id}"}, controls)
+
+
+def _operation(exchange: Exchange, job: video_jobs.Job) -> dict[str, Any]:
+    now = exchange.app.video_jobs.clock()
+    operation: dict[str, Any] = {"name": f"models/{job.model}/operations/{job.id}"}
+    state = job.state(now)
+    if state in ("queued", "in_progress"):
+        return {**operation, "done": False, "metadata": {"progressPercent": job.progress(now)}}
+    if state == "failed":
+        error = {"code": 13, "message": "Video generation failed due to an internal error."}
+        return {**operation, "done": True, "error": error}
+    if state == "filtered":
+        result: dict[str, Any] = {
+            "raiMediaFilteredCount": 1,
+            "raiMediaFilteredReasons": [_FILTERED_REASON],
+        }
+    else:
+        uri = f"http://{exchange.host}/gemini/v1beta/files/{job.id}:download?alt=media"
+        result = {"generatedSamples": [{"video": {"uri": uri}}]}
+    response = {"@type": _RESPONSE_TYPE, "generateVideoResponse": result}
+    return {**operation, "done": True, "response": response}
+
+
+async def get_operation(exchange: Exchange) -> None:
+    if not await _authorised(exchange):
+        return
+    job = exchange.app.video_jobs.get(exchange.params["operation"])
+    if job is None or job.model != exchange.params["model"]:
+        await send_error(exchange, 404, "Operation not found.")
+        return
+    await exchange.send_json(200, _operation(exchange, job))
+
+
+async def download_file(exchange: Exchange) -> None:
+    if not await _authorised(exchange):
+        return
+    jobs = exchange.app.video_jobs
+    job = jobs.get(exchange.params["file"])
+    if job is None or not job.file_available(jobs.clock()):
+        await send_error(exchange, 404, "File not found.")
+        return
+    await exchange.send_bytes(200, mp4_video(job.seconds), "video/mp4")
+
+
 _MODEL = r"/gemini/v1(?:beta)?/models/(?P<model>[^/:]+)"
 ROUTES = [
+    Route(KIND, "POST", re.compile(_MODEL + ":predictLongRunning"), predict_long_running),
+    Route(KIND, "GET", re.compile(_MODEL + r"/operations/(?P<operation>[^/:]+)"), get_operation),
+    Route(
+        KIND,
+        "GET",
+        re.compile(r"/gemini/v1(?:beta)?/files/(?P<file>[^/:]+):download"),
+        download_file,
+    ),
     Route(KIND, "POST", re.compile(_MODEL + ":generateContent"), generate_content),
     Route(KIND, "POST", re.compile(_MODEL + ":streamGenerateContent"), stream_generate_content),
     Route(KIND, "POST", re.compile(_MODEL + ":embedContent"), embed_content),

@@ -1,4 +1,5 @@
-"""OpenAI wire format under ``/openai/v1``: chat completions, embeddings, images, models.
+"""OpenAI wire format under ``/openai/v1``: chat completions, embeddings, images, models,
+videos; the same without keys under ``/openai_compatible/v1`` (a keyless local server).
 
 Auth is ``Authorization: Bearer <key>``; errors are ``{"error": {"message", "type",
 "param", "code"}}``. Streams are ``data: {...}`` chunks ending with ``data: [DONE]``: a
@@ -7,17 +8,21 @@ with the finish reason and, when ``stream_options.include_usage`` is true, a las
 with empty ``choices`` and the usage (earlier chunks then carry ``"usage": null``).
 Tool calls follow ``common.choose_tool``; ``tool_choice`` "required" or a named function
 forces one, "none" forbids it. Embeddings have 16 dimensions unless ``dimensions`` is
-given. Images are 1x1 PNGs whose colour comes from the prompt.
+given. Images are 1x1 PNGs whose colour comes from the prompt. Videos are ``video_jobs``
+jobs created from a multipart (as the SDK sends it) or JSON body; their content is the
+job's MP4 (``variant=thumbnail``: a grey 1x1 PNG) while the job's file lasts.
 """
 
 from __future__ import annotations
 
 import base64
+import email.parser
+import email.policy
 import re
 import time
 from typing import Any
 
-from devstack.upstreams import common
+from devstack.upstreams import common, video_jobs
 from devstack.upstreams.app import (
     Exchange,
     Route,
@@ -29,8 +34,11 @@ from devstack.upstreams.app import (
     stream,
 )
 from devstack.upstreams.controls import Controls, strip_markers
+from devstack.upstreams.mp4 import mp4_video
 
 KIND = "openai"
+# The same API without keys, as a local OpenAI-compatible server (e.g. vLLM) serves it.
+COMPATIBLE_KIND = "openai_compatible"
 FINGERPRINT = "fp_tollgate_mock"
 _FINISH = {"stop": "stop", "length": "length", "tool": "tool_calls"}
 _MODELS = (
@@ -103,6 +111,8 @@ async def send_not_found(exchange: Exchange, what: str) -> None:
 
 
 async def _authorised(exchange: Exchange) -> bool:
+    if _kind(exchange) == COMPATIBLE_KIND:
+        return True
     authorization = exchange.headers.get("authorization", "")
     scheme, _, token = authorization.partition(" ")
     if not token or scheme.lower() != "bearer":
@@ -221,7 +231,7 @@ async def chat_completions(exchange: Exchange) -> None:
             exchange, 400, "max_tokens must be a positive integer.", param="max_tokens"
         )
         return
-    exchange.record_model(KIND, model)
+    exchange.record_model(_kind(exchange), model)
     last_text = _last_user_text(messages)
     controls = await _controls(exchange, last_text)
     if controls is None or not await prelude(exchange, controls, send_fault):
@@ -360,7 +370,7 @@ async def embeddings(exchange: Exchange) -> None:
             exchange, 400, "'encoding_format' must be 'float' or 'base64'.", param="encoding_format"
         )
         return
-    exchange.record_model(KIND, model)
+    exchange.record_model(_kind(exchange), model)
     texts = [item if isinstance(item, str) else " ".join(map(str, item)) for item in inputs]
     controls = await _controls(
         exchange, next((t for t in reversed(inputs) if isinstance(t, str)), "")
@@ -409,7 +419,7 @@ async def image_generations(exchange: Exchange) -> None:
             exchange, 400, "'response_format' must be 'url' or 'b64_json'.", "response_format"
         )
         return
-    exchange.record_model(KIND, model)
+    exchange.record_model(_kind(exchange), model)
     controls = await _controls(exchange, prompt)
     if controls is None or not await prelude(exchange, controls, send_fault):
         return
@@ -467,11 +477,168 @@ async def retrieve_model(exchange: Exchange) -> None:
     await exchange.send_json(200, _model(model_id, owner))
 
 
+# -- videos ---------------------------------------------------------------------------
+
+_VIDEO_ERRORS = {
+    "failed": ("video_generation_failed", "Video generation failed. Please try again."),
+    "filtered": (
+        "moderation_blocked",
+        "Your request was blocked by our moderation system.",
+    ),
+}
+_STATUSES = {"done": "completed", "failed": "failed", "filtered": "failed"}
+_SIZE_RE = re.compile(r"[1-9][0-9]{1,4}x[1-9][0-9]{1,4}")
+
+
+def _form_fields(exchange: Exchange) -> dict[str, str] | None:
+    """The text fields of a multipart/form-data body (file parts are read and dropped),
+    or None when it is not valid multipart."""
+    content_type = exchange.headers.get("content-type", "")
+    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode("latin-1")
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + exchange.body)
+    if not message.is_multipart() or message.defects:
+        return None
+    fields: dict[str, str] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if not isinstance(name, str) or part.get_filename() is not None:
+            continue
+        payload = part.get_payload(decode=True)
+        if not isinstance(payload, bytes):
+            return None
+        fields[name] = payload.decode("utf-8", "replace")
+    return fields
+
+
+async def _video_form(exchange: Exchange) -> dict[str, Any] | None:
+    """The create body, multipart (as the SDK sends it) or JSON; None after a 400."""
+    if exchange.headers.get("content-type", "").startswith("multipart/form-data"):
+        fields: dict[str, Any] | None = _form_fields(exchange)
+        if fields is None:
+            await send_error(
+                exchange, 400, "We could not parse the multipart body of your request."
+            )
+        return fields
+    return await _json_object(exchange)
+
+
+def _video_params(form: dict[str, Any]) -> tuple[str, str, int, str] | tuple[str, str]:
+    """(prompt, model, seconds, size), or (the message, the param) of what is wrong."""
+    prompt = form.get("prompt")
+    if not isinstance(prompt, str) or not prompt.strip():
+        return "Missing required parameter: 'prompt'.", "prompt"
+    model = form.get("model", "sora-2")
+    if not isinstance(model, str) or not model:
+        return "'model' must be a string.", "model"
+    seconds = str(form.get("seconds", "4"))
+    if not seconds.isdigit() or not 1 <= int(seconds) <= 60:
+        return f"Invalid value: '{seconds[:20]}'. 'seconds' must be a number of seconds.", "seconds"
+    size = form.get("size", "720x1280")
+    if not isinstance(size, str) or not _SIZE_RE.fullmatch(size):
+        return "'size' must be formatted as WIDTHxHEIGHT.", "size"
+    return prompt, model, int(seconds), size
+
+
+def _video(job: video_jobs.Job, now: float) -> dict[str, Any]:
+    state = job.state(now)
+    ended = state not in ("queued", "in_progress")
+    error = _VIDEO_ERRORS.get(state)
+    return {
+        "id": job.id,
+        "object": "video",
+        "model": job.model,
+        "status": _STATUSES.get(state, state),
+        "progress": job.progress(now),
+        "created_at": int(job.created_at),
+        "completed_at": int(job.ends_at) if ended else None,
+        "expires_at": int(job.expires_at) if state == "done" else None,
+        "seconds": str(job.seconds),
+        "size": job.size,
+        "error": {"code": error[0], "message": error[1]} if error else None,
+        "prompt": None,  # the mock keeps no prompt
+        "remixed_from_video_id": None,
+    }
+
+
+async def create_video(exchange: Exchange) -> None:
+    if not await _authorised(exchange):
+        return
+    form = await _video_form(exchange)
+    if form is None:
+        return
+    params = _video_params(form)
+    if len(params) == 2:
+        await send_error(exchange, 400, params[0], param=params[1])
+        return
+    prompt, model, seconds, size = params
+    exchange.record_model(_kind(exchange), model)
+    controls = await _controls(exchange, prompt)
+    if controls is None or not await prelude(exchange, controls, send_fault):
+        return
+    jobs = exchange.app.video_jobs
+    job = jobs.create(prefix="video_", model=model, seconds=seconds, size=size, controls=controls)
+    await answer(exchange, _video(job, jobs.clock()), controls, [("x-request-id", new_id("req_"))])
+
+
+async def _video_job(exchange: Exchange) -> video_jobs.Job | None:
+    if not await _authorised(exchange):
+        return None
+    job = exchange.app.video_jobs.get(exchange.params["video"])
+    if job is None:
+        await send_error(
+            exchange, 404, f"Video with id '{exchange.params['video']}' not found.", param="id"
+        )
+    return job
+
+
+async def retrieve_video(exchange: Exchange) -> None:
+    job = await _video_job(exchange)
+    if job is not None:
+        await exchange.send_json(200, _video(job, exchange.app.video_jobs.clock()))
+
+
+async def video_content(exchange: Exchange) -> None:
+    job = await _video_job(exchange)
+    if job is None:
+        return
+    variant = exchange.query.get("variant", "video")
+    if variant not in ("video", "thumbnail"):
+        await send_error(exchange, 400, f"Invalid variant '{variant[:20]}'.", param="variant")
+    elif not job.file_available(exchange.app.video_jobs.clock()):
+        await send_error(exchange, 404, "The video's content is not available.", param="id")
+    elif variant == "thumbnail":
+        await exchange.send_bytes(200, common.png_pixel("808080"), "image/png")
+    else:
+        await exchange.send_bytes(200, mp4_video(job.seconds), "video/mp4")
+
+
+async def delete_video(exchange: Exchange) -> None:
+    job = await _video_job(exchange)
+    if job is not None:
+        exchange.app.video_jobs.delete(job.id)
+        await exchange.send_json(200, {"id": job.id, "object": "video.deleted", "deleted": True})
+
+
+def _kind(exchange: Exchange) -> str:
+    return COMPATIBLE_KIND if exchange.path.startswith(f"/{COMPATIBLE_KIND}/") else KIND
+
+
+_ENDPOINTS = [
+    ("POST", r"/v1/chat/completions", chat_completions),
+    ("POST", r"/v1/embeddings", embeddings),
+    ("POST", r"/v1/images/generations", image_generations),
+    ("GET", r"/v1/models", list_models),
+    ("GET", r"/v1/models/(?P<model>[^/]+)", retrieve_model),
+    ("POST", r"/v1/videos", create_video),
+    ("GET", r"/v1/videos/(?P<video>[^/]+)", retrieve_video),
+    ("DELETE", r"/v1/videos/(?P<video>[^/]+)", delete_video),
+    ("GET", r"/v1/videos/(?P<video>[^/]+)/content", video_content),
+]
 ROUTES = [
-    Route(KIND, "POST", re.compile(r"/openai/v1/chat/completions"), chat_completions),
-    Route(KIND, "POST", re.compile(r"/openai/v1/embeddings"), embeddings),
-    Route(KIND, "POST", re.compile(r"/openai/v1/images/generations"), image_generations),
-    Route(KIND, "GET", re.compile(r"/openai/v1/models"), list_models),
-    Route(KIND, "GET", re.compile(r"/openai/v1/models/(?P<model>[^/]+)"), retrieve_model),
+    *(
+        Route(kind, method, re.compile(f"/{kind}{path}"), handler)
+        for kind in (KIND, COMPATIBLE_KIND)
+        for method, path, handler in _ENDPOINTS
+    ),
     Route(KIND, "GET", re.compile(r"/openai/images/(?P<colour>[0-9a-f]{6})\.png"), image_file),
 ]

@@ -32,7 +32,7 @@ class RunningUpstreams:
         """Base URLs by provider kind, as each provider's SDK expects them."""
         return {
             "openai": f"{self.base_url}/openai/v1",
-            "openai_compatible": f"{self.base_url}/openai/v1",
+            "openai_compatible": f"{self.base_url}/openai_compatible/v1",
             "anthropic": f"{self.base_url}/anthropic",
             "gemini": f"{self.base_url}/gemini",
         }
