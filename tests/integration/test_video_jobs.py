@@ -22,6 +22,7 @@ from tests.support.environment import NAMES
 from tests.support.mp4 import duration_seconds
 from tests.support.proxy_asgi import Exchange, call, proxy_app
 from tollgate import clock, keys, ledger
+from tollgate.key_policy import KeyPolicy
 from tollgate.money import parse_usd
 from tollgate.proxy.app import ProxyApp
 from tollgate.store.video_jobs import VideoJobs
@@ -53,7 +54,7 @@ def customer(new_account) -> Callable[..., Customer]:
         account = new_account()
         if credit:
             ledger.credit(account.account_id, credit, kind="adjustment", reason="test credit")
-        new = keys.NewKey(name="ci", role="inference", **policy)
+        new = keys.NewKey(name="ci", role="inference", policy=KeyPolicy(**policy))
         key = keys.create_key(account.account_id, new)
         return Customer(account.account_id, account.admin_key, key.secret)
 
@@ -281,7 +282,7 @@ def test_a_bad_request_is_a_400_naming_the_field_and_holds_nothing(app, customer
 def test_another_accounts_job_and_a_key_without_videos_get_nothing(app, customer):
     owner, stranger = customer(), customer()
     video_id = create(app, owner.api_key, f"Mine {SLOW}").json()["id"]
-    chat_only = customer(allowed_endpoints=["chat.completions"])
+    chat_only = customer(allowed_endpoints=("chat.completions",))
 
     assert get(app, stranger.api_key, f"{VIDEOS}/{video_id}").status == 404
     assert get(app, stranger.api_key, f"{VIDEOS}/{video_id}/content").status == 404
