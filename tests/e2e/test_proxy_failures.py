@@ -220,7 +220,7 @@ def test_fifty_concurrent_requests_on_a_wallet_for_ten_holds(devstack):
 
 def test_no_prompt_or_response_content_is_stored_or_logged(devstack):
     canary = f"canary-{uuid.uuid4().hex}"
-    customer = new_customer(devstack, credit_usd="1.00")
+    customer = new_customer(devstack, credit_usd="3.00")  # a 4 s video holds 1.60
     tools = [
         {
             "type": "function",

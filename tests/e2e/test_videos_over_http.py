@@ -36,7 +36,7 @@ def wallet_usd(devstack, customer) -> dict[str, Decimal]:
         headers={"Authorization": f"Bearer {customer.admin_key}"},
         timeout=HTTP_TIMEOUT_S,
     ).json()
-    return {name: Decimal(answer[f"{name}_usd"]) for name in ("balance", "held")}
+    return {name: Decimal(answer[f"{name}_usd"]) for name in ("balance", "held", "available")}
 
 
 def test_a_veo_video_with_the_openai_sdk_is_held_polled_downloaded_and_charged(devstack):
@@ -51,7 +51,11 @@ def test_a_veo_video_with_the_openai_sdk_is_held_polled_downloaded_and_charged(d
 
     # then its hold is held
     assert video.status == "queued" and video.model == VEO
-    assert wallet_usd(devstack, customer) == {"balance": Decimal("3.40"), "held": Decimal("1.60")}
+    assert wallet_usd(devstack, customer) == {
+        "balance": Decimal("5.00"),
+        "held": Decimal("1.60"),
+        "available": Decimal("3.40"),
+    }
 
     # when they poll it and download it
     done = client.videos.poll(video.id, poll_interval_ms=200)
@@ -66,7 +70,11 @@ def test_a_veo_video_with_the_openai_sdk_is_held_polled_downloaded_and_charged(d
         timeout=HTTP_TIMEOUT_S,
     ).json()
     assert record["charge_usd"] == "1.60" and record["endpoint"] == "videos"
-    assert wallet_usd(devstack, customer) == {"balance": Decimal("3.40"), "held": Decimal("0")}
+    assert wallet_usd(devstack, customer) == {
+        "balance": Decimal("3.40"),
+        "held": Decimal("0"),
+        "available": Decimal("3.40"),
+    }
     assert [v.id for v in client.videos.list()] == [done.id]
 
 
@@ -106,7 +114,11 @@ def test_a_job_nobody_polls_is_settled_by_the_scheduled_function(devstack, tmp_p
         counts = invoke_video_jobs(devstack)
         assert counts["errors"] == 0
 
-    assert wallet_usd(devstack, customer) == {"balance": Decimal("3.40"), "held": Decimal("0")}
+    assert wallet_usd(devstack, customer) == {
+        "balance": Decimal("3.40"),
+        "held": Decimal("0"),
+        "available": Decimal("3.40"),
+    }
 
 
 def one_pixel_png() -> bytes:
