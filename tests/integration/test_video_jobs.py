@@ -20,9 +20,10 @@ from devstack.upstreams import RunningUpstreams, start_upstreams
 from tests.integration.test_proxy_money import Customer, charges_in_ledger, wallet
 from tests.support.environment import NAMES
 from tests.support.mp4 import duration_seconds
+from tests.support.openapi import validate_openai
 from tests.support.proxy_asgi import Exchange, call, proxy_app
 from tollgate import clock, keys, ledger
-from tollgate.key_policy import KeyPolicy
+from tollgate.key_policy import KeyPolicy, SpendCap
 from tollgate.money import parse_usd
 from tollgate.proxy.app import ProxyApp
 from tollgate.store.video_jobs import VideoJobs
@@ -119,6 +120,7 @@ def test_a_video_is_held_at_creation_settled_at_completion_and_downloaded(app, c
     assert created.status == 200, created.body
     video = created.json()
     assert video["id"].startswith("video_") and video["status"] == "queued"
+    validate_openai("VideoResource", video)
     assert Decimal(created.headers["x-tollgate-hold"]) == Decimal("1.60")
     assert wallet(buyer.account_id) == (balance_before - FOUR_SECONDS_OF_VEO, FOUR_SECONDS_OF_VEO)
 
@@ -127,6 +129,7 @@ def test_a_video_is_held_at_creation_settled_at_completion_and_downloaded(app, c
 
     # then it is charged once, the usage record's charge, and nothing stays held
     assert done["status"] == "completed" and done["progress"] == 100
+    validate_openai("VideoResource", done)
     assert Decimal(str(done["cost"])) == Decimal("1.60")
     (record,) = usage_records(buyer.account_id)
     assert record["endpoint"] == "videos" and record["status"] == "settled"
@@ -215,6 +218,7 @@ def test_a_cancelled_job_releases_its_hold_and_leaves_the_list(app, customer):
     video_id = create(app, buyer.api_key, f"A long take {SLOW}").json()["id"]
 
     deleted = get(app, buyer.api_key, f"{VIDEOS}/{video_id}", method="DELETE")
+    validate_openai("DeletedVideoResource", deleted.json())
 
     assert deleted.json() | {} == {
         "id": video_id,
@@ -266,6 +270,7 @@ def test_a_wallet_that_affords_one_hold_gets_402_on_the_second_concurrent_create
         ({"prompt": ""}, "prompt"),
         ({"input_reference": {"image_url": "https://example.com/cat.png"}}, "input_reference"),
         ({"style": "noir"}, "style"),
+        ({"model": "openai/gpt-4o-mini"}, "model"),
     ],
 )
 def test_a_bad_request_is_a_400_naming_the_field_and_holds_nothing(app, customer, fields, param):
@@ -286,6 +291,7 @@ def test_another_accounts_job_and_a_key_without_videos_get_nothing(app, customer
 
     assert get(app, stranger.api_key, f"{VIDEOS}/{video_id}").status == 404
     assert get(app, stranger.api_key, f"{VIDEOS}/{video_id}/content").status == 404
+    assert get(app, stranger.api_key, f"{VIDEOS}/../keys").status == 404
     assert get(app, stranger.api_key, f"{VIDEOS}/{video_id}", method="DELETE").status == 404
     assert get(app, stranger.api_key, VIDEOS).json()["data"] == []
     assert create(app, chat_only.api_key).status == 403
@@ -326,5 +332,15 @@ def test_the_list_pages_newest_first_with_a_cursor(app, customer):
     first = get(app, buyer.api_key, f"{VIDEOS}?limit=2").json()
     second = get(app, buyer.api_key, f"{VIDEOS}?limit=2&after={first['last_id']}").json()
 
+    validate_openai("VideoListResource", first)
     assert [v["id"] for v in first["data"]] == made[::-1][:2] and first["has_more"] is True
     assert [v["id"] for v in second["data"]] == made[:1] and second["has_more"] is False
+
+
+def test_a_keys_spend_cap_applies_at_creation(app, customer):
+    capped = customer(spend_cap=SpendCap(parse_usd("1.00"), "day"))
+
+    refused = create(app, capped.api_key)
+
+    assert refused.status == 402
+    assert refused.json()["error"]["code"] == "key_spend_cap_reached"
