@@ -130,3 +130,23 @@ def test_spend_periods_are_utc_days_months_or_lifetime():
     assert spend_period(SpendCap(1, "day"), NOW) == "2026-11-23"
     assert spend_period(SpendCap(1, "month"), NOW) == "2026-11"
     assert spend_period(SpendCap(1, "lifetime"), NOW) == "lifetime"
+
+
+def test_browser_origins_are_exact_and_never_a_wildcard():
+    policy = parse_policy(
+        {"allowed_origins": ["https://App.example.com", "http://localhost:5173"]},
+        KeyPolicy(),
+        now=NOW,
+    )
+
+    assert policy.allowed_origins == ("https://app.example.com", "http://localhost:5173")
+    for bad in ("*", "https://*.example.com", "https://app.example.com/path", "app.example.com"):
+        with pytest.raises(BadRequest) as refused:
+            parse_policy({"allowed_origins": [bad]}, KeyPolicy(), now=NOW)
+        assert refused.value.param == "allowed_origins"
+
+
+def test_require_no_training_is_a_boolean():
+    assert parse_policy({"require_no_training": True}, KeyPolicy(), now=NOW).require_no_training
+    with pytest.raises(BadRequest):
+        parse_policy({"require_no_training": "yes"}, KeyPolicy(), now=NOW)

@@ -23,6 +23,7 @@ PERIODS = ("day", "month", "lifetime")
 MAX_LIST = 50
 MAX_TAGS = 20
 _MODEL_PATTERN = re.compile(r"^[A-Za-z0-9._:/*?\[\]-]{1,128}$")
+_ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +47,8 @@ class KeyPolicy:
     rpm: int | None = None
     tpm: int | None = None
     tags: dict[str, str] = field(default_factory=dict)
+    allowed_origins: tuple[str, ...] | None = None  # browser origins (CORS); None: none
+    require_no_training: bool = False  # only providers that do not train on API data
 
 
 POLICY_FIELDS = (
@@ -57,6 +60,8 @@ POLICY_FIELDS = (
     "spend_cap",
     "rate_limit",
     "tags",
+    "allowed_origins",
+    "require_no_training",
 )
 
 
@@ -65,7 +70,7 @@ def parse_policy(body: Mapping[str, Any], base: KeyPolicy, *, now: datetime) -> 
     changes: dict[str, Any] = {}
     if "environment" in body:
         changes["environment"] = _text(body["environment"], "environment", 64)
-    for name in ("allowed_models", "allowed_endpoints", "allowed_cidrs"):
+    for name in ("allowed_models", "allowed_endpoints", "allowed_cidrs", "allowed_origins"):
         if name in body:
             changes[name] = _LIST_PARSERS[name](body[name], name)
     if "expires_at" in body:
@@ -76,6 +81,12 @@ def parse_policy(body: Mapping[str, Any], base: KeyPolicy, *, now: datetime) -> 
         changes["rpm"], changes["tpm"] = _rate_limit(body["rate_limit"])
     if "tags" in body:
         changes["tags"] = _tags(body["tags"])
+    if "require_no_training" in body:
+        if not isinstance(body["require_no_training"], bool):
+            raise BadRequest(
+                "'require_no_training' must be true or false.", param="require_no_training"
+            )
+        changes["require_no_training"] = body["require_no_training"]
     return replace(base, **changes)
 
 
@@ -90,6 +101,8 @@ def policy_view(policy: KeyPolicy) -> dict[str, Any]:
         "spend_cap": {"amount_usd": format_usd(cap.amount), "period": cap.period} if cap else None,
         "rate_limit": {"rpm": policy.rpm, "tpm": policy.tpm} if policy.rpm or policy.tpm else None,
         "tags": dict(policy.tags),
+        "allowed_origins": list(policy.allowed_origins) if policy.allowed_origins else None,
+        "require_no_training": policy.require_no_training,
     }
 
 
@@ -207,10 +220,26 @@ def _cidrs(value: Any, name: str) -> tuple[str, ...] | None:
     return tuple(networks)
 
 
+def _origins(value: Any, name: str) -> tuple[str, ...] | None:
+    """Exact browser origins (scheme://host[:port]); never ``*``: a key is a credential."""
+    items = _string_list(value, name)
+    if items is None:
+        return None
+    for item in items:
+        if not _ORIGIN.fullmatch(item):
+            raise BadRequest(
+                f"'{name}': '{item}' is not an origin like https://app.example.com "
+                "(scheme, host and port only; no wildcard).",
+                param=name,
+            )
+    return tuple(item.lower() for item in items)
+
+
 _LIST_PARSERS = {
     "allowed_models": _models,
     "allowed_endpoints": _endpoints,
     "allowed_cidrs": _cidrs,
+    "allowed_origins": _origins,
 }
 
 

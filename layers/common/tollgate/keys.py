@@ -244,6 +244,8 @@ def policy_of(key: Any) -> KeyPolicy:
         rpm=int(key.rpm) if key.rpm is not None else None,
         tpm=int(key.tpm) if key.tpm is not None else None,
         tags=dict(getattr(key, "tags", None) or {}),
+        allowed_origins=tuple(key.allowed_origins) if key.allowed_origins else None,
+        require_no_training=bool(key.require_no_training),
     )
 
 
@@ -259,6 +261,8 @@ def _policy_attributes(policy: KeyPolicy) -> dict[str, Any]:
         "rpm": policy.rpm,
         "tpm": policy.tpm,
         "tags": dict(policy.tags) or None,
+        "allowed_origins": list(policy.allowed_origins) if policy.allowed_origins else None,
+        "require_no_training": policy.require_no_training or None,
     }
 
 

@@ -619,6 +619,8 @@ def _policy(item: dict[str, Any]) -> KeyPolicy:
         spend_cap=SpendCap(cap, item["spend_cap_period"]) if cap is not None else None,
         rpm=item.get("rpm"),
         tpm=item.get("tpm"),
+        allowed_origins=tuple(item["allowed_origins"]) if item.get("allowed_origins") else None,
+        require_no_training=bool(item.get("require_no_training")),
     )
 
 

@@ -207,6 +207,8 @@ class _KeyPolicyItem(_Item):
     spend_cap_period = UnicodeAttribute(null=True)
     rpm = NumberAttribute(null=True)
     tpm = NumberAttribute(null=True)
+    allowed_origins = ListAttribute(of=UnicodeAttribute, null=True)
+    require_no_training = BooleanAttribute(null=True)
 
 
 class ApiKey(_KeyPolicyItem):
