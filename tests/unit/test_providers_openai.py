@@ -79,8 +79,34 @@ def test_given_a_chat_request_when_built_then_the_body_carries_the_upstream_mode
     assert call.method == "POST"
     assert call.url == "https://api.openai.com/v1/chat/completions"
     assert call.headers["authorization"] == "Bearer sk-1"
-    assert json.loads(call.body) == {**REQUEST, "model": "gpt-4o-2024-08-06"}
+    assert json.loads(call.body) == {**REQUEST, "model": "gpt-4o-2024-08-06", "store": False}
     assert call.stream is False
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_given_a_client_asking_openai_to_store_when_built_then_openai_is_told_not_to(stream):
+    # given a client that asks OpenAI to keep the completion, tagged with metadata
+    request = {**REQUEST, "store": True, "metadata": {"project": "x"}, "stream": stream}
+
+    # when the call to OpenAI is built
+    call = openai.build_chat(request, model=MODEL, provider=PROVIDER, api_key="k", stream=stream)
+
+    # then OpenAI is told store: false, and the metadata (refused without store) stays here
+    body = json.loads(call.body)
+    assert body["store"] is False
+    assert "metadata" not in body
+
+
+def test_given_a_client_asking_to_store_when_built_for_a_compatible_server_then_nothing_is_said():
+    # given an OpenAI-compatible server (some refuse fields they don't know, like Mistral)
+    local = Provider("local", "openai_compatible", "http://localhost:8000/v1", None)
+    request = {**REQUEST, "store": True, "metadata": {"project": "x"}}
+
+    # when the call is built
+    call = openai.build_chat(request, model=MODEL, provider=local, api_key="", stream=False)
+
+    # then neither the client's store nor its metadata is forwarded, and nothing is added
+    assert json.loads(call.body) == {**REQUEST, "model": "gpt-4o-2024-08-06"}
 
 
 def test_given_a_stream_request_when_built_then_usage_is_always_asked_for():

@@ -39,13 +39,14 @@ _MODERATION_WORDS = ("moderation", "content_policy", "content_filter", "safety")
 _VIDEO_STATES = frozenset({"queued", "in_progress", "completed", "failed"})
 _VIDEO_VARIANTS = frozenset({"video", "thumbnail"})
 _MIME_TYPE = re.compile(r"[A-Za-z0-9.+-]+/[A-Za-z0-9.+-]+")
+_STORED_FIELDS = frozenset({"store", "metadata"})
 _EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "image/gif": "gif"}
 
 
 def build_chat(
     request: dict[str, Any], *, model: Model, provider: Provider, api_key: str, stream: bool
 ) -> UpstreamCall:
-    body = {**request, "model": model.upstream_id}
+    body = {**data_controls(request, provider.kind), "model": model.upstream_id}
     if stream:
         options = body.get("stream_options") or {}
         body.update(stream=True, stream_options={**options, "include_usage": True})
@@ -53,6 +54,17 @@ def build_chat(
         body.pop("stream", None)
         body.pop("stream_options", None)
     return json_call(f"{provider.base_url}/chat/completions", _auth(api_key), body, stream=stream)
+
+
+def data_controls(request: dict[str, Any], kind: str) -> dict[str, Any]:
+    """The chat request with our data controls: a client's ``store`` and ``metadata`` never
+    go upstream. OpenAI is told ``store: false`` (no stored completion for distillation or
+    evals; its ``metadata`` is refused without ``store``). A compatible server is told
+    nothing: ``store`` is OpenAI's own, and some (Mistral) refuse any field they don't know."""
+    body = {name: value for name, value in request.items() if name not in _STORED_FIELDS}
+    if kind == "openai":
+        body["store"] = False
+    return body
 
 
 def parse_chat(
