@@ -249,6 +249,34 @@ def test_openai_compatible_provider_may_have_no_secret_and_loses_trailing_slash(
     assert provider.base_url == "http://vllm:8000/v1"
 
 
+def test_seeded_providers_say_whether_their_terms_keep_api_data_out_of_training(seeded):
+    # OpenAI's and Anthropic's API terms, and Gemini's paid tier: no training on API data
+    assert {name: p.no_training for name, p in seeded.providers.items()} == {
+        "openai": True,
+        "anthropic": True,
+        "gemini": True,
+    }
+
+
+def test_a_provider_is_not_marked_no_training_unless_the_operator_says_so():
+    data = catalog_data()
+    data["providers"]["local"] = {"kind": "openai_compatible", "base_url": "http://vllm:8000/v1"}
+    data["providers"]["gemini"]["no_training"] = True
+
+    providers = parse_catalog(data).providers
+
+    assert not providers["local"].no_training and not providers["openai"].no_training
+    assert providers["gemini"].no_training
+
+
+@pytest.mark.parametrize("value", ["yes", 1, None, []])
+def test_a_provider_no_training_flag_must_be_true_or_false(value):
+    data = changed("providers", "openai", "no_training", to=value)(catalog_data())
+
+    with pytest.raises(CatalogError, match=r"providers 'openai': no_training: .* is not true or"):
+        parse_catalog(data)
+
+
 def test_long_context_pricing_is_parsed_to_nanos():
     data = changed(
         "models",

@@ -13,6 +13,7 @@ from tollgate.key_policy import (
     check_endpoint,
     check_expiry,
     check_model,
+    check_provider,
     check_source_ip,
     parse_policy,
     policy_view,
@@ -150,3 +151,14 @@ def test_require_no_training_is_a_boolean():
     assert parse_policy({"require_no_training": True}, KeyPolicy(), now=NOW).require_no_training
     with pytest.raises(BadRequest):
         parse_policy({"require_no_training": "yes"}, KeyPolicy(), now=NOW)
+
+
+def test_a_key_requiring_no_training_is_refused_a_provider_not_marked_so():
+    strict, lax = KeyPolicy(require_no_training=True), KeyPolicy()
+
+    check_provider(strict, "openai/gpt-4o", no_training=True)
+    check_provider(lax, "videolab/video-1", no_training=False)
+    with pytest.raises(Forbidden) as refused:
+        check_provider(strict, "videolab/video-1", no_training=False)
+    assert (refused.value.code, refused.value.param) == ("model_not_allowed", "model")
+    assert "do not train on API data" in refused.value.message

@@ -36,7 +36,7 @@ REQUIRED_PRICES = {
     "videos": ("per_video_second",),
 }
 
-_PROVIDER_KEYS = {"kind", "base_url", "secret"}
+_PROVIDER_KEYS = {"kind", "base_url", "secret", "no_training"}
 _MODEL_KEYS = {
     "id",
     "upstream_id",
@@ -77,6 +77,7 @@ class Provider:
     kind: str
     base_url: str
     secret: str | None  # entry in the provider-keys secret; None: no key (openai_compatible only)
+    no_training: bool = False  # its terms say API data is not used for training
 
 
 @dataclass(frozen=True)
@@ -263,7 +264,17 @@ def _parse_provider(name: object, raw: object) -> Provider:
     elif not isinstance(secret, str) or not _NO_WHITESPACE.fullmatch(secret):
         raise CatalogError(f"{entry}: secret: {secret!r} is not a secret entry name")
 
-    return Provider(name=name, kind=kind, base_url=base_url.rstrip("/"), secret=secret)
+    no_training = raw.get("no_training", False)
+    if not isinstance(no_training, bool):
+        raise CatalogError(f"{entry}: no_training: {no_training!r} is not true or false")
+
+    return Provider(
+        name=name,
+        kind=kind,
+        base_url=base_url.rstrip("/"),
+        secret=secret,
+        no_training=no_training,
+    )
 
 
 def _is_http_url(value: object) -> TypeGuard[str]:

@@ -136,6 +136,21 @@ def check_model(policy: KeyPolicy, model_id: str) -> None:
         )
 
 
+def allows_provider(policy: KeyPolicy, *, no_training: bool) -> bool:
+    """A ``require_no_training`` key uses only providers marked ``no_training``."""
+    return no_training or not policy.require_no_training
+
+
+def check_provider(policy: KeyPolicy, model_id: str, *, no_training: bool) -> None:
+    if not allows_provider(policy, no_training=no_training):
+        raise Forbidden(
+            f"This API key may only use providers that do not train on API data; the provider "
+            f"of '{model_id}' is not marked so in the catalog.",
+            code="model_not_allowed",
+            param="model",
+        )
+
+
 def check_source_ip(policy: KeyPolicy, source_ip: str) -> None:
     if policy.allowed_cidrs is None:
         return

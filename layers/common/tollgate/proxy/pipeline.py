@@ -82,6 +82,8 @@ class ProxyCall:
                 f"The model '{model_id}' does not exist.", code="model_not_found", param="model"
             )
         key_policy.check_model(self.key.policy, model.id)
+        no_training = self.runtime.catalog.provider_of(model).no_training
+        key_policy.check_provider(self.key.policy, model.id, no_training=no_training)
         if not model.supports(self.endpoint):
             raise BadRequest(
                 f"The model '{model_id}' does not support the {self.endpoint} endpoint.",
@@ -92,11 +94,15 @@ class ProxyCall:
 
     def routes(self, model: Model) -> list[Model]:
         """The model, then those of its fallbacks that serve the endpoint and that the key
-        allows: a request never reaches a model its key excludes, and is held for these only."""
+        allows (model and provider): a request never reaches a model its key excludes, and is
+        held for these only."""
+        catalog, policy = self.runtime.catalog, self.key.policy
         return [
             m
-            for m in self.runtime.catalog.routes(model)
-            if m.supports(self.endpoint) and key_policy.allows_model(self.key.policy, m.id)
+            for m in catalog.routes(model)
+            if m.supports(self.endpoint)
+            and key_policy.allows_model(policy, m.id)
+            and key_policy.allows_provider(policy, no_training=catalog.provider_of(m).no_training)
         ]
 
     async def held(
