@@ -26,7 +26,7 @@ import json
 import re
 import threading
 import uuid
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -40,6 +40,11 @@ Handler = Callable[["Exchange"], Awaitable[None]]
 FaultSender = Callable[["Exchange", str], Awaitable[None]]
 
 _POLL_S = 0.05
+# The data-control fields a request's JSON body set, kept for tests with the model it names
+# (never any content): their values, except metadata's (the client's words): only that it was.
+CONTROL_FIELDS = ("store",)
+PRESENCE_FIELDS = ("metadata",)
+CONTROLS_KEPT = 200
 
 
 def dumps(value: Any) -> bytes:
@@ -187,9 +192,10 @@ class MockUpstreams:
     ``requests`` counts every request received (authorised or not, faults included) per
     (provider kind, path below the provider prefix), e.g. ``("openai",
     "/v1/chat/completions")`` or ``("gemini", "/v1beta/models/gemini-2.5-flash:generateContent")``;
-    ``model_requests`` counts the authorised, valid requests per (kind, model). Both are
-    updated under a lock by the server thread; ``count``, ``count_model`` and ``reset`` are
-    the thread-safe accessors for tests.
+    ``model_requests`` counts the authorised, valid requests per (kind, model). ``controls``
+    keeps the data-control fields of the last ``CONTROLS_KEPT`` JSON requests (``sent``). All
+    are updated under a lock by the server thread; ``count``, ``count_model``, ``sent`` and
+    ``reset`` are the thread-safe accessors for tests.
     """
 
     def __init__(
@@ -206,6 +212,7 @@ class MockUpstreams:
         self.timeout_fault_s = timeout_fault_s
         self.requests: Counter[tuple[str, str]] = Counter()
         self.model_requests: Counter[tuple[str, str]] = Counter()
+        self.controls: deque[tuple[str, str, dict[str, Any]]] = deque(maxlen=CONTROLS_KEPT)
         self._lock = threading.Lock()
         self._closing = threading.Event()
         self.video_jobs = VideoJobs()
@@ -235,10 +242,31 @@ class MockUpstreams:
         with self._lock:
             return self.model_requests[(kind, model)]
 
+    def sent(self, kind: str, path: str | None = None) -> list[dict[str, Any]]:
+        """The data-control fields of the last JSON requests ``kind`` received (optionally on
+        one path), oldest first: e.g. ``{"model": "gpt-4.1", "store": False}``, ``{}``."""
+        with self._lock:
+            return [dict(c) for k, p, c in self.controls if k == kind and path in (None, p)]
+
     def reset(self) -> None:
         with self._lock:
             self.requests.clear()
             self.model_requests.clear()
+            self.controls.clear()
+
+    def _record_controls(self, kind: str, path: str, body: bytes) -> None:
+        try:
+            value = json.loads(body) if body.startswith(b"{") else None
+        except ValueError:
+            value = None
+        if not isinstance(value, dict):
+            return
+        controls = {name: _flag(value[name]) for name in CONTROL_FIELDS if name in value}
+        controls |= {name: "sent" for name in PRESENCE_FIELDS if name in value}
+        if isinstance(value.get("model"), str):
+            controls["model"] = value["model"]
+        with self._lock:
+            self.controls.append((kind, path, controls))
 
     def record_model(self, kind: str, model: Any) -> None:
         if isinstance(model, str):
@@ -272,6 +300,7 @@ class MockUpstreams:
         route, params, path_known = self._match(scope["method"], path)
         with self._lock:
             self.requests[(kind, path.removeprefix("/" + kind))] += 1
+        self._record_controls(kind, path.removeprefix("/" + kind), bytes(body))
 
         exchange = Exchange(self, scope, receive, send, bytes(body), params)
         exchange.watch_disconnect()
@@ -299,6 +328,11 @@ class MockUpstreams:
             if route.method == method:
                 return route, found.groupdict(), True
         return None, {}, path_known
+
+
+def _flag(value: Any) -> Any:
+    """A control field's value when it is a flag; anything else could carry words."""
+    return value if value is None or isinstance(value, bool) else type(value).__name__
 
 
 def create_app(api_keys: dict[str, str], **options: Any) -> MockUpstreams:
