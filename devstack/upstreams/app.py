@@ -40,8 +40,8 @@ Handler = Callable[["Exchange"], Awaitable[None]]
 FaultSender = Callable[["Exchange", str], Awaitable[None]]
 
 _POLL_S = 0.05
-# The data-control fields a request's JSON body set, kept for tests with the model it names
-# (never any content): their values, except metadata's (the client's words): only that it was.
+# The data-control fields a request's JSON body set, kept for tests with the model it names,
+# never any content: a flag's value; for metadata (the client's own words) only that it came.
 CONTROL_FIELDS = ("store",)
 PRESENCE_FIELDS = ("metadata",)
 CONTROLS_KEPT = 200
