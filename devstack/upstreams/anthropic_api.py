@@ -9,11 +9,15 @@ tokens and ``output_tokens: 1``), ``content_block_start``, ``ping``, one
 (``input_json_delta``, the first one empty), ``content_block_stop``, ``message_delta`` with
 the stop reason and the cumulative ``output_tokens``, ``message_stop``. Tool use follows
 ``common.choose_tool``; ``tool_choice`` ``{"type": "any"}`` or ``{"type": "tool"}`` forces
-one, ``{"type": "none"}`` forbids it.
+one, ``{"type": "none"}`` forbids it. The text is ``common.json_reply`` of the schema of
+structured outputs (``output_config.format`` or the beta ``output_format``), or of a schema
+the system prompt gives after "JSON schema: ", or an object when it asks for a "valid JSON
+object" (the gateway's translation of a chat ``response_format``).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -22,6 +26,8 @@ from devstack.upstreams.app import Exchange, Route, answer, dumps, new_id, prelu
 from devstack.upstreams.controls import ControlError, Controls, parse_controls, strip_markers
 
 KIND = "anthropic"
+_SCHEMA_MARKER = "JSON schema: "
+_JSON_ASKED = "valid JSON object"
 _STOP = {"stop": "end_turn", "length": "max_tokens", "tool": "tool_use"}
 _FAULTS = {
     "500": (500, "api_error", "Internal server error"),
@@ -145,6 +151,26 @@ def _tool_choice(body: dict[str, Any]) -> tuple[str, str | None]:
     return "auto", None
 
 
+def _reply(body: dict[str, Any], last_text: str) -> str | None:
+    """The JSON text asked for by structured outputs, or by a system instruction (as a model
+    would follow it: what the gateway sends for a chat ``response_format``); else None."""
+    config = body.get("output_config")
+    output_format = (config.get("format") if isinstance(config, dict) else None) or body.get(
+        "output_format"
+    )
+    if isinstance(output_format, dict) and output_format.get("type") == "json_schema":
+        return common.json_reply(output_format.get("schema"), last_text)
+    system = _content_text(body.get("system", ""))
+    marker = system.find(_SCHEMA_MARKER)
+    if marker >= 0:
+        try:
+            schema, _ = json.JSONDecoder().raw_decode(system, marker + len(_SCHEMA_MARKER))
+        except ValueError:
+            schema = None
+        return common.json_reply(schema, last_text)
+    return common.json_reply(None, last_text) if _JSON_ASKED in system else None
+
+
 def _usage(prompt: int, output: int, controls: Controls) -> dict[str, Any]:
     cached = min(controls.cached_tokens, prompt)
     written = min(controls.cache_write_tokens, prompt - cached)
@@ -183,7 +209,8 @@ async def messages(exchange: Exchange) -> None:
         last_user_text=last_text,
         ends_with_tool_result=ends_with_result,
     )
-    completion = common.complete(strip_markers(last_text), max_tokens, tool_call)
+    reply = _reply(body, strip_markers(last_text))
+    completion = common.complete(strip_markers(last_text), max_tokens, tool_call, reply)
     prompt = _prompt_tokens(body)
     output = completion.output_tokens + controls.reasoning_tokens
     stop_reason = _STOP[completion.finish]

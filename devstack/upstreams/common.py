@@ -34,6 +34,8 @@ import zlib
 from dataclasses import dataclass
 from typing import Any
 
+from devstack.upstreams.schema_instance import instance_of
+
 TOKEN_RE = re.compile(r"\w+|[^\w\s]")
 _PIECE_RE = re.compile(r"\s*(?:\w+|[^\w\s])")
 _WEATHER_RE = re.compile(r"\bweather\b", re.IGNORECASE)
@@ -98,17 +100,36 @@ class Completion:
     finish: str  # "stop", "length" or "tool"
 
 
-def complete(last_user_text: str, max_tokens: int | None, tool_call: ToolCall | None) -> Completion:
+def complete(
+    last_user_text: str,
+    max_tokens: int | None,
+    tool_call: ToolCall | None,
+    reply: str | None = None,
+) -> Completion:
+    """``reply`` replaces the picked reply text (a structured answer, see ``json_reply``)."""
     if tool_call is not None:
         tokens = count_tokens(tool_call.name) + count_tokens(tool_call.arguments_json)
         return Completion("", (), tool_call, tokens, "tool")
-    reply = REPLIES[int.from_bytes(digest(last_user_text)[:8], "big") % len(REPLIES)]
+    if reply is None:
+        reply = picked_reply(last_user_text)
     pieces = token_pieces(reply)
     finish = "stop"
     if max_tokens is not None and max_tokens < len(pieces):
         pieces = pieces[: max(max_tokens, 0)]
         finish = "length"
     return Completion("".join(pieces), tuple(pieces), None, len(pieces), finish)
+
+
+def picked_reply(last_user_text: str) -> str:
+    return REPLIES[int.from_bytes(digest(last_user_text)[:8], "big") % len(REPLIES)]
+
+
+def json_reply(schema: Any, last_user_text: str) -> str:
+    """The JSON text of an answer asked to be JSON: an instance of ``schema``, or without a
+    schema an object holding the picked reply."""
+    if isinstance(schema, dict) and schema:
+        return json_text(instance_of(schema))
+    return json_text({"answer": picked_reply(last_user_text)})
 
 
 def choose_tool(
@@ -153,43 +174,7 @@ def example_arguments(schema: Any) -> Any:
     """A deterministic instance of a (JSON or Gemini) schema of tool parameters."""
     if not isinstance(schema, dict) or not schema:
         return {}
-    return _example(schema, "value", 0)
-
-
-def _example(schema: Any, name: str, depth: int) -> Any:
-    if not isinstance(schema, dict) or depth > 6:
-        return None
-    if schema.get("enum"):
-        return schema["enum"][0]
-    if "const" in schema:
-        return schema["const"]
-    for key in ("anyOf", "oneOf", "allOf"):
-        if schema.get(key):
-            return _example(schema[key][0], name, depth + 1)
-    kind = schema.get("type")
-    if isinstance(kind, list):
-        kind = next((k for k in kind if str(k).lower() != "null"), "string")
-    kind = str(kind or ("object" if "properties" in schema else "string")).lower()
-    if kind == "object":
-        properties = schema.get("properties") or {}
-        required = schema.get("required") or list(properties)
-        return {
-            key: _example(properties[key], key, depth + 1) for key in required if key in properties
-        }
-    if kind == "array":
-        return [_example(schema.get("items") or {"type": "string"}, name, depth + 1)]
-    if kind == "integer":
-        return 1
-    if kind == "number":
-        return 1.5
-    if kind == "boolean":
-        return True
-    if kind == "null":
-        return None
-    lowered = name.lower()
-    if "city" in lowered or "location" in lowered:
-        return "Paris"
-    return f"example {name}"
+    return instance_of(schema)
 
 
 def embedding(text: str, dimensions: int) -> list[float]:

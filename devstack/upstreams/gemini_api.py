@@ -12,8 +12,11 @@ Text streams in chunks of up to four tokens; every chunk carries ``usageMetadata
 the cumulative ``candidatesTokenCount``) and the last one the ``finishReason``. A function
 call (``common.choose_tool``; ``toolConfig.functionCallingConfig.mode`` ``ANY`` forces one,
 with ``allowedFunctionNames[0]`` if given, ``NONE`` forbids it) comes whole in one chunk,
-with ``finishReason`` ``STOP``. As Gemini does, ``cachedContentTokenCount`` and
-``thoughtsTokenCount`` appear in ``usageMetadata`` only when they are not zero.
+with ``finishReason`` ``STOP``. ``generationConfig.responseMimeType`` ``application/json``
+makes the text ``common.json_reply`` of ``responseJsonSchema`` (JSON Schema, what the
+gateway sends) or ``responseSchema`` (Gemini's OpenAPI subset). As Gemini does,
+``cachedContentTokenCount`` and ``thoughtsTokenCount`` appear in ``usageMetadata`` only
+when they are not zero.
 """
 
 from __future__ import annotations
@@ -164,6 +167,14 @@ def _tool_choice(body: dict[str, Any]) -> tuple[str, str | None]:
     return "auto", None
 
 
+def _reply(config: dict[str, Any], last_text: str) -> str | None:
+    """The JSON text ``responseMimeType: application/json`` asks for, or None."""
+    if str(config.get("responseMimeType", "")).lower() != "application/json":
+        return None
+    schema = config.get("responseJsonSchema") or config.get("responseSchema")
+    return common.json_reply(schema, last_text)
+
+
 def _usage(prompt: int, output: int, controls: Controls) -> dict[str, Any]:
     usage: dict[str, Any] = {
         "promptTokenCount": prompt,
@@ -189,7 +200,9 @@ async def _generate(exchange: Exchange, *, streaming: bool) -> None:
             exchange, 400, "* GenerateContentRequest.contents: contents is not specified"
         )
         return
-    max_tokens = (body.get("generationConfig") or {}).get("maxOutputTokens")
+    config = body.get("generationConfig")
+    config = config if isinstance(config, dict) else {}
+    max_tokens = config.get("maxOutputTokens")
     if max_tokens is not None and (not isinstance(max_tokens, int) or max_tokens < 1):
         await send_error(exchange, 400, "maxOutputTokens must be a positive integer.")
         return
@@ -208,7 +221,8 @@ async def _generate(exchange: Exchange, *, streaming: bool) -> None:
         last_user_text=last_text,
         ends_with_tool_result=ends_with_result,
     )
-    completion = common.complete(strip_markers(last_text), max_tokens, tool_call)
+    reply = _reply(config, strip_markers(last_text))
+    completion = common.complete(strip_markers(last_text), max_tokens, tool_call, reply)
     prompt = _prompt_tokens(body)
     finish = _FINISH[completion.finish]
     identity = {"modelVersion": model, "responseId": new_id("")}

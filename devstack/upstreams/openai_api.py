@@ -7,10 +7,13 @@ first chunk with the role, one chunk per token (or per slice of tool arguments),
 with the finish reason and, when ``stream_options.include_usage`` is true, a last chunk
 with empty ``choices`` and the usage (earlier chunks then carry ``"usage": null``).
 Tool calls follow ``common.choose_tool``; ``tool_choice`` "required" or a named function
-forces one, "none" forbids it. Embeddings have 16 dimensions unless ``dimensions`` is
-given. Images are 1x1 PNGs whose colour comes from the prompt. Videos are ``video_jobs``
-jobs created from a multipart (as the SDK sends it) or JSON body; their content is the
-job's MP4 (``variant=thumbnail``: a grey 1x1 PNG) while the job's file lasts.
+forces one, "none" forbids it. ``response_format`` ``json_schema`` or ``json_object`` makes
+the content ``common.json_reply``. ``n`` (1..128) gives n identical choices, whose stream
+deltas interleave (each chunk one choice, with its index); usage counts every choice.
+Embeddings have 16 dimensions unless ``dimensions`` is given. Images are 1x1 PNGs whose
+colour comes from the prompt. Videos are ``video_jobs`` jobs created from a multipart (as
+the SDK sends it) or JSON body; their content is the job's MP4 (``variant=thumbnail``: a
+grey 1x1 PNG) while the job's file lasts.
 """
 
 from __future__ import annotations
@@ -192,9 +195,27 @@ def _tool_choice(body: dict[str, Any]) -> tuple[str, str | None]:
     return (choice if choice in ("none", "auto", "required") else "auto"), None
 
 
-def usage(prompt: int, completion: common.Completion, controls: Controls) -> dict[str, Any]:
-    reasoning = controls.reasoning_tokens
-    output = completion.output_tokens + reasoning
+def _reply(body: dict[str, Any], last_text: str) -> str | None:
+    """The JSON text ``response_format`` asks for, or None for free text."""
+    response_format = body.get("response_format")
+    if not isinstance(response_format, dict):
+        return None
+    kind = response_format.get("type")
+    if kind == "json_schema":
+        json_schema = response_format.get("json_schema")
+        schema = json_schema.get("schema") if isinstance(json_schema, dict) else None
+        return common.json_reply(schema, last_text)
+    if kind == "json_object":
+        return common.json_reply(None, last_text)
+    return None
+
+
+def usage(
+    prompt: int, completion: common.Completion, controls: Controls, choices: int = 1
+) -> dict[str, Any]:
+    """Usage of ``choices`` completions: OpenAI bills every choice's tokens."""
+    reasoning = controls.reasoning_tokens * choices
+    output = completion.output_tokens * choices + reasoning
     return {
         "prompt_tokens": prompt,
         "completion_tokens": output,
@@ -231,6 +252,10 @@ async def chat_completions(exchange: Exchange) -> None:
             exchange, 400, "max_tokens must be a positive integer.", param="max_tokens"
         )
         return
+    choices = body.get("n", 1)
+    if isinstance(choices, bool) or not isinstance(choices, int) or not 1 <= choices <= 128:
+        await send_error(exchange, 400, "'n' must be an integer between 1 and 128.", param="n")
+        return
     exchange.record_model(_kind(exchange), model)
     last_text = _last_user_text(messages)
     controls = await _controls(exchange, last_text)
@@ -246,12 +271,13 @@ async def chat_completions(exchange: Exchange) -> None:
         last_user_text=last_text,
         ends_with_tool_result=isinstance(last, dict) and last.get("role") == "tool",
     )
-    completion = common.complete(strip_markers(last_text), max_tokens, tool_call)
+    reply = _reply(body, strip_markers(last_text))
+    completion = common.complete(strip_markers(last_text), max_tokens, tool_call, reply)
     billed = _prompt_texts(messages)
     if body.get("tools"):  # tool definitions are billed as prompt tokens, as OpenAI does
         billed.append(common.json_text(body["tools"]))
     prompt = common.count_tokens("\n".join(billed))
-    the_usage = usage(prompt, completion, controls)
+    the_usage = usage(prompt, completion, controls, choices)
     identity = {
         "id": new_id("chatcmpl-"),
         "created": int(time.time()),
@@ -261,28 +287,20 @@ async def chat_completions(exchange: Exchange) -> None:
     }
     headers = [("x-request-id", new_id("req_")), ("openai-processing-ms", "1")]
     finish = _FINISH[completion.finish]
-    call_id = new_id("call_")
+    call_ids = [new_id("call_") for _ in range(choices)]
 
     if not body.get("stream"):
-        message: dict[str, Any] = {
-            "role": "assistant",
-            "content": completion.text if tool_call is None else None,
-            "refusal": None,
-            "annotations": [],
-        }
-        if tool_call is not None:
-            message["tool_calls"] = [
-                {
-                    "id": call_id,
-                    "type": "function",
-                    "function": {"name": tool_call.name, "arguments": tool_call.arguments_json},
-                }
-            ]
         response = {
             **identity,
             "object": "chat.completion",
             "choices": [
-                {"index": 0, "message": message, "logprobs": None, "finish_reason": finish}
+                {
+                    "index": index,
+                    "message": _message(completion, call_id),
+                    "logprobs": None,
+                    "finish_reason": finish,
+                }
+                for index, call_id in enumerate(call_ids)
             ],
             "usage": the_usage,
         }
@@ -292,26 +310,19 @@ async def chat_completions(exchange: Exchange) -> None:
     include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
     extra = {"usage": None} if include_usage else {}
 
-    def chunk(delta: dict[str, Any], finish_reason: str | None = None) -> bytes:
-        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
+    def chunk(index: int, delta: dict[str, Any], finish_reason: str | None = None) -> bytes:
+        choice = {"index": index, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
         return sse({**identity, "object": "chat.completion.chunk", "choices": [choice], **extra})
 
-    if tool_call is None:
-        frames = [chunk({"role": "assistant", "content": "", "refusal": None})]
-        frames += [chunk({"content": piece}) for piece in completion.pieces]
-    else:
-        start = {
-            "index": 0,
-            "id": call_id,
-            "type": "function",
-            "function": {"name": tool_call.name, "arguments": ""},
-        }
-        frames = [chunk({"role": "assistant", "content": None, "tool_calls": [start]})]
-        frames += [
-            chunk({"tool_calls": [{"index": 0, "function": {"arguments": part}}]})
-            for part in _argument_parts(tool_call.arguments_json)
-        ]
-    frames.append(chunk({}, finish))
+    # the choices' deltas interleave, as OpenAI sends them
+    deltas = [_deltas(completion, call_id) for call_id in call_ids]
+    frames = [
+        chunk(index, steps[step])
+        for step in range(max(map(len, deltas)))
+        for index, steps in enumerate(deltas)
+        if step < len(steps)
+    ]
+    frames += [chunk(index, {}, finish) for index in range(choices)]
     if include_usage:
         frames.append(
             sse({**identity, "object": "chat.completion.chunk", "choices": [], "usage": the_usage})
@@ -322,10 +333,52 @@ async def chat_completions(exchange: Exchange) -> None:
         frames,
         controls,
         content_type="text/event-stream; charset=utf-8",
-        tail=3 if include_usage else 2,
+        tail=(2 if include_usage else 1) + choices,
         terminator=b"\n\n",
         headers=headers,
     )
+
+
+def _message(completion: common.Completion, call_id: str) -> dict[str, Any]:
+    tool_call = completion.tool_call
+    message: dict[str, Any] = {
+        "role": "assistant",
+        "content": completion.text if tool_call is None else None,
+        "refusal": None,
+        "annotations": [],
+    }
+    if tool_call is not None:
+        message["tool_calls"] = [
+            {
+                "id": call_id,
+                "type": "function",
+                "function": {"name": tool_call.name, "arguments": tool_call.arguments_json},
+            }
+        ]
+    return message
+
+
+def _deltas(completion: common.Completion, call_id: str) -> list[dict[str, Any]]:
+    """One choice's stream deltas before its finish: the role, then the pieces."""
+    tool_call = completion.tool_call
+    if tool_call is None:
+        return [
+            {"role": "assistant", "content": "", "refusal": None},
+            *({"content": piece} for piece in completion.pieces),
+        ]
+    start = {
+        "index": 0,
+        "id": call_id,
+        "type": "function",
+        "function": {"name": tool_call.name, "arguments": ""},
+    }
+    return [
+        {"role": "assistant", "content": None, "tool_calls": [start]},
+        *(
+            {"tool_calls": [{"index": 0, "function": {"arguments": part}}]}
+            for part in _argument_parts(tool_call.arguments_json)
+        ),
+    ]
 
 
 def sse(value: Any) -> bytes:

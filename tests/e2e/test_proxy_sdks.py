@@ -3,8 +3,11 @@ exactly what each call cost."""
 
 from __future__ import annotations
 
+import enum
+
 import anthropic
 import openai
+import pydantic
 import pytest
 
 from tests.e2e.stack import nanos, new_customer, usage_records, wallet
@@ -213,3 +216,34 @@ def test_a_chat_model_on_the_embeddings_endpoint_is_a_clear_400(devstack, custom
         client.embeddings.create(model="openai/gpt-4o-mini", input="x")
 
     assert refused.value.body["code"] == "unsupported_endpoint"
+
+
+class Shipment(pydantic.BaseModel):
+    class Speed(enum.StrEnum):
+        STANDARD = "standard"
+        EXPRESS = "express"
+
+    class Address(pydantic.BaseModel):
+        city: str
+        postcode: str
+
+    speed: Speed
+    to: Address
+    parcels: list[str]
+    note: str | None
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_parse_with_a_pydantic_model_returns_the_parsed_object(devstack, customer, model):
+    client = openai_client(devstack, customer.api_key)
+
+    raw = client.chat.completions.with_raw_response.parse(
+        model=model,
+        messages=[{"role": "user", "content": "Plan my shipment"}],
+        response_format=Shipment,
+    )
+
+    shipment = raw.parse().choices[0].message.parsed
+    assert isinstance(shipment, Shipment) and shipment.speed is Shipment.Speed.STANDARD
+    assert shipment.to.city and shipment.parcels
+    assert nanos(raw.parse().usage.cost) == nanos(raw.headers["x-tollgate-cost"]) > 0

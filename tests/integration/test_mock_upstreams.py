@@ -5,6 +5,7 @@ also validated against OpenAI's published OpenAPI document."""
 from __future__ import annotations
 
 import base64
+import enum
 import json
 import time
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ import anthropic
 import httpx
 import httpx2
 import openai
+import pydantic
 import pytest
 
 from devstack.upstreams import RunningUpstreams, start_upstreams
@@ -826,3 +828,127 @@ def test_the_server_starts_on_an_ephemeral_port_and_stops_cleanly():
 
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"http://127.0.0.1:{running.port}/healthz")
+
+
+# -- structured outputs and n > 1 --------------------------------------------------------
+
+
+class Parcel(pydantic.BaseModel):
+    class Size(enum.StrEnum):
+        SMALL = "small"
+        LARGE = "large"
+
+    class Place(pydantic.BaseModel):
+        city: str
+        postcode: str
+
+    size: Size
+    destination: Place
+    items: list[str]
+    note: str | None
+
+
+def test_openai_parse_gets_an_instance_of_the_pydantic_schema_whole_or_streamed(oai):
+    # given a request whose response_format is a Pydantic model
+    request = {"model": "gpt-4o-mini", "messages": user("Ship it."), "response_format": Parcel}
+
+    # when parsed whole and streamed
+    whole = oai.chat.completions.with_raw_response.parse(**request)
+    with oai.chat.completions.stream(**request) as stream:
+        pieces = [e.delta for e in stream if e.type == "content.delta"]
+        streamed = stream.get_final_completion()
+
+    # then both carry the same parsed object, the JSON streamed over many chunks
+    validate_openai("CreateChatCompletionResponse", whole.http_response.json())
+    answer = whole.parse()
+    parcel = answer.choices[0].message.parsed
+    assert isinstance(parcel, Parcel) and parcel.size is Parcel.Size.SMALL
+    assert parcel.destination.city == "Paris" and parcel.items
+    assert streamed.choices[0].message.parsed == parcel
+    assert len(pieces) > 5
+    assert answer.usage.completion_tokens == count_tokens(answer.choices[0].message.content)
+
+
+def test_openai_json_object_format_answers_an_object(oai):
+    answer = oai.chat.completions.create(
+        model="gpt-4o-mini", messages=user("JSON please."), response_format={"type": "json_object"}
+    )
+
+    assert json.loads(answer.choices[0].message.content)["answer"] in REPLIES
+
+
+def test_openai_n_choices_are_indexed_and_all_billed_whole_or_streamed(oai, upstreams):
+    # given a request for three choices, and the same prompt for one
+    prompt = "Give me options."
+    one = oai.chat.completions.create(model="gpt-4o-mini", messages=user(prompt))
+
+    # when answered whole and streamed
+    whole = oai.chat.completions.create(model="gpt-4o-mini", messages=user(prompt), n=3)
+    body = {"model": "gpt-4o-mini", "messages": user(prompt), "n": 3}
+    raw = openai_raw_stream(upstreams, {**body, "stream_options": {"include_usage": True}})
+
+    # then there are three choices, each a whole answer, and the usage bills all of them
+    text = one.choices[0].message.content
+    assert [c.index for c in whole.choices] == [0, 1, 2]
+    assert [c.message.content for c in whole.choices] == [text] * 3
+    assert whole.usage.completion_tokens == 3 * one.usage.completion_tokens
+    assert whole.usage.prompt_tokens == one.usage.prompt_tokens
+    chunks = [json.loads(data) for data in raw[:-1]]
+    for chunk in chunks:
+        validate_openai("CreateChatCompletionStreamResponse", chunk)
+    joined = {0: "", 1: "", 2: ""}
+    for chunk in chunks[:-1]:
+        (choice,) = chunk["choices"]
+        joined[choice["index"]] += choice["delta"].get("content") or ""
+    assert joined == {0: text, 1: text, 2: text}
+    assert chunks[-1]["usage"]["completion_tokens"] == whole.usage.completion_tokens
+
+
+@pytest.mark.parametrize("n", [0, 129, "2"])
+def test_openai_n_out_of_range_is_a_400(oai, n):
+    with pytest.raises(openai.BadRequestError) as caught:
+        oai.chat.completions.create(model="gpt-4o-mini", messages=user("Hi."), n=n)
+
+    assert caught.value.body["param"] == "n"
+
+
+def test_anthropic_structured_outputs_and_forced_tools_follow_their_schema(claude):
+    schema = Parcel.model_json_schema()
+    request = {"model": "claude-x", "max_tokens": 500, "messages": user("Ship it.")}
+
+    # when structured outputs are asked natively, and a tool with that schema is forced
+    formatted = claude.messages.create(
+        **request, extra_body={"output_format": {"type": "json_schema", "schema": schema}}
+    )
+    forced = claude.messages.create(
+        **request,
+        tools=[{"name": "ship", "input_schema": schema}],
+        tool_choice={"type": "tool", "name": "ship"},
+    )
+
+    # then the text, and the tool input, are instances of the schema
+    Parcel.model_validate_json(formatted.content[0].text)
+    assert formatted.usage.output_tokens == count_tokens(formatted.content[0].text)
+    Parcel.model_validate(forced.content[0].input)
+
+
+def test_gemini_json_mime_type_answers_json_of_its_openapi_schema(gemini):
+    schema = {
+        "type": "OBJECT",
+        "properties": {
+            "size": {"type": "STRING", "format": "enum", "enum": ["small", "large"]},
+            "items": {"type": "ARRAY", "items": {"type": "STRING"}},
+            "weight": {"type": "NUMBER", "nullable": True},
+        },
+        "required": ["size", "items", "weight"],
+    }
+    config = {"responseMimeType": "application/json", "responseSchema": schema}
+
+    answer = gemini.post(
+        "/v1beta/models/gemini-2.5-flash:generateContent",
+        json={**gemini_user("Ship it."), "generationConfig": config},
+    ).json()
+
+    text = answer["candidates"][0]["content"]["parts"][0]["text"]
+    assert json.loads(text) == {"size": "small", "items": ["example items"], "weight": 1.5}
+    assert answer["usageMetadata"]["candidatesTokenCount"] == count_tokens(text)

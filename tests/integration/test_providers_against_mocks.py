@@ -15,10 +15,11 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
+import jsonschema
 import pytest
 
 from devstack.upstreams import RunningUpstreams, start_upstreams
-from devstack.upstreams.common import REPLIES
+from devstack.upstreams.common import REPLIES, count_tokens
 from tests.support.openapi import validate_openai
 from tollgate.catalog import Model, Pricing, Provider
 from tollgate.providers import ChatStream, ProviderError, UpstreamCall, Usage, adapter_for
@@ -233,6 +234,54 @@ def test_a_forced_tool_choice_makes_the_upstream_call_that_tool(route: Route):
     response, _ = route.chat({"messages": user("Hello."), "tools": TOOLS, "tool_choice": choice})
 
     assert response["choices"][0]["message"]["tool_calls"][0]["function"]["name"] == "get_weather"
+
+
+ORDER_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "status": {"type": "string", "enum": ["open", "shipped"]},
+        "lines": {"type": "array", "items": {"$ref": "#/$defs/Line"}, "minItems": 2},
+        "note": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+    },
+    "required": ["status", "lines", "note"],
+    "additionalProperties": False,
+    "$defs": {
+        "Line": {
+            "type": "object",
+            "properties": {"sku": {"type": "string"}, "qty": {"type": "integer", "minimum": 3}},
+            "required": ["sku", "qty"],
+            "additionalProperties": False,
+        }
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("response_format", "schema"),
+    [
+        (
+            {"type": "json_schema", "json_schema": {"name": "order", "schema": ORDER_SCHEMA}},
+            ORDER_SCHEMA,
+        ),
+        ({"type": "json_object"}, {"type": "object"}),
+    ],
+    ids=["json_schema", "json_object"],
+)
+def test_a_response_format_is_answered_with_json_of_it_streamed_or_not(
+    route: Route, response_format, schema
+):
+    # given a chat request asking for JSON, translated by the adapter as the gateway sends it
+    request = {"messages": user("Where is my order?"), "response_format": response_format}
+
+    # when answered whole and streamed
+    answer, usage = route.chat(request)
+    stream, chunks = route.stream(request)
+
+    # then both are the same JSON of the schema, counted like any reply
+    content = answer["choices"][0]["message"]["content"]
+    jsonschema.validate(json.loads(content), schema)
+    assert text_of(chunks) == content
+    assert stream.usage == usage and usage.output_tokens == count_tokens(content)
 
 
 def test_tool_choice_none_forbids_the_tool(route: Route):
