@@ -247,3 +247,22 @@ def test_parse_with_a_pydantic_model_returns_the_parsed_object(devstack, custome
     assert isinstance(shipment, Shipment) and shipment.speed is Shipment.Speed.STANDARD
     assert shipment.to.city and shipment.parcels
     assert nanos(raw.parse().usage.cost) == nanos(raw.headers["x-tollgate-cost"]) > 0
+
+
+@pytest.mark.parametrize("name", ["openai/gpt-4o-mini", "gpt-4o-mini"])
+def test_the_sdk_retrieves_a_model_by_its_id_or_alias(devstack, customer, name):
+    model = openai_client(devstack, customer.api_key).models.retrieve(name)
+
+    assert model.id == "openai/gpt-4o-mini"
+
+
+@pytest.mark.parametrize("model", ["anthropic/claude-haiku-4-5", "gemini/gemini-2.5-flash"])
+def test_the_anthropic_sdk_counts_tokens_for_free(devstack, customer, model):
+    before = wallet(devstack, customer.account_id)
+
+    counted = anthropic_client(devstack, customer.api_key).messages.count_tokens(
+        model=model, messages=[{"role": "user", "content": "Count these few words"}]
+    )
+
+    assert counted.input_tokens > 0
+    assert wallet(devstack, customer.account_id) == before

@@ -11,6 +11,7 @@ import pytest
 from cfnlint.api import lint_file
 from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
 
+from devstack.emulator import ApiEmulator, FunctionPool
 from devstack.template import ROOT, TEMPLATE_PATH
 from tests.support.environment import NAMES, TEMPLATE
 from tollgate.store.models import TABLE_MODELS
@@ -292,3 +293,14 @@ def test_every_alarm_watches_a_metric_the_code_emits_under_its_service():
         assert alarm["Dimensions"] == [
             {"Name": "service", "Value": environment["POWERTOOLS_SERVICE_NAME"]}
         ], name
+
+
+def test_the_api_passes_a_model_id_with_its_slash_to_the_proxy():
+    api = ApiEmulator(TEMPLATE, FunctionPool({}, "eu-west-1"), stage="dev")
+
+    found = api.match("GET", "/v1/models/openai/gpt-4o-mini")
+
+    assert found is not None
+    route, parameters = found
+    assert TEMPLATE.functions()[route.function].web_adapter
+    assert parameters == {"model_id": "openai/gpt-4o-mini"}

@@ -800,3 +800,58 @@ def test_a_video_models_resolutions_price_each_second():
 def test_a_bad_video_entry_is_named(mutate, message):
     with pytest.raises(CatalogError, match=re.escape(message)):
         parse_catalog(mutate(catalog_data()))
+
+
+# --- aliases ---------------------------------------------------------------------------------
+
+
+def test_a_model_is_found_by_its_alias_and_keeps_its_public_id():
+    data = catalog_data()
+    data["models"][0]["aliases"] = ["gpt-4o", "gpt-4o-2024-08-06"]
+
+    catalog = parse_catalog(data)
+
+    assert catalog.model("gpt-4o") is catalog.model("openai/gpt-4o")
+    assert catalog.model("gpt-4o-2024-08-06").id == "openai/gpt-4o"
+    assert catalog.model("openai/gpt-4o").aliases == ("gpt-4o", "gpt-4o-2024-08-06")
+    assert catalog.model("gpt-4.1") is None  # no alias, no model
+
+
+@pytest.mark.parametrize(
+    "aliases, expected",
+    [
+        ("gpt-4o", "aliases: expected a list of names"),
+        (["openai/gpt-4o"], "aliases: 'openai/gpt-4o' is not a model name without a provider"),
+        (["GPT-4o"], "aliases: 'GPT-4o' is not a model name"),
+        ([""], "aliases: '' is not a model name"),
+        (["gpt-4o", "gpt-4o"], "aliases: lists a name twice"),
+    ],
+)
+def test_a_bad_alias_is_named(aliases, expected):
+    data = catalog_data()
+    data["models"][0]["aliases"] = aliases
+
+    with pytest.raises(CatalogError, match=re.escape(f"models[0] 'openai/gpt-4o': {expected}")):
+        parse_catalog(data)
+
+
+def test_an_alias_names_one_model_only():
+    data = catalog_data()
+    data["models"][0]["aliases"] = ["gpt-4o"]
+    data["models"][1]["aliases"] = ["gpt-4o"]
+
+    with pytest.raises(
+        CatalogError,
+        match=re.escape(
+            "models[1] 'openai/gpt-4.1': aliases: 'gpt-4o' is already an alias of "
+            "models[0] 'openai/gpt-4o'"
+        ),
+    ):
+        parse_catalog(data)
+
+
+def test_every_seeded_model_answers_to_its_bare_name(seeded):
+    for model in seeded.models.values():
+        bare = model.id.split("/", 1)[1]
+        assert seeded.model(bare) is model
+    assert seeded.model("claude-haiku-4-5-20251001").id == "anthropic/claude-haiku-4-5"

@@ -15,7 +15,7 @@ import json
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeGuard
 from urllib.parse import urlsplit
 
@@ -47,6 +47,7 @@ _MODEL_KEYS = {
     "pricing",
     "fallbacks",
     "video",
+    "aliases",
 }
 _VIDEO_KEYS = {"seconds", "resolutions", "retention_hours"}
 # Each resolution in both orientations, as OpenAI's Videos API names sizes (width x height).
@@ -62,6 +63,7 @@ _LONG_CONTEXT_KEYS = {"threshold_tokens", "input", "output", "cached_input"}
 
 _PROVIDER_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
 _MODEL_ID = re.compile(r"([a-z0-9][a-z0-9_-]*)/([a-z0-9][a-z0-9._:-]*)")
+_ALIAS = re.compile(r"[a-z0-9][a-z0-9._:-]*")  # a model id's own part: no provider prefix
 _NO_WHITESPACE = re.compile(r"\S+")
 
 
@@ -141,6 +143,7 @@ class Model:
     pricing: Pricing
     fallbacks: tuple[str, ...] = ()
     video: VideoSpec | None = None  # set for every videos model
+    aliases: tuple[str, ...] = ()  # other names clients may call it by (gpt-4o-mini)
 
     def supports(self, endpoint: str) -> bool:
         return endpoint in self.endpoints
@@ -152,9 +155,14 @@ class Catalog:
 
     providers: dict[str, Provider]
     models: dict[str, Model]
+    aliases: dict[str, str] = field(default_factory=dict)  # alias -> public model id
 
-    def model(self, model_id: str) -> Model | None:
-        return self.models.get(model_id)
+    def model(self, id_or_alias: str) -> Model | None:
+        """The model of a public id or of one of its aliases."""
+        model = self.models.get(id_or_alias)
+        if model is None and id_or_alias in self.aliases:
+            model = self.models[self.aliases[id_or_alias]]
+        return model
 
     def provider_of(self, model: Model) -> Provider:
         return self.providers[model.provider]
@@ -233,7 +241,7 @@ def parse_catalog(data: object) -> Catalog:
 
     for model in models.values():
         _check_fallbacks(model, models, entries[model.id])
-    return Catalog(providers=providers, models=models)
+    return Catalog(providers=providers, models=models, aliases=_alias_index(models, entries))
 
 
 # --- providers -------------------------------------------------------------------------------
@@ -349,6 +357,8 @@ def _parse_model(index: int, raw: object, providers: dict[str, Provider]) -> Mod
     elif raw.get("video") is not None:
         raise CatalogError(f"{entry}: video: only videos models take a video entry")
 
+    aliases = _parse_aliases(entry, raw.get("aliases", []))
+
     return Model(
         id=model_id,
         provider=provider,
@@ -360,7 +370,36 @@ def _parse_model(index: int, raw: object, providers: dict[str, Provider]) -> Mod
         pricing=pricing,
         fallbacks=tuple(fallbacks),
         video=video,
+        aliases=aliases,
     )
+
+
+def _parse_aliases(entry: str, value: object) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise CatalogError(f"{entry}: aliases: expected a list of names")
+    for alias in value:
+        if not isinstance(alias, str) or not _ALIAS.fullmatch(alias):
+            raise CatalogError(
+                f"{entry}: aliases: {alias!r} is not a model name without a provider "
+                "(lowercase letters, digits and - _ . :)"
+            )
+    if len(set(value)) != len(value):
+        raise CatalogError(f"{entry}: aliases: lists a name twice")
+    return tuple(value)
+
+
+def _alias_index(models: dict[str, Model], entries: dict[str, str]) -> dict[str, str]:
+    """Each alias with its model's id; an alias names one model, never a public id."""
+    index: dict[str, str] = {}
+    for model in models.values():
+        for alias in model.aliases:
+            if alias in index:
+                raise CatalogError(
+                    f"{entries[model.id]}: aliases: {alias!r} is already an alias of "
+                    f"{entries[index[alias]]}"
+                )
+            index[alias] = model.id
+    return index
 
 
 def _parse_video(entry: str, value: object, pricing: Pricing) -> VideoSpec:

@@ -146,6 +146,9 @@ ROUTES: Final[dict[tuple[str, str], str | tuple[str, ...]]] = {
     ("GET", "/v1/videos/{video_id}"): INFERENCE,
     ("DELETE", "/v1/videos/{video_id}"): INFERENCE,
     ("GET", "/v1/videos/{video_id}/content"): INFERENCE,
+    ("GET", "/v1/models/{model_id+}"): INFERENCE,
+    ("POST", "/v1/messages/count_tokens"): INFERENCE,
+    ("POST", "/v1/completions"): INFERENCE,
 }
 
 

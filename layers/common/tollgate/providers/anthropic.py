@@ -123,6 +123,29 @@ def build_chat(
     return json_call(f"{provider.base_url}/v1/messages", headers, body, stream=stream)
 
 
+_COUNTED_FIELDS = ("model", "messages", "system", "tools", "tool_choice")
+
+
+def build_count_tokens(
+    request: dict[str, Any], *, model: Model, provider: Provider, api_key: str
+) -> UpstreamCall:
+    """Anthropic's token count of a chat request: the Messages body ``build_chat`` would send,
+    without what is not counted (max_tokens, sampling, streaming)."""
+    body = _messages_request(request, model)
+    counted = {name: body[name] for name in _COUNTED_FIELDS if name in body}
+    headers = {"x-api-key": api_key, "anthropic-version": API_VERSION}
+    url = f"{provider.base_url}/v1/messages/count_tokens"
+    return json_call(url, headers, counted, stream=False)
+
+
+def parse_count_tokens(body: bytes) -> int:
+    """``{"input_tokens": N}``."""
+    tokens = load_object(body).get("input_tokens")
+    if isinstance(tokens, bool) or not isinstance(tokens, int) or tokens < 0:
+        raise malformed("input_tokens is not a count")
+    return tokens
+
+
 def _messages_request(request: dict[str, Any], model: Model) -> dict[str, Any]:
     reject_fields(request, _SUPPORTED, PROVIDER)
     reject_semantic_extras(request, PROVIDER)

@@ -11,6 +11,7 @@ import re
 from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any, NamedTuple
+from urllib.parse import unquote
 
 from tollgate import key_policy
 from tollgate.errors import (
@@ -21,7 +22,7 @@ from tollgate.errors import (
     openai_body,
 )
 from tollgate.observability import log_request, logger, metrics
-from tollgate.proxy import chat, media, models_view, videos
+from tollgate.proxy import chat, count_tokens, media, models_view, videos
 from tollgate.proxy.http import Receive, Request, Send, send_json
 from tollgate.proxy.lambda_extension import FinishedRequests
 from tollgate.proxy.runtime import Runtime
@@ -44,6 +45,28 @@ async def list_models(runtime: Runtime, request: Request, key: KeyRecord, send: 
     await send_json(send, 200, models_view.model_list(runtime.catalog), headers)
 
 
+async def retrieve_model(runtime: Runtime, request: Request, key: KeyRecord, send: Send) -> None:
+    """One model by its public id or an alias (the SDK may send the id's slash as %2F)."""
+    model_id = unquote(request.path_params["model_id"])
+    model = runtime.catalog.model(model_id)
+    if model is None:
+        raise NotFound(
+            f"The model '{model_id}' does not exist.", code="model_not_found", param="model"
+        )
+    headers = {"x-request-id": request.request_id, "x-tollgate-cost": "0.00"}
+    await send_json(send, 200, models_view.model_view(model), headers)
+
+
+async def legacy_completions(
+    runtime: Runtime, request: Request, key: KeyRecord, send: Send
+) -> None:
+    raise NotFound(
+        "POST /v1/completions (legacy text completions) is served by no model of this "
+        "gateway: use POST /v1/chat/completions.",
+        code="unsupported_endpoint",
+    )
+
+
 ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/v1/models"): Route(list_models, "openai", "models", held=False),
     ("POST", "/v1/chat/completions"): Route(chat.chat_completions, "openai", "chat.completions"),
@@ -52,6 +75,12 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/v1/images/generations"): Route(media.images, "openai", "images.generations"),
     ("POST", "/v1/videos"): Route(videos.create, "openai", "videos"),
     ("GET", "/v1/videos"): Route(videos.list_jobs, "openai", "videos", held=False),
+    ("POST", "/v1/messages/count_tokens"): Route(
+        count_tokens.count_tokens, "anthropic", "messages", held=False
+    ),
+    ("POST", "/v1/completions"): Route(
+        legacy_completions, "openai", "chat.completions", held=False
+    ),
 }
 # Routes with a path parameter: (method, pattern) -> route
 _VIDEO = r"/v1/videos/(?P<video_id>[^/]+)"
@@ -62,6 +91,11 @@ PATTERNS: list[tuple[str, re.Pattern[str], Route]] = [
         "GET",
         re.compile(_VIDEO + "/content"),
         Route(videos.download, "openai", "videos", held=False),
+    ),
+    (
+        "GET",
+        re.compile(r"/v1/models/(?P<model_id>.+)"),
+        Route(retrieve_model, "openai", "models", held=False),
     ),
 ]
 

@@ -1,4 +1,5 @@
-"""GET /v1/models: the catalog as OpenAI's model list, with prices and capabilities."""
+"""GET /v1/models and GET /v1/models/{id}: the catalog as OpenAI's models, with prices,
+capabilities and aliases."""
 
 from __future__ import annotations
 
@@ -28,5 +29,6 @@ def model_view(model: Model) -> dict[str, Any]:
         "context_length": model.context_length,
         "max_output_tokens": model.max_output_tokens,
         "endpoints": sorted(model.endpoints),
+        "aliases": list(model.aliases),
         "pricing": {"unit": "USD per 1M tokens, per image or per video second", **pricing},
     }

@@ -289,6 +289,31 @@ class HotPath:
             }
         }
 
+    def count_request(self, key_id: str, policy: KeyPolicy, now: datetime) -> None:
+        """Count a request that takes no hold (a token count) in an rpm key's minute window,
+        the way the hold counts one; RateLimited when the window is full."""
+        if not policy.rpm:
+            return
+        minute = _minute(now)
+        update = {
+            "TableName": self.tables.keys,
+            "Key": _key(layout.key_pk(key_id), layout.rate_sk(minute)),
+            "UpdateExpression": "ADD requests :one SET #ttl = if_not_exists(#ttl, :ttl)",
+            "ConditionExpression": "attribute_not_exists(requests) OR requests < :rpm",
+            "ExpressionAttributeNames": {"#ttl": "ttl"},
+            "ExpressionAttributeValues": {
+                ":one": serialize(1),
+                ":rpm": serialize(policy.rpm),
+                ":ttl": serialize((minute + 3) * 60),
+            },
+        }
+        try:
+            self.dynamodb.call("UpdateItem", update)
+        except AwsError as error:
+            if error.code == "ConditionalCheckFailedException":
+                raise _rate_refusal(policy, now) from error
+            raise InternalError(TRY_AGAIN) from error
+
     def _adjust_window(self, hold: Hold, tokens: int) -> dict[str, Any]:
         """Add ``tokens`` (negative: give back) to the hold's minute window; the window keeps
         its expiry, and one already deleted comes back only to expire again."""
