@@ -146,6 +146,15 @@ ROUTES: Final[dict[tuple[str, str], str | tuple[str, ...]]] = {
     ("GET", "/v1/videos/{video_id}"): INFERENCE,
     ("DELETE", "/v1/videos/{video_id}"): INFERENCE,
     ("GET", "/v1/videos/{video_id}/content"): INFERENCE,
+    # CORS preflights: no caller at all (a browser asks before it sends the key)
+    ("OPTIONS", "/v1/models"): PUBLIC,
+    ("OPTIONS", "/v1/chat/completions"): PUBLIC,
+    ("OPTIONS", "/v1/messages"): PUBLIC,
+    ("OPTIONS", "/v1/embeddings"): PUBLIC,
+    ("OPTIONS", "/v1/images/generations"): PUBLIC,
+    ("OPTIONS", "/v1/videos"): PUBLIC,
+    ("OPTIONS", "/v1/videos/{video_id}"): PUBLIC,
+    ("OPTIONS", "/v1/videos/{video_id}/content"): PUBLIC,
 }
 
 
