@@ -112,6 +112,17 @@ def test_another_origin_is_refused_in_the_clients_format_without_cors_headers(ap
     assert anthropic.json()["type"] == "error"
 
 
+def test_an_origin_taken_off_a_cached_key_is_refused_at_once(app, browser_key):
+    key = browser_key(APP, OTHER)
+    assert chat(app, key.secret, APP).status == 200  # the proxy now holds the key in its cache
+
+    keys.update_key(key.account_id, key.key_id, {"allowed_origins": [OTHER]})
+    answer = chat(app, key.secret, APP)
+
+    assert answer.status == 403 and has_no_cors(answer)
+    assert answer.json()["error"]["code"] == "origin_not_allowed"
+
+
 def test_a_preflight_passes_for_an_origin_some_key_allows_and_fails_for_another(app, browser_key):
     browser_key(APP)
 

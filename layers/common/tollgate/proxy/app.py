@@ -146,16 +146,18 @@ class ProxyApp:
         try:
             if not methods:
                 raise NotFound(f"No route {request.path}.", code="unknown_route")
-            allowed = origin and await blocking(
+            headers = cors.preflight_headers(request, methods)
+            if headers is None or not await blocking(
                 partial(self.runtime.hotpath.origin_allowed, origin.lower())
-            )
-            headers = cors.preflight_headers(request, methods) if allowed else None
-            if headers is None:
+            ):
                 raise cors.origin_not_allowed(origin)
             await start(send, 204, {"x-request-id": request.request_id, **headers})
             await send({"type": "http.response.body", "body": b""})
         except TollgateError as error:
             await _send_error(send, request, error, wire_of(request.path))
+        except Exception:
+            logger.exception("unexpected error", extra={"request_id": request.request_id})
+            await _send_error(send, request, InternalError("Internal error."), "openai")
         finally:
             metrics.flush_metrics()
 
@@ -172,9 +174,7 @@ class ProxyApp:
             key = await blocking(partial(self.runtime.authenticate, secret, fresh=fresh))
             key_policy.check_source_ip(key.policy, request.source_ip)
             key_policy.check_endpoint(key.policy, endpoint)
-            if "origin" in request.headers:
-                cors.check_origin(key.policy, request.headers["origin"].lower())
-                send.allow(request.headers["origin"])
+            send.authorise(key.policy, request.headers.get("origin"))
             try:
                 await handler(self.runtime, request, key, send)
                 return

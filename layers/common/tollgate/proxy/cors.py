@@ -38,6 +38,7 @@ REQUEST_HEADERS = frozenset(
 )
 STAINLESS = "x-stainless-"
 MAX_AGE = "600"
+MAX_ORIGIN = 300  # longer is no origin a key may name (and no DynamoDB key)
 
 
 def origin_not_allowed(origin: str) -> Forbidden:
@@ -50,23 +51,17 @@ def origin_not_allowed(origin: str) -> Forbidden:
 
 def check_origin(policy: KeyPolicy, origin: str) -> None:
     """An actual request from a browser: its origin must be one the key allows."""
-    if origin not in (policy.allowed_origins or ()):
+    if origin.lower() not in (policy.allowed_origins or ()):
         raise origin_not_allowed(origin)
 
 
-def allow_headers(origin: str) -> dict[str, str]:
-    return {
-        "access-control-allow-origin": origin,
-        "access-control-expose-headers": EXPOSED,
-        "vary": "Origin",
-    }
-
-
 def preflight_headers(request: Request, methods: Iterable[str]) -> dict[str, str] | None:
-    """The headers of a successful preflight for the origin (already known to be allowed),
-    or None when it asks for a method the path does not serve or a header not in our list."""
-    origin = request.headers["origin"]
+    """The headers of a successful preflight, once the origin is known to be allowed; None
+    without an origin, or for a method the path does not serve or a header not in our list."""
+    origin = request.headers.get("origin", "")
     method = request.headers.get("access-control-request-method", "")
+    if not 0 < len(origin) <= MAX_ORIGIN:
+        return None
     allowed = sorted(methods)
     if method not in allowed:
         return None
@@ -94,8 +89,18 @@ class CorsSend:
         self.send = send
         self.headers: dict[str, str] = {}
 
-    def allow(self, origin: str) -> None:
-        self.headers = allow_headers(origin)
+    def authorise(self, policy: KeyPolicy, origin: str | None) -> None:
+        """Refuse a browser origin the key does not allow; answer one it does with CORS
+        headers. Anew for each reading of the key: a re-read key may no longer allow it."""
+        self.headers = {}
+        if origin is None:
+            return
+        check_origin(policy, origin)
+        self.headers = {
+            "access-control-allow-origin": origin,
+            "access-control-expose-headers": EXPOSED,
+            "vary": "Origin",
+        }
 
     async def __call__(self, message: dict[str, Any]) -> None:
         if message["type"] == "http.response.start" and self.headers:
