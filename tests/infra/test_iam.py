@@ -61,6 +61,7 @@ EXPECTED_GRANTS = {
         ("dynamodb:BatchGetItem", TABLE.format("KeysTable")),  # key record + account profile
         ("dynamodb:ConditionCheckItem", TABLE.format("KeysTable")),  # hold: key, account active
         ("dynamodb:UpdateItem", TABLE.format("KeysTable")),  # settle: key spend, last used
+        ("dynamodb:Query", TABLE.format("KeysTable")),  # preflight: does a key allow an origin
         ("dynamodb:PutItem", TABLE.format("WalletTable")),  # hold record
         ("dynamodb:UpdateItem", TABLE.format("WalletTable")),  # balance, held, daily charges
         ("dynamodb:DeleteItem", TABLE.format("WalletTable")),  # settle releases the hold
@@ -149,6 +150,7 @@ EXPECTED_GRANTS = {
         ("dynamodb:BatchGetItem", TABLE.format("KeysTable")),  # spend in the cap period
         ("dynamodb:PutItem", TABLE.format("KeysTable")),
         ("dynamodb:UpdateItem", TABLE.format("KeysTable")),
+        ("dynamodb:DeleteItem", TABLE.format("KeysTable")),  # origin index: a key's origins
         ("dynamodb:Query", TABLE.format("KeysTable") + "/index/by_account"),
         ("dynamodb:PutItem", TABLE.format("AuditTable")),  # append-only audit events
         ("dynamodb:Query", TABLE.format("AuditTable")),  # the previous event, for the chain
@@ -424,8 +426,16 @@ def test_the_account_self_function_writes_the_profile_and_email_change_items_onl
         codes,
         ["ACCOUNT#*"],
     ]
-    for action in ("dynamodb:PutItem", "dynamodb:DeleteItem"):
-        assert leading_keys("AccountSelfFunction", action, "KeysTable") == [deletion, codes]
+    assert leading_keys("AccountSelfFunction", "dynamodb:PutItem", "KeysTable") == [
+        deletion,
+        codes,
+    ]
+    # the revoked keys' entries in the browser origin index go with them
+    assert leading_keys("AccountSelfFunction", "dynamodb:DeleteItem", "KeysTable") == [
+        ["ORIGIN#*"],
+        deletion,
+        codes,
+    ]
     (query,) = [
         s
         for s in statements(TEMPLATE.functions()["AccountSelfFunction"].policies, NAMES)
@@ -483,11 +493,11 @@ def test_the_webhook_may_update_account_profiles_only_in_the_keys_table():
 )
 def test_the_members_function_writes_account_items_and_invitation_tokens_only(action):
     # members and invitations; never a key's secret item or a spend counter, and a key
-    # record only to revoke a removed member's keys
-    revoking = [["KEY#*"]] if action == "dynamodb:UpdateItem" else []
+    # record only to revoke a removed member's keys (and their browser origin index entries)
+    revoking = {"dynamodb:UpdateItem": [["KEY#*"]], "dynamodb:DeleteItem": [["ORIGIN#*"]]}
     assert leading_keys("MembersFunction", action, "KeysTable") == [
         ["ACCOUNT#*", "INVITATION#*"],
-        *revoking,
+        *revoking.get(action, []),
     ]
 
 
@@ -524,6 +534,10 @@ def test_the_video_jobs_function_reads_running_jobs_and_touches_only_account_and
 
 def test_the_proxy_lists_the_video_jobs_of_accounts_only():
     assert leading_keys("ProxyFunction", "dynamodb:Query", "MetadataTable") == [["ACCOUNT#*"]]
+
+
+def test_the_proxy_asks_the_browser_origin_index_and_no_other_keys_item():
+    assert leading_keys("ProxyFunction", "dynamodb:Query", "KeysTable") == [["ORIGIN#*"]]
 
 
 def test_the_purge_deletes_account_items_and_ticket_pointers_only():

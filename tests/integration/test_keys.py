@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 
 from tests.integration.conftest import event
+from tollgate.settings import get_settings
 from tollgate.store import keys as key_store
 
 
@@ -171,3 +172,25 @@ def test_key_fields_are_validated_by_name(invoke, new_account):
         answer = create(invoke, account.admin_key, **body)
         assert answer.status == 400, body
         assert answer.body["error"]["param"] == field
+
+
+def test_the_management_api_answers_cross_origin_requests_from_the_console_only(
+    invoke, new_account
+):
+    account = new_account()
+    console = get_settings().console_origin
+
+    def keys_list(origin: str) -> dict[str, str]:
+        request = event("keys_list", key=account.admin_key)
+        request["headers"]["Origin"] = origin
+        request["multiValueHeaders"]["Origin"] = [origin]
+        answer = invoke("KeysFunction", request)
+        assert answer.status == 200
+        return answer.headers
+
+    from_console = keys_list(console)
+    from_elsewhere = keys_list("https://evil.example.net")
+
+    assert from_console["access-control-allow-origin"] == console
+    assert "access-control-allow-credentials" not in from_console
+    assert not any(name.startswith("access-control-") for name in from_elsewhere)

@@ -110,13 +110,14 @@ async def call(
     observe: Callable[[dict[str, Any]], None] | None = None,
     invocation_id: str | None = None,
     method: str = "POST",
+    headers: dict[str, str] | None = None,
 ) -> Exchange:
     """One request through the app; with ``disconnect_after_chunks`` the client hangs up
     (``receive`` answers ``http.disconnect``) once that many body chunks reached it, and
     later sends reach nobody, as with uvicorn. ``observe`` sees every message the app sends,
     before the client does, and may raise as a reset connection would (OSError).
     ``invocation_id`` is the Lambda request id the Web Adapter forwards in
-    ``x-amzn-lambda-context``."""
+    ``x-amzn-lambda-context``. ``headers``: more request headers (a browser's Origin)."""
     exchange = Exchange()
     gone = asyncio.Event()
     raw = json.dumps(body).encode()
@@ -149,20 +150,21 @@ async def call(
         ):
             gone.set()
 
-    headers = [
+    sent = [
         (b"authorization", f"Bearer {key}".encode()),
         (b"content-type", b"application/json"),
+        *((name.lower().encode(), value.encode()) for name, value in (headers or {}).items()),
     ]
     if invocation_id is not None:
         context = {"request_id": invocation_id, "env_config": {"function_name": "proxy"}}
-        headers.append((b"x-amzn-lambda-context", json.dumps(context).encode()))
+        sent.append((b"x-amzn-lambda-context", json.dumps(context).encode()))
     path, _, query = path.partition("?")
     scope = {
         "type": "http",
         "method": method,
         "path": path,
         "query_string": query.encode(),
-        "headers": headers,
+        "headers": sent,
         "client": ("127.0.0.1", 50000),
     }
     await app(scope, receive, send)

@@ -7,17 +7,22 @@ import binascii
 import json
 from typing import Any
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler import (
+    APIGatewayRestResolver,
+    CORSConfig,
+    Response,
+    content_types,
+)
 
 from tollgate import audit, auth
 from tollgate.errors import BadRequest, InternalError, NotFound, TollgateError, management_body
 from tollgate.observability import logger
-from tollgate.settings import Settings
+from tollgate.settings import Settings, get_settings
 from tollgate.validation import json_object
 
 
 def management_app() -> APIGatewayRestResolver:
-    app = APIGatewayRestResolver()
+    app = APIGatewayRestResolver(cors=console_cors(get_settings()))
 
     def error_response(error: TollgateError) -> Response:
         return json_response(
@@ -42,6 +47,18 @@ def management_app() -> APIGatewayRestResolver:
         )
 
     return app
+
+
+def console_cors(settings: Settings) -> CORSConfig:
+    """Cross-origin requests from the console's origin only (any other gets no
+    Access-Control-Allow-Origin); never with credentials: sessions travel in a header."""
+    return CORSConfig(
+        allow_origin=settings.console_origin,
+        allow_headers=["X-Tollgate-Account"],
+        expose_headers=["X-Request-Id"],
+        max_age=600,
+        allow_credentials=False,
+    )
 
 
 def request_id(app: APIGatewayRestResolver) -> str | None:

@@ -149,6 +149,17 @@ ROUTES: Final[dict[tuple[str, str], str | tuple[str, ...]]] = {
     ("GET", "/v1/models/{model_id+}"): INFERENCE,
     ("POST", "/v1/messages/count_tokens"): INFERENCE,
     ("POST", "/v1/completions"): INFERENCE,
+    # CORS preflights: no caller at all (a browser asks before it sends the key)
+    ("OPTIONS", "/v1/models"): PUBLIC,
+    ("OPTIONS", "/v1/chat/completions"): PUBLIC,
+    ("OPTIONS", "/v1/messages"): PUBLIC,
+    ("OPTIONS", "/v1/embeddings"): PUBLIC,
+    ("OPTIONS", "/v1/images/generations"): PUBLIC,
+    ("OPTIONS", "/v1/videos"): PUBLIC,
+    ("OPTIONS", "/v1/videos/{video_id}"): PUBLIC,
+    ("OPTIONS", "/v1/videos/{video_id}/content"): PUBLIC,
+    ("OPTIONS", "/v1/models/{model_id+}"): PUBLIC,
+    ("OPTIONS", "/v1/messages/count_tokens"): PUBLIC,
 }
 
 

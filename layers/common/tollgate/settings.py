@@ -6,6 +6,7 @@ import functools
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 
 class SettingsError(RuntimeError):
@@ -51,6 +52,13 @@ class Settings:
     cognito_client_id: str | None = None
     cognito_jwks_url: str | None = None  # None: the pool's own, derived from its issuer
     self_signup: bool = True  # False: invite-only, /v1/auth/signup answers 403
+
+    @property
+    def console_origin(self) -> str:
+        """The console's browser origin (scheme://host[:port]): the only one the management
+        API answers cross-origin requests for."""
+        parts = urlsplit(self.console_url)
+        return f"{parts.scheme}://{parts.netloc}".lower()
 
     @property
     def cognito_issuer(self) -> str:

@@ -22,8 +22,8 @@ from tollgate.errors import (
     openai_body,
 )
 from tollgate.observability import log_request, logger, metrics
-from tollgate.proxy import chat, count_tokens, media, models_view, videos
-from tollgate.proxy.http import Receive, Request, Send, send_json
+from tollgate.proxy import chat, cors, count_tokens, media, models_view, videos
+from tollgate.proxy.http import Receive, Request, Send, send_json, start
 from tollgate.proxy.lambda_extension import FinishedRequests
 from tollgate.proxy.runtime import Runtime
 from tollgate.proxy.threads import blocking
@@ -114,6 +114,20 @@ def find_route(request: Request) -> Route | None:
     return None
 
 
+def methods_for(path: str) -> list[str]:
+    """The methods the path is served with (what a preflight may ask for)."""
+    path = path.rstrip("/") or "/"
+    exact = [method for method, route_path in ROUTES if route_path == path]
+    return exact + [method for method, pattern, _ in PATTERNS if pattern.fullmatch(path)]
+
+
+def wire_of(path: str) -> str:
+    """The error format of the routes at a path (a preflight's has no route of its own)."""
+    path = path.rstrip("/") or "/"
+    wires = [route.wire for (_, route_path), route in ROUTES.items() if route_path == path]
+    return wires[0] if wires else "openai"
+
+
 class ProxyApp:
     """``finished``, on Lambda, learns each request's Lambda request id once the request is
     over, its settle included (``lambda_extension``: the sandbox stays awake until then)."""
@@ -140,8 +154,12 @@ class ProxyApp:
         if request.path == "/healthz":
             await send_json(send, 200, {"status": "ok"}, {})
             return
+        if request.method == "OPTIONS":
+            await self._preflight(request, send)
+            return
         route = find_route(request)
         wire = route.wire if route else "openai"
+        send = cors.CorsSend(send)
         try:
             if route is None:
                 raise NotFound(f"No route {request.method} {request.path}.", code="unknown_route")
@@ -154,7 +172,30 @@ class ProxyApp:
         finally:
             metrics.flush_metrics()  # no Lambda handler decorator flushes for an ASGI app
 
-    async def _serve(self, request: Request, route: Route, send: Send) -> None:
+    async def _preflight(self, request: Request, send: Send) -> None:
+        """A browser's CORS preflight: 204 for an origin some active key allows, asking for a
+        method the path serves and headers the SDKs send; else 403 without CORS headers."""
+        origin = request.headers.get("origin", "")
+        methods = methods_for(request.path)
+        try:
+            if not methods:
+                raise NotFound(f"No route {request.path}.", code="unknown_route")
+            headers = cors.preflight_headers(request, methods)
+            if headers is None or not await blocking(
+                partial(self.runtime.hotpath.origin_allowed, origin.lower())
+            ):
+                raise cors.origin_not_allowed(origin)
+            await start(send, 204, {"x-request-id": request.request_id, **headers})
+            await send({"type": "http.response.body", "body": b""})
+        except TollgateError as error:
+            await _send_error(send, request, error, wire_of(request.path))
+        except Exception:
+            logger.exception("unexpected error", extra={"request_id": request.request_id})
+            await _send_error(send, request, InternalError("Internal error."), "openai")
+        finally:
+            metrics.flush_metrics()
+
+    async def _serve(self, request: Request, route: Route, send: cors.CorsSend) -> None:
         """Authorise the request and run its route. A cached key record is never trusted
         alone: the hold proves it current, and when the hold finds it stale (a revocation, a
         change, an expiry, the secret rotated out) the key is read anew and the request
@@ -167,6 +208,7 @@ class ProxyApp:
             key = await blocking(partial(self.runtime.authenticate, secret, fresh=fresh))
             key_policy.check_source_ip(key.policy, request.source_ip)
             key_policy.check_endpoint(key.policy, endpoint)
+            send.authorise(key.policy, request.headers.get("origin"))
             try:
                 await handler(self.runtime, request, key, send)
                 return

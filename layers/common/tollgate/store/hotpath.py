@@ -2,10 +2,10 @@
 
 Three calls: find the key a presented secret belongs to (two reads, secret then key; cold
 key cache only), the hold transaction (which also proves a cached key current) and the
-settle transaction. The reaper's two share them: the expired holds, and the release of one,
-which competes with a late settle for the hold. Items are written in
-exactly the shapes the PynamoDB models in ``store.models`` read; ``tests/integration`` reads
-them back through those models.
+settle transaction; and a CORS preflight's one query, whether any key allows its origin.
+The reaper's two share them: the expired holds, and the release of one, which competes
+with a late settle for the hold. Items are written in exactly the shapes the PynamoDB
+models in ``store.models`` read; ``tests/integration`` reads them back through those models.
 """
 
 from __future__ import annotations
@@ -149,6 +149,21 @@ class HotPath:
             revision=int(key.get("revision") or 0),
             account_status=account.get("status", "") if account else "",
         )
+
+    def origin_allowed(self, origin: str) -> bool:
+        """Whether some active key allows this browser origin (the origin index in KeysTable,
+        kept by the keys service): a CORS preflight carries no key to ask."""
+        answer = self.call(
+            "Query",
+            {
+                "TableName": self.tables.keys,
+                "KeyConditionExpression": "pk = :pk",
+                "ExpressionAttributeValues": {":pk": serialize(layout.origin_pk(origin))},
+                "ProjectionExpression": "pk",
+                "Limit": 1,
+            },
+        )
+        return bool(answer.get("Items"))
 
     def _key_and_account(
         self, key_id: str, account_id: str

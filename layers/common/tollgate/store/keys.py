@@ -11,11 +11,19 @@ from tollgate.errors import Conflict
 from tollgate.store.accounts import index_in_account_list
 from tollgate.store.connection import connection
 from tollgate.store.errors import get_item, storage_errors
-from tollgate.store.layout import KEY_SK, SECRET_SK, account_pk, key_pk, secret_pk
+from tollgate.store.layout import (
+    KEY_SK,
+    SECRET_SK,
+    account_pk,
+    key_pk,
+    origin_pk,
+    secret_pk,
+)
 from tollgate.store.models import (
     Account,
     AccountEmail,
     ApiKey,
+    KeyOrigin,
     KeySecret,
     SpendCounter,
     Wallet,
@@ -61,6 +69,32 @@ def create_key(key: ApiKey) -> None:
 def _save_key(tx: TransactWrite, key: ApiKey) -> None:
     tx.save(key, condition=ApiKey.pk.does_not_exist())
     tx.save(secret_item(key), condition=KeySecret.pk.does_not_exist())
+    for item in origin_index(key.key_id, key.account_id, _indexed(key, {})):
+        tx.save(item)
+
+
+def origin_index(key_id: str, account_id: str, origins: dict[str, Any]) -> list[KeyOrigin]:
+    """The origin index items of a key (``origins``: origin -> the key's expiry)."""
+    return [
+        KeyOrigin(
+            pk=origin_pk(origin),
+            sk=key_pk(key_id),
+            key_id=key_id,
+            account_id=account_id,
+            ttl=expires,
+        )
+        for origin, expires in origins.items()
+    ]
+
+
+def _indexed(key: ApiKey, changes: dict[str, Any]) -> dict[str, Any]:
+    """The origins the key allows once ``changes`` apply, each with the key's expiry: none
+    unless the key is active."""
+    after = {name: getattr(key, name) for name in ("status", "allowed_origins", "expires_at")}
+    after.update(changes)
+    if after["status"] != "active":
+        return {}
+    return {origin: after["expires_at"] for origin in after["allowed_origins"] or ()}
 
 
 def find_secret(digest: str) -> KeySecret | None:
@@ -119,8 +153,32 @@ def update_key(key: ApiKey, changes: dict[str, Any]) -> None:
     is refreshed from the stored result. Every secret of the key reads this one record, so
     the change applies to all of them."""
     actions = [*_actions(ApiKey, changes), ApiKey.revision.add(1)]
-    with storage_errors("update_key"):
-        key.update(actions=actions, condition=ApiKey.pk.exists())
+    before, after = _indexed(key, {}), _indexed(key, changes)
+    if before == after:
+        with storage_errors("update_key"):
+            key.update(actions=actions, condition=ApiKey.pk.exists())
+        return
+    _update_key_and_origins(key, actions, before, after)
+
+
+def _update_key_and_origins(
+    key: ApiKey, actions: list, before: dict[str, Any], after: dict[str, Any]
+) -> None:
+    """The key record and its origin index items in one transaction, on condition that the
+    key is unchanged since it was read (so ``before`` is what the index holds)."""
+    revised = Conflict("The key was changed at the same moment; try again.", code="key_changed")
+    removed = before.keys() - after.keys()
+    items = len(after) + len(removed) + 1  # only the key's update has a condition
+    with (
+        storage_errors("update_key", conditions=dict.fromkeys(range(items), revised)),
+        TransactWrite(connection=connection()) as tx,
+    ):
+        for item in origin_index(key.key_id, key.account_id, after):
+            tx.save(item)
+        for origin in removed:
+            tx.delete(KeyOrigin(origin_pk(origin), key_pk(key.key_id)))
+        tx.update(key, actions=actions, condition=ApiKey.pk.exists() & _unchanged(key))
+    key.refresh(consistent_read=True)
 
 
 def _actions(model: type, changes: dict[str, Any]) -> list:

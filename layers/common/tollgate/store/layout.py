@@ -37,6 +37,11 @@ def secret_pk(digest: str) -> str:
     return f"SECRET#{digest}"
 
 
+def origin_pk(origin: str) -> str:
+    """The browser origin index: which active keys allow an origin (a preflight's question)."""
+    return f"ORIGIN#{origin}"
+
+
 def hold_sk(request_id: str) -> str:
     return f"HOLD#{request_id}"
 

@@ -254,6 +254,19 @@ class KeySecret(_Item):
     ttl = TTLAttribute(null=True)
 
 
+class KeyOrigin(_Item):
+    """pk ``ORIGIN#<origin>``, sk ``KEY#<key id>``: an active key allows this browser origin.
+
+    Written and deleted with the key's changes (``store.keys``), so a CORS preflight, which
+    carries no key, can ask whether any key allows its origin. ``ttl``: the key's expiry.
+    """
+
+    Meta = _meta(_settings.keys_table)
+    key_id = UnicodeAttribute()
+    account_id = UnicodeAttribute()
+    ttl = TTLAttribute(null=True)
+
+
 class SpendCounter(_Item):
     """pk ``KEY#<key id>``, sk ``SPEND#<period>``: a capped key's spend in one cap period.
 
