@@ -146,6 +146,7 @@ ROUTES: Final[dict[tuple[str, str], str | tuple[str, ...]]] = {
     ("GET", "/v1/videos/{video_id}"): INFERENCE,
     ("DELETE", "/v1/videos/{video_id}"): INFERENCE,
     ("GET", "/v1/videos/{video_id}/content"): INFERENCE,
+    ("POST", "/v1/responses"): INFERENCE,
 }
 
 

@@ -52,6 +52,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/v1/images/generations"): Route(media.images, "openai", "images.generations"),
     ("POST", "/v1/videos"): Route(videos.create, "openai", "videos"),
     ("GET", "/v1/videos"): Route(videos.list_jobs, "openai", "videos", held=False),
+    ("POST", "/v1/responses"): Route(chat.responses, "openai", "responses"),
 }
 # Routes with a path parameter: (method, pattern) -> route
 _VIDEO = r"/v1/videos/(?P<video_id>[^/]+)"
