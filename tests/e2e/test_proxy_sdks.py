@@ -266,3 +266,28 @@ def test_the_anthropic_sdk_counts_tokens_for_free(devstack, customer, model):
 
     assert counted.input_tokens > 0
     assert wallet(devstack, customer.account_id) == before
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_the_responses_api_answers_and_streams_for_every_provider(devstack, customer, model):
+    # given the official SDK's Responses API, which keeps no state here: the input is whole
+    client = openai_client(devstack, customer.api_key)
+    before, _ = wallet(devstack, customer.account_id)
+
+    # when a customer creates a response, then streams one
+    raw = client.responses.with_raw_response.create(
+        model=model, instructions="Be brief.", input="Say hello", max_output_tokens=40
+    )
+    with client.responses.stream(model=model, input="Stream please") as stream:
+        deltas = [e.delta for e in stream if e.type == "response.output_text.delta"]
+        final = stream.get_final_response()
+
+    # then both are whole Responses, charged exactly what they say they cost
+    response = raw.parse()
+    validate_openai("Response", raw.http_response.json())
+    assert response.output_text and response.store is False and response.model == model
+    assert nanos(response.usage.cost) == nanos(raw.headers["x-tollgate-cost"]) > 0
+    assert final.output_text == "".join(deltas) and len(deltas) > 5
+    balance, held = wallet(devstack, customer.account_id)
+    assert before - balance == nanos(response.usage.cost) + nanos(final.usage.cost)
+    assert held == 0

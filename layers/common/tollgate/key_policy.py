@@ -18,7 +18,15 @@ from typing import Any
 from tollgate.errors import BadRequest, Forbidden, Unauthenticated
 from tollgate.money import MoneyError, format_usd, parse_usd
 
-ENDPOINTS = ("models", "chat.completions", "messages", "embeddings", "images.generations", "videos")
+ENDPOINTS = (
+    "models",
+    "chat.completions",
+    "messages",
+    "embeddings",
+    "images.generations",
+    "videos",
+    "responses",
+)
 PERIODS = ("day", "month", "lifetime")
 MAX_LIST = 50
 MAX_TAGS = 20

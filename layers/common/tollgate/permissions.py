@@ -160,6 +160,8 @@ ROUTES: Final[dict[tuple[str, str], str | tuple[str, ...]]] = {
     ("OPTIONS", "/v1/videos/{video_id}/content"): PUBLIC,
     ("OPTIONS", "/v1/models/{model_id+}"): PUBLIC,
     ("OPTIONS", "/v1/messages/count_tokens"): PUBLIC,
+    ("POST", "/v1/responses"): INFERENCE,
+    ("OPTIONS", "/v1/responses"): PUBLIC,
 }
 
 

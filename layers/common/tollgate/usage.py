@@ -31,7 +31,14 @@ CLAMP_SLACK = timedelta(days=1)
 # answered in full, answered with an error, a stream cut by the upstream or the gateway, a
 # stream the client hung up on, a hold the reaper released, and a video job cancelled.
 STATUSES = ("settled", "error", "cut", "client_closed", "abandoned", "cancelled")
-ENDPOINTS = ("chat.completions", "messages", "embeddings", "images.generations", "videos")
+ENDPOINTS = (
+    "chat.completions",
+    "messages",
+    "embeddings",
+    "images.generations",
+    "videos",
+    "responses",
+)
 MAX_CSV_ROWS = 10_000
 # A record asked for between the proxy's answer and its settle (one DynamoDB transaction) is
 # waited for, this long at most.

@@ -81,6 +81,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/v1/completions"): Route(
         legacy_completions, "openai", "chat.completions", held=False
     ),
+    ("POST", "/v1/responses"): Route(chat.responses, "openai", "responses"),
 }
 # Routes with a path parameter: (method, pattern) -> route
 _VIDEO = r"/v1/videos/(?P<video_id>[^/]+)"

@@ -1,7 +1,8 @@
-"""POST /v1/chat/completions and POST /v1/messages.
+"""POST /v1/chat/completions, POST /v1/messages and POST /v1/responses.
 
-One pipeline serves both client formats: an Anthropic Messages request is translated into the
-OpenAI chat request every adapter understands, and the answer is translated back. A stream
+One pipeline serves every client format: an Anthropic Messages request, or an OpenAI Responses
+request, is translated into the OpenAI chat request every adapter understands, and the answer
+is translated back. A stream
 announces its hold (``x-tollgate-hold``) and ends with its cost in its last event; the settle
 runs after that event and before the response ends. A stream cut before the upstream reported
 usage, or left by its client, is charged an estimate of what was delivered and marked so
@@ -32,7 +33,7 @@ from tollgate.proxy.runtime import Runtime
 from tollgate.proxy.upstream import UpstreamResponse
 from tollgate.sse import encode
 from tollgate.store.hotpath import Hold, KeyRecord
-from tollgate.wire import anthropic_messages
+from tollgate.wire import anthropic_messages, openai_responses
 
 CHARS_PER_TOKEN = 4  # for estimates only, when an upstream never reported usage
 MAX_CHOICES = 128  # OpenAI's own bound on 'n'; the hold multiplies by it
@@ -49,6 +50,15 @@ async def messages(runtime: Runtime, request: Request, key: KeyRecord, send: Sen
     await ChatCall(runtime, request, key, chat_body, wire="anthropic").run(send)
 
 
+async def responses(runtime: Runtime, request: Request, key: KeyRecord, send: Send) -> None:
+    body = await request.json()
+    chat_body, echo = openai_responses.to_chat_request(body)
+    await ChatCall(runtime, request, key, chat_body, wire="responses", echo=echo).run(send)
+
+
+RECORD_ENDPOINTS = {"openai": "chat.completions", "anthropic": "messages", "responses": "responses"}
+
+
 class ChatCall(ProxyCall):
     endpoint = "chat"
 
@@ -60,10 +70,12 @@ class ChatCall(ProxyCall):
         body: dict[str, Any],
         *,
         wire: str,
+        echo: openai_responses.Echo | None = None,
     ) -> None:
         super().__init__(runtime, request, key, body)
         self.wire = wire
-        self.record_endpoint = "messages" if wire == "anthropic" else "chat.completions"
+        self.echo = echo or openai_responses.Echo()  # what a Response repeats of its request
+        self.record_endpoint = RECORD_ENDPOINTS[wire]
         self.stream = bool(body.get("stream"))
 
     async def run(self, send: Send) -> None:
@@ -101,8 +113,13 @@ class ChatCall(ProxyCall):
         )
         self.outcome.usage = usage
         completion.setdefault("usage", usage.openai())
-        if self.wire == "anthropic":  # translated first: nothing may fail once it is charged
+        # translated first: nothing may fail once it is charged
+        if self.wire == "anthropic":
             completion = anthropic_messages.from_chat_completion(completion, model=model.id)
+        elif self.wire == "responses":
+            completion = openai_responses.from_chat_completion(
+                completion, model=model.id, echo=self.echo
+            )
         record = self.charge_for(hold, pricing.chat_charge(model, usage))
         completion["usage"]["cost"] = usd_number(record.charge)
         await self.answer_then_settle(send, hold, completion, record)
@@ -113,7 +130,9 @@ class ChatCall(ProxyCall):
         the response."""
         model, adapter, response = await self.open_upstream(routes, self._build)
         translator = adapter.chat_stream(model_id=model.id)
-        client = _ClientStream(self.wire, send, model.id, translator)
+        client = _ClientStream(
+            self.wire, send, translator, _encoder(self.wire, model.id, self.echo)
+        )
         headers = {**self.headers(hold=hold), "content-type": "text/event-stream"}
         await start(send, 200, headers)
         failure = await self._relay(response, translator, client)
@@ -195,17 +214,30 @@ class ChatCall(ProxyCall):
         return self.model_for(self.body.get("model"))
 
 
+_Encoder = anthropic_messages.MessagesStreamEncoder | openai_responses.ResponsesStreamEncoder
+
+
+def _encoder(wire: str, model_id: str, echo: openai_responses.Echo) -> _Encoder | None:
+    """What turns chat chunks into the client's events (None: chat chunks as they are)."""
+    if wire == "anthropic":
+        return anthropic_messages.MessagesStreamEncoder(model_id)
+    if wire == "responses":
+        return openai_responses.ResponsesStreamEncoder(model_id, echo)
+    return None
+
+
 class _ClientStream:
     """Writes translated chunks to the client in its wire format, and the stream's end: the
     usage with its cost, then [DONE] (OpenAI), message_stop (Anthropic) or an error event."""
 
-    def __init__(self, wire: str, send: Send, model_id: str, translator: ChatStream) -> None:
+    def __init__(
+        self, wire: str, send: Send, translator: ChatStream, encoder: _Encoder | None
+    ) -> None:
         self.send = send
         self.gone = False
         self.translator = translator
-        self.encoder = (
-            anthropic_messages.MessagesStreamEncoder(model_id) if wire == "anthropic" else None
-        )
+        self.encoder = encoder
+        self.error_body = anthropic_body if wire == "anthropic" else openai_body
 
     async def send_chunks(self, chunks: list[dict[str, Any]]) -> bool:
         for chunk in chunks:
@@ -224,7 +256,7 @@ class _ClientStream:
                 await self._write(self.encoder.finish(usage_body, finish_reason))
                 return
             await self._write(self.encoder.usage_before_error(usage_body))
-            await self._write(self.encoder.error(anthropic_body(failure)))
+            await self._write(self.encoder.error(self.error_body(failure)))
             return
         # always, asked for with stream_options.include_usage or not: the cost is here
         await self._write(encode({**self._chunk_fields(), "choices": [], "usage": usage_body}))

@@ -1,0 +1,208 @@
+"""OpenAI's Responses API (POST /v1/responses) through the proxy's ASGI app, against moto and
+the mock upstreams: every provider's chat model answers a Response, streamed or not, charged
+exactly its usage record's charge; tools go round; nothing is kept between requests."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from devstack.upstreams import RunningUpstreams, start_upstreams
+from tests.integration.conftest import event, handle
+from tests.support.openapi import validate_openai
+from tests.support.proxy_asgi import Exchange, call, proxy_app
+from tollgate import keys, ledger
+from tollgate.proxy.app import ProxyApp
+
+PROVIDER_KEYS = {"openai": "mock-openai", "anthropic": "mock-anthropic", "gemini": "mock-gemini"}
+RESPONSES = "/v1/responses"
+MODELS = ["openai/gpt-4.1-mini", "anthropic/claude-haiku-4-5", "gemini/gemini-2.5-flash"]
+WEATHER_TOOL = {
+    "type": "function",
+    "name": "get_weather",
+    "description": "The weather in a city.",
+    "parameters": {
+        "type": "object",
+        "properties": {"city": {"type": "string"}},
+        "required": ["city"],
+    },
+}
+EVENT_SCHEMAS = {
+    "response.created": "ResponseCreatedEvent",
+    "response.in_progress": "ResponseInProgressEvent",
+    "response.output_item.added": "ResponseOutputItemAddedEvent",
+    "response.content_part.added": "ResponseContentPartAddedEvent",
+    "response.output_text.delta": "ResponseTextDeltaEvent",
+    "response.output_text.done": "ResponseTextDoneEvent",
+    "response.content_part.done": "ResponseContentPartDoneEvent",
+    "response.output_item.done": "ResponseOutputItemDoneEvent",
+    "response.function_call_arguments.delta": "ResponseFunctionCallArgumentsDeltaEvent",
+    "response.function_call_arguments.done": "ResponseFunctionCallArgumentsDoneEvent",
+    "response.completed": "ResponseCompletedEvent",
+    "response.incomplete": "ResponseIncompleteEvent",
+    "response.failed": "ResponseFailedEvent",
+    "error": "ResponseErrorEvent",
+}
+
+
+@pytest.fixture(scope="module")
+def upstreams() -> Iterator[RunningUpstreams]:
+    running = start_upstreams(PROVIDER_KEYS)
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def app(aws, atomic_requests, upstreams, tmp_path) -> ProxyApp:
+    return proxy_app(upstreams, PROVIDER_KEYS, tmp_path)
+
+
+@pytest.fixture
+def buyer(new_account) -> tuple[str, str]:
+    """(admin key, inference key) of an account with 1 USD."""
+    account = new_account()
+    ledger.credit(account.account_id, 10**9, kind="adjustment", reason="test credit")
+    key = keys.create_key(account.account_id, keys.NewKey(name="ci", role="inference"))
+    return account.admin_key, key.secret
+
+
+def run(app: ProxyApp, body: Any, key: str) -> Exchange:
+    return asyncio.run(call(app, RESPONSES, body, key=key))
+
+
+def record_of(admin_key: str, answer: Exchange) -> dict[str, Any]:
+    path = {"request_id": answer.headers["x-request-id"]}
+    result = handle("UsageFunction", event("usage_get", key=admin_key, path_parameters=path))
+    assert result["statusCode"] == 200, result["body"]
+    return json.loads(result["body"])
+
+
+def validated_events(answer: Exchange) -> list[dict[str, Any]]:
+    """The stream's events, each checked against OpenAI's schema of its type, in sequence."""
+    events = []
+    for name, data in answer.events():
+        assert name == data["type"]
+        validate_openai(EVENT_SCHEMAS[name], data)
+        events.append(data)
+    assert [e["sequence_number"] for e in events] == list(range(len(events)))
+    return events
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_each_provider_answers_a_response_charged_exactly_its_record(app, buyer, model):
+    # given a customer of any provider's chat model
+    admin_key, api_key = buyer
+
+    # when they create a response with instructions and a string input
+    body = {"model": model, "instructions": "Be brief.", "input": "Hello there", "store": True}
+    answer = run(app, body, api_key)
+
+    # then it is a completed Response, with its text, stored nowhere, charged as recorded
+    assert answer.status == 200, answer.body
+    response = answer.json()
+    validate_openai("Response", response)
+    assert response["id"].startswith("resp_") and response["model"] == model
+    assert response["status"] == "completed" and response["store"] is False
+    (message,) = response["output"]
+    assert message["type"] == "message" and message["content"][0]["text"]
+    record = record_of(admin_key, answer)
+    assert record["endpoint"] == "responses" and record["model"] == model
+    assert record["output_tokens"] == response["usage"]["output_tokens"] > 0
+    cost = Decimal(answer.headers["x-tollgate-cost"])
+    assert cost == Decimal(str(response["usage"]["cost"])) == Decimal(record["charge_usd"]) > 0
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_each_provider_streams_a_response_ending_with_its_cost(app, buyer, model):
+    admin_key, api_key = buyer
+
+    answer = run(app, {"model": model, "input": "Tell me a story", "stream": True}, api_key)
+
+    # then the hold is announced, the events are OpenAI's, and the cost ends the stream
+    assert answer.status == 200 and "x-tollgate-hold" in answer.headers
+    events = validated_events(answer)
+    kinds = [e["type"] for e in events]
+    assert kinds[:2] == ["response.created", "response.in_progress"]
+    assert kinds[-1] == "response.completed" and "response.output_text.delta" in kinds
+    text = "".join(e["delta"] for e in events if e["type"] == "response.output_text.delta")
+    final = events[-1]["response"]
+    assert final["output"][0]["content"][0]["text"] == text
+    record = record_of(admin_key, answer)
+    assert record["endpoint"] == "responses" and record["stream"] is True
+    assert Decimal(str(final["usage"]["cost"])) == Decimal(record["charge_usd"]) > 0
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_function_tool_goes_round_with_its_call_id(app, buyer, stream):
+    # given a tool the model calls when asked about the weather
+    _, api_key = buyer
+    ask = {"role": "user", "content": "What is the weather in Paris?"}
+    first = {"model": MODELS[1], "input": [ask], "tools": [WEATHER_TOOL], "stream": stream}
+
+    # when the model calls it
+    answer = run(app, first, api_key)
+    if stream:
+        final = validated_events(answer)[-1]["response"]
+    else:
+        final = answer.json()
+        validate_openai("Response", final)
+    (call_item,) = [item for item in final["output"] if item["type"] == "function_call"]
+    assert call_item["name"] == "get_weather" and json.loads(call_item["arguments"])
+
+    # and the client sends the call and its output back, with the whole conversation
+    output = {"type": "function_call_output", "call_id": call_item["call_id"], "output": "Sunny"}
+    second = {**first, "input": [ask, call_item, output], "stream": False}
+    answer = run(app, second, api_key)
+
+    # then the model answers in words
+    assert answer.status == 200, answer.body
+    assert [item["type"] for item in answer.json()["output"]] == ["message"]
+
+
+def test_a_previous_response_id_is_refused_since_nothing_is_kept(app, buyer):
+    _, api_key = buyer
+    body = {"model": MODELS[0], "input": "And then?", "previous_response_id": "resp_123"}
+
+    answer = run(app, body, api_key)
+
+    assert answer.status == 400
+    error = answer.json()["error"]
+    assert error["param"] == "previous_response_id" and "no conversation state" in error["message"]
+
+
+def test_store_is_false_upstream_whatever_the_client_asked(app, buyer):
+    # given a client that asks OpenAI to store its response
+    _, api_key = buyer
+    sent: list[dict[str, Any]] = []
+    send = app.runtime.upstream.send
+
+    async def recording(upstream_call: Any) -> Any:
+        sent.append(json.loads(upstream_call.body))
+        return await send(upstream_call)
+
+    app.runtime.upstream.send = recording  # type: ignore[method-assign]
+
+    answer = run(app, {"model": MODELS[0], "input": "Hi", "store": True}, api_key)
+
+    # then the upstream was told not to store it, and so is the client
+    assert answer.status == 200 and answer.json()["store"] is False
+    assert [body["store"] for body in sent] == [False]
+
+
+def test_a_stream_cut_upstream_fails_with_its_estimated_cost_then_an_error(app, buyer):
+    admin_key, api_key = buyer
+    body = {"model": MODELS[0], "input": "Tell me a story [[mock:fault=cut]]", "stream": True}
+
+    answer = run(app, body, api_key)
+
+    events = validated_events(answer)
+    assert [e["type"] for e in events[-2:]] == ["response.failed", "error"]
+    record = record_of(admin_key, answer)
+    assert record["status"] == "cut" and record["endpoint"] == "responses"
+    cost = events[-2]["response"]["usage"]["cost"]
+    assert Decimal(str(cost)) == Decimal(record["charge_usd"]) > 0
