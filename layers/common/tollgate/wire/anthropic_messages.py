@@ -23,10 +23,13 @@ from __future__ import annotations
 import json
 import os
 import re
-from typing import Any, NoReturn
+from typing import Any
 
-from tollgate.errors import BadRequest
 from tollgate.sse import encode
+from tollgate.wire.fields import expect_list as _list
+from tollgate.wire.fields import expect_number as _number
+from tollgate.wire.fields import expect_string as _string
+from tollgate.wire.fields import fail as _fail
 
 _REFUSED_FIELDS = ("container", "mcp_servers")
 _DROPPED_BLOCKS = ("thinking", "redacted_thinking")
@@ -346,28 +349,6 @@ def _object(value: Any, param: str | None) -> dict[str, Any]:
         what = f"'{param}'" if param else "The request body"
         _fail(f"{what} must be a JSON object.", param)
     return value
-
-
-def _list(value: Any, param: str, expected: str) -> list[Any]:
-    if not isinstance(value, list):
-        _fail(f"'{param}' must be {expected}.", param)
-    return value
-
-
-def _string(value: Any, param: str) -> str:
-    if not isinstance(value, str):
-        _fail(f"'{param}' is required and must be a string.", param)
-    return value
-
-
-def _number(value: Any, param: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        _fail(f"'{param}' must be a number.", param)
-    return value
-
-
-def _fail(message: str, param: str | None) -> NoReturn:
-    raise BadRequest(message, param=param)
 
 
 # --- response: OpenAI chat.completion -> Anthropic message ----------------------------------
