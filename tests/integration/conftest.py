@@ -27,6 +27,7 @@ from tests.support import mail
 from tests.support.environment import NAMES, OPERATOR_KEY, TEMPLATE
 from tests.support.iam import CallRecorder, denied
 from tests.support.lean_dynamodb import BotoJsonClient
+from tests.support.management_openapi import check_exchange
 from tollgate import keys, ledger
 from tollgate.settings import get_settings
 from tollgate.store.hotpath import HotPath, Tables
@@ -184,6 +185,7 @@ def handle(logical_id: str, request: dict[str, Any]) -> dict[str, Any]:
         )
         result = handler(request, context)
     assert not denied(calls, function.policies, NAMES), f"{logical_id} lacks IAM for these"
+    check_exchange(request, result)
     return result
 
 
