@@ -33,11 +33,13 @@ $(DEV_STAMP): $(RUN_STAMP) requirements-dev.txt
 
 venv: $(DEV_STAMP)
 
-# The console's vendored browser libraries (htmx, uPlot), from their npm packages at the
-# versions console/package-lock.json pins (and checks by integrity), copied into the layer
-# so that `sam deploy` ships them and the console serves them itself: no CDN at run time.
+# The console's vendored browser libraries (htmx, uPlot; Swagger UI for /docs), from their npm
+# packages at the versions console/package-lock.json pins (and checks by integrity), copied into
+# the layer so that `sam deploy` ships them and the console serves them itself: no CDN at run
+# time.
 CONSOLE_VENDOR := layers/common/tollgate/console/static/vendor
-CONSOLE_FILES := htmx.org/dist/htmx.min.js uplot/dist/uPlot.iife.min.js uplot/dist/uPlot.min.css
+CONSOLE_FILES := htmx.org/dist/htmx.min.js uplot/dist/uPlot.iife.min.js uplot/dist/uPlot.min.css \
+	swagger-ui-dist/swagger-ui-bundle.js swagger-ui-dist/swagger-ui.css
 $(CONSOLE_VENDOR)/.installed: console/package.json console/package-lock.json
 	@echo "installing the console's browser libraries (npm ci)" >&2
 	@cd console && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error >&2

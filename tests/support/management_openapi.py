@@ -10,6 +10,7 @@ every management route is described.
 
 from __future__ import annotations
 
+import base64
 import json
 from functools import cache
 from typing import Any
@@ -64,7 +65,8 @@ def _check_request(
     content = described["requestBody"]["content"]
     if "application/json" not in content or not event.get("body"):
         return
-    body = json.loads(event["body"])
+    raw = event["body"]
+    body = json.loads(base64.b64decode(raw) if event.get("isBase64Encoded") else raw)
     pointer = pointer_of(path, method, "requestBody", "content", "application~1json", "schema")
     _validator(pointer).validate(body)
 

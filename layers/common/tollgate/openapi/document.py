@@ -8,11 +8,11 @@ from types import ModuleType
 from typing import Any
 
 from tollgate import permissions
-from tollgate.openapi import keys
-from tollgate.openapi.operation import Content, Operation
+from tollgate.openapi import archives, audit, keys, payments, usage, wallet
+from tollgate.openapi.operation import Answer, Content, Operation
 from tollgate.openapi.schema import Schema, nullable, obj, ref, string
 
-AREAS: tuple[ModuleType, ...] = (keys,)
+AREAS: tuple[ModuleType, ...] = (keys, wallet, payments, usage, archives, audit)
 
 # Not the management API: the proxy (OpenAI's and Anthropic's formats, described by them), the
 # console's pages, and this description itself.
@@ -64,7 +64,9 @@ def described_routes() -> list[tuple[str, str]]:
     return sorted(
         (method, path)
         for (method, path), needs in permissions.ROUTES.items()
-        if needs != permissions.INFERENCE and not path.startswith(_NOT_DESCRIBED)
+        if needs != permissions.INFERENCE
+        and method != "OPTIONS"  # browsers' CORS preflights, not operations
+        and not path.startswith(_NOT_DESCRIBED)
     )
 
 
@@ -125,7 +127,13 @@ def _operation(method: str, path: str, tag: str, op: Operation) -> dict[str, Any
     return {**described, **op.extra}
 
 
-def _answer(status: int, answer: Schema | Content | None) -> dict[str, Any]:
+def _answer(status: int, answer: Answer | tuple[Answer, ...] | None) -> dict[str, Any]:
+    if isinstance(answer, tuple):
+        parts = [_answer(status, one) for one in answer]
+        merged: dict[str, Any] = {"description": " or ".join(p["description"] for p in parts)}
+        merged["content"] = {k: v for part in parts for k, v in part["content"].items()}
+        headers = {k: v for part in parts for k, v in part.get("headers", {}).items()}
+        return {**merged, "headers": headers} if headers else merged
     if answer is None:
         return {"description": "No body"}
     if isinstance(answer, Content):

@@ -18,8 +18,10 @@ class Content:
     headers: dict[str, str] = field(default_factory=dict)  # header name -> description
 
 
-# status -> the JSON body's schema, a Content, or None (no body)
-Answers = dict[int, "Schema | Content | None"]
+# status -> the JSON body's schema, a Content, None (no body), or a tuple of the first two when
+# the client chooses (e.g. a listing as JSON or, with ?format=csv, as a CSV download)
+Answer = Schema | Content
+Answers = dict[int, "Answer | tuple[Answer, ...] | None"]
 
 
 @dataclass(frozen=True)
