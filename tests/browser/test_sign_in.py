@@ -82,3 +82,14 @@ def test_signing_out_ends_the_session_for_every_copy_of_its_cookie(console, devs
     replayed = httpx.get(f"{console.base}/overview", cookies={"tg_session": cookies["tg_session"]})
     assert replayed.status_code == 303
     assert replayed.headers["location"].endswith("/console/sign-in?next=/console/overview")
+
+
+def test_the_api_reference_lists_the_management_operations_without_errors(console, devstack):
+    # given the gateway's own Swagger UI page (no sign-in: the reference is public)
+    console.page.goto(f"{devstack['TOLLGATE_URL']}/docs")
+
+    # then it renders the document's operations, under its CSP, with nothing refused
+    expect(
+        console.page.locator(".opblock-summary-path", has_text="/v1/wallet/ledger")
+    ).to_be_visible()
+    expect(console.page.locator(".opblock").first).to_be_visible()

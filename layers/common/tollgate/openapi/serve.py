@@ -41,6 +41,7 @@ _PAGE = """<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Tollgate management API</title>
+<link rel="icon" href="data:,">
 {styles}
 </head>
 <body>
