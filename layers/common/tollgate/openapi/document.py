@@ -8,11 +8,35 @@ from types import ModuleType
 from typing import Any
 
 from tollgate import permissions
-from tollgate.openapi import archives, audit, keys, payments, usage, wallet
+from tollgate.openapi import (
+    account,
+    archives,
+    audit,
+    auth,
+    keys,
+    members,
+    operator,
+    payments,
+    tickets,
+    usage,
+    wallet,
+)
 from tollgate.openapi.operation import Answer, Content, Operation
 from tollgate.openapi.schema import Schema, nullable, obj, ref, string
 
-AREAS: tuple[ModuleType, ...] = (keys, wallet, payments, usage, archives, audit)
+AREAS: tuple[ModuleType, ...] = (
+    keys,
+    wallet,
+    payments,
+    usage,
+    archives,
+    audit,
+    account,
+    members,
+    auth,
+    tickets,
+    operator,
+)
 
 # Not the management API: the proxy (OpenAI's and Anthropic's formats, described by them), the
 # console's pages, and this description itself.
