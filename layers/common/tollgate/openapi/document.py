@@ -8,11 +8,11 @@ from types import ModuleType
 from typing import Any
 
 from tollgate import permissions
-from tollgate.openapi import keys
+from tollgate.openapi import keys, operator, tickets
 from tollgate.openapi.operation import Content, Operation
 from tollgate.openapi.schema import Schema, nullable, obj, ref, string
 
-AREAS: tuple[ModuleType, ...] = (keys,)
+AREAS: tuple[ModuleType, ...] = (keys, tickets, operator)
 
 # Not the management API: the proxy (OpenAI's and Anthropic's formats, described by them), the
 # console's pages, and this description itself.
