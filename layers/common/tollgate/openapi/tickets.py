@@ -116,7 +116,10 @@ MESSAGE_FIELDS: dict[str, Schema] = {
 _UPLOAD = obj(
     {
         "url": string("POST the file here as multipart/form-data", fmt="uri"),
-        "fields": open_obj("form fields to send, as given, before the `file` field"),
+        "fields": {
+            **open_obj("form fields to send, as given, before the `file` field"),
+            "additionalProperties": string(),
+        },
         "expires_at": unix_time("the upload must start before then"),
     }
 )
