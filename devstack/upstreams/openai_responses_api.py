@@ -224,7 +224,8 @@ class _Events:
     def response(self, status: str, usage: dict[str, Any] | None) -> dict[str, Any]:
         body = self.body
         done = status in ("completed", "incomplete")
-        text = body.get("text") if isinstance(body.get("text"), dict) else {}
+        text = body.get("text")
+        text_format = text.get("format") if isinstance(text, dict) else None
         response = {
             "id": self.id,
             "object": "response",
@@ -245,7 +246,7 @@ class _Events:
             "reasoning": {"effort": (body.get("reasoning") or {}).get("effort"), "summary": None},
             "store": body.get("store", True),
             "temperature": body.get("temperature", 1.0),
-            "text": {"format": text.get("format") or {"type": "text"}},
+            "text": {"format": text_format or {"type": "text"}},
             "tool_choice": body.get("tool_choice", "auto"),
             "tools": [{"description": None, "strict": True, **t} for t in body.get("tools") or []],
             "top_p": body.get("top_p", 1.0),
