@@ -82,6 +82,12 @@ def record_of(admin_key: str, answer: Exchange) -> dict[str, Any]:
     return json.loads(result["body"])
 
 
+def wallet_of(admin_key: str) -> dict[str, Any]:
+    result = handle("BillingFunction", event("wallet_get", key=admin_key))
+    assert result["statusCode"] == 200, result["body"]
+    return json.loads(result["body"])
+
+
 def validated_events(answer: Exchange) -> list[dict[str, Any]]:
     """The stream's events, each checked against OpenAI's schema of its type, in sequence."""
     events = []
@@ -292,3 +298,22 @@ def test_a_failing_openai_route_falls_back_to_another_provider_translated(app, b
     record = record_of(admin_key, answer)
     assert record["route"] == 1 and record["endpoint"] == "responses"
     assert Decimal(answer.headers["x-tollgate-cost"]) == Decimal(record["charge_usd"]) > 0
+
+
+def test_a_client_leaving_an_openai_stream_pays_only_what_was_delivered(app, buyer, upstreams):
+    # given a long stream from OpenAI's Responses API, paced by the upstream
+    admin_key, api_key = buyer
+    upstreams.app.reset()
+    body = {"model": NATIVE, "input": "Tell me a story [[mock:chunk_delay_ms=20]]", "stream": True}
+
+    # when the client hangs up after three chunks
+    answer = asyncio.run(call(app, RESPONSES, body, key=api_key, disconnect_after_chunks=3))
+
+    # then the proxy stops, records client_closed, charges an estimate and holds nothing more
+    assert upstreams.app.count("openai", "/v1/responses") == 1
+    record = record_of(admin_key, answer)
+    assert (record["status"], record["endpoint"]) == ("client_closed", "responses")
+    assert record["usage_estimated"] is True and Decimal(record["charge_usd"]) > 0
+    money = wallet_of(admin_key)
+    assert Decimal(money["held_usd"]) == 0
+    assert Decimal(money["available_usd"]) == 1 - Decimal(record["charge_usd"])
