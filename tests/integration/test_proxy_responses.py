@@ -317,3 +317,25 @@ def test_a_client_leaving_an_openai_stream_pays_only_what_was_delivered(app, buy
     money = wallet_of(admin_key)
     assert Decimal(money["held_usd"]) == 0
     assert Decimal(money["available_usd"]) == 1 - Decimal(record["charge_usd"])
+
+
+def test_reasoning_items_passed_back_to_openai_are_held_for(app, buyer):
+    # given a conversation sent back whole with an earlier answer's encrypted reasoning, which
+    # only OpenAI reads (the translation for other providers drops it)
+    _, api_key = buyer
+    ask = {"role": "user", "content": "Tell me a story"}
+    reasoning = {
+        "type": "reasoning",
+        "id": "rs_1",
+        "summary": [],
+        "encrypted_content": "x" * 50_000,
+    }
+    plain = {"model": NATIVE, "input": [ask], "stream": True}
+
+    # when it is streamed, and the same without the reasoning (a stream announces its hold)
+    without = run(app, plain, api_key)
+    with_reasoning = run(app, {**plain, "input": [reasoning, ask]}, api_key)
+
+    # then the reasoning is held for too
+    held = Decimal(with_reasoning.headers["x-tollgate-hold"])
+    assert held > Decimal(without.headers["x-tollgate-hold"])

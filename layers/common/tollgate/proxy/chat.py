@@ -13,6 +13,7 @@ usage, or left by its client, is charged an estimate of what was delivered and m
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import math
 from typing import Any
 
@@ -87,6 +88,8 @@ class ChatCall(ProxyCall):
         model = self._validate()
         routes = self.routes(model)
         prompt = chat_input(self.body)
+        if self.native is not None:
+            prompt = native_input(prompt, self.native)
         max_output = self.body.get("max_completion_tokens") or self.body.get("max_tokens")
         n = self.body.get("n")
         choices = n if isinstance(n, int) else 1
@@ -326,6 +329,8 @@ CONTROLS = frozenset(
     }
 )  # fmt: skip
 
+NATIVE_UNBILLED = CONTROLS | {"metadata", "max_output_tokens", "include", "truncation"}
+
 
 def chat_input(body: dict[str, Any]) -> pricing.ChatInput:
     """What a chat request bills as input: the UTF-8 bytes of the whole body but its controls
@@ -352,3 +357,12 @@ def chat_input(body: dict[str, Any]) -> pricing.ChatInput:
     billed = {name: value for name, value in body.items() if name not in CONTROLS}
     text_bytes = len(dumps({**billed, "messages": messages}))
     return pricing.ChatInput(text_bytes=text_bytes, images=images, other_media=other)
+
+
+def native_input(translated: pricing.ChatInput, request: dict[str, Any]) -> pricing.ChatInput:
+    """The billed input of a Responses request that may go to OpenAI as it came: at least the
+    bytes of the whole request (but its controls and the metadata that never goes upstream),
+    since what the translation drops (reasoning items) still reaches OpenAI there."""
+    billed = {name: value for name, value in request.items() if name not in NATIVE_UNBILLED}
+    text_bytes = max(translated.text_bytes, len(dumps(billed)))
+    return dataclasses.replace(translated, text_bytes=text_bytes)
