@@ -8,7 +8,8 @@ streaming, tool calls, usage, and per-request fault and latency injection;
 - ``common``: the deterministic rules (reply text, token counting, tool-call trigger).
 - ``controls``: fault / latency / usage injection by header or ``[[mock:...]]`` marker.
 - ``app``: the ASGI app, router and the shared answer/stream/fault machinery.
-- ``openai_api``, ``anthropic_api``, ``gemini_api``: the three wire formats.
+- ``openai_api`` (and ``openai_responses_api``, its Responses API), ``anthropic_api``,
+  ``gemini_api``: the three wire formats.
 - ``video_jobs``: the video jobs' state machine; ``mp4``: the small MP4 they deliver.
 - ``server``: ``start_upstreams`` / ``RunningUpstreams``.
 """

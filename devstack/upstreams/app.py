@@ -4,6 +4,7 @@ Routes (one app, three providers under path prefixes; every ``/openai/v1`` route
 served without a key under ``/openai_compatible/v1``)::
 
     POST /openai/v1/chat/completions        GET /openai/v1/models[/{id}]
+    POST /openai/v1/responses               (the Responses API, stateless)
     POST /openai/v1/embeddings              POST /openai/v1/images/generations
     GET  /openai/images/{rrggbb}.png        (image URLs, no auth)
     POST /openai/v1/videos                  GET|DELETE /openai/v1/videos/{id}
@@ -205,7 +206,12 @@ class MockUpstreams:
         chunk_delay_s: float = 0.005,
         timeout_fault_s: float = 120.0,
     ) -> None:
-        from devstack.upstreams import anthropic_api, gemini_api, openai_api
+        from devstack.upstreams import (
+            anthropic_api,
+            gemini_api,
+            openai_api,
+            openai_responses_api,
+        )
 
         self.api_keys = dict(api_keys)
         self.chunk_delay_s = chunk_delay_s
@@ -216,7 +222,12 @@ class MockUpstreams:
         self._lock = threading.Lock()
         self._closing = threading.Event()
         self.video_jobs = VideoJobs()
-        self.routes: list[Route] = [*openai_api.ROUTES, *anthropic_api.ROUTES, *gemini_api.ROUTES]
+        self.routes: list[Route] = [
+            *openai_api.ROUTES,
+            *openai_responses_api.ROUTES,
+            *anthropic_api.ROUTES,
+            *gemini_api.ROUTES,
+        ]
         self._not_found: dict[str, FaultSender] = {
             "openai": openai_api.send_not_found,
             "openai_compatible": openai_api.send_not_found,

@@ -113,8 +113,8 @@ async def send_not_found(exchange: Exchange, what: str) -> None:
         await send_error(exchange, 404, f"Invalid URL ({exchange.method} {exchange.path})")
 
 
-async def _authorised(exchange: Exchange) -> bool:
-    if _kind(exchange) == COMPATIBLE_KIND:
+async def authorised(exchange: Exchange) -> bool:
+    if kind_of(exchange) == COMPATIBLE_KIND:
         return True
     authorization = exchange.headers.get("authorization", "")
     scheme, _, token = authorization.partition(" ")
@@ -132,7 +132,7 @@ async def _authorised(exchange: Exchange) -> bool:
     return True
 
 
-async def _json_object(exchange: Exchange) -> dict[str, Any] | None:
+async def json_object(exchange: Exchange) -> dict[str, Any] | None:
     body = exchange.json_object()
     if body is None:
         await send_error(exchange, 400, "We could not parse the JSON body of your request.")
@@ -140,7 +140,7 @@ async def _json_object(exchange: Exchange) -> dict[str, Any] | None:
     return body
 
 
-async def _controls(exchange: Exchange, text: str) -> Controls | None:
+async def request_controls(exchange: Exchange, text: str) -> Controls | None:
     return await controls_or_400(exchange, text, send_error)
 
 
@@ -234,9 +234,9 @@ def usage(
 
 
 async def chat_completions(exchange: Exchange) -> None:
-    if not await _authorised(exchange):
+    if not await authorised(exchange):
         return
-    body = await _json_object(exchange)
+    body = await json_object(exchange)
     if body is None:
         return
     model, messages = body.get("model"), body.get("messages")
@@ -256,9 +256,9 @@ async def chat_completions(exchange: Exchange) -> None:
     if isinstance(choices, bool) or not isinstance(choices, int) or not 1 <= choices <= 128:
         await send_error(exchange, 400, "'n' must be an integer between 1 and 128.", param="n")
         return
-    exchange.record_model(_kind(exchange), model)
+    exchange.record_model(kind_of(exchange), model)
     last_text = _last_user_text(messages)
-    controls = await _controls(exchange, last_text)
+    controls = await request_controls(exchange, last_text)
     if controls is None or not await prelude(exchange, controls, send_fault):
         return
 
@@ -394,9 +394,9 @@ def _argument_parts(arguments: str) -> list[str]:
 
 
 async def embeddings(exchange: Exchange) -> None:
-    if not await _authorised(exchange):
+    if not await authorised(exchange):
         return
-    body = await _json_object(exchange)
+    body = await json_object(exchange)
     if body is None:
         return
     model, raw = body.get("model"), body.get("input")
@@ -423,9 +423,9 @@ async def embeddings(exchange: Exchange) -> None:
             exchange, 400, "'encoding_format' must be 'float' or 'base64'.", param="encoding_format"
         )
         return
-    exchange.record_model(_kind(exchange), model)
+    exchange.record_model(kind_of(exchange), model)
     texts = [item if isinstance(item, str) else " ".join(map(str, item)) for item in inputs]
-    controls = await _controls(
+    controls = await request_controls(
         exchange, next((t for t in reversed(inputs) if isinstance(t, str)), "")
     )
     if controls is None or not await prelude(exchange, controls, send_fault):
@@ -451,9 +451,9 @@ async def embeddings(exchange: Exchange) -> None:
 
 
 async def image_generations(exchange: Exchange) -> None:
-    if not await _authorised(exchange):
+    if not await authorised(exchange):
         return
-    body = await _json_object(exchange)
+    body = await json_object(exchange)
     if body is None:
         return
     prompt = body.get("prompt")
@@ -472,8 +472,8 @@ async def image_generations(exchange: Exchange) -> None:
             exchange, 400, "'response_format' must be 'url' or 'b64_json'.", "response_format"
         )
         return
-    exchange.record_model(_kind(exchange), model)
-    controls = await _controls(exchange, prompt)
+    exchange.record_model(kind_of(exchange), model)
+    controls = await request_controls(exchange, prompt)
     if controls is None or not await prelude(exchange, controls, send_fault):
         return
     colour = common.colour_of(strip_markers(prompt))
@@ -512,13 +512,13 @@ def _model(model_id: str, owner: str) -> dict[str, Any]:
 
 
 async def list_models(exchange: Exchange) -> None:
-    if await _authorised(exchange):
+    if await authorised(exchange):
         data = [_model(model_id, owner) for model_id, owner in _MODELS]
         await exchange.send_json(200, {"object": "list", "data": data})
 
 
 async def retrieve_model(exchange: Exchange) -> None:
-    if not await _authorised(exchange):
+    if not await authorised(exchange):
         return
     model_id = exchange.params["model"]
     owner = dict(_MODELS).get(model_id)
@@ -572,7 +572,7 @@ async def _video_form(exchange: Exchange) -> dict[str, Any] | None:
                 exchange, 400, "We could not parse the multipart body of your request."
             )
         return fields
-    return await _json_object(exchange)
+    return await json_object(exchange)
 
 
 def _video_params(form: dict[str, Any]) -> tuple[str, str, int, str] | tuple[str, str]:
@@ -614,7 +614,7 @@ def _video(job: video_jobs.Job, now: float) -> dict[str, Any]:
 
 
 async def create_video(exchange: Exchange) -> None:
-    if not await _authorised(exchange):
+    if not await authorised(exchange):
         return
     form = await _video_form(exchange)
     if form is None:
@@ -624,8 +624,8 @@ async def create_video(exchange: Exchange) -> None:
         await send_error(exchange, 400, params[0], param=params[1])
         return
     prompt, model, seconds, size = params
-    exchange.record_model(_kind(exchange), model)
-    controls = await _controls(exchange, prompt)
+    exchange.record_model(kind_of(exchange), model)
+    controls = await request_controls(exchange, prompt)
     if controls is None or not await prelude(exchange, controls, send_fault):
         return
     jobs = exchange.app.video_jobs
@@ -634,7 +634,7 @@ async def create_video(exchange: Exchange) -> None:
 
 
 async def _video_job(exchange: Exchange) -> video_jobs.Job | None:
-    if not await _authorised(exchange):
+    if not await authorised(exchange):
         return None
     job = exchange.app.video_jobs.get(exchange.params["video"])
     if job is None:
@@ -672,7 +672,7 @@ async def delete_video(exchange: Exchange) -> None:
         await exchange.send_json(200, {"id": job.id, "object": "video.deleted", "deleted": True})
 
 
-def _kind(exchange: Exchange) -> str:
+def kind_of(exchange: Exchange) -> str:
     return COMPATIBLE_KIND if exchange.path.startswith(f"/{COMPATIBLE_KIND}/") else KIND
 
 

@@ -291,3 +291,50 @@ def test_the_responses_api_answers_and_streams_for_every_provider(devstack, cust
     balance, held = wallet(devstack, customer.account_id)
     assert before - balance == nanos(response.usage.cost) + nanos(final.usage.cost)
     assert held == 0
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_responses_parse_returns_the_pydantic_object_charged_its_record(devstack, customer, model):
+    # given the SDK's Responses API with a Pydantic model as the text format
+    client = openai_client(devstack, customer.api_key)
+
+    # when a customer parses a response (OpenAI's models get it natively, the others translated)
+    raw = client.responses.with_raw_response.parse(
+        model=model, input="Plan my shipment", text_format=Shipment
+    )
+
+    # then the parsed object came, charged exactly its usage record's charge
+    response = raw.parse()
+    shipment = response.output_parsed
+    assert isinstance(shipment, Shipment) and shipment.to.city and shipment.parcels
+    assert response.model == model
+    records = {r["request_id"]: r for r in usage_records(devstack, customer.account_id)}
+    record = records[raw.headers["x-request-id"]]
+    assert record["endpoint"] == "responses" and record["model"] == model
+    assert nanos(response.usage.cost) == nanos(raw.headers["x-tollgate-cost"]) == record["charge"]
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_a_responses_tool_call_goes_round(devstack, customer, model):
+    client = openai_client(devstack, customer.api_key)
+    tool = {
+        "type": "function",
+        "name": "get_weather",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}},
+            "required": ["city"],
+        },
+        "strict": True,
+    }
+    ask = {"role": "user", "content": "What is the weather in Paris?"}
+
+    called = client.responses.create(model=model, input=[ask], tools=[tool])
+    (call,) = [item for item in called.output if item.type == "function_call"]
+    output = {"type": "function_call_output", "call_id": call.call_id, "output": "Sunny"}
+    answered = client.responses.create(
+        model=model, input=[ask, call.model_dump(exclude_none=True), output], tools=[tool]
+    )
+
+    assert call.name == "get_weather" and "city" in call.arguments
+    assert [item.type for item in answered.output] == ["message"] and answered.output_text

@@ -952,3 +952,84 @@ def test_gemini_json_mime_type_answers_json_of_its_openapi_schema(gemini):
     text = answer["candidates"][0]["content"]["parts"][0]["text"]
     assert json.loads(text) == {"size": "small", "items": ["example items"], "weight": 1.5}
     assert answer["usageMetadata"]["candidatesTokenCount"] == count_tokens(text)
+
+
+# -- OpenAI's Responses API (OpenAI and OpenAI-compatible) ------------------------------------
+
+TEXT_EVENTS = [
+    "response.created",
+    "response.in_progress",
+    "response.output_item.added",
+    "response.content_part.added",
+    "response.output_text.delta",
+    "response.output_text.done",
+    "response.content_part.done",
+    "response.output_item.done",
+    "response.completed",
+]
+OPENAI_AUTH = {"authorization": f"Bearer {KEYS['openai']}"}
+RESPONSES_TOOL = {"type": "function", "name": "get_weather", "parameters": WEATHER_TOOL}
+
+
+def responses_client(upstreams: RunningUpstreams, kind: str) -> openai.OpenAI:
+    return openai.OpenAI(base_url=upstreams.base_urls[kind], api_key=KEYS["openai"], max_retries=0)
+
+
+@pytest.mark.parametrize("kind", ["openai", "openai_compatible"])
+def test_responses_parse_gets_the_pydantic_schema_whole_or_streamed_in_real_events(upstreams, kind):
+    # given a Responses request whose text format is a Pydantic model, asking to be stored
+    client = responses_client(upstreams, kind)
+
+    # when parsed whole, and streamed
+    whole = client.responses.with_raw_response.parse(
+        model="gpt-4o-mini", input="Ship it.", text_format=Parcel, store=True
+    )
+    text = {
+        "format": {"type": "json_schema", "name": "Parcel", "schema": Parcel.model_json_schema()}
+    }
+    body = {"model": "gpt-4o-mini", "input": "Ship it.", "text": text, "stream": True}
+    with httpx.stream(
+        "POST", upstreams.base_urls[kind] + "/responses", json=body, headers=OPENAI_AUTH
+    ) as response:
+        events = [json.loads(data) for data in sse_data(response)]
+
+    # then both hold the same parcel, streamed in OpenAI's events, in sequence
+    validate_openai("Response", whole.http_response.json())
+    answer = whole.parse()
+    parcel = answer.output_parsed
+    assert isinstance(parcel, Parcel) and parcel.destination.city == "Paris"
+    for event in events:
+        validate_openai("ResponseStreamEvent", event)
+    kinds = [event["type"] for event in events]
+    assert sorted(set(kinds), key=kinds.index) == TEXT_EVENTS and kinds.count(TEXT_EVENTS[4]) > 5
+    assert [event["sequence_number"] for event in events] == list(range(len(events)))
+    final = events[-1]["response"]
+    assert Parcel.model_validate_json(final["output"][0]["content"][0]["text"]) == parcel
+    assert answer.usage.output_tokens == count_tokens(answer.output_text)
+    # and the mock kept what it was told (never the content)
+    assert upstreams.app.sent(kind, "/v1/responses")[-2:] == [
+        {"model": "gpt-4o-mini", "store": True},
+        {"model": "gpt-4o-mini"},
+    ]
+
+
+def test_responses_tools_go_round_and_max_output_tokens_leaves_it_incomplete(upstreams):
+    client = responses_client(upstreams, "openai")
+    ask = {"role": "user", "content": "What is the weather in Paris?"}
+
+    # a function tool is called, and its output gets words
+    called = client.responses.create(model="gpt-4o-mini", input=[ask], tools=[RESPONSES_TOOL])
+    (call,) = called.output
+    assert call.type == "function_call" and json.loads(call.arguments)["unit"] == "celsius"
+    output = {"type": "function_call_output", "call_id": call.call_id, "output": "Sunny"}
+    answered = client.responses.create(
+        model="gpt-4o-mini",
+        input=[ask, call.model_dump(exclude_none=True), output],
+        tools=[RESPONSES_TOOL],
+    )
+    assert [item.type for item in answered.output] == ["message"] and answered.output_text
+
+    # max_output_tokens cuts the text
+    cut = client.responses.create(model="gpt-4o-mini", input="Hello", max_output_tokens=3)
+    assert cut.status == "incomplete" and cut.incomplete_details.reason == "max_output_tokens"
+    assert cut.usage.output_tokens == 3 == count_tokens(cut.output_text)

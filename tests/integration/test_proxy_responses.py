@@ -82,6 +82,12 @@ def record_of(admin_key: str, answer: Exchange) -> dict[str, Any]:
     return json.loads(result["body"])
 
 
+def wallet_of(admin_key: str) -> dict[str, Any]:
+    result = handle("BillingFunction", event("wallet_get", key=admin_key))
+    assert result["statusCode"] == 200, result["body"]
+    return json.loads(result["body"])
+
+
 def validated_events(answer: Exchange) -> list[dict[str, Any]]:
     """The stream's events, each checked against OpenAI's schema of its type, in sequence."""
     events = []
@@ -206,3 +212,130 @@ def test_a_stream_cut_upstream_fails_with_its_estimated_cost_then_an_error(app, 
     assert record["status"] == "cut" and record["endpoint"] == "responses"
     cost = events[-2]["response"]["usage"]["cost"]
     assert Decimal(str(cost)) == Decimal(record["charge_usd"]) > 0
+
+
+# -- OpenAI's own models: the request passes through to OpenAI's /v1/responses ---------------
+
+NATIVE = "openai/gpt-4o-mini"  # its fallback: gemini/gemini-2.5-flash-lite
+NATIVE_UPSTREAM = "gpt-4o-mini-2024-07-18"
+USAGE_MARKERS = "[[mock:cached_tokens=3,reasoning_tokens=7]]"
+
+
+def tokens_of(usage: dict[str, Any]) -> dict[str, int]:
+    return {
+        "input_tokens": usage["input_tokens"],
+        "output_tokens": usage["output_tokens"],
+        "cached_tokens": usage["input_tokens_details"]["cached_tokens"],
+        "reasoning_tokens": usage["output_tokens_details"]["reasoning_tokens"],
+    }
+
+
+def recorded_tokens(record: dict[str, Any]) -> dict[str, int]:
+    return {name: record[name] for name in ("input_tokens", "output_tokens", "cached_tokens")} | {
+        "reasoning_tokens": record["reasoning_tokens"]
+    }
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_an_openai_model_gets_the_request_natively_and_is_charged_its_record(
+    app, buyer, upstreams, stream
+):
+    # given a client asking an OpenAI model to store its response, with metadata of its own
+    admin_key, api_key = buyer
+    upstreams.app.reset()
+    body = {
+        "model": NATIVE,
+        "input": [{"role": "user", "content": f"Tell me a story {USAGE_MARKERS}"}],
+        "store": True,
+        "metadata": {"team": "blue"},
+        "stream": stream,
+    }
+
+    # when the response is created
+    answer = run(app, body, api_key)
+
+    # then OpenAI got it on its Responses API, told not to store it, without the metadata
+    assert answer.status == 200, answer.body
+    assert upstreams.app.sent("openai") == [{"model": NATIVE_UPSTREAM, "store": False}]
+    assert upstreams.app.count("openai", "/v1/responses") == 1
+    # and the client sees our model id, its metadata, nothing stored
+    if stream:
+        events = validated_events(answer)
+        assert {e["response"]["model"] for e in events if "response" in e} == {NATIVE}
+        response = events[-1]["response"]
+        assert events[-1]["type"] == "response.completed"
+    else:
+        response = answer.json()
+        validate_openai("Response", response)
+        assert Decimal(answer.headers["x-tollgate-cost"]) == Decimal(str(response["usage"]["cost"]))
+    assert response["model"] == NATIVE and response["store"] is False
+    assert response["metadata"] == {"team": "blue"}
+    # and it is charged exactly the usage OpenAI reported, as recorded
+    record = record_of(admin_key, answer)
+    assert record["endpoint"] == "responses" and record["stream"] is stream
+    assert recorded_tokens(record) == tokens_of(response["usage"])
+    assert record["cached_tokens"] == 3 and record["reasoning_tokens"] == 7
+    assert Decimal(str(response["usage"]["cost"])) == Decimal(record["charge_usd"]) > 0
+
+
+def test_a_failing_openai_route_falls_back_to_another_provider_translated(app, buyer, upstreams):
+    # given an OpenAI model whose upstream fails, and a Gemini fallback
+    admin_key, api_key = buyer
+    upstreams.app.reset()
+    fault = f"[[mock:fault=500,fault_model={NATIVE_UPSTREAM}]]"
+    body = {"model": NATIVE, "input": f"Hello {fault}", "store": True}
+
+    # when a response is created
+    answer = run(app, body, api_key)
+
+    # then OpenAI was tried on its Responses API, and Gemini answered through the translation
+    assert answer.status == 200, answer.body
+    assert upstreams.app.count("openai", "/v1/responses") >= 1
+    assert upstreams.app.count_model("gemini", "gemini-2.5-flash-lite") == 1
+    response = answer.json()
+    validate_openai("Response", response)
+    assert response["model"] == "gemini/gemini-2.5-flash-lite" and response["store"] is False
+    record = record_of(admin_key, answer)
+    assert record["route"] == 1 and record["endpoint"] == "responses"
+    assert Decimal(answer.headers["x-tollgate-cost"]) == Decimal(record["charge_usd"]) > 0
+
+
+def test_a_client_leaving_an_openai_stream_pays_only_what_was_delivered(app, buyer, upstreams):
+    # given a long stream from OpenAI's Responses API, paced by the upstream
+    admin_key, api_key = buyer
+    upstreams.app.reset()
+    body = {"model": NATIVE, "input": "Tell me a story [[mock:chunk_delay_ms=20]]", "stream": True}
+
+    # when the client hangs up after three chunks
+    answer = asyncio.run(call(app, RESPONSES, body, key=api_key, disconnect_after_chunks=3))
+
+    # then the proxy stops, records client_closed, charges an estimate and holds nothing more
+    assert upstreams.app.count("openai", "/v1/responses") == 1
+    record = record_of(admin_key, answer)
+    assert (record["status"], record["endpoint"]) == ("client_closed", "responses")
+    assert record["usage_estimated"] is True and Decimal(record["charge_usd"]) > 0
+    money = wallet_of(admin_key)
+    assert Decimal(money["held_usd"]) == 0
+    assert Decimal(money["available_usd"]) == 1 - Decimal(record["charge_usd"])
+
+
+def test_reasoning_items_passed_back_to_openai_are_held_for(app, buyer):
+    # given a conversation sent back whole with an earlier answer's encrypted reasoning, which
+    # only OpenAI reads (the translation for other providers drops it)
+    _, api_key = buyer
+    ask = {"role": "user", "content": "Tell me a story"}
+    reasoning = {
+        "type": "reasoning",
+        "id": "rs_1",
+        "summary": [],
+        "encrypted_content": "x" * 50_000,
+    }
+    plain = {"model": NATIVE, "input": [ask], "stream": True}
+
+    # when it is streamed, and the same without the reasoning (a stream announces its hold)
+    without = run(app, plain, api_key)
+    with_reasoning = run(app, {**plain, "input": [reasoning, ask]}, api_key)
+
+    # then the reasoning is held for too
+    held = Decimal(with_reasoning.headers["x-tollgate-hold"])
+    assert held > Decimal(without.headers["x-tollgate-hold"])

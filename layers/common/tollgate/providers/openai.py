@@ -53,7 +53,9 @@ def build_chat(
     else:
         body.pop("stream", None)
         body.pop("stream_options", None)
-    return json_call(f"{provider.base_url}/chat/completions", _auth(api_key), body, stream=stream)
+    return json_call(
+        f"{provider.base_url}/chat/completions", auth_headers(api_key), body, stream=stream
+    )
 
 
 def data_controls(request: dict[str, Any], kind: str) -> dict[str, Any]:
@@ -70,7 +72,7 @@ def data_controls(request: dict[str, Any], kind: str) -> dict[str, Any]:
 def parse_chat(
     status: int, body: bytes, *, model_id: str, headers: Mapping[str, str] | None = None
 ) -> tuple[dict[str, Any], Usage]:
-    response = _success(status, body, headers)
+    response = success_body(status, body, headers)
     choices = response.get("choices")
     if not isinstance(choices, list) or not choices:
         raise malformed("no choices")
@@ -91,7 +93,7 @@ def build_embeddings(
     request: dict[str, Any], *, model: Model, provider: Provider, api_key: str
 ) -> UpstreamCall:
     body = {**request, "model": model.upstream_id}
-    return json_call(f"{provider.base_url}/embeddings", _auth(api_key), body, stream=False)
+    return json_call(f"{provider.base_url}/embeddings", auth_headers(api_key), body, stream=False)
 
 
 def parse_embeddings(
@@ -104,7 +106,7 @@ def parse_embeddings(
 ) -> tuple[dict[str, Any], Usage]:
     """``request`` is unused here (the upstream honours ``encoding_format`` itself); it is part
     of the signature because other adapters need it."""
-    response = _success(status, body, headers)
+    response = success_body(status, body, headers)
     if not isinstance(response.get("data"), list):
         raise malformed("no embeddings")
     tokens = int((response.get("usage") or {}).get("prompt_tokens") or 0)
@@ -117,7 +119,9 @@ def build_images(
     request: dict[str, Any], *, model: Model, provider: Provider, api_key: str
 ) -> UpstreamCall:
     body = {**request, "model": model.upstream_id}
-    return json_call(f"{provider.base_url}/images/generations", _auth(api_key), body, stream=False)
+    return json_call(
+        f"{provider.base_url}/images/generations", auth_headers(api_key), body, stream=False
+    )
 
 
 def parse_images(
@@ -125,7 +129,7 @@ def parse_images(
 ) -> tuple[dict[str, Any], Usage]:
     """The images answer as is; its token usage (gpt-image models only) as a Usage. The
     per-image price is the caller's business: it counts ``data``."""
-    response = _success(status, body, headers)
+    response = success_body(status, body, headers)
     if not isinstance(response.get("data"), list):
         raise malformed("no images")
     usage = response.get("usage") or {}
@@ -145,24 +149,24 @@ def build_video_create(
         "size": request.size,
     }
     content_type, body = _multipart(fields, request.reference)
-    headers = {"content-type": content_type, **_auth(api_key)}
+    headers = {"content-type": content_type, **auth_headers(api_key)}
     return UpstreamCall("POST", f"{provider.base_url}/videos", headers, body, False)
 
 
 def parse_video_created(status: int, body: bytes) -> str:
     """The provider's video id."""
-    return _video_id(_success(status, body, None).get("id"))
+    return _video_id(success_body(status, body, None).get("id"))
 
 
 def build_video_status(operation: str, *, provider: Provider, api_key: str) -> UpstreamCall:
     url = f"{provider.base_url}/videos/{_video_id(operation)}"
-    return UpstreamCall("GET", url, _auth(api_key), None, False)
+    return UpstreamCall("GET", url, auth_headers(api_key), None, False)
 
 
 def parse_video_status(status: int, body: bytes) -> VideoStatus:
     """The Video object's state; a failure in our words with at most the provider's code (its
     message may quote the prompt). ``seconds`` counts once completed: what was delivered."""
-    video = _success(status, body, None)
+    video = success_body(status, body, None)
     state = video.get("status")
     if state not in _VIDEO_STATES:
         raise malformed("an unknown video status")
@@ -179,12 +183,12 @@ def build_video_content(
     if variant not in _VIDEO_VARIANTS:
         return None
     url = f"{provider.base_url}/videos/{_video_id(operation)}/content?variant={variant}"
-    return UpstreamCall("GET", url, _auth(api_key), None, True)
+    return UpstreamCall("GET", url, auth_headers(api_key), None, True)
 
 
 def build_video_cancel(operation: str, *, provider: Provider, api_key: str) -> UpstreamCall | None:
     url = f"{provider.base_url}/videos/{_video_id(operation)}"
-    return UpstreamCall("DELETE", url, _auth(api_key), None, False)
+    return UpstreamCall("DELETE", url, auth_headers(api_key), None, False)
 
 
 def error_from(status: int, body: bytes, headers: Mapping[str, str]) -> ProviderError:
@@ -237,7 +241,7 @@ class OpenAIChatStream(ChatStream):
             return []
         chunk = self._payload(event)
         if "error" in chunk:
-            raise _stream_error(chunk["error"])
+            raise stream_error(chunk["error"])
         usage = chunk.pop("usage", None) or (chunk.get("x_groq") or {}).get("usage")
         if usage:
             self.usage = usage_from(usage)
@@ -270,7 +274,7 @@ class OpenAIChatStream(ChatStream):
             self.completed = True
 
 
-def _success(status: int, body: bytes, headers: Mapping[str, str] | None) -> dict[str, Any]:
+def success_body(status: int, body: bytes, headers: Mapping[str, str] | None) -> dict[str, Any]:
     if not 200 <= status < 300:
         raise error_from(status, body, headers or {})
     return load_object(body)
@@ -327,12 +331,12 @@ def _delivered_seconds(value: Any) -> int | None:
     return value
 
 
-def _auth(api_key: str) -> dict[str, str]:
+def auth_headers(api_key: str) -> dict[str, str]:
     # OpenAI-compatible servers without a key (a local vLLM or Ollama) get no header at all
     return {"authorization": f"Bearer {api_key}"} if api_key else {}
 
 
-def _stream_error(error: Any) -> ProviderError:
+def stream_error(error: Any) -> ProviderError:
     if isinstance(error, dict):
         return ProviderError(502, str(error.get("message") or "upstream stream error"))
     return ProviderError(502, str(error) or "upstream stream error")

@@ -2,7 +2,8 @@
 
 One pipeline serves every client format: an Anthropic Messages request, or an OpenAI Responses
 request, is translated into the OpenAI chat request every adapter understands, and the answer
-is translated back. A stream
+is translated back; a Responses request bound for an OpenAI route goes there as it came
+(``providers.openai_responses``), the chat request serving for its hold. A stream
 announces its hold (``x-tollgate-hold``) and ends with its cost in its last event; the settle
 runs after that event and before the response ends. A stream cut before the upstream reported
 usage, or left by its client, is charged an estimate of what was delivered and marked so
@@ -12,6 +13,7 @@ usage, or left by its client, is charged an estimate of what was delivered and m
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import math
 from typing import Any
 
@@ -26,6 +28,7 @@ from tollgate.errors import (
     openai_body,
 )
 from tollgate.observability import logger
+from tollgate.providers import openai_responses as native
 from tollgate.providers.base import ChatStream, ProviderError, Usage
 from tollgate.proxy.http import Request, Send, dumps, send_chunk, start
 from tollgate.proxy.pipeline import ProxyCall, usd_number
@@ -53,7 +56,8 @@ async def messages(runtime: Runtime, request: Request, key: KeyRecord, send: Sen
 async def responses(runtime: Runtime, request: Request, key: KeyRecord, send: Send) -> None:
     body = await request.json()
     chat_body, echo = openai_responses.to_chat_request(body)
-    await ChatCall(runtime, request, key, chat_body, wire="responses", echo=echo).run(send)
+    call = ChatCall(runtime, request, key, chat_body, wire="responses", echo=echo, native=body)
+    await call.run(send)
 
 
 RECORD_ENDPOINTS = {"openai": "chat.completions", "anthropic": "messages", "responses": "responses"}
@@ -71,10 +75,12 @@ class ChatCall(ProxyCall):
         *,
         wire: str,
         echo: openai_responses.Echo | None = None,
+        native: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(runtime, request, key, body)
         self.wire = wire
         self.echo = echo or openai_responses.Echo()  # what a Response repeats of its request
+        self.native = native  # the client's Responses request, as it came, for OpenAI routes
         self.record_endpoint = RECORD_ENDPOINTS[wire]
         self.stream = bool(body.get("stream"))
 
@@ -82,6 +88,8 @@ class ChatCall(ProxyCall):
         model = self._validate()
         routes = self.routes(model)
         prompt = chat_input(self.body)
+        if self.native is not None:
+            prompt = native_input(prompt, self.native)
         max_output = self.body.get("max_completion_tokens") or self.body.get("max_tokens")
         n = self.body.get("n")
         choices = n if isinstance(n, int) else 1
@@ -101,38 +109,53 @@ class ChatCall(ProxyCall):
 
         await self.held(model, amount, work, tokens=tokens)
 
+    def _passes_through(self, model: Model) -> bool:
+        provider = self.runtime.catalog.provider_of(model)
+        return self.native is not None and native.passes_through(provider)
+
     def _build(self, adapter, model: Model, provider, api_key: str):
+        if self.native is not None and native.passes_through(provider):
+            return native.build_responses(
+                self.native, model=model, provider=provider, api_key=api_key, stream=self.stream
+            )
         return adapter.build_chat(
             self.body, model=model, provider=provider, api_key=api_key, stream=self.stream
         )
 
     async def _complete(self, routes: list[Model], hold: Hold, send: Send) -> None:
         model, adapter, response = await self.open_upstream(routes, self._build)
-        completion, usage = await self.read_answer(
-            response, lambda status, raw: adapter.parse_chat(status, raw, model_id=model.id)
-        )
-        self.outcome.usage = usage
-        completion.setdefault("usage", usage.openai())
-        # translated first: nothing may fail once it is charged
-        if self.wire == "anthropic":
-            completion = anthropic_messages.from_chat_completion(completion, model=model.id)
-        elif self.wire == "responses":
-            completion = openai_responses.from_chat_completion(
-                completion, model=model.id, echo=self.echo
+        if self._passes_through(model):
+            answer, usage = await self.read_answer(
+                response,
+                lambda status, raw: native.parse_response(
+                    status, raw, model_id=model.id, echo=self.echo
+                ),
             )
+        else:
+            completion, usage = await self.read_answer(
+                response, lambda status, raw: adapter.parse_chat(status, raw, model_id=model.id)
+            )
+            completion.setdefault("usage", usage.openai())
+            answer = self._translated(completion, model)  # first: nothing may fail once charged
+        self.outcome.usage = usage
         record = self.charge_for(hold, pricing.chat_charge(model, usage))
-        completion["usage"]["cost"] = usd_number(record.charge)
-        await self.answer_then_settle(send, hold, completion, record)
+        answer["usage"]["cost"] = usd_number(record.charge)
+        await self.answer_then_settle(send, hold, answer, record)
+
+    def _translated(self, completion: dict[str, Any], model: Model) -> dict[str, Any]:
+        if self.wire == "anthropic":
+            return anthropic_messages.from_chat_completion(completion, model=model.id)
+        if self.wire == "responses":
+            return openai_responses.from_chat_completion(completion, model=model.id, echo=self.echo)
+        return completion
 
     async def _stream(self, routes: list[Model], hold: Hold, send: Send) -> None:
         """Relay the stream, then tell the client what was delivered costs (its last event
         before [DONE], or before the error that ends a broken stream), settle it, and end
         the response."""
         model, adapter, response = await self.open_upstream(routes, self._build)
-        translator = adapter.chat_stream(model_id=model.id)
-        client = _ClientStream(
-            self.wire, send, translator, _encoder(self.wire, model.id, self.echo)
-        )
+        translator, encoder = self._stream_codec(model, adapter)
+        client = _ClientStream(self.wire, send, translator, encoder)
         headers = {**self.headers(hold=hold), "content-type": "text/event-stream"}
         await start(send, 200, headers)
         failure = await self._relay(response, translator, client)
@@ -152,6 +175,13 @@ class ChatCall(ProxyCall):
         finally:
             await self.settle_after_answer(hold, record)
             await client.end()
+
+    def _stream_codec(self, model: Model, adapter) -> tuple[ChatStream, _Encoder | None]:
+        """What reads the upstream's stream, and what writes the client's events."""
+        if self._passes_through(model):
+            relayed = native.ResponsesEventStream(model_id=model.id, echo=self.echo)
+            return relayed, native.RelayEncoder(relayed)
+        return adapter.chat_stream(model_id=model.id), _encoder(self.wire, model.id, self.echo)
 
     async def _relay(
         self, response: UpstreamResponse, translator: ChatStream, client: _ClientStream
@@ -214,7 +244,11 @@ class ChatCall(ProxyCall):
         return self.model_for(self.body.get("model"))
 
 
-_Encoder = anthropic_messages.MessagesStreamEncoder | openai_responses.ResponsesStreamEncoder
+_Encoder = (
+    anthropic_messages.MessagesStreamEncoder
+    | openai_responses.ResponsesStreamEncoder
+    | native.RelayEncoder
+)
 
 
 def _encoder(wire: str, model_id: str, echo: openai_responses.Echo) -> _Encoder | None:
@@ -295,6 +329,8 @@ CONTROLS = frozenset(
     }
 )  # fmt: skip
 
+NATIVE_UNBILLED = CONTROLS | {"metadata", "max_output_tokens", "include", "truncation"}
+
 
 def chat_input(body: dict[str, Any]) -> pricing.ChatInput:
     """What a chat request bills as input: the UTF-8 bytes of the whole body but its controls
@@ -321,3 +357,12 @@ def chat_input(body: dict[str, Any]) -> pricing.ChatInput:
     billed = {name: value for name, value in body.items() if name not in CONTROLS}
     text_bytes = len(dumps({**billed, "messages": messages}))
     return pricing.ChatInput(text_bytes=text_bytes, images=images, other_media=other)
+
+
+def native_input(translated: pricing.ChatInput, request: dict[str, Any]) -> pricing.ChatInput:
+    """The billed input of a Responses request that may go to OpenAI as it came: at least the
+    bytes of the whole request (but its controls and the metadata that never goes upstream),
+    since what the translation drops (reasoning items) still reaches OpenAI there."""
+    billed = {name: value for name, value in request.items() if name not in NATIVE_UNBILLED}
+    text_bytes = max(translated.text_bytes, len(dumps(billed)))
+    return dataclasses.replace(translated, text_bytes=text_bytes)
