@@ -1,5 +1,5 @@
-"""Customers call every provider kind through the official OpenAI and Anthropic SDKs and pay
-exactly what each call cost."""
+"""Customers call every provider kind through the official OpenAI and Anthropic SDKs (and
+LangChain and the OpenAI Agents SDK on top of OpenAI's) and pay exactly what each call cost."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import anthropic
 import openai
 import pydantic
 import pytest
+from agents import Agent, OpenAIResponsesModel, RunConfig, Runner, function_tool
+from langchain_openai import ChatOpenAI
 
 from tests.e2e.stack import nanos, new_customer, usage_records, wallet
 from tests.support.openapi import validate_openai
@@ -293,6 +295,7 @@ def test_the_responses_api_answers_and_streams_for_every_provider(devstack, cust
     assert held == 0
 
 
+<<<<<<< HEAD
 @pytest.mark.parametrize("model", MODELS)
 def test_responses_parse_returns_the_pydantic_object_charged_its_record(devstack, customer, model):
     # given the SDK's Responses API with a Pydantic model as the text format
@@ -338,3 +341,63 @@ def test_a_responses_tool_call_goes_round(devstack, customer, model):
 
     assert call.name == "get_weather" and "city" in call.arguments
     assert [item.type for item in answered.output] == ["message"] and answered.output_text
+=======
+def test_langchain_invokes_and_streams_through_the_responses_api(devstack, customer, monkeypatch):
+    # given LangChain's OpenAI chat model on the Responses API, with LangSmith tracing off
+    # (it would send the run to LangSmith's servers)
+    monkeypatch.setenv("LANGSMITH_TRACING", "false")
+    chat = ChatOpenAI(
+        model="anthropic/claude-haiku-4-5",
+        base_url=devstack["OPENAI_BASE_URL"],
+        api_key=customer.api_key,
+        use_responses_api=True,
+        max_retries=0,
+    )
+    seen = {r["request_id"] for r in usage_records(devstack, customer.account_id)}
+    before, _ = wallet(devstack, customer.account_id)
+
+    # when it invokes the model, then streams it
+    answer = chat.invoke("Say hello")
+    chunks = list(chat.stream("Stream please"))
+
+    # then both come back whole, recorded as Responses calls, and charged what they recorded
+    assert answer.text and len(chunks) > 5 and "".join(chunk.text for chunk in chunks)
+    recorded = usage_records(devstack, customer.account_id)
+    records = [r for r in recorded if r["request_id"] not in seen]
+    assert [r["endpoint"] for r in records] == ["responses", "responses"]
+    balance, held = wallet(devstack, customer.account_id)
+    assert before - balance == sum(int(r["charge"]) for r in records) > 0
+    assert held == 0
+
+
+@function_tool
+def get_weather(city: str) -> str:
+    """Today's weather in a city."""
+    return f"Sunny in {city}"
+
+
+@pytest.mark.parametrize("model", ["anthropic/claude-haiku-4-5", "gemini/gemini-2.5-flash"])
+def test_an_openai_agents_sdk_agent_calls_its_tool_and_answers(devstack, customer, model):
+    # given a one-tool agent on the Responses API, its tracing off (it would export the run
+    # to OpenAI's servers)
+    client = openai.AsyncOpenAI(
+        base_url=devstack["OPENAI_BASE_URL"], api_key=customer.api_key, max_retries=0
+    )
+    agent = Agent(
+        name="Forecaster",
+        instructions="Answer with the weather tool.",
+        tools=[get_weather],
+        model=OpenAIResponsesModel(model=model, openai_client=client),
+    )
+
+    # when it runs on a question for its tool
+    result = Runner.run_sync(
+        agent, "What is the weather in Paris?", run_config=RunConfig(tracing_disabled=True)
+    )
+
+    # then it called the tool, was given its output, and finished with a text answer
+    kinds = [item.type for item in result.new_items]
+    assert kinds == ["tool_call_item", "tool_call_output_item", "message_output_item"]
+    assert result.new_items[1].output.startswith("Sunny in ")
+    assert isinstance(result.final_output, str) and result.final_output
+>>>>>>> i16b/sdks

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import Any
 
 import boto3
@@ -133,6 +134,19 @@ def test_an_alias_does_not_pass_a_key_that_excludes_its_model(app, customer):
     assert answer.status == 403 and answer.json()["error"]["code"] == "model_not_allowed"
 
 
+def test_a_policy_naming_an_alias_does_not_allow_its_model(app, customer):
+    # given a key whose allowed_models names a model's alias, not its public id
+    buyer = customer(allowed_models=["gpt-4o-*"])
+    body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hi"}]}
+
+    # when it calls the model by that alias
+    answer = run(app, "/v1/chat/completions", buyer.api_key, body)
+
+    # then the policy judged the public id, which it does not name
+    assert answer.status == 403 and answer.json()["error"]["code"] == "model_not_allowed"
+    assert "openai/gpt-4o-mini" in answer.json()["error"]["message"]
+
+
 # ------------------------------------------------------------------------------ count_tokens
 
 
@@ -191,6 +205,25 @@ def test_a_key_without_the_messages_endpoint_may_not_count(app, customer):
 
     assert answer.status == 403
     assert answer.json()["error"]["type"] == "permission_error"
+
+
+def test_a_key_requiring_no_training_counts_only_where_it_may_call(app, customer, upstreams):
+    # given an operator whose catalog does not mark Anthropic no_training, and a key requiring it
+    anthropic = app.runtime.catalog.providers["anthropic"]
+    app.runtime.catalog.providers["anthropic"] = replace(anthropic, no_training=False)
+    buyer = customer(require_no_training=True)
+    body = to_count("anthropic/claude-haiku-4-5", "Hello")
+    counted_upstream = upstreams.app.count("anthropic", "/anthropic" + COUNT)
+
+    # when it counts a prompt for an Anthropic model, and then calls that model
+    counted = run(app, COUNT, buyer.api_key, body)
+    called = run(app, "/v1/messages", buyer.api_key, {**body, "max_tokens": 10})
+
+    # then both are refused alike, in Anthropic's shape, and Anthropic was not asked to count
+    assert counted.status == called.status == 403
+    assert counted.json() == called.json()
+    assert counted.json()["error"]["type"] == "permission_error"
+    assert upstreams.app.count("anthropic", "/anthropic" + COUNT) == counted_upstream
 
 
 def test_an_unknown_model_cannot_be_counted(app, customer):
