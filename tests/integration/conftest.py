@@ -48,6 +48,10 @@ def provisioned_stack() -> Iterator[None]:
     """The template's resources on moto for as long as the block runs; every ledger is checked
     to add up when it ends."""
     with mock_aws():
+        # mock_aws empties boto3's default session, so the first boto3.client() or resource()
+        # of every test (the ledger check's, a handler's) made a new one and parsed the
+        # services' models again; the shared one (moto's credentials too) is put back in
+        boto3.DEFAULT_SESSION = provisioning_session()
         provision(
             TEMPLATE,
             NAMES,
