@@ -33,6 +33,9 @@ BASE_ENVIRONMENT = {
     # moto answers one request at a time, in the same process as everything else: on a loaded
     # machine an answer can take longer than DynamoDB's ever would.
     "TOLLGATE_AWS_TIMEOUT": "60",
+    # The mock providers make a video in about a second: a client's GET may ask them every
+    # second, where a real provider is asked every 5 s at most.
+    "TOLLGATE_VIDEO_POLL_INTERVAL": "1",
 }
 
 

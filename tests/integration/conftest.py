@@ -28,6 +28,7 @@ from tests.support.environment import NAMES, OPERATOR_KEY, TEMPLATE
 from tests.support.iam import CallRecorder, denied
 from tests.support.lean_dynamodb import BotoJsonClient
 from tests.support.management_openapi import check_exchange
+from tests.support.proxy_world import app, customer, upstreams  # noqa: F401 (fixtures)
 from tollgate import keys, ledger
 from tollgate.settings import get_settings
 from tollgate.store.hotpath import HotPath, Tables

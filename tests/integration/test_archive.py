@@ -70,6 +70,7 @@ ARCHIVE_FIELDS = {
     "charge_nanos",
     "charge_usd",
     "usage_estimated",
+    "video_seconds",
 }
 
 
@@ -311,10 +312,11 @@ def test_a_months_batch_holds_its_records_in_order_with_a_manifest_that_matches(
         "charge_nanos": 1_243,
         "charge_usd": "0.000001243",
         "usage_estimated": False,
+        "video_seconds": None,
     }
     assert lines[0]["created_at"] == "2026-06-28T09:07:30.250000+00:00"
     assert manifest == {
-        "schema_version": 2,
+        "schema_version": 3,
         "account_id": customer.account_id,
         "month": "2026-06",
         "record_count": 6,
@@ -330,6 +332,29 @@ def test_a_months_batch_holds_its_records_in_order_with_a_manifest_that_matches(
         len(body),
     )
     assert objects("staging/2026-06/") == {}
+
+
+def test_a_video_jobs_line_ends_with_the_seconds_delivered(hotpath, new_customer):
+    # given a 4-second video job settled on June 30
+    customer = new_customer()
+    at = datetime.combine(date(2026, 6, 30), time(9, 7, 30), UTC)
+    hold = Hold(
+        f"req-{customer.account_id[-6:]}-video", customer.account_id, customer.key_id,
+        "gemini/veo-3.0-generate-001", 2 * 10**9, at, at + timedelta(minutes=40),
+        endpoint="videos",
+    )  # fmt: skip
+    hotpath.hold(hold, OPEN)
+    video = a_usage(hold, 16 * 10**8, provider="gemini", output_tokens=0, video_seconds=4)
+    hotpath.settle(hold, video, OPEN)
+
+    # when June is batched
+    archive(at_run_time(date(2026, 9, 29)))
+
+    # then its line carries the seconds delivered, after every field the lines had before
+    prefix = f"archives/{customer.account_id}/2026-06/"
+    (line,) = lines_of(objects(prefix)[prefix + "usage-2026-06.jsonl.gz"])
+    assert list(line)[-1] == "video_seconds" and line["video_seconds"] == 4
+    assert (line["endpoint"], line["charge_usd"]) == ("videos", "1.60")
 
 
 def test_a_rerun_writes_nothing(hotpath, new_customer):
@@ -433,7 +458,7 @@ def test_the_owner_lists_its_archives_with_month_size_and_count(invoke, archived
             "record_count": 2,
             "size_bytes": batch.size_bytes,
             "sha256": batch.sha256,
-            "schema_version": 2,
+            "schema_version": 3,
             "created_at": int(at_run_time(date(2026, 9, 29)).timestamp()),
         }
     ]

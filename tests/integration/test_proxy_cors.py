@@ -5,61 +5,20 @@ mock upstreams; every AWS call checked against the function's IAM)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
-import pytest
-
-from devstack.upstreams import RunningUpstreams, start_upstreams
 from tests.integration.conftest import as_person, event
-from tests.support.proxy_asgi import Exchange, call, proxy_app
-from tollgate import keys, ledger
-from tollgate.key_policy import KeyPolicy
+from tests.support.proxy_asgi import Exchange, call
+from tollgate import keys
 from tollgate.proxy.app import ProxyApp
 from tollgate.store.layout import origin_pk
 from tollgate.store.models import KeyOrigin
 
-PROVIDER_KEYS = {"openai": "mock-openai", "anthropic": "mock-anthropic", "gemini": "mock-gemini"}
 APP = "https://app.example.com"
 OTHER = "https://evil.example.net"
 CHAT = "/v1/chat/completions"
 MODEL = "openai/gpt-4.1"
 SDK_HEADERS = "authorization, content-type, x-stainless-os, x-stainless-retry-count"
-
-
-@pytest.fixture(scope="module")
-def upstreams() -> Iterator[RunningUpstreams]:
-    running = start_upstreams(PROVIDER_KEYS)
-    yield running
-    running.stop()
-
-
-@pytest.fixture
-def app(aws, hotpath, upstreams, tmp_path) -> ProxyApp:
-    return proxy_app(upstreams, PROVIDER_KEYS, tmp_path, hotpath=hotpath)
-
-
-@dataclass
-class BrowserKey:
-    account_id: str
-    key_id: str
-    secret: str
-
-
-@pytest.fixture
-def browser_key(new_account) -> Callable[..., BrowserKey]:
-    """A funded account's inference key allowing ``origins``."""
-
-    def build(*origins: str) -> BrowserKey:
-        account_id = new_account().account_id
-        ledger.credit(account_id, 10**9, kind="adjustment", reason="test credit")
-        policy = KeyPolicy(allowed_origins=origins or None)
-        new = keys.NewKey(name="web app", role="inference", policy=policy)
-        created = keys.create_key(account_id, new)
-        return BrowserKey(account_id, created.key.key_id, created.secret)
-
-    return build
 
 
 def chat(app: ProxyApp, key: str, origin: str, *, stream: bool = False) -> Exchange:
@@ -80,8 +39,8 @@ def has_no_cors(answer: Exchange) -> bool:
     return not any(name.startswith("access-control-") for name in answer.headers)
 
 
-def test_a_browser_on_an_allowed_origin_reads_the_answer_and_the_stream(app, browser_key):
-    key = browser_key(APP).secret
+def test_a_browser_on_an_allowed_origin_reads_the_answer_and_the_stream(app, customer):
+    key = customer(allowed_origins=[APP]).api_key
 
     for stream in (False, True):
         answer = chat(app, key, APP, stream=stream)
@@ -94,9 +53,9 @@ def test_a_browser_on_an_allowed_origin_reads_the_answer_and_the_stream(app, bro
         assert "access-control-allow-credentials" not in answer.headers
 
 
-def test_another_origin_is_refused_in_the_clients_format_without_cors_headers(app, browser_key):
-    key = browser_key(APP).secret
-    no_browser_key = browser_key().secret
+def test_another_origin_is_refused_in_the_clients_format_without_cors_headers(app, customer):
+    key = customer(allowed_origins=[APP]).api_key
+    no_browser_key = customer().api_key
 
     refused = chat(app, key, OTHER)
     unlisted = chat(app, no_browser_key, APP)
@@ -112,19 +71,19 @@ def test_another_origin_is_refused_in_the_clients_format_without_cors_headers(ap
     assert anthropic.json()["type"] == "error"
 
 
-def test_an_origin_taken_off_a_cached_key_is_refused_at_once(app, browser_key):
-    key = browser_key(APP, OTHER)
-    assert chat(app, key.secret, APP).status == 200  # the proxy now holds the key in its cache
+def test_an_origin_taken_off_a_cached_key_is_refused_at_once(app, customer):
+    key = customer(allowed_origins=[APP, OTHER])
+    assert chat(app, key.api_key, APP).status == 200  # the proxy now holds the key in its cache
 
     keys.update_key(key.account_id, key.key_id, {"allowed_origins": [OTHER]})
-    answer = chat(app, key.secret, APP)
+    answer = chat(app, key.api_key, APP)
 
     assert answer.status == 403 and has_no_cors(answer)
     assert answer.json()["error"]["code"] == "origin_not_allowed"
 
 
-def test_a_preflight_passes_for_an_origin_some_key_allows_and_fails_for_another(app, browser_key):
-    browser_key(APP)
+def test_a_preflight_passes_for_an_origin_some_key_allows_and_fails_for_another(app, customer):
+    customer(allowed_origins=[APP])
 
     allowed = preflight(app, APP)
     other = preflight(app, OTHER)
@@ -142,9 +101,9 @@ def test_a_preflight_passes_for_an_origin_some_key_allows_and_fails_for_another(
 
 
 def test_a_revoked_keys_origin_no_longer_passes_a_preflight_unless_another_key_allows_it(
-    app, browser_key
+    app, customer
 ):
-    mine, theirs = browser_key(APP), browser_key(APP)
+    mine, theirs = customer(allowed_origins=[APP]), customer(allowed_origins=[APP])
 
     keys.revoke_key(mine.account_id, mine.key_id)
     still = preflight(app, APP)

@@ -5,59 +5,27 @@ route that no model serves. Through the proxy's ASGI app, against moto and the m
 from __future__ import annotations
 
 import asyncio
+<<<<<<< HEAD
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+=======
+>>>>>>> i16b/video
 from typing import Any
 
-import boto3
 import pytest
-from boto3.dynamodb.conditions import Key
 
-from devstack.upstreams import RunningUpstreams, start_upstreams
-from tests.integration.test_proxy_money import Customer, usage_of, wallet
-from tests.support.environment import NAMES
+from tests.integration.test_proxy_money import usage_of
 from tests.support.openapi import validate_openai
-from tests.support.proxy_asgi import Exchange, call, proxy_app
-from tollgate import clock, keys, ledger
+from tests.support.proxy_asgi import Exchange, call
+from tests.support.proxy_world import usage_records, wallet
+from tollgate import clock
 from tollgate.proxy.app import ProxyApp
 
-PROVIDER_KEYS = {"openai": "mock-openai", "anthropic": "mock-anthropic", "gemini": "mock-gemini"}
 COUNT = "/v1/messages/count_tokens"
-
-
-@pytest.fixture(scope="module")
-def upstreams() -> Iterator[RunningUpstreams]:
-    running = start_upstreams(PROVIDER_KEYS)
-    yield running
-    running.stop()
-
-
-@pytest.fixture
-def app(aws, atomic_requests, upstreams, tmp_path) -> ProxyApp:
-    return proxy_app(upstreams, PROVIDER_KEYS, tmp_path)
-
-
-@pytest.fixture
-def customer(new_account) -> Callable[..., Customer]:
-    def build(**policy: Any) -> Customer:
-        account = new_account()
-        ledger.credit(account.account_id, 10**9, kind="adjustment", reason="test credit")
-        key = keys.create_key(account.account_id, keys.parse_new_key({"name": "ci", **policy}))
-        return Customer(account.account_id, account.admin_key, key.secret)
-
-    return build
 
 
 def run(app: ProxyApp, path: str, key: str, body: Any = None, method: str = "POST") -> Exchange:
     return asyncio.run(call(app, path, body, key=key, method=method))
-
-
-def usage_records(buyer: Customer) -> list[dict[str, Any]]:
-    table = boto3.resource("dynamodb", region_name=NAMES.region).Table(NAMES.ref("MetadataTable"))
-    return table.query(
-        KeyConditionExpression=Key("pk").eq(f"ACCOUNT#{buyer.account_id}")
-        & Key("sk").begins_with("USAGE#")
-    )["Items"]
 
 
 def to_count(model: str, text: str, **extra: Any) -> dict[str, Any]:
@@ -164,7 +132,7 @@ def test_anthropic_counts_an_anthropic_models_tokens_for_free(app, customer):
     assert answer.json() == {"input_tokens": 8}
     assert answer.headers["x-tollgate-cost"] == "0.00"
     assert wallet(buyer.account_id) == before
-    assert usage_records(buyer) == []
+    assert usage_records(buyer.account_id) == []
 
 
 def test_a_gemini_models_tokens_are_our_estimate(app, customer):
@@ -175,7 +143,7 @@ def test_a_gemini_models_tokens_are_our_estimate(app, customer):
 
     assert answer.status == 200, answer.body
     assert 500 <= answer.json()["input_tokens"] <= 530
-    assert usage_records(buyer) == []
+    assert usage_records(buyer.account_id) == []
 
 
 def test_counting_takes_a_request_of_the_keys_rate_limit(app, customer, monkeypatch):

@@ -6,45 +6,15 @@ key that requires no training is served only by providers marked ``no_training``
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
 from typing import Any
 
-import pytest
-
-from devstack.upstreams import RunningUpstreams, start_upstreams
-from tests.support.proxy_asgi import Exchange, call, proxy_app
-from tollgate import keys, ledger
-from tollgate.key_policy import KeyPolicy
+from devstack.upstreams import RunningUpstreams
+from tests.support.proxy_asgi import Exchange, call
 from tollgate.proxy.app import ProxyApp
 
-PROVIDER_KEYS = {"openai": "mock-openai", "anthropic": "mock-anthropic", "gemini": "mock-gemini"}
 CHAT = "/v1/chat/completions"
 GPT_4O = "openai/gpt-4o"  # falls back to openai/gpt-4.1
 GPT_4O_FAILS = "Hello [[mock:fault=500,fault_model=gpt-4o-2024-08-06]]"
-
-
-@pytest.fixture(scope="module")
-def upstreams() -> Iterator[RunningUpstreams]:
-    running = start_upstreams(PROVIDER_KEYS)
-    yield running
-    running.stop()
-
-
-@pytest.fixture
-def app(aws, atomic_requests, upstreams, tmp_path) -> ProxyApp:
-    upstreams.app.reset()
-    return proxy_app(upstreams, PROVIDER_KEYS, tmp_path)
-
-
-@pytest.fixture
-def api_key(new_account) -> Callable[..., str]:
-    def build(**policy: Any) -> str:
-        account = new_account()
-        ledger.credit(account.account_id, 10**10, kind="adjustment", reason="test credit")
-        new = keys.NewKey(name="ci", role="inference", policy=KeyPolicy(**policy))
-        return keys.create_key(account.account_id, new).secret
-
-    return build
 
 
 def chat(app: ProxyApp, key: str, text: str, **extra: Any) -> Exchange:
@@ -56,9 +26,9 @@ def sent_to_openai(upstreams: RunningUpstreams) -> list[dict[str, Any]]:
     return upstreams.app.sent("openai", "/v1/chat/completions")
 
 
-def test_a_client_asking_openai_to_store_its_chat_gets_store_false_sent(app, upstreams, api_key):
+def test_a_client_asking_openai_to_store_its_chat_gets_store_false_sent(app, upstreams, customer):
     # given a client that asks OpenAI to store its completion, with metadata to find it by
-    key = api_key()
+    key = customer().api_key
 
     # when it chats with an OpenAI model
     answer = chat(app, key, "Hello", store=True, metadata={"team": "a"})
@@ -68,9 +38,9 @@ def test_a_client_asking_openai_to_store_its_chat_gets_store_false_sent(app, ups
     assert sent_to_openai(upstreams) == [{"model": "gpt-4o-2024-08-06", "store": False}]
 
 
-def test_a_fallback_route_is_told_store_false_too(app, upstreams, api_key):
+def test_a_fallback_route_is_told_store_false_too(app, upstreams, customer):
     # given a client asking to store, whose primary model fails upstream
-    key = api_key()
+    key = customer().api_key
 
     # when its chat falls back to openai/gpt-4.1
     answer = chat(app, key, GPT_4O_FAILS, store=True)
@@ -83,9 +53,9 @@ def test_a_fallback_route_is_told_store_false_too(app, upstreams, api_key):
     assert all(c["store"] is False and "metadata" not in c for c in sent)
 
 
-def test_a_key_requiring_no_training_is_refused_a_provider_not_marked_so(app, upstreams, api_key):
+def test_a_key_requiring_no_training_is_refused_a_provider_not_marked_so(app, upstreams, customer):
     # given a key that requires providers which do not train on API data
-    key = api_key(require_no_training=True)
+    key = customer(require_no_training=True).api_key
 
     # when it asks devstack's OpenAI-compatible video provider (not marked no_training)
     body = {"model": "videolab/video-1", "prompt": "A paper boat", "seconds": "4"}

@@ -93,6 +93,7 @@ def settled(
     status: str = "settled",
     endpoint: str = "chat.completions",
     charge: int = 1_500_000,
+    video_seconds: int | None = None,
 ) -> None:
     failed = status != "settled"
     usage = UsageRecord(
@@ -114,6 +115,7 @@ def settled(
         latency_ms=850,
         hold=hold.amount,
         charge=0 if failed else charge,
+        video_seconds=video_seconds,
     )
     assert hotpath.settle(hold, usage, KeyPolicy())
 
@@ -309,6 +311,22 @@ def test_the_csv_download_has_a_header_row_and_spreadsheet_times(hotpath, custom
     ]
     assert rows[1]["created_at"] == "2026-11-23 10:00:00"
     assert (rows[1]["stream"], rows[1]["total_tokens"]) == ("false", "150")
+
+
+def test_the_csv_ends_with_the_seconds_a_video_job_delivered(hotpath, customer):
+    # given a chat request, then a video job that delivered 8 seconds
+    proxied(hotpath, customer, "req-chat", NOW - timedelta(hours=2))
+    veo = "gemini/veo-3.0-generate-001"
+    video = held(hotpath, customer, "req-video", NOW - timedelta(hours=1), model=veo)
+    settled(hotpath, video, endpoint="videos", video_seconds=8)
+
+    # when the usage is downloaded as CSV
+    _, _, body = usage_call("usage_csv", customer.admin_key, query={"format": "csv"})
+
+    # then the last column is the video's seconds, empty for the chat
+    header, *rows = csv.reader(io.StringIO(body))
+    assert header[-2:] == ["usage_estimated", "video_seconds"]
+    assert [(row[0], row[-1]) for row in rows] == [("req-video", "8"), ("req-chat", "")]
 
 
 # ------------------------------------------------------------------------------ one record

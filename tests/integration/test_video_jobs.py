@@ -6,60 +6,51 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-import boto3
 import httpx
 import pytest
-from boto3.dynamodb.conditions import Key
 
-from devstack.upstreams import RunningUpstreams, start_upstreams
-from tests.integration.test_proxy_money import Customer, charges_in_ledger, wallet
-from tests.support.environment import NAMES
+from devstack.upstreams import RunningUpstreams
 from tests.support.mp4 import duration_seconds
 from tests.support.openapi import validate_openai
-from tests.support.proxy_asgi import Exchange, call, proxy_app
-from tollgate import clock, keys, ledger
-from tollgate.key_policy import KeyPolicy, SpendCap
+from tests.support.proxy_asgi import Exchange, call
+from tests.support.proxy_world import Customer, charges_in_ledger, usage_records, wallet
+from tollgate import clock, keys
 from tollgate.money import parse_usd
 from tollgate.proxy.app import ProxyApp
+from tollgate.settings import get_settings
 from tollgate.store.video_jobs import VideoJobs
 from tollgate.videos import jobs
 
-PROVIDER_KEYS = {"openai": "mock-openai", "anthropic": "mock-anthropic", "gemini": "mock-gemini"}
 VEO = "gemini/veo-3.0-generate-001"
 VIDEOS = "/v1/videos"
 QUICK = "[[mock:video_ms=200]]"
 SLOW = "[[mock:video_ms=600000]]"
 FOUR_SECONDS_OF_VEO = parse_usd("1.60")  # 4 s x 0.40 USD at 720p
+POLL_INTERVAL = get_settings().video_poll_interval_seconds
 
 
-@pytest.fixture(scope="module")
-def upstreams() -> Iterator[RunningUpstreams]:
-    running = start_upstreams(PROVIDER_KEYS)
-    yield running
-    running.stop()
+class GatewayClock:
+    """The gateway's "now" (``tollgate.clock``), moved by the test rather than slept on."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
 
 
 @pytest.fixture
-def app(aws, atomic_requests, upstreams, tmp_path) -> ProxyApp:
-    return proxy_app(upstreams, PROVIDER_KEYS, tmp_path)
-
-
-@pytest.fixture
-def customer(new_account) -> Callable[..., Customer]:
-    def build(credit: int = 10**10, **policy: Any) -> Customer:
-        account = new_account()
-        if credit:
-            ledger.credit(account.account_id, credit, kind="adjustment", reason="test credit")
-        new = keys.NewKey(name="ci", role="inference", policy=KeyPolicy(**policy))
-        key = keys.create_key(account.account_id, new)
-        return Customer(account.account_id, account.admin_key, key.secret)
-
-    return build
+def gateway_clock(monkeypatch) -> GatewayClock:
+    frozen = GatewayClock(clock.utcnow())
+    monkeypatch.setattr(clock, "utcnow", frozen)
+    return frozen
 
 
 def create(app: ProxyApp, key: str, prompt: str = f"A paper boat {QUICK}", **fields: Any):
@@ -71,10 +62,14 @@ def get(app: ProxyApp, key: str, path: str, method: str = "GET") -> Exchange:
     return asyncio.run(call(app, path, None, key=key, method=method))
 
 
-def until_finished(app: ProxyApp, key: str, video_id: str) -> dict[str, Any]:
-    """Poll as a client does (each GET asks the provider) until the job ends."""
+def until_finished(
+    app: ProxyApp, key: str, video_id: str, gateway_clock: GatewayClock
+) -> dict[str, Any]:
+    """Poll as a client does, one poll interval apart on the gateway's clock (so each GET
+    asks the provider), until the job ends."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
+        gateway_clock.advance(POLL_INTERVAL)
         video = get(app, key, f"{VIDEOS}/{video_id}").json()
         if video["status"] in ("completed", "failed"):
             return video
@@ -96,19 +91,19 @@ def until_provider_done(app: ProxyApp, customer: Customer, video_id: str) -> Non
     raise AssertionError("the provider did not finish")
 
 
-def usage_records(account_id: str) -> list[dict[str, Any]]:
-    table = boto3.resource("dynamodb", region_name=NAMES.region).Table(NAMES.ref("MetadataTable"))
-    return table.query(
-        KeyConditionExpression=Key("pk").eq(f"ACCOUNT#{account_id}")
-        & Key("sk").begins_with("USAGE#"),
-        ConsistentRead=True,
-    )["Items"]
+def status_polls(app: ProxyApp, upstreams: RunningUpstreams, buyer: Customer, video_id: str) -> int:
+    """How often the provider was asked how the job stands."""
+    job = VideoJobs(app.runtime.hotpath).get(buyer.account_id, video_id)
+    assert job is not None and job.operation is not None
+    return upstreams.app.count("gemini", f"/v1beta/{job.operation}")
 
 
 # ------------------------------------------------------------------------- held, then settled
 
 
-def test_a_video_is_held_at_creation_settled_at_completion_and_downloaded(app, customer):
+def test_a_video_is_held_at_creation_settled_at_completion_and_downloaded(
+    app, customer, gateway_clock
+):
     # given a customer with 10 USD
     buyer = customer()
     balance_before, _ = wallet(buyer.account_id)
@@ -125,7 +120,7 @@ def test_a_video_is_held_at_creation_settled_at_completion_and_downloaded(app, c
     assert wallet(buyer.account_id) == (balance_before - FOUR_SECONDS_OF_VEO, FOUR_SECONDS_OF_VEO)
 
     # when they poll it to completion
-    done = until_finished(app, buyer.api_key, video["id"])
+    done = until_finished(app, buyer.api_key, video["id"], gateway_clock)
 
     # then it is charged once, the usage record's charge, and nothing stays held
     assert done["status"] == "completed" and done["progress"] == 100
@@ -146,24 +141,59 @@ def test_a_video_is_held_at_creation_settled_at_completion_and_downloaded(app, c
     )
 
 
-def test_twenty_pollers_racing_the_scheduled_function_settle_one_job_once(app, customer):
+def test_a_client_polling_in_a_tight_loop_has_the_provider_asked_once_per_interval(
+    app, upstreams, customer, gateway_clock
+):
+    # given a job the provider takes a second and a half to make
+    buyer = customer()
+    video_id = create(app, buyer.api_key, "A lighthouse at dusk").json()["id"]
+    path = f"{VIDEOS}/{video_id}"
+
+    # when its client polls it 20 times in a burst
+    burst = [get(app, buyer.api_key, path).json()["status"] for _ in range(20)]
+
+    # then the provider was asked once: the other answers are the job as stored
+    assert status_polls(app, upstreams, buyer, video_id) == 1
+    assert set(burst) <= {"queued", "in_progress"}
+
+    # when the provider is done, the client's next GET within the interval asks nobody
+    until_provider_done(app, buyer, video_id)
+    asked = status_polls(app, upstreams, buyer, video_id)
+    assert get(app, buyer.api_key, path).json()["status"] in ("queued", "in_progress")
+    assert status_polls(app, upstreams, buyer, video_id) == asked
+
+    # but once the interval has passed, the next GET asks again and sees it completed
+    gateway_clock.advance(POLL_INTERVAL)
+    video = get(app, buyer.api_key, path).json()
+    assert video["status"] == "completed" and Decimal(str(video["cost"])) == Decimal("1.60")
+    assert status_polls(app, upstreams, buyer, video_id) == asked + 1
+
+
+def test_twenty_pollers_racing_the_scheduled_function_settle_one_job_once(
+    app, upstreams, customer, gateway_clock
+):
     # given a job the provider has finished but nobody has asked about yet
     buyer = customer()
     balance_before, _ = wallet(buyer.account_id)
     video_id = create(app, buyer.api_key).json()["id"]
     until_provider_done(app, buyer, video_id)
+    asked = status_polls(app, upstreams, buyer, video_id)
 
-    # when 20 clients poll it while the scheduled function runs
+    # when 20 clients poll it at once while the scheduled function runs
     async def race() -> list[Any]:
-        polls = [call(app, f"{VIDEOS}/{video_id}", None, key=buyer.api_key, method="GET")]
-        return await asyncio.gather(
-            *(polls * 20), jobs.advance_running(app.runtime, clock.utcnow())
-        )
+        polls = (call(app, f"{VIDEOS}/{video_id}", None, key=buyer.api_key, method="GET")
+                 for _ in range(20))  # fmt: skip
+        return await asyncio.gather(*polls, jobs.advance_running(app.runtime, clock.utcnow()))
 
     answers = asyncio.run(race())
 
-    # then every poller sees it completed, and it was charged exactly once
-    assert {answer.json()["status"] for answer in answers[:-1]} == {"completed"}
+    # then the provider was asked by one poller and the scheduled function at most: the poller
+    # that asked saw it completed, the others answered from the job as stored
+    statuses = [answer.json()["status"] for answer in answers[:-1]]
+    assert "completed" in statuses and set(statuses) <= {"queued", "completed"}
+    assert status_polls(app, upstreams, buyer, video_id) - asked <= 2
+    # and it was charged exactly once, which every later look shows
+    assert get(app, buyer.api_key, f"{VIDEOS}/{video_id}").json()["status"] == "completed"
     assert len(usage_records(buyer.account_id)) == 1
     assert charges_in_ledger(buyer.account_id) == FOUR_SECONDS_OF_VEO
     assert wallet(buyer.account_id) == (balance_before - FOUR_SECONDS_OF_VEO, 0)
@@ -197,13 +227,12 @@ def test_nobody_polls_and_a_revoked_key_still_pays_but_cannot_look(app, customer
         ("[[mock:fault=moderation]]", "moderation_blocked"),
     ],
 )
-def test_a_failed_or_filtered_video_releases_its_hold(app, customer, marker, code):
+def test_a_failed_or_filtered_video_releases_its_hold(app, customer, gateway_clock, marker, code):
     buyer = customer()
     balance_before, _ = wallet(buyer.account_id)
 
-    video = until_finished(
-        app, buyer.api_key, create(app, buyer.api_key, f"A storm {QUICK} {marker}").json()["id"]
-    )
+    created = create(app, buyer.api_key, f"A storm {QUICK} {marker}")
+    video = until_finished(app, buyer.api_key, created.json()["id"], gateway_clock)
 
     assert video["status"] == "failed" and video["error"]["code"] == code
     assert video["cost"] == 0
@@ -287,7 +316,7 @@ def test_a_bad_request_is_a_400_naming_the_field_and_holds_nothing(app, customer
 def test_another_accounts_job_and_a_key_without_videos_get_nothing(app, customer):
     owner, stranger = customer(), customer()
     video_id = create(app, owner.api_key, f"Mine {SLOW}").json()["id"]
-    chat_only = customer(allowed_endpoints=("chat.completions",))
+    chat_only = customer(allowed_endpoints=["chat.completions"])
 
     assert get(app, stranger.api_key, f"{VIDEOS}/{video_id}").status == 404
     assert get(app, stranger.api_key, f"{VIDEOS}/{video_id}/content").status == 404
@@ -301,12 +330,14 @@ def test_another_accounts_job_and_a_key_without_videos_get_nothing(app, customer
     )
 
 
-def test_an_openai_compatible_provider_runs_the_same_job_with_a_thumbnail(app, customer):
+def test_an_openai_compatible_provider_runs_the_same_job_with_a_thumbnail(
+    app, customer, gateway_clock
+):
     buyer = customer()
     created = create(app, buyer.api_key, model="videolab/video-1", seconds="8", size="1920x1080")
     assert Decimal(created.headers["x-tollgate-hold"]) == Decimal("2.40")  # 8 s x 0.30 at 1080p
 
-    video = until_finished(app, buyer.api_key, created.json()["id"])
+    video = until_finished(app, buyer.api_key, created.json()["id"], gateway_clock)
 
     assert video["status"] == "completed" and Decimal(str(video["cost"])) == Decimal("2.40")
     video_file = get(app, buyer.api_key, f"{VIDEOS}/{video['id']}/content")
@@ -315,10 +346,11 @@ def test_an_openai_compatible_provider_runs_the_same_job_with_a_thumbnail(app, c
     assert thumbnail.status == 200 and thumbnail.headers["content-type"].startswith("image/")
 
 
-def test_a_file_the_provider_no_longer_keeps_is_410_video_expired(app, customer):
+def test_a_file_the_provider_no_longer_keeps_is_410_video_expired(app, customer, gateway_clock):
     buyer = customer()
     prompt = f"Ephemeral {QUICK} [[mock:video_retention_ms=1]]"
-    video = until_finished(app, buyer.api_key, create(app, buyer.api_key, prompt).json()["id"])
+    created = create(app, buyer.api_key, prompt)
+    video = until_finished(app, buyer.api_key, created.json()["id"], gateway_clock)
 
     gone = get(app, buyer.api_key, f"{VIDEOS}/{video['id']}/content")
 
@@ -338,7 +370,7 @@ def test_the_list_pages_newest_first_with_a_cursor(app, customer):
 
 
 def test_a_keys_spend_cap_applies_at_creation(app, customer):
-    capped = customer(spend_cap=SpendCap(parse_usd("1.00"), "day"))
+    capped = customer(spend_cap={"amount_usd": "1.00", "period": "day"})
 
     refused = create(app, capped.api_key)
 

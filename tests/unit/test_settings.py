@@ -34,6 +34,12 @@ def test_a_timeout_that_is_not_a_positive_number_is_refused():
         Settings.from_env({**REQUIRED, "TOLLGATE_AWS_TIMEOUT": "0"})
 
 
+def test_a_clients_video_poll_reaches_the_provider_every_five_seconds_unless_set():
+    assert Settings.from_env(REQUIRED).video_poll_interval_seconds == 5.0
+    local = Settings.from_env({**REQUIRED, "TOLLGATE_VIDEO_POLL_INTERVAL": "1"})
+    assert local.video_poll_interval_seconds == 1.0
+
+
 def test_sessions_are_checked_against_the_pools_own_issuer_and_jwks_by_default():
     settings = Settings.from_env({**REQUIRED, "COGNITO_USER_POOL_ID": "us-east-1_abc"})
 

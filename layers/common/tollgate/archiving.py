@@ -40,7 +40,7 @@ from tollgate.store import archives as store
 from tollgate.store.layout import USAGE_RETENTION, USAGE_TTL_GRACE
 from tollgate.store.models import ArchiveBatch, ArchiveProgress, UsageRecord
 
-SCHEMA_VERSION = 2  # 2: lines carry requested_model
+SCHEMA_VERSION = 3  # 2: lines carry requested_model; 3: and video_seconds, last
 BATCH_LIFETIME = timedelta(days=730)  # the bucket's expiry of archives/
 RESERVE_SECONDS = 120.0  # kept back from the invocation's time for the work in progress
 GZIP = "application/gzip"
@@ -98,8 +98,8 @@ def _last_day(month: date) -> date:
 
 
 def record_line(record: UsageRecord) -> dict[str, Any]:
-    """One usage record as one JSON object of the archive (schema version 2): metadata only,
-    the same fields in the same order every time."""
+    """One usage record as one JSON object of the archive (schema version 3): metadata only,
+    the same fields in the same order every time (a field added later goes last)."""
     return {
         "request_id": record.request_id,
         "created_at": record.created_at.astimezone(UTC).isoformat(timespec="microseconds"),
@@ -128,6 +128,7 @@ def record_line(record: UsageRecord) -> dict[str, Any]:
         "charge_nanos": int(record.charge),
         "charge_usd": format_usd(int(record.charge)),
         "usage_estimated": bool(record.usage_estimated),
+        "video_seconds": int(record.video_seconds) if record.video_seconds is not None else None,
     }
 
 

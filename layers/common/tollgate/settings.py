@@ -74,6 +74,9 @@ class Settings:
     support_email: str | None = None  # the operator's support inbox (new tickets, replies)
     ticket_attachments_bucket: str | None = None  # tickets' files (TicketsFunction, purge)
     tickets_per_hour: int = 10  # tickets an account may open in one UTC hour
+    # A client's GET of an unfinished video asks the provider at most this often per job,
+    # however many clients poll (the scheduled function asks every minute regardless)
+    video_poll_interval_seconds: float = 5.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -131,6 +134,7 @@ class Settings:
             support_email=env.get("TOLLGATE_SUPPORT_EMAIL") or None,
             ticket_attachments_bucket=env.get("TICKET_ATTACHMENTS_BUCKET") or None,
             tickets_per_hour=_count(env, "TOLLGATE_TICKETS_PER_HOUR", 10),
+            video_poll_interval_seconds=_seconds(env, "TOLLGATE_VIDEO_POLL_INTERVAL", 5),
         )
 
 

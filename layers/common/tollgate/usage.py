@@ -64,6 +64,7 @@ CSV_COLUMNS = (
     "latency_ms",
     "charge_usd",
     "usage_estimated",
+    "video_seconds",  # last: a column added later goes after those a spreadsheet already reads
 )
 
 

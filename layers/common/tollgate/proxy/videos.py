@@ -2,7 +2,8 @@
 
 POST takes the hold and writes the job in one transaction, then asks the provider to start
 (with retries and fallback, as every route); the answer is the queued job. GET of one job
-asks the provider how it stands (and may finish it: settle or release); the list only reads.
+asks the provider how it stands, at most once per poll interval per job (and may finish it:
+settle or release); the list only reads.
 DELETE cancels an unfinished job (nothing charged) or removes a finished one. GET .../content
 streams the provider's file through, stored nowhere.
 
@@ -39,7 +40,7 @@ async def create(runtime: Runtime, request: Request, key: KeyRecord, send: Send)
 
 async def retrieve(runtime: Runtime, request: Request, key: KeyRecord, send: Send) -> None:
     job = await _job(runtime, request, key)
-    job = await jobs.advance(runtime, job, clock.utcnow())
+    job = await jobs.refresh(runtime, job, clock.utcnow())
     await send_json(send, 200, jobs.view(runtime, job), _headers(request))
 
 

@@ -1,7 +1,8 @@
 """Video jobs in MetadataTable, over the lean AWS client (the proxy's and VideoJobsFunction's).
 
 pk ``ACCOUNT#<id>``, sk ``VIDEO#<job id>``: metadata only (model, seconds, size, status,
-progress, times, hold, charge, the provider's operation id), never the prompt or the video.
+progress, times, hold, charge, the provider's operation id, when a client's GET last had the
+provider asked: ``polled_at``), never the prompt or the video.
 An unfinished job is also in the by_request_and_day index's ``VIDEOS#RUNNING`` partition,
 sorted by deadline, which is how VideoJobsFunction finds every job to advance; finishing a job
 removes it from there.
@@ -20,7 +21,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from tollgate.aws import AwsError
 from tollgate.aws.dynamodb_json import deserialize_item, serialize, serialize_item
+from tollgate.errors import InternalError
 from tollgate.store import layout
 from tollgate.store.hotpath import Hold, HotPath, OutcomeUnknown, UsageRecord
 
@@ -184,6 +187,33 @@ class VideoJobs:
                 },
                 "#status IN (:queued, :in_progress)",
             )
+
+    def claim_poll(self, job: VideoJob, at: datetime, since: datetime) -> bool:
+        """May the caller ask the provider about the unfinished ``job`` now? Yes when nobody
+        has since ``since``: the job's ``polled_at`` then moves to ``at``, in one conditional
+        write, so of callers racing within an interval one is told yes and the others answer
+        from the stored job."""
+        update = {
+            "TableName": self.table,
+            "Key": _key(job.account_id, job.job_id),
+            "UpdateExpression": "SET polled_at = :at",
+            "ConditionExpression": "#status IN (:queued, :in_progress) AND "
+            "(attribute_not_exists(polled_at) OR polled_at <= :since)",
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": {
+                ":at": serialize(layout.timestamp(at)),
+                ":since": serialize(layout.timestamp(since)),
+                ":queued": serialize(QUEUED),
+                ":in_progress": serialize(IN_PROGRESS),
+            },
+        }
+        try:
+            self.hotpath.dynamodb.call("UpdateItem", update)
+        except AwsError as error:
+            if error.code == "ConditionalCheckFailedException":
+                return False
+            raise InternalError("The request could not be completed; try again.") from error
+        return True
 
     def mark_deleted(self, job: VideoJob, at: datetime) -> None:
         self._update(job, "SET deleted_at = :at", {":at": layout.timestamp(at)}, None)

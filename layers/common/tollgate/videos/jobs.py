@@ -5,7 +5,8 @@ in one transaction, then the provider's create call. From then on nothing depend
 client: ``advance`` polls the provider for one job and, when the provider is done, finishes it
 (``VideoJobs.finish``: settle at seconds delivered x price, or release on failure). The
 scheduled VideoJobsFunction advances every unfinished job each minute (``advance_running``);
-a client's GET advances its own job early. A job past its deadline is failed and released.
+a client's GET advances its own job early, at most once per poll interval however often and
+however many clients ask (``refresh``). A job past its deadline is failed and released.
 
 Content (the prompt, the reference image, the video) never touches storage: the job's item
 holds metadata, and GET .../content streams the provider's bytes through.
@@ -69,6 +70,19 @@ async def find(runtime: Runtime, account_id: str, job_id: str) -> VideoJob:
     if job is None or job.deleted:
         raise NotFound(f"No video '{job_id}'.", code="video_not_found", param="video_id")
     return job
+
+
+async def refresh(runtime: Runtime, job: VideoJob, now: datetime) -> VideoJob:
+    """A client's look at its job: advanced when nobody had the provider asked about it in
+    the last poll interval, else the job as stored. A key's rpm does not apply to reads, so
+    without this a client polling in a tight loop would poll the provider as fast, on the
+    operator's provider key."""
+    if job.finished or job.operation is None:  # advance asks the provider nothing then
+        return await advance(runtime, job, now)
+    since = now - timedelta(seconds=runtime.settings.video_poll_interval_seconds)
+    if not await blocking(store(runtime).claim_poll, job, now, since):
+        return job
+    return await advance(runtime, job, now)
 
 
 async def advance(runtime: Runtime, job: VideoJob, now: datetime) -> VideoJob:
