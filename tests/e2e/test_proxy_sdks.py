@@ -295,7 +295,6 @@ def test_the_responses_api_answers_and_streams_for_every_provider(devstack, cust
     assert held == 0
 
 
-<<<<<<< HEAD
 @pytest.mark.parametrize("model", MODELS)
 def test_responses_parse_returns_the_pydantic_object_charged_its_record(devstack, customer, model):
     # given the SDK's Responses API with a Pydantic model as the text format
@@ -341,7 +340,8 @@ def test_a_responses_tool_call_goes_round(devstack, customer, model):
 
     assert call.name == "get_weather" and "city" in call.arguments
     assert [item.type for item in answered.output] == ["message"] and answered.output_text
-=======
+
+
 def test_langchain_invokes_and_streams_through_the_responses_api(devstack, customer, monkeypatch):
     # given LangChain's OpenAI chat model on the Responses API, with LangSmith tracing off
     # (it would send the run to LangSmith's servers)
@@ -400,4 +400,3 @@ def test_an_openai_agents_sdk_agent_calls_its_tool_and_answers(devstack, custome
     assert kinds == ["tool_call_item", "tool_call_output_item", "message_output_item"]
     assert result.new_items[1].output.startswith("Sunny in ")
     assert isinstance(result.final_output, str) and result.final_output
->>>>>>> i16b/sdks

@@ -5,11 +5,7 @@ route that no model serves. Through the proxy's ASGI app, against moto and the m
 from __future__ import annotations
 
 import asyncio
-<<<<<<< HEAD
-from collections.abc import Callable, Iterator
 from dataclasses import replace
-=======
->>>>>>> i16b/video
 from typing import Any
 
 import pytest
