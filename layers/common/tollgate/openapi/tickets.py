@@ -53,6 +53,7 @@ _USAGE_COLUMN = {
     "latency_ms": integer(),
     "charge_usd": usd(),
     "usage_estimated": boolean(),
+    "video_seconds": nullable(integer("seconds of video delivered (video jobs only)")),
 }
 
 # A ticket keeps the snapshot taken when it was opened: one from before a column was added
