@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tollgate.billing import CURRENCY, DIRECTIONS
+from tollgate.billing import DIRECTIONS
 from tollgate.openapi.operation import Operation
 from tollgate.openapi.schema import (
     array,
@@ -33,18 +33,6 @@ from tollgate.tickets.operator import MAX_AUTHOR_NAME_CHARS, WAITING_ON
 
 TAG = "Operator"
 
-_WALLET = obj(
-    {
-        "object": const("wallet"),
-        "account_id": string(),
-        "balance_usd": usd("what the ledger sums to"),
-        "held_usd": usd("held for requests in flight"),
-        "disputed_usd": usd("held back while a payment is disputed"),
-        "available_usd": usd("what new requests may spend (below zero: disputed money spent)"),
-        "currency": const(CURRENCY),
-    }
-)
-
 _ACCOUNT_FIELDS = {
     "id": string(),
     "object": const("account"),
@@ -59,7 +47,7 @@ _OPERATOR_ACCOUNT_FIELDS = {
     "flagged": nullable(string("why to look at it, e.g. `dispute <id>` while one is open")),
     "status_reason": nullable(string("the reason given for the last suspension or reinstatement")),
     "status_changed_at": nullable(unix_time()),
-    "wallet": nullable(ref("OperatorWallet")),
+    "wallet": nullable(ref("Wallet")),
 }
 
 _QUEUED_TICKET_FIELDS = {
@@ -103,7 +91,6 @@ _PAYMENT_NOW = obj(
 )
 
 SCHEMAS = {
-    "OperatorWallet": _WALLET,
     "OperatorAccount": obj(_OPERATOR_ACCOUNT_FIELDS),
     "OperatorAccountListed": obj(
         {
@@ -126,7 +113,7 @@ SCHEMAS = {
             "amount_usd": usd(),
             "reason": string(),
             "created_at": unix_time(),
-            "wallet": ref("OperatorWallet"),
+            "wallet": ref("Wallet"),
             "account_flagged": nullable(string()),
         }
     ),

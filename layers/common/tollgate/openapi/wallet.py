@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tollgate.billing import CURRENCY
 from tollgate.openapi.operation import Content, Operation
 from tollgate.openapi.schema import (
     const,
@@ -25,7 +26,7 @@ _WALLET = obj(
         "held_usd": usd("reserved for requests in flight"),
         "disputed_usd": usd("held back while a payment is disputed"),
         "available_usd": usd("what new requests may spend (below 0 if disputed money was spent)"),
-        "currency": const("usd"),
+        "currency": const(CURRENCY),
     }
 )
 
