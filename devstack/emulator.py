@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from devstack.lambda_runtime import Handler, LambdaContext, load_handler, rest_event
-from devstack.template import Function, Route, Template
+from devstack.template import ApiCors, Function, Route, Template
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
 
@@ -68,7 +68,9 @@ class FunctionPool:
 
 
 class ApiEmulator:
-    def __init__(self, template: Template, pool: FunctionPool, *, stage: str) -> None:
+    def __init__(
+        self, template: Template, pool: FunctionPool, *, stage: str, cors: ApiCors | None = None
+    ) -> None:
         # API Gateway prefers a literal path segment to a {parameter}: /v1/usage/summary wins
         # over /v1/usage/{request_id}, whatever the template's order.
         self.routes = sorted(
@@ -77,6 +79,7 @@ class ApiEmulator:
         )
         self.pool = pool
         self.stage = stage
+        self.cors = cors
 
     def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
         for compiled in self.routes:
@@ -85,9 +88,22 @@ class ApiEmulator:
                 return compiled.route, found.groupdict()
         return None
 
+    def methods_at(self, path: str) -> set[str]:
+        """The methods of the API resource ``path`` falls on (the most specific that matches)."""
+        for compiled in self.routes:
+            if compiled.pattern.match(path):
+                resource = compiled.route.path
+                return {each.route.method for each in self.routes if each.route.path == resource}
+        return set()
+
     async def __call__(self, scope: dict[str, Any], receive: Callable, send: Callable) -> None:
         if scope["type"] != "http":
             return
+        if scope["method"] == "OPTIONS" and self.cors is not None:
+            methods = self.methods_at(scope["path"])
+            if methods and "OPTIONS" not in methods:  # SAM's mock: paths without their own
+                await _send(send, 200, {}, self.cors.headers(methods))
+                return
         found = self.match(scope["method"], scope["path"])
         if found is None:
             await _send(send, 404, _missing_route(scope))
@@ -192,13 +208,16 @@ async def _send_proxy_result(send: Callable, result: Any) -> None:
     await send({"type": "http.response.body", "body": raw})
 
 
-async def _send(send: Callable, status: int, body: dict[str, Any]) -> None:
+async def _send(
+    send: Callable, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> None:
     raw = json.dumps(body).encode()
+    extra = [(name.encode(), value.encode()) for name, value in (headers or {}).items()]
     await send(
         {
             "type": "http.response.start",
             "status": status,
-            "headers": [(b"content-type", b"application/json")],
+            "headers": [(b"content-type", b"application/json"), *extra],
         }
     )
     await send({"type": "http.response.body", "body": raw})

@@ -47,6 +47,29 @@ class Route:
     transfer_mode: str = "BUFFERED"
 
 
+ANY_METHODS = {"DELETE", "GET", "HEAD", "PATCH", "POST", "PUT"}
+
+
+@dataclass(frozen=True)
+class ApiCors:
+    """The API's own preflight answer (SAM's ``Cors``): API Gateway answers OPTIONS with these
+    headers, whatever the request's Origin, on every path that has no OPTIONS route."""
+
+    allow_origin: str
+    allow_headers: str
+    max_age: str
+
+    def headers(self, methods: set[str]) -> dict[str, str]:
+        if "ANY" in methods:
+            methods = methods - {"ANY"} | ANY_METHODS
+        return {
+            "access-control-allow-origin": self.allow_origin,
+            "access-control-allow-headers": self.allow_headers,
+            "access-control-allow-methods": ",".join(sorted(methods | {"OPTIONS"})),
+            "access-control-max-age": self.max_age,
+        }
+
+
 @dataclass(frozen=True)
 class QueueSubscription:
     """A function's SQS event: the queue Lambda polls for it and how it hands the messages
@@ -129,6 +152,18 @@ class Template:
                     routes.append(Route(spec["Method"].upper(), spec["Path"], logical_id, mode))
         return routes
 
+    def api_cors(self, names: LocalNames) -> ApiCors | None:
+        """The REST API's ``Cors`` property, resolved (its values are quoted header values)."""
+        for props in self.of_type("AWS::Serverless::Api").values():
+            if "Cors" in props:
+                cors = resolve(props["Cors"], names)
+                return ApiCors(
+                    allow_origin=_unquoted(cors["AllowOrigin"]),
+                    allow_headers=_unquoted(cors.get("AllowHeaders", "''")),
+                    max_age=_unquoted(cors.get("MaxAge", "''")),
+                )
+        return None
+
     def queue_subscriptions(self) -> list[QueueSubscription]:
         found = []
         for logical_id, props in self.of_type("AWS::Serverless::Function").items():
@@ -147,6 +182,11 @@ class Template:
             for name, spec in self.document.get("Parameters", {}).items()
             if "Default" in spec
         }
+
+
+def _unquoted(header_value: str) -> str:
+    """API Gateway's static header values are quoted: "'https://example.com'"."""
+    return header_value.removeprefix("'").removesuffix("'")
 
 
 @dataclass

@@ -123,7 +123,10 @@ def start_stack(
     state_dir.mkdir(parents=True, exist_ok=True)
     api_socket = listen_on(port)  # first: a busy port fails before anything starts
     template = Template.load()
-    names = LocalNames.for_template(template, stack=stack.STACK, region=stack.REGION)
+    console_url = f"http://127.0.0.1:{api_socket.getsockname()[1]}/console"
+    names = LocalNames.for_template(
+        template, stack=stack.STACK, region=stack.REGION, parameters={"ConsoleUrl": console_url}
+    )
 
     moto = MotoServer(
         aws_port,
@@ -153,14 +156,12 @@ def start_stack(
     )
     # The Stripe stand-in, with the secret's test key; webhooks go to the API once it runs.
     stripe = start_stripe_standin(secret_values["StripeApiKeySecret"], webhook_secret)
-    console_url = f"http://127.0.0.1:{api_socket.getsockname()[1]}/console"
     environment = {
         **stack.BASE_ENVIRONMENT,
         "AWS_ENDPOINT_URL": aws_url,
         "TOLLGATE_CATALOG_PATH": str(catalog_path),
         "STRIPE_API_BASE": stripe.url,
-        **stack.functions_environment(template, names),
-        "TOLLGATE_CONSOLE_URL": console_url,  # the links in mail (ConsoleUrl on AWS)
+        **stack.functions_environment(template, names),  # ConsoleUrl: the links in mail
     }
     os.environ.update(environment)
     provision(
@@ -172,7 +173,6 @@ def start_stack(
     )
     # Cognito chose the user pool's and app client's ids: the functions learn them now.
     environment.update(stack.functions_environment(template, names))
-    environment["TOLLGATE_CONSOLE_URL"] = console_url
     environment["TOLLGATE_COGNITO_JWKS_URL"] = stack.jwks_url(aws_url, names)
     os.environ.update(environment)
     # The mailer's sender, as the operator verifies it in SES (moto: verified at once).
@@ -186,7 +186,10 @@ def start_stack(
     pool = FunctionPool(template.functions(), names.region)
     pollers = QueuePollers(template, names, boto3.client("sqs", endpoint_url=aws_url), pool.invoke)
     api = serve_in_thread(
-        ApiEmulator(template, pool, stage=names.parameters["Environment"]), api_socket
+        ApiEmulator(
+            template, pool, stage=names.parameters["Environment"], cors=template.api_cors(names)
+        ),
+        api_socket,
     )
     stripe.app.webhook_url = f"{api.url}/webhooks/stripe"
     state = {

@@ -89,3 +89,35 @@ def test_an_unknown_route_is_a_json_404(devstack):
         answer = http.get("/v1/nothing-here")
     assert answer.status_code == 404
     assert answer.json()["error"]["code"] == "route_not_found"
+
+
+def test_only_the_consoles_origin_may_manage_keys_from_a_browser(devstack):
+    console_url = httpx.URL(devstack["TOLLGATE_CONSOLE_URL"])
+    console = f"{console_url.scheme}://{console_url.host}:{console_url.port}"
+    asked = {
+        "Access-Control-Request-Method": "DELETE",
+        "Access-Control-Request-Headers": "authorization,content-type,x-tollgate-account",
+    }
+    with (
+        client(devstack, None) as browser,
+        client(devstack, devstack["TOLLGATE_ADMIN_KEY"]) as admin,
+    ):
+        # When a browser asks before it revokes a key, from the console's origin and another
+        preflights = {
+            origin: browser.options("/v1/keys/key_any", headers={"Origin": origin, **asked})
+            for origin in (console, "https://evil.example.net")
+        }
+        # Then API Gateway answers both alike, naming the console's origin only: the browser
+        # sends the console's request and refuses the other origin's
+        for answer in preflights.values():
+            assert answer.status_code == 200
+            assert answer.headers["access-control-allow-origin"] == console
+            assert "DELETE" in answer.headers["access-control-allow-methods"].split(",")
+            allowed = answer.headers["access-control-allow-headers"].lower().split(",")
+            assert {"authorization", "content-type", "x-tollgate-account"} <= set(allowed)
+        # And the management function's answers carry the same origin for the console only
+        listed = admin.get("/v1/keys", headers={"Origin": console})
+        assert listed.headers["access-control-allow-origin"] == console
+        assert "x-request-id" in listed.headers["access-control-expose-headers"].lower()
+        elsewhere = admin.get("/v1/keys", headers={"Origin": "https://evil.example.net"})
+        assert "access-control-allow-origin" not in elsewhere.headers

@@ -10,10 +10,13 @@ from pathlib import Path
 import pytest
 from cfnlint.api import lint_file
 from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
+from samtranslator.translator.transform import transform
 
 from devstack.emulator import ApiEmulator, FunctionPool
-from devstack.template import ROOT, TEMPLATE_PATH
+from devstack.stack import functions_environment
+from devstack.template import ROOT, TEMPLATE_PATH, LocalNames, Template
 from tests.support.environment import NAMES, TEMPLATE
+from tollgate.settings import Settings
 from tollgate.store.models import TABLE_MODELS
 
 ATTRIBUTE_TYPES = {UnicodeAttribute: "S", NumberAttribute: "N"}
@@ -304,3 +307,70 @@ def test_the_api_passes_a_model_id_with_its_slash_to_the_proxy():
     route, parameters = found
     assert TEMPLATE.functions()[route.function].web_adapter
     assert parameters == {"model_id": "openai/gpt-4o-mini"}
+
+
+def translated_api_paths() -> dict:
+    """The REST API's paths as SAM deploys them (the transform, offline: no policy lookups,
+    code as S3 locations since nothing is built)."""
+    document = Template.load().document
+    for resource in document["Resources"].values():
+        for uri in ("CodeUri", "ContentUri"):
+            if uri in resource.get("Properties", {}):
+                resource["Properties"][uri] = "s3://bucket/code.zip"
+
+    class NoManagedPolicies:
+        def load(self) -> dict:
+            return {}
+
+    translated = transform(document, {}, NoManagedPolicies())
+    (api,) = (
+        r for r in translated["Resources"].values() if r["Type"] == "AWS::ApiGateway::RestApi"
+    )
+    return api["Properties"]["Body"]["paths"]
+
+
+def test_api_gateway_answers_management_preflights_and_the_proxy_its_own(monkeypatch):
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+
+    paths = translated_api_paths()
+
+    for route in TEMPLATE.routes():
+        integration = paths[route.path]["options"]["x-amazon-apigateway-integration"]
+        if route.function == "ProxyFunction":  # per key's allowed_origins: the proxy decides
+            assert integration["type"] == "aws_proxy", route
+            assert "ProxyFunction.Arn" in str(integration["uri"]), route
+            continue
+        assert integration["type"] == "mock", route  # no function, no key, no cost
+        answer = integration["responses"]["default"]["responseParameters"]
+        methods = answer["method.response.header.Access-Control-Allow-Methods"]
+        assert route.method.replace("ANY", "GET") in methods.strip("'").split(","), route
+        assert (
+            answer["method.response.header.Access-Control-Allow-Origin"]
+            == TEMPLATE.resources["TollgateApi"]["Properties"]["Cors"]["AllowOrigin"]
+        )
+
+
+@pytest.mark.parametrize(
+    "console_url",
+    ["", "https://console.example.org/tollgate/console", "http://127.0.0.1:8080/console"],
+)
+def test_the_preflights_name_the_origin_the_functions_answer_cross_origin_requests_for(
+    console_url,
+):
+    names = LocalNames.for_template(
+        TEMPLATE, stack="t", region="eu-west-1", parameters={"ConsoleUrl": console_url}
+    )
+    # the functions' environment as deployed from the same parameter
+    settings = Settings.from_env(
+        {**functions_environment(TEMPLATE, names), "AWS_REGION": "eu-west-1"}
+    )
+
+    cors = TEMPLATE.api_cors(names)
+
+    assert cors is not None
+    assert cors.allow_origin == settings.console_origin
+    assert set(cors.allow_headers.lower().split(",")) == {
+        "authorization",
+        "content-type",
+        "x-tollgate-account",
+    }

@@ -55,7 +55,7 @@ def console_cors(settings: Settings) -> CORSConfig:
     return CORSConfig(
         allow_origin=settings.console_origin,
         allow_headers=["X-Tollgate-Account"],
-        expose_headers=["X-Request-Id"],
+        expose_headers=["X-Request-Id", "X-Next-Cursor", "Retry-After"],
         max_age=600,
         allow_credentials=False,
     )

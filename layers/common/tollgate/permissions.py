@@ -162,6 +162,7 @@ ROUTES: Final[dict[tuple[str, str], str | tuple[str, ...]]] = {
     ("OPTIONS", "/v1/messages/count_tokens"): PUBLIC,
     ("POST", "/v1/responses"): INFERENCE,
     ("OPTIONS", "/v1/responses"): PUBLIC,
+    ("OPTIONS", "/v1/completions"): PUBLIC,
     # The management API's description (DocsFunction): open, like any API's reference
     ("GET", "/openapi.json"): PUBLIC,
     ("GET", "/docs"): PUBLIC,
