@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from functools import cache
 from types import ModuleType
 from typing import Any
@@ -96,7 +97,10 @@ def described_routes() -> list[tuple[str, str]]:
 
 def operations() -> dict[tuple[str, str], tuple[str, Operation]]:
     """(method, path) -> (the area's tag, its operation)."""
-    return {route: (area.TAG, op) for area in AREAS for route, op in area.OPERATIONS.items()}
+    return _once(
+        ((route, (area.TAG, op)) for area in AREAS for route, op in area.OPERATIONS.items()),
+        "operation",
+    )
 
 
 @cache
@@ -104,9 +108,9 @@ def document() -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for (method, path), (tag, op) in sorted(operations().items()):
         paths.setdefault(path, {})[method.lower()] = _operation(method, path, tag, op)
-    schemas: dict[str, Schema] = {"Error": _ERROR}
-    for area in AREAS:
-        schemas.update(area.SCHEMAS)
+    schemas = _once(
+        [("Error", _ERROR), *(item for area in AREAS for item in area.SCHEMAS.items())], "schema"
+    )
     return {
         "openapi": "3.1.0",
         "info": {
@@ -122,6 +126,16 @@ def document() -> dict[str, Any]:
         "paths": paths,
         "components": {"schemas": schemas, "securitySchemes": _SECURITY_SCHEMES},
     }
+
+
+def _once(items: Iterable[tuple[Any, Any]], what: str) -> dict[Any, Any]:
+    """The areas' items by name; two areas giving one name would silently overwrite."""
+    merged: dict[Any, Any] = {}
+    for name, value in items:
+        if name in merged:
+            raise ValueError(f"two areas describe the {what} {name!r}")
+        merged[name] = value
+    return merged
 
 
 def _operation(method: str, path: str, tag: str, op: Operation) -> dict[str, Any]:
