@@ -150,6 +150,22 @@ def test_a_missing_key_is_unauthenticated(invoke):
     assert answer.body["error"]["code"] == "missing_api_key"
 
 
+def test_a_model_no_id_can_match_is_refused_and_an_alias_kept_as_its_id(invoke, new_account):
+    # given an account's admin
+    account = new_account()
+
+    # when it asks for a key allowed a bare name that is no model id, then for one that
+    # names a model by its alias
+    typo = create(invoke, account.admin_key, name="typo", allowed_models=["gpt-4o-mini-x"])
+    alias = create(invoke, account.admin_key, name="alias", allowed_models=["gpt-4o-mini"])
+
+    # then the first is refused, naming the field, and the second shows the public id
+    assert typo.status == 400 and typo.body["error"]["param"] == "allowed_models"
+    assert alias.status == 201 and alias.body["allowed_models"] == ["openai/gpt-4o-mini"]
+    listed = invoke("KeysFunction", event("keys_list", key=account.admin_key, query={}))
+    assert "typo" not in {key["name"] for key in listed.body["data"]}
+
+
 def test_a_malformed_body_is_a_clear_400(invoke, new_account):
     account = new_account()
 

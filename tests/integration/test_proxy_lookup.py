@@ -14,7 +14,7 @@ from tests.integration.test_proxy_money import usage_of
 from tests.support.openapi import validate_openai
 from tests.support.proxy_asgi import Exchange, call
 from tests.support.proxy_world import usage_records, wallet
-from tollgate import clock
+from tollgate import clock, keys
 from tollgate.proxy.app import ProxyApp
 
 COUNT = "/v1/messages/count_tokens"
@@ -109,6 +109,23 @@ def test_a_policy_naming_an_alias_does_not_allow_its_model(app, customer):
     # then the policy judged the public id, which it does not name
     assert answer.status == 403 and answer.json()["error"]["code"] == "model_not_allowed"
     assert "openai/gpt-4o-mini" in answer.json()["error"]["message"]
+
+
+def test_a_policy_naming_an_exact_alias_keeps_the_public_id_it_names(app, customer):
+    # given a key created with an alias in its allowed_models
+    buyer = customer(allowed_models=["gpt-4o-mini"])
+    body = {"messages": [{"role": "user", "content": "Hi"}]}
+
+    # when it calls the model by that alias and by its public id
+    answers = [
+        run(app, "/v1/chat/completions", buyer.api_key, body | {"model": model})
+        for model in ("gpt-4o-mini", "openai/gpt-4o-mini")
+    ]
+
+    # then both pass: the key allows the public id the alias named when it was made
+    assert [answer.status for answer in answers] == [200, 200]
+    stored = keys.policy_of(keys.get_key(buyer.account_id, buyer.key_id))
+    assert stored.allowed_models == ("openai/gpt-4o-mini",)
 
 
 # ------------------------------------------------------------------------------ count_tokens

@@ -10,6 +10,7 @@ parser (about a third of the proxy's import), and validates it all the same.
 """
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import os
@@ -189,6 +190,12 @@ def load_catalog(path: str | os.PathLike[str] | None = None) -> Catalog:
         return parse_catalog(data)
     except CatalogError as exc:
         raise CatalogError(f"{path}: {exc}") from exc
+
+
+@functools.cache
+def aliases_of(path: str | None) -> Mapping[str, str]:
+    """The catalog's aliases (alias -> public id), read once per container."""
+    return load_catalog(path).aliases
 
 
 def source_digest(text: str) -> str:

@@ -73,14 +73,23 @@ POLICY_FIELDS = (
 )
 
 
-def parse_policy(body: Mapping[str, Any], base: KeyPolicy, *, now: datetime) -> KeyPolicy:
-    """``base`` updated with the policy fields present in ``body`` (null clears a field)."""
+def parse_policy(
+    body: Mapping[str, Any],
+    base: KeyPolicy,
+    *,
+    now: datetime,
+    aliases: Mapping[str, str] | None = None,
+) -> KeyPolicy:
+    """``base`` updated with the policy fields present in ``body`` (null clears a field);
+    ``aliases`` (the catalog's, alias -> public id) turn a model's alias into its id."""
     changes: dict[str, Any] = {}
     if "environment" in body:
         changes["environment"] = _text(body["environment"], "environment", 64)
     for name in ("allowed_models", "allowed_endpoints", "allowed_cidrs", "allowed_origins"):
         if name in body:
             changes[name] = _LIST_PARSERS[name](body[name], name)
+    if changes.get("allowed_models"):
+        changes["allowed_models"] = _public_ids(changes["allowed_models"], aliases or {})
     if "expires_at" in body:
         changes["expires_at"] = _expiry(body["expires_at"], now)
     if "spend_cap" in body:
@@ -213,6 +222,22 @@ def _models(value: Any, name: str) -> tuple[str, ...] | None:
         if not _MODEL_PATTERN.match(item):
             raise BadRequest(f"'{name}': '{item}' is not a model id or glob.", param=name)
     return tuple(items)
+
+
+def _public_ids(patterns: tuple[str, ...], aliases: Mapping[str, str]) -> tuple[str, ...]:
+    """The proxy checks a policy against public ids (``provider/model``), never the name a
+    client called: an alias is kept as the id it names today (an operator who later points
+    the alias elsewhere widens no key), and a bare name no id can match is refused."""
+    resolved = tuple(dict.fromkeys(aliases.get(pattern, pattern) for pattern in patterns))
+    for pattern in resolved:
+        if "/" not in pattern and "*" not in pattern:
+            raise BadRequest(
+                f"'allowed_models': '{pattern}' is no model id of this gateway: ids name "
+                "their provider, as in 'openai/gpt-4o-mini', and patterns match ids "
+                "('openai/*').",
+                param="allowed_models",
+            )
+    return resolved
 
 
 def _endpoints(value: Any, name: str) -> tuple[str, ...] | None:

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from tollgate import clock
+from tollgate.catalog import aliases_of
 from tollgate.errors import BadRequest, Conflict, Forbidden, NotFound
 from tollgate.key_policy import (
     POLICY_FIELDS,
@@ -27,6 +28,7 @@ from tollgate.key_policy import (
 )
 from tollgate.money import format_usd
 from tollgate.secret_keys import SECRET_PREFIX, digest, generate_secret
+from tollgate.settings import get_settings
 from tollgate.store import keys as store
 from tollgate.store import layout
 from tollgate.store.models import ApiKey
@@ -57,8 +59,15 @@ def parse_new_key(body: Mapping[str, Any], *, now: datetime | None = None) -> Ne
     return NewKey(
         name=text_field(body, "name", max_length=100),
         role=choice_field(body, "role", ROLES, default="inference"),
-        policy=parse_policy(body, KeyPolicy(), now=now or clock.utcnow()),
+        policy=parse_policy(
+            body, KeyPolicy(), now=now or clock.utcnow(), aliases=_model_aliases(body)
+        ),
     )
+
+
+def _model_aliases(body: Mapping[str, Any]) -> Mapping[str, str]:
+    """The catalog's aliases, for a body that names models."""
+    return aliases_of(get_settings().catalog_path) if body.get("allowed_models") else {}
 
 
 def build_key(account_id: str, new: NewKey, *, now: datetime) -> CreatedKey:
@@ -173,7 +182,8 @@ def update_key(
     if key.status != "active":
         raise Conflict("A revoked key cannot be changed.", code="key_revoked")
     before = _policy_attributes(policy_of(key)) | {"name": key.name}
-    after = _policy_attributes(parse_policy(body, policy_of(key), now=now))
+    policy = parse_policy(body, policy_of(key), now=now, aliases=_model_aliases(body))
+    after = _policy_attributes(policy)
     after["name"] = text_field(body, "name", max_length=100) if "name" in body else key.name
     changes = {name: value for name, value in after.items() if before.get(name) != value}
     if changes:

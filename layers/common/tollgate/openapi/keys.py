@@ -24,7 +24,9 @@ TAG = "Keys"
 
 _POLICY = {
     "environment": nullable(string("a label, e.g. production")),
-    "allowed_models": nullable(array(string("a model id or a pattern (*, ?)"))),
+    "allowed_models": nullable(
+        array(string("a model id or pattern (*, ?); an alias is kept as its id"))
+    ),
     "allowed_endpoints": nullable(array(string(enum=list(ENDPOINTS)))),
     "allowed_cidrs": nullable(array(string("an IPv4 or IPv6 network"))),
     "expires_at": nullable(unix_time("the key stops working at this time")),
