@@ -49,10 +49,14 @@ def check_exchange(event: dict[str, Any], result: dict[str, Any]) -> None:
 def _check_content(answer: dict[str, Any], result: dict[str, Any], what: str, pointer: str) -> None:
     content = answer.get("content")
     body = result.get("body") or ""
+    headers = _headers(result)
+    for name, header in answer.get("headers", {}).items():
+        assert name.lower() in headers or not header.get("required"), f"{what} without {name}"
     if content is None:
         assert not body, f"{what} with a body the document does not declare"
+        assert "content-type" not in headers, f"{what} naming a type for no body"
         return
-    media_type = _media_type(result.get("headers") or {}, result.get("multiValueHeaders") or {})
+    media_type = headers.get("content-type", "application/json").split(";")[0].strip()
     assert media_type in content, f"{what} as {media_type!r}; the document says {sorted(content)}"
     if media_type == "application/json":
         escaped = media_type.replace("/", "~1")
@@ -76,11 +80,12 @@ def pointer_of(path: str, method: str, *rest: str) -> str:
     return "/".join(("#/paths", escaped, method.lower(), *rest))
 
 
-def _media_type(headers: dict[str, str], multi: dict[str, list[str]]) -> str:
-    merged = {name.lower(): value for name, value in headers.items()}
-    for name, values in multi.items():
+def _headers(result: dict[str, Any]) -> dict[str, str]:
+    """The answer's headers by lower-cased name (single and multi-value alike)."""
+    merged = {name.lower(): value for name, value in (result.get("headers") or {}).items()}
+    for name, values in (result.get("multiValueHeaders") or {}).items():
         merged.setdefault(name.lower(), values[-1])
-    return merged.get("content-type", "application/json").split(";")[0].strip()
+    return merged
 
 
 @cache

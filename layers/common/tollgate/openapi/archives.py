@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tollgate.openapi.operation import Operation
+from tollgate.openapi.operation import Operation, Redirect
 from tollgate.openapi.schema import const, integer, obj, page_of, ref, string, unix_time
 
 TAG = "Archives"
@@ -27,10 +27,11 @@ OPERATIONS = {
     ),
     ("GET", "/v1/archives/{month}"): Operation(
         "Download a month's archive",
-        {302: None},
-        description=(
-            "Redirects (`Location`) to a link valid 5 minutes to the month's usage records as "
-            "gzipped JSON Lines (`tollgate-usage-YYYY-MM.jsonl.gz`)."
-        ),
+        {
+            302: Redirect(
+                "A link valid 5 minutes to the month's usage records as gzipped JSON Lines "
+                "(`tollgate-usage-YYYY-MM.jsonl.gz`)."
+            )
+        },
     ),
 }

@@ -22,7 +22,7 @@ from tollgate.openapi import (
     usage,
     wallet,
 )
-from tollgate.openapi.operation import Answer, Content, Operation
+from tollgate.openapi.operation import Answer, Content, Operation, Redirect
 from tollgate.openapi.schema import Schema, nullable, obj, ref, string
 
 AREAS: tuple[ModuleType, ...] = (
@@ -174,6 +174,12 @@ def _answer(status: int, answer: Answer | tuple[Answer, ...] | None) -> dict[str
         return {**merged, "headers": headers} if headers else merged
     if answer is None:
         return {"description": "No body"}
+    if isinstance(answer, Redirect):
+        location = {"required": True, "schema": {"type": "string", "format": "uri"}}
+        return {
+            "description": "Found: no body, fetch `Location`",
+            "headers": {"Location": {"description": answer.location, **location}},
+        }
     if isinstance(answer, Content):
         described: dict[str, Any] = {
             "description": answer.description,

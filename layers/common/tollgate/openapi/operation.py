@@ -18,9 +18,16 @@ class Content:
     headers: dict[str, str] = field(default_factory=dict)  # header name -> description
 
 
-# status -> the JSON body's schema, a Content, None (no body), or a tuple of the first two when
-# the client chooses (e.g. a listing as JSON or, with ?format=csv, as a CSV download)
-Answer = Schema | Content
+@dataclass(frozen=True)
+class Redirect:
+    """A 302 with no body: ``Location`` is where to fetch (``location`` says what it is)."""
+
+    location: str
+
+
+# status -> the JSON body's schema, a Content, a Redirect, None (no body), or a tuple of
+# the first two when the client chooses (e.g. a listing as JSON or, with ?format=csv, a CSV)
+Answer = Schema | Content | Redirect
 Answers = dict[int, "Answer | tuple[Answer, ...] | None"]
 
 

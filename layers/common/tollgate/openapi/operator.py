@@ -19,7 +19,7 @@ from tollgate.openapi.schema import (
 )
 from tollgate.openapi.tickets import (
     ATTACHMENT_IDS,
-    DOWNLOAD_REDIRECT,
+    FILE_LINK,
     MESSAGE_FIELDS,
     MESSAGE_TEXT,
     NEW_UPLOAD,
@@ -234,7 +234,6 @@ OPERATIONS = {
     ),
     ("GET", "/operator/tickets/{ticket_id}/attachments/{attachment_id}"): Operation(
         "Download any file of a ticket's thread, internal notes' too",
-        {302: None},
-        description=DOWNLOAD_REDIRECT,
+        {302: FILE_LINK},
     ),
 }

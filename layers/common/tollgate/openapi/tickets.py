@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tollgate.openapi.operation import Operation
+from tollgate.openapi.operation import Operation, Redirect
 from tollgate.openapi.schema import (
     Schema,
     array,
@@ -168,9 +168,7 @@ UPLOAD_STEPS = (
     "multipart/form-data with `upload.fields`, then name its id in a message's "
     "`attachment_ids` (within a day) to attach it."
 )
-DOWNLOAD_REDIRECT = (
-    "Answers 302 with no body; `Location` is a presigned S3 URL of the file, good for 5 minutes."
-)
+FILE_LINK = Redirect("A presigned S3 URL of the file, good for 5 minutes.")
 
 OPERATIONS = {
     ("POST", "/v1/tickets"): Operation(
@@ -222,7 +220,6 @@ OPERATIONS = {
     ),
     ("GET", "/v1/tickets/{ticket_id}/attachments/{attachment_id}"): Operation(
         "Download a file of the ticket's thread",
-        {302: None},
-        description=DOWNLOAD_REDIRECT,
+        {302: FILE_LINK},
     ),
 }
