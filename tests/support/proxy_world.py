@@ -1,9 +1,11 @@
 """The world of the proxy's in-process integration tests: the mock upstreams, the proxy's app
 on them, and funded customers with an inference key, built through the real services; plus
-readers of what the money tables say. tests/integration/conftest.py registers the fixtures."""
+readers of what the money tables and the usage API say. tests/integration/conftest.py
+registers the fixtures."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,6 +59,17 @@ def customer(new_account: Callable[..., Any]) -> Callable[..., Customer]:
         return Customer(account.account_id, account.admin_key, created.secret, created.key.key_id)
 
     return build
+
+
+def usage_of(customer: Customer, request_id: str) -> dict[str, Any]:
+    """The request's usage record, read through GET /v1/usage/{request_id} at once."""
+    # imported here: the integration conftest imports this module for its fixtures
+    from tests.integration.conftest import event, handle
+
+    request = event("usage_get", key=customer.admin_key, path_parameters={"request_id": request_id})
+    result = handle("UsageFunction", request)
+    assert result["statusCode"] == 200, result["body"]
+    return json.loads(result["body"])
 
 
 def wallet(account_id: str) -> tuple[int, int]:
