@@ -28,7 +28,7 @@ from tests.support.environment import NAMES, OPERATOR_KEY, TEMPLATE
 from tests.support.iam import CallRecorder, denied
 from tests.support.lean_dynamodb import BotoJsonClient
 from tests.support.management_openapi import check_exchange
-from tests.support.proxy_world import app, customer, upstreams  # noqa: F401 (fixtures)
+from tests.support.proxy_world import Customer, app, customer, upstreams  # noqa: F401 (fixtures)
 from tollgate import keys, ledger
 from tollgate.settings import get_settings
 from tollgate.store.hotpath import HotPath, Tables
@@ -388,3 +388,11 @@ def signed_in_member(signed_in_person) -> Callable[..., Person]:
         return dataclasses.replace(person, account_id=account_id)
 
     return build
+
+
+def usage_of(buyer: Customer, request_id: str) -> dict[str, Any]:
+    """The request's usage record, read through GET /v1/usage/{request_id} at once."""
+    request = event("usage_get", key=buyer.admin_key, path_parameters={"request_id": request_id})
+    result = handle("UsageFunction", request)
+    assert result["statusCode"] == 200, result["body"]
+    return json.loads(result["body"])

@@ -13,19 +13,17 @@ import json
 import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
-from devstack.upstreams import RunningUpstreams, start_upstreams
 from tests.support.proxy_asgi import call, proxy_app, watch_settles
-from tollgate import keys, ledger
+from tests.support.proxy_world import PROVIDER_KEYS, Customer
 from tollgate.proxy import lambda_extension
 from tollgate.proxy.lambda_extension import SettleExtension
 
-PROVIDER_KEYS = {"openai": "mock-openai", "anthropic": "mock-anthropic", "gemini": "mock-gemini"}
 CHAT = {"model": "openai/gpt-4.1", "messages": [{"role": "user", "content": "Hello"}]}
 WAIT = 60.0  # seconds: a deadline for what must happen, never a measure of how fast
 MARGIN = 0.5  # the extension's margin before an invocation's deadline
@@ -100,13 +98,6 @@ class ExtensionsApi:
         return Handler
 
 
-@pytest.fixture(scope="module")
-def upstreams() -> Iterator[RunningUpstreams]:
-    running = start_upstreams(PROVIDER_KEYS)
-    yield running
-    running.stop()
-
-
 @pytest.fixture
 def timeline() -> list[str]:
     return []
@@ -133,10 +124,9 @@ def extension(extensions_api) -> Iterator[SettleExtension]:
 
 
 @pytest.fixture
-def api_key(new_account) -> str:
-    account = new_account()
-    ledger.credit(account.account_id, 10**9, kind="adjustment", reason="test credit")
-    return keys.create_key(account.account_id, keys.NewKey(name="ci", role="inference")).secret
+def api_key(customer: Callable[..., Customer]) -> str:
+    """The inference key of a customer (tests/support/proxy_world.py) with 1 USD."""
+    return customer(10**9).api_key
 
 
 def test_the_extension_registers_for_invoke_events(extensions_api, extension):

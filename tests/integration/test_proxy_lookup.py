@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.test_proxy_money import usage_of
+from tests.integration.conftest import usage_of
 from tests.support.openapi import validate_openai
 from tests.support.proxy_asgi import Exchange, call
 from tests.support.proxy_world import usage_records, wallet

@@ -7,24 +7,19 @@ and the reaper's release is what wallet and record agree on."""
 from __future__ import annotations
 
 import asyncio
-import json
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-import boto3
 import pytest
-from boto3.dynamodb.conditions import Key
 
-from devstack.upstreams import RunningUpstreams, start_upstreams
-from tests.integration.conftest import event, handle
-from tests.support.environment import NAMES
+from tests.integration.conftest import usage_of
 from tests.support.metrics import emitted_metrics
 from tests.support.openapi import validate_openai
-from tests.support.proxy_asgi import Exchange, call, proxy_app, watch_settles
-from tollgate import clock, keys, ledger, pricing
+from tests.support.proxy_asgi import Exchange, call, watch_settles
+from tests.support.proxy_world import Customer, charges_in_ledger, usage_records, wallet
+from tollgate import clock, pricing
 from tollgate.aws import AwsError
 from tollgate.catalog import load_catalog
 from tollgate.money import format_usd
@@ -35,39 +30,18 @@ from tollgate.reaper import release_expired_holds
 from tollgate.store.hotpath import HotPath
 from tollgate.store.models import UsageRecord
 
-PROVIDER_KEYS = {"openai": "mock-openai", "anthropic": "mock-anthropic", "gemini": "mock-gemini"}
 CHAT = "/v1/chat/completions"
 MESSAGES = "/v1/messages"
 MODEL = "openai/gpt-4.1"
-
-
-@pytest.fixture(scope="module")
-def upstreams() -> Iterator[RunningUpstreams]:
-    running = start_upstreams(PROVIDER_KEYS)
-    yield running
-    running.stop()
+FUNDS = 10**9  # 1 USD: what the wallets below are checked against
 
 
 @pytest.fixture
-def app(aws, atomic_requests, upstreams, tmp_path) -> ProxyApp:
-    return proxy_app(upstreams, PROVIDER_KEYS, tmp_path)
+def customer(customer: Callable[..., Customer]) -> Callable[..., Customer]:
+    """The shared world's customer (tests/support/proxy_world.py), credited FUNDS by default."""
 
-
-@dataclass
-class Customer:
-    account_id: str
-    admin_key: str
-    api_key: str
-
-
-@pytest.fixture
-def customer(new_account) -> Callable[..., Customer]:
-    def build(credit: int = 10**9) -> Customer:
-        account = new_account()
-        if credit:
-            ledger.credit(account.account_id, credit, kind="adjustment", reason="test credit")
-        key = keys.create_key(account.account_id, keys.NewKey(name="ci", role="inference"))
-        return Customer(account.account_id, account.admin_key, key.secret)
+    def build(credit: int = FUNDS) -> Customer:
+        return customer(credit)
 
     return build
 
@@ -84,29 +58,6 @@ def anthropic_message(text: str, *, stream: bool = False) -> dict[str, Any]:
 
 def run(app: ProxyApp, path: str, body: Any, key: str, **options: Any) -> Exchange:
     return asyncio.run(call(app, path, body, key=key, **options))
-
-
-def usage_of(customer: Customer, request_id: str) -> dict[str, Any]:
-    """The request's usage record, read through GET /v1/usage/{request_id} at once."""
-    request = event("usage_get", key=customer.admin_key, path_parameters={"request_id": request_id})
-    result = handle("UsageFunction", request)
-    assert result["statusCode"] == 200, result["body"]
-    return json.loads(result["body"])
-
-
-def wallet(account_id: str) -> tuple[int, int]:
-    table = boto3.resource("dynamodb", region_name=NAMES.region).Table(NAMES.ref("WalletTable"))
-    item = table.get_item(Key={"pk": f"ACCOUNT#{account_id}", "sk": "WALLET"})["Item"]
-    return int(item["balance"]), int(item["held"])
-
-
-def charges_in_ledger(account_id: str) -> int:
-    table = boto3.resource("dynamodb", region_name=NAMES.region).Table(NAMES.ref("WalletTable"))
-    items = table.query(
-        KeyConditionExpression=Key("pk").eq(f"ACCOUNT#{account_id}")
-        & Key("sk").begins_with("LEDGER#")
-    )["Items"]
-    return -sum(int(item["amount"]) for item in items if item["kind"] == "charge")
 
 
 def data_events(exchange: Exchange) -> list[Any]:
@@ -137,12 +88,8 @@ def test_an_openai_stream_announces_its_hold_and_ends_with_its_cost_unasked(app,
 
 
 def record_hold(buyer: Customer, record: dict[str, Any]) -> int:
-    table = boto3.resource("dynamodb", region_name=NAMES.region).Table(NAMES.ref("MetadataTable"))
-    items = table.query(
-        KeyConditionExpression=Key("pk").eq(f"ACCOUNT#{buyer.account_id}")
-        & Key("sk").begins_with("USAGE#")
-    )["Items"]
-    (item,) = [i for i in items if i["request_id"] == record["request_id"]]
+    records = usage_records(buyer.account_id)
+    (item,) = [i for i in records if i["request_id"] == record["request_id"]]
     return int(item["hold"])
 
 
@@ -211,7 +158,7 @@ def test_an_upstream_error_before_any_output_charges_nothing_and_says_so(app, cu
     assert answer.status == 502 and answer.headers["x-tollgate-cost"] == "0.00"
     record = usage_of(buyer, answer.headers["x-request-id"])
     assert (record["status"], record["status_code"], record["charge_usd"]) == ("error", 502, "0.00")
-    assert wallet(buyer.account_id) == (10**9, 0)
+    assert wallet(buyer.account_id) == (FUNDS, 0)
 
 
 class LostSettleAnswers:
@@ -249,7 +196,7 @@ def test_a_settle_whose_answer_was_lost_reports_what_it_charged(app, customer, s
     assert record["status"] == "settled"
     assert answer.cost() == Decimal(record["charge_usd"]) > 0
     balance, held = wallet(buyer.account_id)
-    assert held == 0 and 10**9 - balance == int(Decimal(record["charge_usd"]) * 10**9)
+    assert held == 0 and FUNDS - balance == int(Decimal(record["charge_usd"]) * 10**9)
 
 
 class LostHoldAnswer:
@@ -280,7 +227,7 @@ def test_a_hold_whose_answer_was_lost_is_still_settled_once(app, customer, strea
     record = usage_of(buyer, answer.headers["x-request-id"])
     assert answer.cost() == Decimal(record["charge_usd"]) > 0
     balance, held = wallet(buyer.account_id)
-    assert held == 0 and 10**9 - balance == int(Decimal(record["charge_usd"]) * 10**9)
+    assert held == 0 and FUNDS - balance == int(Decimal(record["charge_usd"]) * 10**9)
 
 
 # ------------------------------------------------------- item 12: a client that hangs up mid-stream
@@ -308,7 +255,7 @@ def test_a_client_that_hangs_up_mid_stream_pays_only_what_was_delivered(
     assert Decimal(record["charge_usd"]) < Decimal(full["charge_usd"])
     balance, held = wallet(buyer.account_id)
     spent = Decimal(full["charge_usd"]) + Decimal(record["charge_usd"])
-    assert held == 0 and 10**9 - balance == int(spent * 10**9)
+    assert held == 0 and FUNDS - balance == int(spent * 10**9)
 
 
 # ------------------------------------------------- issue 11: the answer goes out before the settle
@@ -422,7 +369,7 @@ def test_a_client_gone_while_its_answer_is_sent_is_still_settled(app, customer, 
     record = usage_of(buyer, answer.headers["x-request-id"])
     assert record["status"] == "settled" and Decimal(record["charge_usd"]) > 0
     balance, held = wallet(buyer.account_id)
-    assert held == 0 and 10**9 - balance == int(Decimal(record["charge_usd"]) * 10**9)
+    assert held == 0 and FUNDS - balance == int(Decimal(record["charge_usd"]) * 10**9)
 
 
 class FailingSettles:
@@ -469,7 +416,7 @@ def test_a_settle_failing_after_the_answer_leaves_the_hold_to_the_reaper(
     # and when the reaper runs after the hold's expiry, wallet and record agree: nothing charged
     hotpath.dynamodb = store
     assert reaper_run_after_expiry(hotpath)["released"] == 1
-    assert wallet(buyer.account_id) == (10**9, 0)
+    assert wallet(buyer.account_id) == (FUNDS, 0)
     record = usage_of(buyer, answer.headers["x-request-id"])
     assert (record["status"], record["charge_usd"]) == ("abandoned", "0.00")
 
@@ -494,7 +441,7 @@ def test_a_settle_that_finds_its_hold_released_is_counted(app, customer, capsys)
     # and wallet and record agree on the reaper's release
     assert Decimal(answer.headers["x-tollgate-cost"]) > 0
     assert emitted_metrics(capsys.readouterr().out)["SettleFoundHoldReleased"] == [1.0]
-    assert wallet(buyer.account_id) == (10**9, 0)
+    assert wallet(buyer.account_id) == (FUNDS, 0)
     record = usage_of(buyer, answer.headers["x-request-id"])
     assert (record["status"], record["charge_usd"]) == ("abandoned", "0.00")
 

@@ -6,20 +6,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
-from devstack.upstreams import RunningUpstreams, start_upstreams
-from tests.integration.conftest import event, handle
+from tests.integration.conftest import event, handle, usage_of
 from tests.support.openapi import validate_openai
-from tests.support.proxy_asgi import Exchange, call, proxy_app
-from tollgate import keys, ledger
+from tests.support.proxy_asgi import Exchange, call
+from tests.support.proxy_world import Customer
 from tollgate.proxy.app import ProxyApp
 
-PROVIDER_KEYS = {"openai": "mock-openai", "anthropic": "mock-anthropic", "gemini": "mock-gemini"}
 RESPONSES = "/v1/responses"
 MODELS = ["openai/gpt-4.1-mini", "anthropic/claude-haiku-4-5", "gemini/gemini-2.5-flash"]
 WEATHER_TOOL = {
@@ -50,40 +48,18 @@ EVENT_SCHEMAS = {
 }
 
 
-@pytest.fixture(scope="module")
-def upstreams() -> Iterator[RunningUpstreams]:
-    running = start_upstreams(PROVIDER_KEYS)
-    yield running
-    running.stop()
-
-
 @pytest.fixture
-def app(aws, atomic_requests, upstreams, tmp_path) -> ProxyApp:
-    return proxy_app(upstreams, PROVIDER_KEYS, tmp_path)
-
-
-@pytest.fixture
-def buyer(new_account) -> tuple[str, str]:
-    """(admin key, inference key) of an account with 1 USD."""
-    account = new_account()
-    ledger.credit(account.account_id, 10**9, kind="adjustment", reason="test credit")
-    key = keys.create_key(account.account_id, keys.NewKey(name="ci", role="inference"))
-    return account.admin_key, key.secret
+def buyer(customer: Callable[..., Customer]) -> Customer:
+    """A customer (tests/support/proxy_world.py) with 1 USD."""
+    return customer(10**9)
 
 
 def run(app: ProxyApp, body: Any, key: str) -> Exchange:
     return asyncio.run(call(app, RESPONSES, body, key=key))
 
 
-def record_of(admin_key: str, answer: Exchange) -> dict[str, Any]:
-    path = {"request_id": answer.headers["x-request-id"]}
-    result = handle("UsageFunction", event("usage_get", key=admin_key, path_parameters=path))
-    assert result["statusCode"] == 200, result["body"]
-    return json.loads(result["body"])
-
-
-def wallet_of(admin_key: str) -> dict[str, Any]:
-    result = handle("BillingFunction", event("wallet_get", key=admin_key))
+def wallet_of(customer: Customer) -> dict[str, Any]:
+    result = handle("BillingFunction", event("wallet_get", key=customer.admin_key))
     assert result["statusCode"] == 200, result["body"]
     return json.loads(result["body"])
 
@@ -101,12 +77,10 @@ def validated_events(answer: Exchange) -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize("model", MODELS)
 def test_each_provider_answers_a_response_charged_exactly_its_record(app, buyer, model):
-    # given a customer of any provider's chat model
-    admin_key, api_key = buyer
-
-    # when they create a response with instructions and a string input
+    # when a customer of any provider's chat model creates a response with instructions and a
+    # string input
     body = {"model": model, "instructions": "Be brief.", "input": "Hello there", "store": True}
-    answer = run(app, body, api_key)
+    answer = run(app, body, buyer.api_key)
 
     # then it is a completed Response, with its text, stored nowhere, charged as recorded
     assert answer.status == 200, answer.body
@@ -116,7 +90,7 @@ def test_each_provider_answers_a_response_charged_exactly_its_record(app, buyer,
     assert response["status"] == "completed" and response["store"] is False
     (message,) = response["output"]
     assert message["type"] == "message" and message["content"][0]["text"]
-    record = record_of(admin_key, answer)
+    record = usage_of(buyer, answer.headers["x-request-id"])
     assert record["endpoint"] == "responses" and record["model"] == model
     assert record["output_tokens"] == response["usage"]["output_tokens"] > 0
     cost = Decimal(answer.headers["x-tollgate-cost"])
@@ -125,9 +99,7 @@ def test_each_provider_answers_a_response_charged_exactly_its_record(app, buyer,
 
 @pytest.mark.parametrize("model", MODELS)
 def test_each_provider_streams_a_response_ending_with_its_cost(app, buyer, model):
-    admin_key, api_key = buyer
-
-    answer = run(app, {"model": model, "input": "Tell me a story", "stream": True}, api_key)
+    answer = run(app, {"model": model, "input": "Tell me a story", "stream": True}, buyer.api_key)
 
     # then the hold is announced, the events are OpenAI's, and the cost ends the stream
     assert answer.status == 200 and "x-tollgate-hold" in answer.headers
@@ -138,7 +110,7 @@ def test_each_provider_streams_a_response_ending_with_its_cost(app, buyer, model
     text = "".join(e["delta"] for e in events if e["type"] == "response.output_text.delta")
     final = events[-1]["response"]
     assert final["output"][0]["content"][0]["text"] == text
-    record = record_of(admin_key, answer)
+    record = usage_of(buyer, answer.headers["x-request-id"])
     assert record["endpoint"] == "responses" and record["stream"] is True
     assert Decimal(str(final["usage"]["cost"])) == Decimal(record["charge_usd"]) > 0
 
@@ -146,12 +118,11 @@ def test_each_provider_streams_a_response_ending_with_its_cost(app, buyer, model
 @pytest.mark.parametrize("stream", [False, True])
 def test_a_function_tool_goes_round_with_its_call_id(app, buyer, stream):
     # given a tool the model calls when asked about the weather
-    _, api_key = buyer
     ask = {"role": "user", "content": "What is the weather in Paris?"}
     first = {"model": MODELS[1], "input": [ask], "tools": [WEATHER_TOOL], "stream": stream}
 
     # when the model calls it
-    answer = run(app, first, api_key)
+    answer = run(app, first, buyer.api_key)
     if stream:
         final = validated_events(answer)[-1]["response"]
     else:
@@ -163,7 +134,7 @@ def test_a_function_tool_goes_round_with_its_call_id(app, buyer, stream):
     # and the client sends the call and its output back, with the whole conversation
     output = {"type": "function_call_output", "call_id": call_item["call_id"], "output": "Sunny"}
     second = {**first, "input": [ask, call_item, output], "stream": False}
-    answer = run(app, second, api_key)
+    answer = run(app, second, buyer.api_key)
 
     # then the model answers in words
     assert answer.status == 200, answer.body
@@ -171,10 +142,9 @@ def test_a_function_tool_goes_round_with_its_call_id(app, buyer, stream):
 
 
 def test_a_previous_response_id_is_refused_since_nothing_is_kept(app, buyer):
-    _, api_key = buyer
     body = {"model": MODELS[0], "input": "And then?", "previous_response_id": "resp_123"}
 
-    answer = run(app, body, api_key)
+    answer = run(app, body, buyer.api_key)
 
     assert answer.status == 400
     error = answer.json()["error"]
@@ -183,7 +153,6 @@ def test_a_previous_response_id_is_refused_since_nothing_is_kept(app, buyer):
 
 def test_store_is_false_upstream_whatever_the_client_asked(app, buyer):
     # given a client that asks OpenAI to store its response
-    _, api_key = buyer
     sent: list[dict[str, Any]] = []
     send = app.runtime.upstream.send
 
@@ -193,7 +162,7 @@ def test_store_is_false_upstream_whatever_the_client_asked(app, buyer):
 
     app.runtime.upstream.send = recording  # type: ignore[method-assign]
 
-    answer = run(app, {"model": MODELS[0], "input": "Hi", "store": True}, api_key)
+    answer = run(app, {"model": MODELS[0], "input": "Hi", "store": True}, buyer.api_key)
 
     # then the upstream was told not to store it, and so is the client
     assert answer.status == 200 and answer.json()["store"] is False
@@ -201,14 +170,13 @@ def test_store_is_false_upstream_whatever_the_client_asked(app, buyer):
 
 
 def test_a_stream_cut_upstream_fails_with_its_estimated_cost_then_an_error(app, buyer):
-    admin_key, api_key = buyer
     body = {"model": MODELS[0], "input": "Tell me a story [[mock:fault=cut]]", "stream": True}
 
-    answer = run(app, body, api_key)
+    answer = run(app, body, buyer.api_key)
 
     events = validated_events(answer)
     assert [e["type"] for e in events[-2:]] == ["response.failed", "error"]
-    record = record_of(admin_key, answer)
+    record = usage_of(buyer, answer.headers["x-request-id"])
     assert record["status"] == "cut" and record["endpoint"] == "responses"
     cost = events[-2]["response"]["usage"]["cost"]
     assert Decimal(str(cost)) == Decimal(record["charge_usd"]) > 0
@@ -241,8 +209,6 @@ def test_an_openai_model_gets_the_request_natively_and_is_charged_its_record(
     app, buyer, upstreams, stream
 ):
     # given a client asking an OpenAI model to store its response, with metadata of its own
-    admin_key, api_key = buyer
-    upstreams.app.reset()
     body = {
         "model": NATIVE,
         "input": [{"role": "user", "content": f"Tell me a story {USAGE_MARKERS}"}],
@@ -252,7 +218,7 @@ def test_an_openai_model_gets_the_request_natively_and_is_charged_its_record(
     }
 
     # when the response is created
-    answer = run(app, body, api_key)
+    answer = run(app, body, buyer.api_key)
 
     # then OpenAI got it on its Responses API, told not to store it, without the metadata
     assert answer.status == 200, answer.body
@@ -271,7 +237,7 @@ def test_an_openai_model_gets_the_request_natively_and_is_charged_its_record(
     assert response["model"] == NATIVE and response["store"] is False
     assert response["metadata"] == {"team": "blue"}
     # and it is charged exactly the usage OpenAI reported, as recorded
-    record = record_of(admin_key, answer)
+    record = usage_of(buyer, answer.headers["x-request-id"])
     assert record["endpoint"] == "responses" and record["stream"] is stream
     assert recorded_tokens(record) == tokens_of(response["usage"])
     assert record["cached_tokens"] == 3 and record["reasoning_tokens"] == 7
@@ -280,13 +246,11 @@ def test_an_openai_model_gets_the_request_natively_and_is_charged_its_record(
 
 def test_a_failing_openai_route_falls_back_to_another_provider_translated(app, buyer, upstreams):
     # given an OpenAI model whose upstream fails, and a Gemini fallback
-    admin_key, api_key = buyer
-    upstreams.app.reset()
     fault = f"[[mock:fault=500,fault_model={NATIVE_UPSTREAM}]]"
     body = {"model": NATIVE, "input": f"Hello {fault}", "store": True}
 
     # when a response is created
-    answer = run(app, body, api_key)
+    answer = run(app, body, buyer.api_key)
 
     # then OpenAI was tried on its Responses API, and Gemini answered through the translation
     assert answer.status == 200, answer.body
@@ -295,26 +259,24 @@ def test_a_failing_openai_route_falls_back_to_another_provider_translated(app, b
     response = answer.json()
     validate_openai("Response", response)
     assert response["model"] == "gemini/gemini-2.5-flash-lite" and response["store"] is False
-    record = record_of(admin_key, answer)
+    record = usage_of(buyer, answer.headers["x-request-id"])
     assert record["route"] == 1 and record["endpoint"] == "responses"
     assert Decimal(answer.headers["x-tollgate-cost"]) == Decimal(record["charge_usd"]) > 0
 
 
 def test_a_client_leaving_an_openai_stream_pays_only_what_was_delivered(app, buyer, upstreams):
     # given a long stream from OpenAI's Responses API, paced by the upstream
-    admin_key, api_key = buyer
-    upstreams.app.reset()
     body = {"model": NATIVE, "input": "Tell me a story [[mock:chunk_delay_ms=20]]", "stream": True}
 
     # when the client hangs up after three chunks
-    answer = asyncio.run(call(app, RESPONSES, body, key=api_key, disconnect_after_chunks=3))
+    answer = asyncio.run(call(app, RESPONSES, body, key=buyer.api_key, disconnect_after_chunks=3))
 
     # then the proxy stops, records client_closed, charges an estimate and holds nothing more
     assert upstreams.app.count("openai", "/v1/responses") == 1
-    record = record_of(admin_key, answer)
+    record = usage_of(buyer, answer.headers["x-request-id"])
     assert (record["status"], record["endpoint"]) == ("client_closed", "responses")
     assert record["usage_estimated"] is True and Decimal(record["charge_usd"]) > 0
-    money = wallet_of(admin_key)
+    money = wallet_of(buyer)
     assert Decimal(money["held_usd"]) == 0
     assert Decimal(money["available_usd"]) == 1 - Decimal(record["charge_usd"])
 
@@ -322,7 +284,6 @@ def test_a_client_leaving_an_openai_stream_pays_only_what_was_delivered(app, buy
 def test_reasoning_items_passed_back_to_openai_are_held_for(app, buyer):
     # given a conversation sent back whole with an earlier answer's encrypted reasoning, which
     # only OpenAI reads (the translation for other providers drops it)
-    _, api_key = buyer
     ask = {"role": "user", "content": "Tell me a story"}
     reasoning = {
         "type": "reasoning",
@@ -333,8 +294,8 @@ def test_reasoning_items_passed_back_to_openai_are_held_for(app, buyer):
     plain = {"model": NATIVE, "input": [ask], "stream": True}
 
     # when it is streamed, and the same without the reasoning (a stream announces its hold)
-    without = run(app, plain, api_key)
-    with_reasoning = run(app, {**plain, "input": [reasoning, ask]}, api_key)
+    without = run(app, plain, buyer.api_key)
+    with_reasoning = run(app, {**plain, "input": [reasoning, ask]}, buyer.api_key)
 
     # then the reasoning is held for too
     held = Decimal(with_reasoning.headers["x-tollgate-hold"])

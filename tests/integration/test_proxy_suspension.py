@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,48 +19,26 @@ from boto3.dynamodb.conditions import Key
 from moto.core.botocore_stubber import BotocoreStubber
 
 from devstack.lambda_runtime import LambdaContext
-from devstack.upstreams import RunningUpstreams, start_upstreams
 from tests.integration.conftest import RECORDER, event
 from tests.support.environment import NAMES, OPERATOR_KEY, TEMPLATE
 from tests.support.iam import denied
 from tests.support.proxy_asgi import Exchange, call, proxy_app
-from tollgate import keys, ledger
+from tests.support.proxy_world import PROVIDER_KEYS, Customer, wallet
 from tollgate.errors import AccountSuspended
 from tollgate.key_policy import KeyPolicy
 from tollgate.proxy.app import ProxyApp
 from tollgate.store.hotpath import Hold
 
-PROVIDER_KEYS = {"openai": "mock-openai", "anthropic": "mock-anthropic", "gemini": "mock-gemini"}
 MODEL = "openai/gpt-4.1"
 CHAT = {"model": MODEL, "messages": [{"role": "user", "content": "Hello"}], "max_tokens": 50}
 MESSAGE = {"model": MODEL, "max_tokens": 50, "messages": [{"role": "user", "content": "Hello"}]}
-FUNDS = 10**9
-
-
-@pytest.fixture(scope="module")
-def upstreams() -> Iterator[RunningUpstreams]:
-    running = start_upstreams(PROVIDER_KEYS)
-    yield running
-    running.stop()
-
-
-@dataclass
-class Customer:
-    account_id: str
-    admin_key: str
-    api_key: str
-    key_id: str
+FUNDS = 10**9  # 1 USD: what the wallets below are checked against
 
 
 @pytest.fixture
-def customer(new_account) -> Callable[[], Customer]:
-    def build() -> Customer:
-        account = new_account()
-        ledger.credit(account.account_id, FUNDS, kind="adjustment", reason="test credit")
-        key = keys.create_key(account.account_id, keys.NewKey(name="ci", role="inference"))
-        return Customer(account.account_id, account.admin_key, key.secret, key.key.key_id)
-
-    return build
+def customer(customer: Callable[..., Customer]) -> Callable[[], Customer]:
+    """The shared world's customer (tests/support/proxy_world.py), credited FUNDS."""
+    return lambda: customer(FUNDS)
 
 
 def run(app: ProxyApp, path: str, body: Any, key: str, method: str = "POST") -> Exchange:
@@ -87,11 +65,6 @@ def wallet_table() -> Any:
     return boto3.resource("dynamodb", region_name=NAMES.region).Table(NAMES.ref("WalletTable"))
 
 
-def money(account_id: str) -> tuple[int, int]:
-    item = wallet_table().get_item(Key={"pk": f"ACCOUNT#{account_id}", "sk": "WALLET"})["Item"]
-    return int(item["balance"]), int(item["held"])
-
-
 def holds(account_id: str) -> list[dict[str, Any]]:
     return wallet_table().query(
         KeyConditionExpression=Key("pk").eq(f"ACCOUNT#{account_id}")
@@ -115,18 +88,13 @@ def assert_refused_as_suspended(answer: Exchange, wire: str) -> None:
 # ------------------------------------------------------------------------ the next request
 
 
-@pytest.fixture
-def app(aws, atomic_requests, upstreams, tmp_path) -> ProxyApp:
-    return proxy_app(upstreams, PROVIDER_KEYS, tmp_path)
-
-
 def test_a_suspended_accounts_cached_key_is_refused_on_the_next_request_in_both_formats(
     app, customer
 ):
     # given a key served a moment ago, so its record sits in the proxy's key cache
     buyer = customer()
     assert run(app, "/v1/chat/completions", CHAT, buyer.api_key).status == 200
-    before = money(buyer.account_id)
+    before = wallet(buyer.account_id)
 
     # when the operator suspends its account
     operator("suspend", buyer.account_id, "Chargebacks under review")
@@ -136,7 +104,7 @@ def test_a_suspended_accounts_cached_key_is_refused_on_the_next_request_in_both_
     assert_refused_as_suspended(run(app, "/v1/messages", MESSAGE, buyer.api_key), "anthropic")
     assert_refused_as_suspended(run(app, "/v1/models", None, buyer.api_key, method="GET"), "openai")
     # and nothing was held or charged for them
-    assert money(buyer.account_id) == before
+    assert wallet(buyer.account_id) == before
     assert holds(buyer.account_id) == []
 
 
@@ -150,7 +118,7 @@ def test_a_reinstated_account_is_served_again(app, customer):
     assert run(app, "/v1/chat/completions", CHAT, buyer.api_key).status == 200
     assert run(app, "/v1/messages", MESSAGE, buyer.api_key).status == 200
     assert run(app, "/v1/models", None, buyer.api_key, method="GET").status == 200
-    assert money(buyer.account_id)[1] == 0
+    assert wallet(buyer.account_id)[1] == 0
     assert holds(buyer.account_id) == []
 
 
@@ -183,7 +151,7 @@ def test_the_hold_itself_refuses_a_suspended_account_whatever_the_caller_read(ho
     # and a fresh read says why
     fresh = hotpath.find_key(digest(buyer.api_key))
     assert fresh is not None and fresh.account_status == "suspended"
-    assert money(buyer.account_id) == (FUNDS, 0)
+    assert wallet(buyer.account_id) == (FUNDS, 0)
 
 
 def test_reading_the_account_with_the_key_and_the_check_stay_inside_the_proxys_iam(
@@ -331,7 +299,7 @@ def test_under_twenty_concurrent_requests_none_is_served_after_the_suspensions_w
         assert usage_time(buyer, answer.headers["x-request-id"]) <= suspended_at
     # and no hold is left behind: what was held was settled
     assert holds(buyer.account_id) == []
-    assert money(buyer.account_id)[1] == 0
+    assert wallet(buyer.account_id)[1] == 0
 
 
 def suspension_audit_time(admin_key: str) -> datetime:

@@ -1,6 +1,7 @@
 """The world of the proxy's in-process integration tests: the mock upstreams, the proxy's app
 on them, and funded customers with an inference key, built through the real services; plus
-readers of what the money tables say. tests/integration/conftest.py registers the fixtures."""
+readers of what the money tables and the usage API say. tests/integration/conftest.py
+registers the fixtures."""
 
 from __future__ import annotations
 
