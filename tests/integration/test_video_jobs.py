@@ -169,6 +169,31 @@ def test_a_client_polling_in_a_tight_loop_has_the_provider_asked_once_per_interv
     assert status_polls(app, upstreams, buyer, video_id) == asked + 1
 
 
+def test_downloads_count_in_the_keys_rate_window_and_a_refused_one_asks_no_provider(
+    app, upstreams, customer, gateway_clock
+):
+    # given a key allowed 3 requests a minute whose job is done (its creation was one)
+    buyer = customer(rate_limit={"rpm": 3})
+    video_id = create(app, buyer.api_key).json()["id"]
+    until_finished(app, buyer.api_key, video_id, gateway_clock)  # reads: not counted
+    content = f"{VIDEOS}/{video_id}/content"
+
+    # when it downloads the video three times within the minute
+    downloads = [get(app, buyer.api_key, content) for _ in range(3)]
+
+    # then the first two stream and the third is refused without asking the provider
+    assert [answer.status for answer in downloads[:2]] == [200, 200]
+    asked = status_polls(app, upstreams, buyer, video_id)
+    refused = get(app, buyer.api_key, content)
+    assert downloads[2].status == 429 and refused.status == 429
+    assert downloads[2].json()["error"]["code"] == "rate_limit_exceeded"
+    assert status_polls(app, upstreams, buyer, video_id) == asked
+
+    # and a minute later it downloads again
+    gateway_clock.advance(60)
+    assert get(app, buyer.api_key, content).status == 200
+
+
 def test_twenty_pollers_racing_the_scheduled_function_settle_one_job_once(
     app, upstreams, customer, gateway_clock
 ):

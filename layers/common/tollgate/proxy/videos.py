@@ -91,6 +91,9 @@ async def download(runtime: Runtime, request: Request, key: KeyRecord, send: Sen
     if variant not in VARIANTS:
         raise BadRequest(f"'variant' must be one of {', '.join(VARIANTS)}.", param="variant")
     job = await _job(runtime, request, key)
+    # a download asks the provider (how the job stands, then the file): it counts in an rpm
+    # key's window like any request that asks a provider, though it takes no hold
+    await blocking(runtime.hotpath.count_request, key.key_id, key.policy, clock.utcnow())
     upstream = await jobs.content(runtime, job, variant, clock.utcnow())
     headers = {
         "content-type": upstream.headers.get("content-type", "application/octet-stream"),
