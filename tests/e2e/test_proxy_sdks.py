@@ -275,6 +275,7 @@ def test_the_responses_api_answers_and_streams_for_every_provider(devstack, cust
     # given the official SDK's Responses API, which keeps no state here: the input is whole
     client = openai_client(devstack, customer.api_key)
     before, _ = wallet(devstack, customer.account_id)
+    earlier = {r["request_id"] for r in usage_records(devstack, customer.account_id)}
 
     # when a customer creates a response, then streams one
     raw = client.responses.with_raw_response.create(
@@ -291,8 +292,14 @@ def test_the_responses_api_answers_and_streams_for_every_provider(devstack, cust
     assert nanos(response.usage.cost) == nanos(raw.headers["x-tollgate-cost"]) > 0
     assert final.output_text == "".join(deltas) and len(deltas) > 5
     balance, held = wallet(devstack, customer.account_id)
-    assert before - balance == nanos(response.usage.cost) + nanos(final.usage.cost)
-    assert held == 0
+    costs = [nanos(response.usage.cost), nanos(final.usage.cost)]
+    assert before - balance == sum(costs) and held == 0
+    # and each is charged exactly its usage record's charge
+    new = [
+        r for r in usage_records(devstack, customer.account_id) if r["request_id"] not in earlier
+    ]
+    assert sorted(r["charge"] for r in new) == sorted(costs)
+    assert {(r["endpoint"], r["model"]) for r in new} == {("responses", model)}
 
 
 @pytest.mark.parametrize("model", MODELS)

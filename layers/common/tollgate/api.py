@@ -161,7 +161,6 @@ def csv_response(
 def redirect(app: APIGatewayRestResolver, location: str) -> Response:
     return Response(
         status_code=302,
-        content_type=content_types.APPLICATION_JSON,
         body="",
         headers={"location": location, "x-request-id": request_id(app) or ""},
     )
