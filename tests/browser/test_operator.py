@@ -4,6 +4,7 @@ and leaves an internal note. The demo owner reads the adjustment in the audit lo
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 import httpx
@@ -100,6 +101,9 @@ def test_the_operator_answers_a_ticket_and_leaves_an_internal_note(console, devs
     page.get_by_role("link", name="Support queue").click()
     page.get_by_label("Account id").fill(customer.account_id)
     page.get_by_role("button", name="Filter").click()
+    # the filtered queue's address comes before its title is set: wait for both
+    expect(page).to_have_url(re.compile(f"account_id={customer.account_id}"))
+    expect(page).not_to_have_title("")
     assert_accessible(page)
     console.screenshot("operator-queue")
     page.get_by_role("link", name=subject).click()
